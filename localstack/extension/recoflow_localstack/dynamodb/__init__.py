@@ -1,0 +1,1 @@
+"""DynamoDB served by LocalStack's bundled moto (PROVIDER_OVERRIDE_DYNAMODB=recoflow_moto)."""

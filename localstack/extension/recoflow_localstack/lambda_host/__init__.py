@@ -1,0 +1,1 @@
+"""Host-process Lambda executor (LAMBDA_RUNTIME_EXECUTOR=recoflow-host)."""

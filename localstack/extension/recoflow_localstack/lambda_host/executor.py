@@ -1,0 +1,452 @@
+"""LocalStack Lambda runtime executor that runs a function's `bootstrap` as a host process.
+
+Selected with LAMBDA_RUNTIME_EXECUTOR=recoflow-host. One executor instance is one LocalStack
+"execution environment": it owns one function process at a time and a private Runtime API
+server (see runtime_api.py) on 127.0.0.1 that the process polls. LocalStack's own executor
+endpoint (the /_localstack_lambda callbacks used by its Go init in Docker) is not involved:
+`invoke` hands the event to the process and waits for its reply itself.
+
+Behaviour, mirroring what the Lambda service does:
+- timeout: the process group is killed when Timeout passes; the caller gets
+  {"errorType": "Sandbox.Timedout", ...} as an unhandled error; the next invoke starts a fresh
+  process (cold start).
+- crash: a process that exits during an invoke yields {"errorType": "Runtime.ExitError"}; one that
+  exits while idle is noticed on the next invoke. Either way the next invoke starts a new process.
+- init failure (/init/error, or exit before asking for work): the invoke fails with the error the
+  runtime sent (or Runtime.ExitError).
+- logs: stdout+stderr of the process are appended to <log dir>/<function name>.log and the lines
+  written during an invoke are returned to LocalStack, which stores them in CloudWatch Logs under
+  /aws/lambda/<function name> like it does for Docker-run functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from localstack import config
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    NAMESPACE,
+    StatusErrorException,
+)
+from localstack.services.lambda_.invocation.lambda_models import (
+    FunctionVersion,
+    InvocationResult,
+    PackageType,
+)
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from .runtime_api import PendingInvocation, RuntimeApiServer
+
+LOG = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+# Host environment a function process inherits; everything else comes from the function config.
+_INHERITED_HOST_VARS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_KILL_GRACE_SECONDS = 2.0
+_LOG_TAIL_LINES = 2000
+
+
+def _state_dir(env_name: str, default_leaf: str) -> Path:
+    configured = os.environ.get(env_name)
+    if configured:
+        path = Path(configured)
+    else:
+        base = config.dirs.tmp or tempfile.gettempdir()
+        path = Path(base) / default_leaf
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_dir() -> Path:
+    return _state_dir("RECOFLOW_LAMBDA_LOG_DIR", "recoflow-lambda-logs")
+
+
+def pid_dir() -> Path:
+    return _state_dir("RECOFLOW_LAMBDA_PID_DIR", "recoflow-lambda-pids")
+
+
+def gateway_port() -> int:
+    return config.GATEWAY_LISTEN[0].port
+
+
+class _FunctionProcess:
+    """One life of the function's bootstrap process, with its Runtime API server."""
+
+    def __init__(self, executor: "HostRuntimeExecutor", env: dict[str, str], code_dir: Path):
+        self.executor = executor
+        self.api = RuntimeApiServer(executor.id)
+        self.api.start()
+        env = dict(env)
+        env["AWS_LAMBDA_RUNTIME_API"] = f"{HOST}:{self.api.port}"
+        bootstrap = code_dir / "bootstrap"
+        if not bootstrap.is_file():
+            self.api.close()
+            raise LambdaRuntimeException(
+                f"function {executor.function_name}: no 'bootstrap' file in the deployment package"
+            )
+        bootstrap.chmod(bootstrap.stat().st_mode | 0o111)
+        self.started_at = time.monotonic()
+        self.capture: list[str] | None = None
+        self.capture_lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [str(bootstrap)],
+            cwd=str(code_dir),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: a timeout kills children too
+        )
+        self.pid_file = pid_dir() / str(self.proc.pid)
+        try:
+            self.pid_file.write_text(f"{self.proc.pid} {executor.function_name}\n")
+        except OSError:
+            LOG.debug("cannot write pid file %s", self.pid_file, exc_info=True)
+        self.exited = threading.Event()
+        self.reader = threading.Thread(
+            target=self._pump_output, name=f"lambda-log-{executor.id}", daemon=True
+        )
+        self.reader.start()
+        LOG.debug(
+            "started %s pid=%s runtime API %s:%s",
+            executor.function_name,
+            self.proc.pid,
+            HOST,
+            self.api.port,
+        )
+
+    def _pump_output(self) -> None:
+        try:
+            for raw in iter(self.proc.stdout.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                self.executor.record_log_line(line)
+                with self.capture_lock:
+                    if self.capture is not None:
+                        self.capture.append(line)
+        finally:
+            self.proc.wait()
+            self.exited.set()
+            try:
+                self.pid_file.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def begin_capture(self) -> None:
+        with self.capture_lock:
+            self.capture = []
+
+    def end_capture(self) -> list[str]:
+        # the reader thread may still hold lines the process wrote just before replying
+        time.sleep(0.05)
+        with self.capture_lock:
+            lines, self.capture = self.capture or [], None
+        return lines
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self.exited.is_set()
+
+    def wait_until_ready(self, timeout: float) -> bytes | None:
+        """Wait for the first /next. Returns an init error payload, or None when ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.api.ready.is_set():
+                return None
+            if self.api.init_failed.is_set():
+                return self.api.init_error
+            if not self.alive() and self.exited.wait(0.1):
+                if self.api.init_failed.is_set():
+                    return self.api.init_error
+                return _error_payload(
+                    "Runtime.ExitError",
+                    f"Error: Runtime exited with error: exit status {self.proc.returncode}",
+                )
+            self.api.ready.wait(0.05)
+        return _error_payload(
+            "Runtime.Unavailable", f"Error: runtime did not become ready within {timeout:.0f}s"
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(_KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        else:
+            # the leader is gone but children in its group may linger
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.exited.wait(5)
+        self.api.close()
+        try:
+            self.pid_file.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class HostRuntimeExecutor(RuntimeExecutor):
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.function_name = function_version.id.function_name
+        self._env: dict[str, str] | None = None
+        self._process: _FunctionProcess | None = None
+        self._lock = threading.RLock()
+        self._stopped = False
+        self._log_tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+        self._log_file_lock = threading.Lock()
+        self.log_file = log_dir() / f"{self.function_name}.log"
+
+    # --- logs ---------------------------------------------------------------------------------
+
+    def record_log_line(self, line: str) -> None:
+        self._log_tail.append(line)
+        with self._log_file_lock:
+            try:
+                with self.log_file.open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+            except OSError:
+                LOG.debug("cannot append to %s", self.log_file, exc_info=True)
+
+    def get_logs(self) -> str:
+        return "\n".join(self._log_tail)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def _code_dir(self) -> Path:
+        cfg = self.function_version.config
+        if cfg.package_type != PackageType.Zip or cfg.code is None:
+            raise LambdaRuntimeException(
+                "recoflow-host executor runs zip-packaged functions only (no container images)"
+            )
+        return Path(cfg.code.get_unzipped_code_location())
+
+    def _process_env(self, env_vars: dict[str, str], code_dir: Path) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _INHERITED_HOST_VARS if k in os.environ}
+        env.update({k: str(v) for k, v in env_vars.items() if v is not None})
+        # Docker paths mean nothing on the host
+        env["LAMBDA_TASK_ROOT"] = str(code_dir)
+        env["LAMBDA_RUNTIME_DIR"] = str(code_dir)
+        endpoint = f"http://{HOST}:{gateway_port()}"
+        env.setdefault("AWS_ENDPOINT_URL", endpoint)
+        env["LOCALSTACK_HOSTNAME"] = HOST
+        env.setdefault("AWS_EXECUTION_ENV", "AWS_Lambda_rapid")
+        return env
+
+    def _spawn(self) -> _FunctionProcess:
+        code_dir = self._code_dir()
+        return _FunctionProcess(self, self._process_env(self._env or {}, code_dir), code_dir)
+
+    def _startup_timeout(self) -> float:
+        return float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT or 20)
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        with self._lock:
+            self._env = dict(env_vars)
+            self._stopped = False
+            process = self._spawn()
+            self._process = process
+        init_error = process.wait_until_ready(self._startup_timeout())
+        if init_error is not None:
+            process.kill()
+            raise StatusErrorException("Environment startup failed", payload=init_error)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            process, self._process = self._process, None
+        if process:
+            process.kill()
+
+    def _ready_process(self) -> tuple[_FunctionProcess | None, bytes | None]:
+        """The running process, restarting it if it died or was killed after a timeout."""
+        with self._lock:
+            if self._stopped:
+                return None, _error_payload("Runtime.Unavailable", "execution environment stopped")
+            process = self._process
+            if process is not None and process.alive():
+                return process, None
+            if process is not None:
+                LOG.info(
+                    "function %s: process %s gone (exit %s), starting a new one",
+                    self.function_name,
+                    process.proc.pid,
+                    process.proc.returncode,
+                )
+                process.kill()
+            process = self._spawn()
+            self._process = process
+        init_error = process.wait_until_ready(self._startup_timeout())
+        if init_error is not None:
+            process.kill()
+            return None, init_error
+        return process, None
+
+    # --- invoke -------------------------------------------------------------------------------
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        timeout = float(self.function_version.config.timeout or 3)
+        version = self.function_version.id.qualifier
+        started = time.monotonic()
+        process, init_error = self._ready_process()
+        if process is None:
+            logs = f"INIT_REPORT RequestId: {request_id} Status: error\n"
+            self.record_log_line(logs.rstrip())
+            return InvocationResult(request_id, init_error, is_error=True, logs=logs)
+
+        start_line = f"START RequestId: {request_id} Version: {version}"
+        self.record_log_line(start_line)
+        process.begin_capture()
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        reply_future = process.api.submit(
+            PendingInvocation(
+                request_id=request_id,
+                payload=(payload.get("payload") or "").encode("utf-8"),
+                invoked_function_arn=payload.get("invoked-function-arn", ""),
+                trace_id=payload.get("trace-id", ""),
+                deadline_ms=deadline_ms,
+            )
+        )
+
+        reply = None
+        outcome = "ok"
+        give_up = time.monotonic() + timeout
+        while True:
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                outcome = "timeout"
+                break
+            try:
+                reply = reply_future.result(timeout=min(0.1, remaining))
+                break
+            except TimeoutError:
+                pass
+            except Exception:  # cancelled: the environment is being stopped
+                outcome = "stopped"
+                break
+            if process.exited.is_set():
+                if reply_future.done() and not reply_future.cancelled():
+                    reply = reply_future.result()
+                    break
+                outcome = "crash"
+                break
+        process.api.forget(request_id)
+
+        if outcome == "timeout":
+            process.kill()
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+            body = _error_payload("Sandbox.Timedout", message)
+            extra = [f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}"]
+        elif outcome == "crash":
+            code = process.proc.returncode
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+            body = _error_payload("Runtime.ExitError", message)
+            extra = [message]
+        elif outcome == "stopped":
+            body = _error_payload("Runtime.Unavailable", "execution environment stopped")
+            extra = []
+        else:
+            body = reply.body
+            extra = []
+            if reply.is_error:
+                body = _normalise_error(reply.body, reply.error_type_header)
+
+        lines = process.end_capture() + extra
+        for line in extra:
+            self.record_log_line(line)
+        duration_ms = (time.monotonic() - started) * 1000
+        end_line = f"END RequestId: {request_id}"
+        report_line = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {int(duration_ms) + 1} ms\t"
+            f"Memory Size: {self.function_version.config.memory_size} MB"
+            + ("\tStatus: timeout" if outcome == "timeout" else "")
+        )
+        self.record_log_line(end_line)
+        self.record_log_line(report_line)
+        logs = "\n".join([start_line, *lines, end_line, report_line]) + "\n"
+        is_error = outcome != "ok" or reply.is_error
+        return InvocationResult(request_id, body, is_error=is_error, logs=logs)
+
+    # --- addresses ----------------------------------------------------------------------------
+
+    def get_address(self) -> str:
+        return HOST
+
+    def get_endpoint_from_executor(self) -> str:
+        return HOST
+
+    def get_runtime_endpoint(self) -> str:
+        return f"http://{HOST}:{gateway_port()}{NAMESPACE}/{self.id}"
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        cfg = function_version.config
+        if cfg.package_type != PackageType.Zip:
+            raise LambdaRuntimeException(
+                "recoflow-host executor runs zip-packaged functions only (no container images)"
+            )
+        runtime = cfg.runtime or ""
+        if not runtime.startswith("provided"):
+            LOG.warning(
+                "function %s has runtime %s; the recoflow-host executor only runs a 'bootstrap'"
+                " executable (provided.al2023 / provided.al2)",
+                function_version.id.function_name,
+                runtime,
+            )
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        return True
+
+
+def _normalise_error(body: bytes, error_type_header: str | None) -> bytes:
+    """Keep the runtime's error document; make sure it has errorType and errorMessage."""
+    try:
+        doc = json.loads(body) if body else {}
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and ("errorType" in doc or "errorMessage" in doc):
+        if "errorType" not in doc and error_type_header:
+            doc["errorType"] = error_type_header
+            return json.dumps(doc).encode()
+        return body
+    message = body.decode("utf-8", errors="replace") if body else ""
+    return _error_payload(error_type_header or "Unhandled", message)
+
+
+class HostRuntimeExecutorPlugin(RuntimeExecutorPlugin):
+    name = "recoflow-host"
+
+    def load(self, *args, **kwargs):
+        return HostRuntimeExecutor

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Stops the LocalStack started by start.sh (by the pid in $HOST_DIR/localstack.pid, whole process
+# group: TERM, then KILL after LOCALSTACK_STOP_TIMEOUT seconds) and every Lambda function process
+# the recoflow-host executor started (pid files in $HOST_DIR/lambda-pids). Never kills by name.
+# Safe to call when nothing runs.  --functions-only: only the function processes.
+set -uo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HOST_DIR="${LOCALSTACK_HOST_DIR:-$REPO_ROOT/.localstack-host}"
+PID_FILE="$HOST_DIR/localstack.pid"
+FN_PID_DIR="$HOST_DIR/lambda-pids"
+TIMEOUT="${LOCALSTACK_STOP_TIMEOUT:-15}"
+
+# is_ours PID MARKER: the live process PID has MARKER in its command line or environment, so a
+# pid file left behind and a pid number since reused by something else is never signalled.
+is_ours() {
+  local pid=$1 marker=$2
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" && return 0
+  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qF -- "$marker"
+}
+
+# kill_group PID SECONDS: TERM the process group led by PID (or PID alone), KILL if it lingers.
+kill_group() {
+  local pid=$1 wait_s=$2 target
+  if [[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" == "$pid" ]]; then target="-$pid"; else target="$pid"; fi
+  kill -TERM -- "$target" 2>/dev/null
+  for ((i = 0; i < wait_s * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "$target" 2>/dev/null
+  return 0
+}
+
+if [[ "${1:-}" != "--functions-only" && -f "$PID_FILE" ]]; then
+  pid="$(cat "$PID_FILE")"
+  if [[ "$pid" =~ ^[0-9]+$ ]] && is_ours "$pid" "localstack.runtime.main"; then
+    echo "stop.sh: stopping LocalStack (pid $pid)"
+    kill_group "$pid" "$TIMEOUT"
+  fi
+  rm -f "$PID_FILE"
+fi
+
+if [[ -d "$FN_PID_DIR" ]]; then
+  for f in "$FN_PID_DIR"/*; do
+    [[ -f "$f" ]] || continue
+    pid="$(basename "$f")"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && is_ours "$pid" "AWS_LAMBDA_RUNTIME_API="; then
+      # each function process leads its own process group (started with a new session)
+      kill_group "$pid" 3
+    fi
+    rm -f "$f"
+  done
+fi
+exit 0
