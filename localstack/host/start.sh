@@ -48,7 +48,7 @@ else
     echo "start.sh: stop it, or set LOCALSTACK_PORT to use another port" >&2
     exit 1
   fi
-  mkdir -p "$HOST_DIR"/{filesystem,tmp,lambda-logs,lambda-pids}
+  mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids}
   # function processes left over from a LocalStack that died without stopping them
   "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 || true
 
@@ -57,14 +57,12 @@ else
   export LAMBDA_RUNTIME_EXECUTOR=recoflow-host
   export PROVIDER_OVERRIDE_DYNAMODB="${PROVIDER_OVERRIDE_DYNAMODB:-recoflow_moto}"
   export FILESYSTEM_ROOT="$HOST_DIR/filesystem"
-  export TMPDIR="$HOST_DIR/tmp"
   export RECOFLOW_LAMBDA_LOG_DIR="$HOST_DIR/lambda-logs"
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
   export PERSISTENCE=0
   export DISABLE_EVENTS=1
   export LOCALSTACK_TELEMETRY_DISABLED=1  # harmless if unknown to this version
   export DNS_ADDRESS=0                    # no DNS server (would need port 53)
-  export SKIP_INFRA_DOWNLOADS="${SKIP_INFRA_DOWNLOADS:-1}"
   export EAGER_SERVICE_LOADING="${EAGER_SERVICE_LOADING:-0}"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
   export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"

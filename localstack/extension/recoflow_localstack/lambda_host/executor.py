@@ -244,6 +244,7 @@ class HostRuntimeExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(
                 "recoflow-host executor runs zip-packaged functions only (no container images)"
             )
+        cfg.code.prepare_for_execution()  # no-op when already unzipped
         return Path(cfg.code.get_unzipped_code_location())
 
     def _process_env(self, env_vars: dict[str, str], code_dir: Path) -> dict[str, str]:
@@ -412,6 +413,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(
                 "recoflow-host executor runs zip-packaged functions only (no container images)"
             )
+        if cfg.code:
+            cfg.code.prepare_for_execution()  # unzip once per version, as the Docker executor does
         runtime = cfg.runtime or ""
         if not runtime.startswith("provided"):
             LOG.warning(

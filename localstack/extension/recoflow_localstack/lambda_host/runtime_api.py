@@ -45,6 +45,14 @@ class RuntimeReply:
     error_type_header: str | None = None
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a killed function process drops its long-poll connection: expected, not worth a traceback
+        LOG.debug("runtime API connection from %s ended with an error", client_address, exc_info=True)
+
+
 class RuntimeApiServer:
     def __init__(self, name: str):
         self.name = name
@@ -56,8 +64,7 @@ class RuntimeApiServer:
         self.init_error: bytes | None = None
         self.init_failed = threading.Event()
         self.closed = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.2},

@@ -1,0 +1,200 @@
+"""Lambda on the host-mode LocalStack (recoflow-host executor, no Docker).
+
+Run against a running stack:
+    localstack/host/start.sh && .localstack-host/venv/bin/pytest tests/localstack_host
+The functions are `provided.al2023` zips whose `bootstrap` is a Python script speaking the
+Lambda Runtime API (see conftest.py), so no Rust build is needed.
+"""
+
+import json
+import time
+
+from hostfn import LAMBDA_LOG_DIR, invoke, unique, wait_for
+
+
+def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function):
+    name = make_function(env={"RECOFLOW_TEST_VAR": "from-config"})
+
+    result, error = invoke(aws, name, {"hello": "world"})
+
+    assert error is None
+    assert result["echo"] == {"hello": "world"}
+    env = result["env"]
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    assert env["_HANDLER"] == "bootstrap"
+    assert env["RECOFLOW_TEST_VAR"] == "from-config"
+    assert env["LAMBDA_TASK_ROOT"] == result["cwd"]
+    assert result["arn"].endswith(f":function:{name}")
+    assert int(result["deadline_ms"]) > time.time() * 1000
+
+
+def test_warm_invokes_reuse_the_process(aws, make_function):
+    name = make_function()
+    first, _ = invoke(aws, name, {})
+    second, _ = invoke(aws, name, {})
+    assert first["pid"] == second["pid"]
+
+
+def test_function_error_carries_the_error_type_the_runtime_sent(aws, make_function):
+    name = make_function()
+
+    result, error = invoke(aws, name, {"action": "fail", "errorType": "QuotaExhausted"})
+
+    assert error == "Unhandled"
+    assert result["errorType"] == "QuotaExhausted"
+    assert result["errorMessage"] == "failed on purpose"
+    # an error leaves the process serving
+    ok, error = invoke(aws, name, {"after": "error"})
+    assert error is None and ok["echo"] == {"after": "error"}
+
+
+def test_timeout_kills_the_process_and_next_invoke_gets_a_fresh_one(aws, make_function):
+    name = make_function(timeout=1)
+    before, _ = invoke(aws, name, {})
+
+    started = time.monotonic()
+    result, error = invoke(aws, name, {"action": "sleep", "seconds": 5})
+    elapsed = time.monotonic() - started
+
+    assert error == "Unhandled"
+    assert result["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in result["errorMessage"]
+    assert elapsed < 4.5, f"timeout not enforced, invoke took {elapsed:.1f}s"
+
+    after, error = invoke(aws, name, {"again": True})
+    assert error is None
+    assert after["echo"] == {"again": True}
+    assert after["pid"] != before["pid"]
+
+
+def test_crashed_process_is_reported_and_restarted(aws, make_function):
+    name = make_function()
+    before, _ = invoke(aws, name, {})
+
+    result, error = invoke(aws, name, {"action": "crash"})
+
+    assert error == "Unhandled"
+    assert result["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in result["errorMessage"]
+    after, error = invoke(aws, name, {"again": True})
+    assert error is None and after["pid"] != before["pid"]
+
+
+def test_init_error_is_returned_to_the_caller(aws, make_function):
+    name = make_function(env={"RECOFLOW_TEST_INIT_FAIL": "1"})
+
+    result, error = invoke(aws, name, {})
+
+    assert error == "Unhandled"
+    assert result["errorType"] == "ConfigMissing"
+
+
+def test_logs_go_to_the_function_log_file_and_cloudwatch(aws, make_function):
+    name = make_function()
+    marker = unique("marker")
+
+    _, error = invoke(aws, name, {"action": "log", "marker": marker})
+    assert error is None
+
+    log_file = LAMBDA_LOG_DIR / f"{name}.log"
+    text = wait_for(lambda: log_file.exists() and log_file.read_text(), timeout=10)
+    assert f"stdout-line {marker}" in text
+    assert f"stderr-line {marker}" in text
+    assert "START RequestId:" in text and "REPORT RequestId:" in text
+
+    logs = aws("logs")
+
+    def cloudwatch_messages():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        return "".join(e["message"] for e in events) if events else None
+
+    messages = wait_for(cloudwatch_messages, timeout=20)
+    assert messages and f"stdout-line {marker}" in messages
+    assert f"stderr-line {marker}" in messages
+
+
+def test_s3_notification_invokes_the_function(aws, make_function):
+    name = make_function()
+    lam, s3 = aws("lambda"), aws("s3")
+    bucket = unique("hostfn-bucket")
+    fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    s3.create_bucket(Bucket=bucket)
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{bucket}",
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": fn_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "submissions/"}]}},
+                }
+            ]
+        },
+    )
+    key = f"submissions/{unique('form')}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+    log_file = LAMBDA_LOG_DIR / f"{name}.log"
+    seen = wait_for(lambda: log_file.exists() and key in log_file.read_text(), timeout=30)
+    assert seen, f"S3 notification for {key} never reached the function"
+    try:
+        for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+        s3.delete_bucket(Bucket=bucket)
+    except Exception:
+        pass
+
+
+def test_api_gateway_rest_proxy_invokes_the_function(aws, make_function, endpoint):
+    import urllib.request
+
+    name = make_function()
+    lam, apigw = aws("lambda"), aws("apigateway")
+    fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    api_id = apigw.create_rest_api(name=unique("hostfn-api"))["id"]
+    try:
+        root = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+        proxy = apigw.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
+        apigw.put_method(
+            restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", authorizationType="NONE"
+        )
+        apigw.put_integration(
+            restApiId=api_id,
+            resourceId=proxy["id"],
+            httpMethod="ANY",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn_arn}/invocations",
+        )
+        lam.add_permission(
+            FunctionName=name,
+            StatementId="apigw",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+        )
+        apigw.create_deployment(restApiId=api_id, stageName="test")
+
+        url = f"{endpoint}/_aws/execute-api/{api_id}/test/jobs/abc?x=1"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200
+            body = json.loads(resp.read())
+        assert body["path"] == "/jobs/abc"
+        assert body["method"] == "GET"
+    finally:
+        apigw.delete_rest_api(restApiId=api_id)
