@@ -1,0 +1,235 @@
+"""Quotas, throttling, job durations and injected failures for the Personalize and SageMaker emulators.
+
+One process-wide configuration, read from environment variables when first used and changeable at run
+time through ``/_recoflow/faults`` on LocalStack's gateway:
+
+    GET    /_recoflow/faults   -> the current configuration (JSON)
+    POST   /_recoflow/faults   -> deep-merge the JSON body into it, returns the result
+    PUT    /_recoflow/faults   -> same as POST
+    DELETE /_recoflow/faults   -> back to the start-up configuration (environment variables)
+
+Start-up configuration: ``RECOFLOW_FAULTS`` (a JSON document of the same shape, merged over the
+defaults), plus the shortcuts ``RECOFLOW_JOB_DURATION_SECONDS`` (all job durations) and
+``RECOFLOW_PERSONALIZE_JOB_SECONDS`` / ``RECOFLOW_SAGEMAKER_JOB_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import threading
+import time
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+FAULTS_PATH = "/_recoflow/faults"
+
+SERVICES = ("personalize", "sagemaker")
+
+# Real default quotas, as published in the service quota pages (account level, per region).
+# SageMaker's per-instance-type quotas vary by account and instance type; the emulator uses one
+# value for every instance type unless a type is listed explicitly.
+DEFAULTS: dict[str, Any] = {
+    "limits": {
+        "personalize": {
+            # "Maximum number of concurrent batch inference jobs"
+            "batch_inference_jobs": 5,
+            # "Maximum number of active solution versions in progress" (CREATE PENDING/IN_PROGRESS)
+            "solution_versions": 20,
+            # "Maximum number of concurrent dataset import jobs"
+            "dataset_import_jobs": 5,
+        },
+        "sagemaker": {
+            # instances per instance type, summed over running jobs; "*" applies to unlisted types
+            "training": {"*": 2},
+            "processing": {"*": 4},
+        },
+    },
+    # ThrottlingException for a share of requests: {"<service>": {"rate": 0.0..1.0,
+    #   "operations": ["CreateTrainingJob", ...] (absent or empty = every operation)}}
+    "throttle": {
+        "personalize": {"rate": 0.0, "operations": []},
+        "sagemaker": {"rate": 0.0, "operations": []},
+    },
+    # the next N jobs of a service end in failure: {"<service>": N}
+    "fail_next": {"personalize": 0, "sagemaker": 0},
+    # artificial job duration in seconds (Personalize: whole job; SageMaker: added on top of the
+    # real container run, spread over the Starting/Downloading/Uploading phases)
+    "durations": {"personalize": 3.0, "sagemaker": 1.0},
+    # SageMaker: seconds between SIGTERM and SIGKILL when a job is stopped or times out (AWS: 120)
+    "stop_grace_seconds": 2.0,
+}
+
+_lock = threading.RLock()
+_config: dict[str, Any] | None = None
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def startup_config(env: dict[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if env is None else env
+    config = copy.deepcopy(DEFAULTS)
+    raw = env.get("RECOFLOW_FAULTS")
+    if raw:
+        try:
+            _deep_merge(config, json.loads(raw))
+        except (ValueError, TypeError) as e:
+            LOG.error("RECOFLOW_FAULTS is not a JSON object, ignored: %s", e)
+    if env.get("RECOFLOW_JOB_DURATION_SECONDS"):
+        for service in SERVICES:
+            config["durations"][service] = float(env["RECOFLOW_JOB_DURATION_SECONDS"])
+    for service in SERVICES:
+        key = f"RECOFLOW_{service.upper()}_JOB_SECONDS"
+        if env.get(key):
+            config["durations"][service] = float(env[key])
+    return config
+
+
+def _current() -> dict[str, Any]:
+    global _config
+    with _lock:
+        if _config is None:
+            _config = startup_config()
+        return _config
+
+
+def get_config() -> dict[str, Any]:
+    with _lock:
+        return copy.deepcopy(_current())
+
+
+def update_config(update: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(update, dict):
+        raise ValueError("the body must be a JSON object")
+    with _lock:
+        candidate = _deep_merge(copy.deepcopy(_current()), update)
+        _validate(candidate)
+        global _config
+        _config = candidate
+        return copy.deepcopy(_config)
+
+
+def reset_config() -> dict[str, Any]:
+    global _config
+    with _lock:
+        _config = startup_config()
+        return copy.deepcopy(_config)
+
+
+def _validate(config: dict[str, Any]) -> None:
+    for service in SERVICES:
+        rate = config["throttle"].get(service, {}).get("rate", 0.0)
+        if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"throttle.{service}.rate must be a number between 0 and 1")
+        n = config["fail_next"].get(service, 0)
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"fail_next.{service} must be a non-negative integer")
+        d = config["durations"].get(service, 0)
+        if not isinstance(d, (int, float)) or d < 0:
+            raise ValueError(f"durations.{service} must be a non-negative number")
+    for name, value in config["limits"]["personalize"].items():
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"limits.personalize.{name} must be a non-negative integer")
+    for kind in ("training", "processing"):
+        for name, value in config["limits"]["sagemaker"][kind].items():
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"limits.sagemaker.{kind}.{name} must be a non-negative integer")
+
+
+# --- queries used by the providers ---------------------------------------------------------
+
+
+def should_throttle(service: str, operation: str) -> bool:
+    with _lock:
+        rule = _current()["throttle"].get(service) or {}
+        rate = float(rule.get("rate", 0.0))
+        operations = rule.get("operations") or []
+    if rate <= 0.0 or (operations and operation not in operations):
+        return False
+    return rate >= 1.0 or random.random() < rate
+
+
+def take_injected_failure(service: str) -> bool:
+    """True (and counts one down) when the next job of ``service`` must fail."""
+    with _lock:
+        remaining = _current()["fail_next"].get(service, 0)
+        if remaining > 0:
+            _current()["fail_next"][service] = remaining - 1
+            return True
+        return False
+
+
+def job_duration(service: str) -> float:
+    with _lock:
+        return float(_current()["durations"].get(service, 0.0))
+
+
+def stop_grace_seconds() -> float:
+    with _lock:
+        return float(_current().get("stop_grace_seconds", 2.0))
+
+
+def personalize_limit(name: str) -> int:
+    with _lock:
+        return int(_current()["limits"]["personalize"][name])
+
+
+def sagemaker_instance_limit(kind: str, instance_type: str) -> int:
+    with _lock:
+        limits = _current()["limits"]["sagemaker"][kind]
+        return int(limits.get(instance_type, limits.get("*", 0)))
+
+
+# --- HTTP endpoint ------------------------------------------------------------------------
+
+
+def _json_response(body: Any, status: int = 200):
+    from localstack.http import Response
+
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
+
+
+def faults_endpoint(request, **_kwargs):
+    method = request.method.upper()
+    if method == "GET":
+        return _json_response(get_config())
+    if method == "DELETE":
+        return _json_response(reset_config())
+    if method in ("POST", "PUT"):
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            return _json_response(update_config(body))
+        except ValueError as e:
+            return _json_response({"error": str(e)}, status=400)
+    return _json_response({"error": f"method {method} not allowed"}, status=405)
+
+
+_registered = False
+
+
+def register_route() -> None:
+    """Adds /_recoflow/faults to LocalStack's gateway router (idempotent)."""
+    global _registered
+    with _lock:
+        if _registered:
+            return
+        from localstack.services.edge import ROUTER
+
+        ROUTER.add(FAULTS_PATH, faults_endpoint, methods=["GET", "POST", "PUT", "DELETE"])
+        _registered = True
+        LOG.info("recoflow fault endpoint at %s", FAULTS_PATH)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,1 @@
+"""Local Amazon Personalize control plane (dataset groups .. batch inference) for recoflow."""

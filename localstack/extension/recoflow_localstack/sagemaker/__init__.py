@@ -1,0 +1,1 @@
+"""Local Amazon SageMaker training and processing jobs, run as host processes, for recoflow."""

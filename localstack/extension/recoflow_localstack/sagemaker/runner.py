@@ -1,0 +1,134 @@
+"""Runs a SageMaker job's image as a local command, with /opt/ml mapped to a per-job directory.
+
+Image -> command: ``RECOFLOW_SAGEMAKER_IMAGES`` is a JSON object ``{"<image uri or glob>": <command>}``
+where a command is a list of argv strings (or one string, split like a shell would). The first
+pattern matching the image (fnmatch, in the object's order) wins. Without a match every image runs
+the reference container binary ``RECOFLOW_RECSYS_BIN`` (default ``<repo>/target/local/recsys``,
+repo = ``RECOFLOW_REPO_ROOT`` or the working directory LocalStack was started from).
+
+The container sees ``RECSYS_OPT_ML`` = the job's stand-in for ``/opt/ml``; container arguments
+that start with ``/opt/ml`` are rewritten to it as well.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+OPT_ML = "/opt/ml"
+
+
+class ImageNotRunnable(Exception):
+    pass
+
+
+def repo_root() -> Path:
+    return Path(os.environ.get("RECOFLOW_REPO_ROOT") or os.getcwd())
+
+
+def default_command() -> list[str]:
+    return [os.environ.get("RECOFLOW_RECSYS_BIN") or str(repo_root() / "target" / "local" / "recsys")]
+
+
+def image_command(image: str) -> list[str]:
+    raw = os.environ.get("RECOFLOW_SAGEMAKER_IMAGES")
+    if raw:
+        try:
+            mapping = json.loads(raw)
+        except ValueError as e:
+            raise ImageNotRunnable(f"RECOFLOW_SAGEMAKER_IMAGES is not valid JSON: {e}")
+        for pattern, command in mapping.items():
+            if pattern == image or fnmatch.fnmatchcase(image, pattern):
+                argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+                if not argv:
+                    raise ImageNotRunnable(f"empty command configured for image pattern {pattern!r}")
+                return argv
+    return default_command()
+
+
+def check_runnable(argv: list[str]) -> None:
+    exe = argv[0]
+    if os.sep in exe:
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            raise ImageNotRunnable(f"{exe} does not exist or is not executable")
+    else:
+        from shutil import which
+
+        if which(exe) is None:
+            raise ImageNotRunnable(f"{exe} is not on PATH")
+
+
+def job_dir(kind: str, name: str) -> Path:
+    base = os.environ.get("RECOFLOW_SAGEMAKER_WORKDIR")
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-{name}-", dir=base or None))
+
+
+class LocalPaths:
+    """Maps container paths into the job directory: /opt/ml/... -> <job>/opt_ml/..., any other
+    absolute path -> <job>/root/<path>."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.opt_ml = root / "opt_ml"
+
+    def local(self, container_path: str) -> Path:
+        p = container_path.rstrip("/") or "/"
+        if p == OPT_ML or p.startswith(OPT_ML + "/"):
+            return self.opt_ml / p[len(OPT_ML) :].lstrip("/")
+        return self.root / "root" / p.lstrip("/")
+
+    def rewrite_arg(self, arg: str) -> str:
+        if arg == OPT_ML or arg.startswith(OPT_ML + "/"):
+            return str(self.local(arg))
+        return arg
+
+
+class Process:
+    """A started job command whose whole process group can be stopped."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=str(cwd), stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def wait(self, timeout: float | None) -> int | None:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace: float) -> int:
+        """SIGTERM to the group, SIGKILL after ``grace`` seconds (SageMaker: 120 s)."""
+        self._signal(signal.SIGTERM)
+        rc = self.wait(grace)
+        if rc is None:
+            self._signal(signal.SIGKILL)
+            rc = self.popen.wait()
+        return rc
+
+    def _signal(self, sig) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        self._log.close()
+
+    def tail(self, max_chars: int = 700) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+        return text[-max_chars:]
