@@ -53,6 +53,8 @@ else
   "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 || true
 
   export GATEWAY_LISTEN="127.0.0.1:$PORT"
+  # twisted (the default server) binds 0.0.0.0 whatever GATEWAY_LISTEN says; hypercorn honours it
+  export GATEWAY_SERVER=hypercorn
   export SKIP_SSL_CERT_DOWNLOAD=1
   export LAMBDA_RUNTIME_EXECUTOR=recoflow-host
   export PROVIDER_OVERRIDE_DYNAMODB="${PROVIDER_OVERRIDE_DYNAMODB:-recoflow_moto}"
