@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "durations": {"personalize": 3.0, "sagemaker": 1.0},
     # SageMaker: seconds between SIGTERM and SIGKILL when a job is stopped or times out (AWS: 120)
     "stop_grace_seconds": 2.0,
+    # SageMaker: extra image -> command mappings {"<image uri or glob>": ["cmd", ...]}, consulted
+    # before RECOFLOW_SAGEMAKER_IMAGES (see sagemaker/runner.py)
+    "sagemaker_images": {},
 }
 
 _lock = threading.RLock()
@@ -138,6 +141,9 @@ def _validate(config: dict[str, Any]) -> None:
         d = config["durations"].get(service, 0)
         if not isinstance(d, (int, float)) or d < 0:
             raise ValueError(f"durations.{service} must be a non-negative number")
+    for pattern, command in (config.get("sagemaker_images") or {}).items():
+        if not (isinstance(command, str) or (isinstance(command, list) and command and all(isinstance(c, str) for c in command))):
+            raise ValueError(f"sagemaker_images.{pattern} must be a command string or a non-empty list of strings")
     for name, value in config["limits"]["personalize"].items():
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"limits.personalize.{name} must be a non-negative integer")
@@ -178,6 +184,11 @@ def job_duration(service: str) -> float:
 def stop_grace_seconds() -> float:
     with _lock:
         return float(_current().get("stop_grace_seconds", 2.0))
+
+
+def sagemaker_images() -> dict[str, Any]:
+    with _lock:
+        return dict(_current().get("sagemaker_images") or {})
 
 
 def personalize_limit(name: str) -> int:

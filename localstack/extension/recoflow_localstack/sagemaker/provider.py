@@ -539,7 +539,7 @@ class SageMakerProvider:
             env = _base_env(paths, r.get("Environment"))
             env["PROCESSING_JOB_NAME"] = name
             outcome, rc = self._run_process(job, argv, env, root, deadline)
-            failure = _read_failure(paths)
+            failure = _read_failure(paths, "failure") or _read_failure(paths, "message")
             if outcome == "stopped":
                 self._finish_processing(job, "Stopped")
                 return
@@ -607,12 +607,14 @@ def _base_env(paths: runner.LocalPaths, job_env: dict | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_SECRET", "AWS_SESSION"))}
     env.update(job_env or {})
     env["RECSYS_OPT_ML"] = str(paths.opt_ml)
+    env["SM_OUTPUT_DIR"] = str(paths.local("/opt/ml/output"))
     return env
 
 
-def _read_failure(paths: runner.LocalPaths) -> str:
+def _read_failure(paths: runner.LocalPaths, name: str = "failure") -> str:
+    """/opt/ml/output/failure (training) or /opt/ml/output/message (processing)."""
     try:
-        return paths.local("/opt/ml/output/failure").read_text(errors="replace").strip()
+        return paths.local(f"/opt/ml/output/{name}").read_text(errors="replace").strip()
     except OSError:
         return ""
 

@@ -1,6 +1,7 @@
 """Runs a SageMaker job's image as a local command, with /opt/ml mapped to a per-job directory.
 
-Image -> command: ``RECOFLOW_SAGEMAKER_IMAGES`` is a JSON object ``{"<image uri or glob>": <command>}``
+Image -> command: the fault endpoint's ``sagemaker_images`` (run time), then
+``RECOFLOW_SAGEMAKER_IMAGES`` (start-up), each a JSON object ``{"<image uri or glob>": <command>}``
 where a command is a list of argv strings (or one string, split like a shell would). The first
 pattern matching the image (fnmatch, in the object's order) wins. Without a match every image runs
 the reference container binary ``RECOFLOW_RECSYS_BIN`` (default ``<repo>/target/local/recsys``,
@@ -37,12 +38,17 @@ def default_command() -> list[str]:
 
 
 def image_command(image: str) -> list[str]:
+    from recoflow_localstack import faults
+
+    mapping = faults.sagemaker_images()
     raw = os.environ.get("RECOFLOW_SAGEMAKER_IMAGES")
     if raw:
         try:
-            mapping = json.loads(raw)
-        except ValueError as e:
-            raise ImageNotRunnable(f"RECOFLOW_SAGEMAKER_IMAGES is not valid JSON: {e}")
+            for pattern, command in json.loads(raw).items():
+                mapping.setdefault(pattern, command)
+        except (ValueError, AttributeError) as e:
+            raise ImageNotRunnable(f"RECOFLOW_SAGEMAKER_IMAGES is not a JSON object: {e}")
+    if mapping:
         for pattern, command in mapping.items():
             if pattern == image or fnmatch.fnmatchcase(image, pattern):
                 argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]

@@ -1,0 +1,242 @@
+"""Amazon Personalize emulator (localstack/extension/recoflow_localstack/personalize).
+
+Runs against the local stack (LOCALSTACK_ENDPOINT); job durations are shortened through
+/_recoflow/faults and every test restores the fault configuration it changes.
+"""
+
+import json
+import random
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from emu_helpers import unique, wait_for
+
+ROLE = "arn:aws:iam::000000000000:role/personalize"
+POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
+USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+INTERACTIONS_SCHEMA = json.dumps({
+    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": ["null", "string"]},
+    ],
+    "version": "1.0",
+})
+TERMINAL = ("ACTIVE", "CREATE FAILED")
+
+
+def interactions_csv(users=60, per_user=20, items=40, seed=7) -> str:
+    rnd = random.Random(seed)
+    weights = [1.0 / (i + 1) for i in range(items)]  # i1 is the most popular
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"]
+    for u in range(users):
+        for k in range(per_user):
+            item = rnd.choices(range(items), weights)[0]
+            lines.append(f"u{u},i{item + 1},{1700000000 + u * 100 + k},click")
+    return "\n".join(lines) + "\n"
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response["Error"]["Code"]
+
+
+def active(personalize, kind: str, arn: str, key: str, timeout=20.0) -> dict:
+    describe = getattr(personalize, f"describe_{kind}")
+    return wait_for(lambda: describe(**{key: arn})[_camel(kind)], lambda r: r["status"] in TERMINAL, timeout)
+
+
+def _camel(kind: str) -> str:
+    head, *rest = kind.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def make_group(personalize) -> tuple[str, str]:
+    """An ACTIVE dataset group with an ACTIVE interactions dataset: (group arn, dataset arn)."""
+    group = personalize.create_dataset_group(name=unique("dsg"))["datasetGroupArn"]
+    schema = personalize.create_schema(name=unique("schema"), schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    assert active(personalize, "dataset_group", group, "datasetGroupArn")["status"] == "ACTIVE"
+    dataset = personalize.create_dataset(
+        name=unique("interactions"), schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
+    )["datasetArn"]
+    assert active(personalize, "dataset", dataset, "datasetArn")["status"] == "ACTIVE"
+    return group, dataset
+
+
+def import_csv(personalize, s3, bucket, dataset, body: str) -> dict:
+    key = f"{uuid.uuid4().hex[:6]}/interactions.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    job = personalize.create_dataset_import_job(
+        jobName=unique("import"), datasetArn=dataset, roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{bucket}/{key}"},
+    )["datasetImportJobArn"]
+    return active(personalize, "dataset_import_job", job, "datasetImportJobArn")
+
+
+def train(personalize, group, recipe) -> dict:
+    solution = personalize.create_solution(name=unique("sol"), datasetGroupArn=group, recipeArn=recipe)["solutionArn"]
+    assert active(personalize, "solution", solution, "solutionArn")["status"] == "ACTIVE"
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    return active(personalize, "solution_version", version, "solutionVersionArn")
+
+
+@pytest.fixture(scope="module")
+def trained(aws):
+    """One dataset group with 1200 imported interactions and an ACTIVE popularity-count version."""
+    personalize, s3 = aws("personalize"), aws("s3")
+    bucket = unique("emu-personalize")
+    s3.create_bucket(Bucket=bucket)
+    group, dataset = make_group(personalize)
+    job = import_csv(personalize, s3, bucket, dataset, interactions_csv())
+    assert job["status"] == "ACTIVE", job
+    version = train(personalize, group, POPULARITY)
+    assert version["status"] == "ACTIVE", version
+    return {"bucket": bucket, "group": group, "dataset": dataset, "version": version["solutionVersionArn"]}
+
+
+def run_batch(personalize, s3, bucket, version, users, num_results=None, wait=True):
+    key = f"batch-in/{uuid.uuid4().hex[:6]}/users.json"
+    s3.put_object(Bucket=bucket, Key=key, Body="".join(json.dumps({"userId": u}) + "\n" for u in users).encode())
+    out_prefix = f"batch-out/{uuid.uuid4().hex[:6]}/"
+    kwargs = {}
+    if num_results:
+        kwargs["numResults"] = num_results
+    arn = personalize.create_batch_inference_job(
+        jobName=unique("batch"), solutionVersionArn=version, roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/{key}"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/{out_prefix}"}}, **kwargs,
+    )["batchInferenceJobArn"]
+    if not wait:
+        return arn, None
+    job = active(personalize, "batch_inference_job", arn, "batchInferenceJobArn")
+    return job, f"{out_prefix}users.json.out"
+
+
+def read_lines(s3, bucket, key):
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def test_import_train_batch_inference_ends_active_with_output(aws, trained):
+    personalize, s3 = aws("personalize"), aws("s3")
+    version = personalize.describe_solution_version(solutionVersionArn=trained["version"])["solutionVersion"]
+    assert version["status"] == "ACTIVE"
+    assert version["solutionVersionArn"].startswith(
+        "arn:aws:personalize:us-east-1:000000000000:solution/"
+    )
+    job, out_key = run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1", "u2", "stranger"], 5)
+    assert job["status"] == "ACTIVE", job
+    assert job["batchInferenceJobArn"].endswith(":batch-inference-job/" + job["jobName"])
+    lines = read_lines(s3, trained["bucket"], out_key)
+    assert [line["input"] for line in lines] == [{"userId": "u1"}, {"userId": "u2"}, {"userId": "stranger"}]
+    for line in lines:
+        assert line["error"] is None
+        assert len(line["output"]["recommendedItems"]) == 5
+        assert len(line["output"]["scores"]) == 5
+        assert line["output"]["scores"] == sorted(line["output"]["scores"], reverse=True)
+    # popularity-count: everybody gets the same list, most popular first
+    assert lines[0]["output"]["recommendedItems"][0] == "i1"
+    assert lines[0]["output"]["recommendedItems"] == lines[2]["output"]["recommendedItems"]
+
+
+def test_user_personalization_excludes_seen_items_and_honours_num_results(aws, trained):
+    personalize, s3 = aws("personalize"), aws("s3")
+    version = train(personalize, trained["group"], USER_PERSONALIZATION)
+    assert version["status"] == "ACTIVE", version
+    job, out_key = run_batch(personalize, s3, trained["bucket"], version["solutionVersionArn"], ["u3", "nobody"], 7)
+    assert job["status"] == "ACTIVE", job
+    lines = read_lines(s3, trained["bucket"], out_key)
+    seen = {line.split(",")[1] for line in interactions_csv().splitlines()[1:] if line.startswith("u3,")}
+    recommended = lines[0]["output"]["recommendedItems"]
+    assert len(recommended) == 7 and not seen & set(recommended)
+    assert len(lines[1]["output"]["recommendedItems"]) == 7  # cold user: popularity fill
+
+
+def test_csv_missing_required_column_fails_import_with_reason(aws, bucket):
+    personalize, s3 = aws("personalize"), aws("s3")
+    _, dataset = make_group(personalize)
+    job = import_csv(personalize, s3, bucket, dataset, "USER_ID,ITEM_ID\nu1,i1\n")
+    assert job["status"] == "CREATE FAILED"
+    assert "TIMESTAMP" in job["failureReason"]
+
+
+def test_import_of_missing_file_fails_with_reason(aws, bucket):
+    personalize = aws("personalize")
+    _, dataset = make_group(personalize)
+    arn = personalize.create_dataset_import_job(
+        jobName=unique("import"), datasetArn=dataset, roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{bucket}/nothing-here.csv"},
+    )["datasetImportJobArn"]
+    job = active(personalize, "dataset_import_job", arn, "datasetImportJobArn")
+    assert job["status"] == "CREATE FAILED"
+    assert f"s3://{bucket}/nothing-here.csv" in job["failureReason"]
+
+
+def test_too_few_interactions_fail_the_solution_version(aws, bucket):
+    personalize, s3 = aws("personalize"), aws("s3")
+    group, dataset = make_group(personalize)
+    assert import_csv(personalize, s3, bucket, dataset, interactions_csv(users=10, per_user=5))["status"] == "ACTIVE"
+    version = train(personalize, group, POPULARITY)
+    assert version["status"] == "CREATE FAILED"
+    assert "1000" in version["failureReason"]
+
+
+def test_status_goes_through_create_pending_and_in_progress(aws, trained, faults):
+    faults({"durations": {"personalize": 1.5}})
+    personalize, s3 = aws("personalize"), aws("s3")
+    arn, _ = run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
+    seen = []
+    wait_for(
+        lambda: seen.append(personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]["status"]) or seen[-1],
+        lambda status: status in TERMINAL, timeout=10, interval=0.05,
+    )
+    statuses = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]
+    assert statuses == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
+
+
+def test_batch_inference_over_the_concurrency_quota_is_refused(aws, trained, faults):
+    faults({"limits": {"personalize": {"batch_inference_jobs": 2}}, "durations": {"personalize": 3.0}})
+    personalize, s3 = aws("personalize"), aws("s3")
+    for _ in range(2):
+        run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
+    with pytest.raises(ClientError) as refused:
+        run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
+    assert error_code(refused.value) == "LimitExceededException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_throttling_answers_throttling_exception(aws, faults):
+    faults({"throttle": {"personalize": {"rate": 1.0, "operations": ["ListDatasetGroups"]}}})
+    personalize = aws("personalize")
+    with pytest.raises(ClientError) as throttled:
+        personalize.list_dataset_groups()
+    assert error_code(throttled.value) == "ThrottlingException"
+    personalize.list_schemas()  # other operations are not throttled
+
+
+def test_fail_next_job(aws, trained, faults):
+    faults({"fail_next": {"personalize": 1}})
+    personalize, s3 = aws("personalize"), aws("s3")
+    job, _ = run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"])
+    assert job["status"] == "CREATE FAILED" and "Injected failure" in job["failureReason"]
+    job, _ = run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"])
+    assert job["status"] == "ACTIVE"
+
+
+def test_error_shapes(aws, trained):
+    personalize = aws("personalize")
+    name = trained["group"].rsplit("/", 1)[1]
+    with pytest.raises(ClientError) as exists:
+        personalize.create_dataset_group(name=name)
+    assert error_code(exists.value) == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as missing:
+        personalize.describe_solution_version(solutionVersionArn=trained["version"] + "x")
+    assert error_code(missing.value) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as invalid:
+        personalize.create_dataset_group(name="bad name!")
+    assert error_code(invalid.value) == "InvalidInputException"
+    listed = personalize.list_solution_versions(solutionArn=trained["version"].rsplit("/", 1)[0])["solutionVersions"]
+    assert [v["solutionVersionArn"] for v in listed] == [trained["version"]]
