@@ -51,6 +51,7 @@ def test_conditional_put_is_refused_with_conditional_check_failed(aws, table):
     assert error["Error"]["Code"] == "ConditionalCheckFailedException"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert isinstance(err.value, ddb.exceptions.ConditionalCheckFailedException)
+    assert error["Item"]["owner"] == {"S": "a"}  # ReturnValuesOnConditionCheckFailure
     stored = ddb.get_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})["Item"]
     assert stored["owner"] == {"S": "a"}
 
@@ -74,6 +75,21 @@ def test_conditional_update_counts_within_a_limit(aws, table):
         acquire()
     item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
     assert item["in_use"] == {"N": "2"}
+
+
+def test_transaction_cancelled_with_condition_reason(aws, table):
+    ddb = aws("dynamodb")
+    item = {"pk": {"S": "job#2"}, "sk": {"S": "record"}}
+    ddb.put_item(TableName=table, Item=item)
+
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as err:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+            ]
+        )
+
+    assert [r["Code"] for r in err.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
 
 
 def test_batch_write_query_and_ttl(aws, table):
