@@ -268,25 +268,36 @@ fn build_and_write(data: Data, hp: &Hyperparameters, model_dir: &Path) -> Result
         }
     }
 
-    let mut neighbours: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n_items];
-    let mut pair_users: HashMap<u64, u32> = HashMap::new();
-    for (&key, &count) in &pairs {
+    // (neighbour, shared users, cosine similarity). Lists are pruned to the top K whenever
+    // they reach 4K, so memory stays near items x K even when most pairs co-occur.
+    let mut neighbours: Vec<Vec<(u32, u32, f64)>> = vec![Vec::new(); n_items];
+    let neighbour_order = |a: &(u32, u32, f64), b: &(u32, u32, f64)| {
+        b.2.total_cmp(&a.2)
+            .then_with(|| names[a.0 as usize].cmp(&names[b.0 as usize]))
+    };
+    let k = hp.max_neighbours;
+    for (key, count) in pairs {
         if count < hp.min_count {
             continue;
         }
         let (a, b) = ((key >> 32) as u32, key as u32);
-        let sim = count as f64 / ((item_users[a as usize] * item_users[b as usize]) as f64).sqrt();
-        neighbours[a as usize].push((b, round6(sim)));
-        neighbours[b as usize].push((a, round6(sim)));
-        pair_users.insert(key, count);
+        let sim = round6(count as f64 / ((item_users[a as usize] * item_users[b as usize]) as f64).sqrt());
         stats.neighbour_pairs += 1;
+        for (from, to) in [(a, b), (b, a)] {
+            let list = &mut neighbours[from as usize];
+            list.push((to, count, sim));
+            if list.len() >= 4 * k {
+                list.sort_unstable_by(neighbour_order);
+                list.truncate(k);
+            }
+        }
     }
-    drop(pairs);
-    let order = by_score_then_id(names);
     for list in neighbours.iter_mut() {
-        list.sort_unstable_by(&order);
-        list.truncate(hp.max_neighbours);
+        list.sort_unstable_by(neighbour_order);
+        list.truncate(k);
+        list.shrink_to_fit();
     }
+    let order = by_score_then_id(names);
 
     // Popularity: share of active users who interacted with the item.
     let active = histories.iter().filter(|h| !h.is_empty()).count() as u64;
@@ -363,13 +374,10 @@ fn build_and_write(data: Data, hp: &Hyperparameters, model_dir: &Path) -> Result
             users: item_users[i as usize],
             neighbours: neighbours[i as usize]
                 .iter()
-                .map(|&(n, score)| {
-                    let key = ((i.min(n) as u64) << 32) | i.max(n) as u64;
-                    Neighbour {
-                        item_id: names[n as usize].clone(),
-                        score,
-                        users: pair_users[&key] as u64,
-                    }
+                .map(|&(n, users, score)| Neighbour {
+                    item_id: names[n as usize].clone(),
+                    score,
+                    users: users as u64,
                 })
                 .collect(),
         }),
