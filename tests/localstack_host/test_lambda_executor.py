@@ -95,6 +95,33 @@ def test_init_error_is_returned_to_the_caller(aws, make_function):
     assert result["errorType"] == "ConfigMissing"
 
 
+def test_package_without_bootstrap_is_an_invalid_entrypoint(aws):
+    import io
+    import zipfile
+
+    from hostfn import ROLE_ARN
+
+    lam = aws("lambda")
+    name = unique("hostfn-nobootstrap")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "no bootstrap here")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Handler="bootstrap",
+        Role=ROLE_ARN,
+        Code={"ZipFile": buf.getvalue()},
+    )
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        result, error = invoke(aws, name, {})
+        assert error == "Unhandled"
+        assert result["errorType"] == "Runtime.InvalidEntrypoint"
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
 def test_logs_go_to_the_function_log_file_and_cloudwatch(aws, make_function):
     name = make_function()
     marker = unique("marker")

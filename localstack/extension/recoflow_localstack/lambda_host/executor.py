@@ -260,8 +260,18 @@ class HostRuntimeExecutor(RuntimeExecutor):
         return env
 
     def _spawn(self) -> _FunctionProcess:
+        """Start the bootstrap; a package that cannot be started is the caller's error, reported
+        as Runtime.InvalidEntrypoint the way Lambda does, not as an internal error."""
         code_dir = self._code_dir()
-        return _FunctionProcess(self, self._process_env(self._env or {}, code_dir), code_dir)
+        try:
+            return _FunctionProcess(self, self._process_env(self._env or {}, code_dir), code_dir)
+        except (LambdaRuntimeException, OSError) as e:
+            message = f"Error: cannot start bootstrap: {e}"
+            self.record_log_line(message)
+            raise StatusErrorException(
+                "Environment startup failed",
+                payload=_error_payload("Runtime.InvalidEntrypoint", message),
+            ) from e
 
     def _startup_timeout(self) -> float:
         return float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT or 20)
@@ -300,7 +310,11 @@ class HostRuntimeExecutor(RuntimeExecutor):
                     process.proc.returncode,
                 )
                 process.kill()
-            process = self._spawn()
+            try:
+                process = self._spawn()
+            except StatusErrorException as e:
+                self._process = None
+                return None, e.payload
             self._process = process
         init_error = process.wait_until_ready(self._startup_timeout())
         if init_error is not None:
