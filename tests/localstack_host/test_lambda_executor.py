@@ -86,6 +86,33 @@ def test_crashed_process_is_reported_and_restarted(aws, make_function):
     assert error is None and after["pid"] != before["pid"]
 
 
+def test_process_that_dies_while_idle_is_restarted_on_next_invoke(aws, make_function):
+    import os
+    import signal
+
+    name = make_function()
+    before, _ = invoke(aws, name, {})
+    os.kill(before["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+
+    after, error = invoke(aws, name, {"again": True})
+
+    assert error is None and after["echo"] == {"again": True}
+    assert after["pid"] != before["pid"]
+
+
+def test_concurrent_invokes_run_in_separate_processes(aws, make_function):
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = make_function()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda i: invoke(aws, name, {"action": "sleep", "seconds": 1, "i": i}), range(3)))
+
+    assert [error for _, error in results] == [None, None, None]
+    assert sorted(r["echo"]["i"] for r, _ in results) == [0, 1, 2]
+    assert len({r["pid"] for r, _ in results}) == 3
+
+
 def test_init_error_is_returned_to_the_caller(aws, make_function):
     name = make_function(env={"RECOFLOW_TEST_INIT_FAIL": "1"})
 
