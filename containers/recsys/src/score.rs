@@ -53,22 +53,28 @@ pub fn score(opts: &ScoreOptions) -> Result<ScoreSummary> {
     std::fs::create_dir_all(&opts.output).map_err(Error::io("cannot create output dir", &opts.output))?;
     let mut summary = ScoreSummary::default();
     let mut scorer = Scorer::new(&model);
-    for input in inputs {
-        let name = input
-            .file_name()
-            .expect("input files have names")
-            .to_string_lossy()
-            .to_string();
-        let output = opts.output.join(format!("{name}.out"));
+    for (input, relative) in inputs {
+        let mut output = opts.output.join(&relative);
+        output.as_mut_os_string().push(".out");
+        if let Some(parent) = output.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io("cannot create output dir", parent))?;
+        }
         score_file(&mut scorer, &input, &output, opts.num_results, &mut summary)?;
         summary.files += 1;
     }
     Ok(summary)
 }
 
-fn input_files(input: &Path) -> Result<Vec<PathBuf>> {
+/// Input files with their path relative to the input (just the name for a single file).
+/// Directories are walked recursively because an S3 prefix downloaded by a processing job
+/// keeps its sub-folders; outputs mirror that layout.
+fn input_files(input: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     if input.is_file() {
-        return Ok(vec![input.to_path_buf()]);
+        let name = input
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("input"));
+        return Ok(vec![(input.to_path_buf(), name)]);
     }
     if !input.is_dir() {
         return Err(Error::Invalid(format!(
@@ -77,12 +83,22 @@ fn input_files(input: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(input).map_err(Error::io("cannot list input dir", input))? {
-        let entry = entry.map_err(Error::io("cannot list input dir", input))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        // `.out` files are our own results when input and output share a directory.
-        if entry.path().is_file() && !name.starts_with('.') && !name.ends_with(".out") {
-            files.push(entry.path());
+    let mut dirs = vec![input.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(Error::io("cannot list input dir", &dir))? {
+            let entry = entry.map_err(Error::io("cannot list input dir", &dir))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.is_file() && !name.ends_with(".out") {
+                // `.out` files are our own results when input and output share a directory.
+                let relative = path.strip_prefix(input).expect("walked from input").to_path_buf();
+                files.push((path, relative));
+            }
         }
     }
     files.sort();
@@ -418,12 +434,16 @@ mod tests {
         assert!(status.success());
         dir.write("processing/input/users/a.jsonl", "{\"userId\":\"u1\"}\n");
         dir.write(
-            "processing/input/users/b.jsonl",
+            "processing/input/users/part/b.jsonl",
             "{\"userId\":\"zz\"}\n{\"userId\":\"u4\"}\n",
         );
         assert_eq!(run(&["score"], &env), 0);
         assert_eq!(dir.read("processing/output/a.jsonl.out").lines().count(), 1);
-        assert_eq!(dir.read("processing/output/b.jsonl.out").lines().count(), 2);
+        assert_eq!(dir.read("processing/output/part/b.jsonl.out").lines().count(), 2);
+        // The temporary extraction of model.tar.gz is cleaned up.
+        assert!(!std::env::temp_dir()
+            .join(format!("recsys-model-{}", std::process::id()))
+            .exists());
     }
 
     #[test]
