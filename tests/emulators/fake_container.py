@@ -35,6 +35,7 @@ elif mode == "score":
                                      "error": None, "model": model_files}))
         (out / (f.name + ".out")).write_text("\n".join(lines) + "\n")
 elif mode == "fail":
+    print("fake container: failing on purpose", file=sys.stderr)
     (opt_ml / "output").mkdir(parents=True, exist_ok=True)
     (opt_ml / "output/failure").write_text("InvalidInput: interactions channel has no TIMESTAMP column")
     sys.exit(2)

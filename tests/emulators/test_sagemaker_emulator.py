@@ -170,6 +170,11 @@ def test_failing_container_ends_failed_with_its_reason(aws, bucket, images):
     job = finished_training(sm, name)
     assert job["TrainingJobStatus"] == "Failed" and job["SecondaryStatus"] == "Failed"
     assert job["FailureReason"] == "AlgorithmError: InvalidInput: interactions channel has no TIMESTAMP column, exit code: 2"
+    logs = aws("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")
+    [stream] = [s["logStreamName"] for s in streams["logStreams"] if s["logStreamName"].startswith(f"{name}/algo-1-")]
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream)["events"]
+    assert [e["message"] for e in events] == ["fake container: failing on purpose"]
 
 
 def test_missing_input_data_fails_the_training_job(aws, bucket, images):

@@ -318,7 +318,7 @@ class SageMakerProvider:
                 argv += [paths.rewrite_arg(a) for a in algo.get("ContainerArguments") or []]
             else:
                 argv = argv + ["train"]
-            outcome, rc = self._run_process(job, argv, env, root, deadline)
+            outcome, rc = self._run_process(context, job, argv, env, root, deadline)
             failure = _read_failure(paths)
 
             if outcome == "stopped":
@@ -355,11 +355,13 @@ class SageMakerProvider:
             LOG.exception("training job %s crashed (%s)", name, stop_reason)
             self._finish_training(job, "Failed", "Failed", "Training job failed", f"InternalServerError: {e}")
 
-    def _run_process(self, job: Job, argv, env, root: Path, deadline: float) -> tuple[str, int | None]:
-        """Runs the command; returns ("exited", rc) | ("stopped", rc) | ("timeout", rc)."""
+    def _run_process(self, context, job: Job, argv, env, root: Path, deadline: float) -> tuple[str, int | None]:
+        """Runs the command; returns ("exited", rc) | ("stopped", rc) | ("timeout", rc). The
+        output goes to <job dir>/job.log and, when the process ends, to CloudWatch Logs."""
         if job.stop_requested.is_set():
             return "stopped", None
-        LOG.info("sagemaker %s job %s: running %s", job.kind, root.name, argv)
+        LOG.info("sagemaker %s job %s: running %s (log %s)", job.kind, root.name, argv, root / "job.log")
+        started = time.time()
         job.process = runner.Process(argv, env, root, root / "job.log")
         try:
             while True:
@@ -373,6 +375,7 @@ class SageMakerProvider:
                     return "stopped", job.process.stop(faults.stop_grace_seconds())
         finally:
             job.process.close()
+            _publish_log(context, job, root / "job.log", started)
 
     @staticmethod
     def _upload_model(s3, paths: runner.LocalPaths, r: dict) -> None:
@@ -538,7 +541,7 @@ class SageMakerProvider:
             argv = argv + [paths.rewrite_arg(a) for a in entry[1:]] + [paths.rewrite_arg(a) for a in app.get("ContainerArguments") or []]
             env = _base_env(paths, r.get("Environment"))
             env["PROCESSING_JOB_NAME"] = name
-            outcome, rc = self._run_process(job, argv, env, root, deadline)
+            outcome, rc = self._run_process(context, job, argv, env, root, deadline)
             failure = _read_failure(paths, "failure") or _read_failure(paths, "message")
             if outcome == "stopped":
                 self._finish_processing(job, "Stopped")
@@ -601,6 +604,31 @@ class SageMakerProvider:
 
 def _err(e: Exception) -> str:
     return getattr(e, "response", {}).get("Error", {}).get("Code") or str(e)
+
+
+def _publish_log(context, job: Job, log_path: Path, started: float) -> None:
+    """Copies the container output to CloudWatch Logs where SageMaker puts it:
+    /aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs, stream <job name>/algo-1-<epoch>."""
+    name = job.record.get("TrainingJobName") or job.record.get("ProcessingJobName")
+    group = "/aws/sagemaker/TrainingJobs" if job.kind == "training" else "/aws/sagemaker/ProcessingJobs"
+    stream = f"{name}/algo-1-{int(started)}"
+    try:
+        from localstack.aws.connect import connect_to
+
+        logs = connect_to(aws_access_key_id=context.account_id, region_name=context.region).logs
+        try:
+            logs.create_log_group(logGroupName=group)
+        except Exception:
+            pass  # already exists
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        lines = log_path.read_text(errors="replace").splitlines()[-5000:] or ["(no output)"]
+        now_ms = int(time.time() * 1000)
+        events = [{"timestamp": now_ms, "message": line[:250000] or " "} for line in lines]
+        for i in range(0, len(events), 1000):
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i : i + 1000])
+        job.record["_LogStream"] = f"{group}:{stream}"
+    except Exception as e:
+        LOG.warning("could not copy %s job %s output to CloudWatch Logs: %s", job.kind, name, e)
 
 
 def _base_env(paths: runner.LocalPaths, job_env: dict | None) -> dict[str, str]:
