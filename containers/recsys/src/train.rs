@@ -42,7 +42,11 @@ struct Data {
     /// Per user: (item, timestamp) as read; deduplicated later.
     histories: Vec<Vec<(u32, i64)>>,
     /// Per user: segment key and its attributes, when the users channel has the user.
-    segments: HashMap<u32, (String, BTreeMap<String, String>)>,
+    /// Per user (with a users-channel row): index into `segment_keys`. Segments are
+    /// interned because a million users share a few dozen of them.
+    user_segment: HashMap<u32, u32>,
+    segment_keys: Interner,
+    segment_attributes: Vec<BTreeMap<String, String>>,
     segment_columns: Vec<String>,
     stats: Stats,
 }
@@ -55,7 +59,9 @@ pub fn train(paths: &TrainPaths) -> Result<Stats> {
         items: Interner::default(),
         users: Interner::default(),
         histories: Vec::new(),
-        segments: HashMap::new(),
+        user_segment: HashMap::new(),
+        segment_keys: Interner::default(),
+        segment_attributes: Vec::new(),
         segment_columns: Vec::new(),
         stats: Stats::default(),
     };
@@ -205,7 +211,11 @@ fn read_users(path: &Path, hp: &Hyperparameters, data: &mut Data) -> Result<()> 
         }
         data.stats.users_with_attributes += 1;
         if !key.is_empty() {
-            data.segments.insert(user as u32, (key.join("|"), attributes));
+            let segment = data.segment_keys.intern(&key.join("|"));
+            if segment as usize == data.segment_attributes.len() {
+                data.segment_attributes.push(attributes);
+            }
+            data.user_segment.insert(user as u32, segment);
         }
     }
     Ok(())
@@ -237,7 +247,9 @@ fn build_and_write(data: Data, hp: &Hyperparameters, model_dir: &Path) -> Result
         items,
         users,
         mut histories,
-        segments,
+        user_segment,
+        segment_keys,
+        segment_attributes,
         segment_columns,
         mut stats,
     } = data;
@@ -310,9 +322,10 @@ fn build_and_write(data: Data, hp: &Hyperparameters, model_dir: &Path) -> Result
 
     // Per segment: counts smoothed towards the global share with `segment_smoothing` pseudo-users.
     let mut per_segment: BTreeMap<&str, SegmentCounts> = BTreeMap::new();
-    for (user, (key, attributes)) in &segments {
-        let entry = per_segment.entry(key.as_str()).or_insert_with(|| SegmentCounts {
-            attributes,
+    for (user, &segment) in &user_segment {
+        let key = segment_keys.names[segment as usize].as_str();
+        let entry = per_segment.entry(key).or_insert_with(|| SegmentCounts {
+            attributes: &segment_attributes[segment as usize],
             users: 0,
             items: HashMap::new(),
         });
@@ -396,7 +409,9 @@ fn build_and_write(data: Data, hp: &Hyperparameters, model_dir: &Path) -> Result
             seen.sort_unstable();
             UserLine {
                 user_id: users.names[u as usize].clone(),
-                segment: segments.get(&u).map(|s| s.0.clone()),
+                segment: user_segment
+                    .get(&u)
+                    .map(|&s| segment_keys.names[s as usize].clone()),
                 items: seen,
             }
         }),
