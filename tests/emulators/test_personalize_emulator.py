@@ -240,3 +240,14 @@ def test_error_shapes(aws, trained):
     assert error_code(invalid.value) == "InvalidInputException"
     listed = personalize.list_solution_versions(solutionArn=trained["version"].rsplit("/", 1)[0])["solutionVersions"]
     assert [v["solutionVersionArn"] for v in listed] == [trained["version"]]
+
+
+def test_stop_solution_version_creation(aws, trained, faults):
+    faults({"durations": {"personalize": 2.0}})
+    personalize = aws("personalize")
+    solution = trained["version"].rsplit("/", 1)[0]
+    arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    personalize.stop_solution_version_creation(solutionVersionArn=arn)
+    version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"],
+                       lambda v: v["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"), timeout=10)
+    assert version["status"] == "CREATE STOPPED"

@@ -34,8 +34,9 @@ PENDING = "CREATE PENDING"
 IN_PROGRESS = "CREATE IN_PROGRESS"
 ACTIVE = "ACTIVE"
 FAILED = "CREATE FAILED"
+STOPPING = "CREATE STOPPING"
 STOPPED = "CREATE STOPPED"
-RUNNING = (PENDING, IN_PROGRESS)
+RUNNING = (PENDING, IN_PROGRESS, STOPPING)
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
 DATASET_TYPES = {"interactions": "INTERACTIONS", "items": "ITEMS", "users": "USERS", "actions": "ACTIONS",
@@ -192,9 +193,10 @@ class PersonalizeProvider:
 
         def run():
             time.sleep(duration * 0.2)
-            if record["status"] == STOPPED:
-                return
-            self._touch(record, status=IN_PROGRESS)
+            with self._lock:
+                if record["status"] != PENDING:  # stopped while pending
+                    return
+                self._touch(record, status=IN_PROGRESS)
             started = time.monotonic()
             try:
                 if faults.take_injected_failure(SERVICE):
@@ -202,17 +204,23 @@ class PersonalizeProvider:
                 work()
             except JobFailed as e:
                 time.sleep(max(0.0, duration * 0.4 - (time.monotonic() - started)))
-                self._touch(record, status=FAILED, failureReason=str(e))
+                self._finish(record, FAILED, str(e))
                 return
             except Exception as e:
                 LOG.exception("personalize job %s crashed", name)
-                self._touch(record, status=FAILED, failureReason=f"Internal error: {e}")
+                self._finish(record, FAILED, f"Internal error: {e}")
                 return
             time.sleep(max(0.0, duration * 0.8 - (time.monotonic() - started)))
-            if record["status"] == IN_PROGRESS:
-                self._touch(record, status=ACTIVE)
+            self._finish(record, ACTIVE)
 
         start_thread(f"personalize-job-{name}", run)
+
+    def _finish(self, record: dict, status: str, reason: str | None = None) -> None:
+        with self._lock:
+            if record["status"] == STOPPING:  # StopSolutionVersionCreation came first
+                self._touch(record, status=STOPPED)
+            elif record["status"] == IN_PROGRESS:
+                self._touch(record, status=status, **({"failureReason": reason} if reason else {}))
 
     def _check_limit(self, table: dict, limit_name: str, what: str) -> None:
         limit = faults.personalize_limit(limit_name)
@@ -633,7 +641,8 @@ class PersonalizeProvider:
             raise ResourceInUseException(
                 f"Solution version {record['solutionVersionArn']} is in status {record['status']} and cannot be stopped."
             )
-        self._touch(record, status=STOPPED)
+        with self._lock:
+            self._touch(record, status=STOPPED if record["status"] == PENDING else STOPPING)
 
     # --- batch inference jobs ----------------------------------------------------------
 

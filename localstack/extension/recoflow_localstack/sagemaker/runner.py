@@ -5,7 +5,8 @@ Image -> command: the fault endpoint's ``sagemaker_images`` (run time), then
 where a command is a list of argv strings (or one string, split like a shell would). The first
 pattern matching the image (fnmatch, in the object's order) wins. Without a match every image runs
 the reference container binary ``RECOFLOW_RECSYS_BIN`` (default ``<repo>/target/local/recsys``,
-repo = ``RECOFLOW_REPO_ROOT`` or the working directory LocalStack was started from).
+repo = ``RECOFLOW_REPO_ROOT``, else the working directory LocalStack was started from, else the
+repository whose ``.localstack-host/venv`` runs LocalStack).
 
 The container sees ``RECSYS_OPT_ML`` = the job's stand-in for ``/opt/ml``; container arguments
 that start with ``/opt/ml`` are rewritten to it as well.
@@ -19,6 +20,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,7 +36,15 @@ def repo_root() -> Path:
 
 
 def default_command() -> list[str]:
-    return [os.environ.get("RECOFLOW_RECSYS_BIN") or str(repo_root() / "target" / "local" / "recsys")]
+    if os.environ.get("RECOFLOW_RECSYS_BIN"):
+        return [os.environ["RECOFLOW_RECSYS_BIN"]]
+    candidates = [repo_root() / "target" / "local" / "recsys"]
+    # host mode keeps its virtualenv in <repo>/.localstack-host/venv
+    candidates.append(Path(sys.prefix).resolve().parents[1] / "target" / "local" / "recsys")
+    for candidate in candidates:
+        if candidate.is_file():
+            return [str(candidate)]
+    return [str(candidates[0])]
 
 
 def image_command(image: str) -> list[str]:

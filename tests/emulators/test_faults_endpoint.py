@@ -1,0 +1,32 @@
+"""The emulators' fault/quota endpoint /_recoflow/faults (localstack/extension/EMULATORS.md)."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+def test_post_merges_and_delete_restores(faults_api, faults):
+    before = faults_api("GET")
+    after = faults({"limits": {"sagemaker": {"training": {"ml.g5.xlarge": 0}}}, "fail_next": {"sagemaker": 2}})
+    assert after["limits"]["sagemaker"]["training"]["ml.g5.xlarge"] == 0
+    assert after["limits"]["sagemaker"]["training"]["*"] == before["limits"]["sagemaker"]["training"]["*"]
+    assert after["fail_next"] == {**before["fail_next"], "sagemaker": 2}
+    assert faults_api("GET") == after
+
+
+@pytest.mark.parametrize("body", [
+    {"throttle": {"personalize": {"rate": 2}}},
+    {"fail_next": {"sagemaker": -1}},
+    {"limits": {"personalize": {"batch_inference_jobs": "five"}}},
+    {"sagemaker_images": {"x": []}},
+])
+def test_invalid_update_is_refused_and_changes_nothing(endpoint, faults_api, body):
+    before = faults_api("GET")
+    req = urllib.request.Request(f"{endpoint}/_recoflow/faults", data=json.dumps(body).encode(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)
+    assert refused.value.code == 400
+    assert "error" in json.load(refused.value)
+    assert faults_api("GET") == before
