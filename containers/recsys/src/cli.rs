@@ -30,6 +30,10 @@ pub fn run(args: &[String], env: &Env) -> i32 {
         eprint!("{USAGE}");
         return 2;
     };
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return 0;
+    }
     let flags = match parse_flags(rest) {
         Ok(flags) => flags,
         Err(e) => return usage_error(&e),

@@ -122,7 +122,10 @@ impl<R: BufRead> CsvReader<R> {
                 if self.record.is_empty() {
                     return Ok(false);
                 }
-                return Err(self.error(None, "unterminated quoted field at end of file".into()));
+                return Err(self.error(
+                    None,
+                    "quoted field never closed (a stray '\"' in this record?); reached end of file".into(),
+                ));
             }
             if start == 0 {
                 self.line = self.next_line;
@@ -261,11 +264,30 @@ mod tests {
     }
 
     #[test]
+    fn channel_files_are_the_sorted_csvs() {
+        let dir = crate::testutil::TempDir::new();
+        dir.write("b.csv", "A\n");
+        dir.write("a.CSV", "A\n");
+        dir.write(".hidden.csv", "A\n");
+        dir.write("_SUCCESS", "");
+        let files = channel_files("x", dir.path()).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a.CSV", "b.csv"]);
+        assert_eq!(channel_files("x", &dir.path().join("b.csv")).unwrap().len(), 1);
+        let empty = crate::testutil::TempDir::new();
+        let e = channel_files("users", empty.path()).unwrap_err().to_string();
+        assert!(e.starts_with("channel 'users' has no .csv files in "), "{e}");
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         let e = read_all("A,B\n1,2\n1,2,3\n").unwrap_err().to_string();
         assert_eq!(e, "t.csv:3: expected 2 fields (as in the header), found 3");
         let e = read_all("A,B\n1,\"2\n").unwrap_err().to_string();
-        assert!(e.contains("unterminated quoted field"), "{e}");
+        assert!(e.starts_with("t.csv:2: quoted field never closed"), "{e}");
         let e = read_all("").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
         let r = CsvReader::new("A,B\n".as_bytes(), Path::new("t.csv")).unwrap();

@@ -403,5 +403,7 @@ mod tests {
         assert_eq!(run(&["gen", "--colour", "red"], &Default::default()), 2);
         assert_eq!(run(&["frobnicate"], &Default::default()), 2);
         assert_eq!(run(&["train", "extra"], &Default::default()), 2);
+        assert_eq!(run(&["score", "--input"], &Default::default()), 2);
+        assert_eq!(run(&["score", "--help"], &Default::default()), 0);
     }
 }
