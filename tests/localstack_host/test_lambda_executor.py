@@ -12,7 +12,7 @@ import time
 from hostfn import LAMBDA_LOG_DIR, invoke, unique, wait_for
 
 
-def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function):
+def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function, endpoint):
     name = make_function(env={"RECOFLOW_TEST_VAR": "from-config"})
 
     result, error = invoke(aws, name, {"hello": "world"})
@@ -20,8 +20,8 @@ def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function)
     assert error is None
     assert result["echo"] == {"hello": "world"}
     env = result["env"]
-    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
-    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_ENDPOINT_URL"] == endpoint
+    assert env["AWS_REGION"] == aws("lambda").meta.region_name
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
