@@ -35,9 +35,13 @@ our_pid_alive() {
 
 "$REPO_ROOT/localstack/host/install.sh"
 
+STARTED_WITH="$HOST_DIR/localstack.install-stamp"   # install stamp the running LocalStack loaded
 if our_pid_alive; then
   if healthy; then
     echo "start.sh: LocalStack already running (pid $(cat "$PID_FILE")) on 127.0.0.1:$PORT"
+    if ! cmp -s "$STARTED_WITH" "$VENV/.recoflow-install-stamp"; then
+      echo "start.sh: WARNING: the extension changed since it started; to load it: localstack/host/stop.sh && localstack/host/start.sh" >&2
+    fi
     exit 0
   fi
   echo "start.sh: LocalStack pid $(cat "$PID_FILE") is running but not healthy yet; waiting" >&2
@@ -73,6 +77,7 @@ else
   # setsid: own process group, so stop.sh can signal LocalStack and all its helpers at once
   setsid "$VENV/bin/python" -m localstack.runtime.main >"$LOG_FILE" 2>&1 </dev/null &
   echo $! > "$PID_FILE"
+  cp "$VENV/.recoflow-install-stamp" "$STARTED_WITH"
 fi
 
 start_ts=$SECONDS
