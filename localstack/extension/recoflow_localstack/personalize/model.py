@@ -120,13 +120,13 @@ class InsufficientData(Exception):
     pass
 
 
-def train(kind: str, interactions: list[dict]) -> Model:
-    """interactions: dicts with USER_ID, ITEM_ID, TIMESTAMP (upper-case keys)."""
+def train(kind: str, interactions: list[dict], event_type: str | None = None) -> Model:
+    """interactions: dicts with USER_ID, ITEM_ID, TIMESTAMP (upper-case keys), already filtered
+    by the solution's event type."""
     if len(interactions) < MIN_INTERACTIONS:
-        raise InsufficientData(
-            f"Insufficient data for training: the interactions dataset must contain at least "
-            f"{MIN_INTERACTIONS} interactions, found {len(interactions)}."
-        )
+        # the service's wording, as seen in failed solution versions
+        suffix = f" after filtering by event type: {event_type}" if event_type else "."
+        raise InsufficientData(f"Dataset has fewer than {MIN_INTERACTIONS} interactions{suffix}")
     per_user: dict[str, list[tuple[int, str]]] = defaultdict(list)
     counts: Counter = Counter()
     for row in interactions:

@@ -611,7 +611,7 @@ class PersonalizeProvider:
             if solution.get("eventType"):
                 rows = [r for r in rows if r.get("EVENT_TYPE") == solution["eventType"]]
             try:
-                trained = recmodel.train(recmodel.recipe_kind(solution["recipeArn"]), rows)
+                trained = recmodel.train(recmodel.recipe_kind(solution["recipeArn"]), rows, solution.get("eventType"))
             except recmodel.InsufficientData as e:
                 raise JobFailed(str(e))
             store.models[arn] = trained
