@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds every Lambda function and the reference container once, and stages each function as
+# build/lambda/<name>/bootstrap (the custom-runtime layout the template's CodeUri points at).
+#   scripts/build-functions.sh            # profile "local": what the local stack and tests use
+#   CARGO_PROFILE=release scripts/build-functions.sh   # LTO'd binaries for AWS
+# Binaries are built for this machine (x86_64 Linux): on AWS use the same architecture.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+PROFILE="${CARGO_PROFILE:-local}"
+FUNCTIONS=(intake api prepare record-failure)
+
+args=()
+for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
+cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys
+
+for f in "${FUNCTIONS[@]}"; do
+  mkdir -p "build/lambda/$f"
+  install -m 0755 "target/$PROFILE/$f" "build/lambda/$f/bootstrap"
+done
+echo "build-functions: staged ${FUNCTIONS[*]} from target/$PROFILE into build/lambda/"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Deploys infra/template.yaml to the running local stack (idempotent: an unchanged stack is
+# left as is). Writes the stack outputs to build/stack-outputs.json.
+#   scripts/deploy-local.sh              # builds the functions first
+#   SKIP_BUILD=1 scripts/deploy-local.sh # use what build/lambda/ has
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+source scripts/local-env.sh
+
+[[ "${SKIP_BUILD:-}" == 1 ]] || scripts/build-functions.sh
+
+ARTIFACTS="$STACK_NAME-artifacts"
+"$AWS" s3api head-bucket --bucket "$ARTIFACTS" >/dev/null 2>&1 || "$AWS" s3 mb "s3://$ARTIFACTS" >/dev/null
+
+mkdir -p build
+echo "deploy-local: packaging"
+# package prints a progress line per chunk: keep its output for when it fails.
+if ! "$AWS" cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACTS" \
+  --output-template-file build/packaged.yaml >build/package.log 2>&1; then
+  tail -20 build/package.log >&2; exit 1
+fi
+echo "deploy-local: deploying stack $STACK_NAME"
+if ! "$AWS" cloudformation deploy --template-file build/packaged.yaml --stack-name "$STACK_NAME" \
+  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+  --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT"; then
+  echo "deploy-local: deployment failed; stack events:" >&2
+  "$AWS" cloudformation describe-stack-events --stack-name "$STACK_NAME" \
+    --query 'StackEvents[?contains(ResourceStatus, `FAILED`)].[LogicalResourceId,ResourceStatusReason]' \
+    --output text >&2 || true
+  exit 1
+fi
+"$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" \
+  --query 'Stacks[0].Outputs' --output json \
+  | "$PYTHON" -c 'import json,sys; print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin)}, indent=2))' \
+  > build/stack-outputs.json
+echo "deploy-local: outputs in build/stack-outputs.json"
+cat build/stack-outputs.json
