@@ -116,10 +116,14 @@ class _FunctionProcess:
         except OSError:
             LOG.debug("cannot write pid file %s", self.pid_file, exc_info=True)
         self.exited = threading.Event()
-        self.reader = threading.Thread(
+        # exit is watched apart from the output pipe: a child that inherited stdout may keep the
+        # pipe open after the bootstrap itself died
+        threading.Thread(
+            target=self._watch_exit, name=f"lambda-wait-{executor.id}", daemon=True
+        ).start()
+        threading.Thread(
             target=self._pump_output, name=f"lambda-log-{executor.id}", daemon=True
-        )
-        self.reader.start()
+        ).start()
         LOG.debug(
             "started %s pid=%s runtime API %s:%s",
             executor.function_name,
@@ -128,21 +132,18 @@ class _FunctionProcess:
             self.api.port,
         )
 
+    def _watch_exit(self) -> None:
+        self.proc.wait()
+        self.exited.set()
+
     def _pump_output(self) -> None:
-        try:
+        with self.proc.stdout:
             for raw in iter(self.proc.stdout.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 self.executor.record_log_line(line)
                 with self.capture_lock:
                     if self.capture is not None:
                         self.capture.append(line)
-        finally:
-            self.proc.wait()
-            self.exited.set()
-            try:
-                self.pid_file.unlink(missing_ok=True)
-            except OSError:
-                pass
 
     def begin_capture(self) -> None:
         with self.capture_lock:
@@ -150,13 +151,13 @@ class _FunctionProcess:
 
     def end_capture(self) -> list[str]:
         # the reader thread may still hold lines the process wrote just before replying
-        time.sleep(0.05)
+        time.sleep(0.02)
         with self.capture_lock:
             lines, self.capture = self.capture or [], None
         return lines
 
     def alive(self) -> bool:
-        return self.proc.poll() is None and not self.exited.is_set()
+        return self.proc.poll() is None
 
     def wait_until_ready(self, timeout: float) -> bytes | None:
         """Wait for the first /next. Returns an init error payload, or None when ready."""
