@@ -33,6 +33,11 @@ our_pid_alive() {
   tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF localstack.runtime.main
 }
 
+# one start.sh at a time per host dir (engineers and make may call it concurrently)
+mkdir -p "$HOST_DIR"
+exec 9>"$HOST_DIR/start.lock"
+flock -w 300 9 || { echo "start.sh: another start.sh/stop.sh holds $HOST_DIR/start.lock" >&2; exit 1; }
+
 "$REPO_ROOT/localstack/host/install.sh"
 
 STARTED_WITH="$HOST_DIR/localstack.install-stamp"   # install stamp the running LocalStack loaded
@@ -54,7 +59,7 @@ else
   fi
   mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids}
   # function processes left over from a LocalStack that died without stopping them
-  "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 || true
+  "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 9>&- || true
 
   export GATEWAY_LISTEN="127.0.0.1:$PORT"
   # twisted (the default server) binds 0.0.0.0 whatever GATEWAY_LISTEN says; hypercorn honours it
@@ -75,7 +80,7 @@ else
 
   echo "start.sh: starting LocalStack on 127.0.0.1:$PORT (log $LOG_FILE)"
   # setsid: own process group, so stop.sh can signal LocalStack and all its helpers at once
-  setsid "$VENV/bin/python" -m localstack.runtime.main >"$LOG_FILE" 2>&1 </dev/null &
+  setsid "$VENV/bin/python" -m localstack.runtime.main >"$LOG_FILE" 2>&1 </dev/null 9>&- &
   echo $! > "$PID_FILE"
   cp "$VENV/.recoflow-install-stamp" "$STARTED_WITH"
 fi

@@ -33,6 +33,13 @@ kill_group() {
   return 0
 }
 
+if [[ "${1:-}" != "--functions-only" ]]; then
+  # not while a start.sh is bringing LocalStack up
+  mkdir -p "$HOST_DIR"
+  exec 9>"$HOST_DIR/start.lock"
+  flock -w 300 9 || echo "stop.sh: $HOST_DIR/start.lock still held; stopping anyway" >&2
+fi
+
 if [[ "${1:-}" != "--functions-only" && -f "$PID_FILE" ]]; then
   pid="$(cat "$PID_FILE")"
   if [[ "$pid" =~ ^[0-9]+$ ]] && is_ours "$pid" "localstack.runtime.main"; then
