@@ -92,6 +92,13 @@ pub fn validate_form(bytes: &[u8], rules: &ValidationRules) -> Result<JobForm, V
     };
     // Spreadsheet tools often save a byte-order mark; it is not an error in the form.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(vec![FormProblem::new(
+            "$",
+            "not_json",
+            "the form is empty; it must be a JSON object",
+        )]);
+    }
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(err) => {
@@ -309,7 +316,11 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
                 problems.push(FormProblem::new(
                     format!("$.{backend}"),
                     "missing_backend_block",
-                    format!("backend is \"{backend}\" but the form has no {backend} block; add one (it may be {{}} for personalize defaults)"),
+                    if backend == "personalize" {
+                        "backend is \"personalize\" but the form has no personalize block; add one ({} keeps the defaults)".to_owned()
+                    } else {
+                        "backend is \"container\" but the form has no container block; add one with the images and instance type".to_owned()
+                    },
                 ));
             }
             if form.contains_key(other) {
