@@ -107,7 +107,8 @@ class Store:
 
 
 def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if v is not None}
+    # dict(record) is one C-level copy: job threads may add keys while a request reads
+    return {k: v for k, v in dict(record).items() if v is not None}
 
 
 class PersonalizeProvider:
@@ -224,7 +225,7 @@ class PersonalizeProvider:
 
     def _check_limit(self, table: dict, limit_name: str, what: str) -> None:
         limit = faults.personalize_limit(limit_name)
-        running = sum(1 for r in table.values() if r["status"] in RUNNING)
+        running = sum(1 for r in list(table.values()) if r["status"] in RUNNING)
         if running >= limit:
             raise LimitExceededException(
                 f"You have reached the maximum number of {limit} concurrent {what} for this account "
@@ -263,14 +264,14 @@ class PersonalizeProvider:
 
     @handler("ListSchemas", expand=False)
     def list_schemas(self, context: RequestContext, request: dict) -> dict:
-        return self._page([_public(s) for s in self._store(context).schemas.values()], request, "schemas")
+        return self._page([_public(s) for s in list(self._store(context).schemas.values())], request, "schemas")
 
     @handler("DeleteSchema", expand=False)
     def delete_schema(self, context: RequestContext, request: dict) -> None:
         store = self._store(context)
         arn = request.get("schemaArn")
         self._get(store.schemas, arn, "schemaArn")
-        if any(d["schemaArn"] == arn for d in store.datasets.values()):
+        if any(d["schemaArn"] == arn for d in list(store.datasets.values())):
             raise ResourceInUseException(f"Schema {arn} is used by a dataset.")
         del store.schemas[arn]
 
@@ -300,7 +301,7 @@ class PersonalizeProvider:
 
     @handler("ListDatasetGroups", expand=False)
     def list_dataset_groups(self, context: RequestContext, request: dict) -> dict:
-        groups = [_public(g) for g in self._store(context).dataset_groups.values()]
+        groups = [_public(g) for g in list(self._store(context).dataset_groups.values())]
         return self._page(groups, request, "datasetGroups")
 
     @handler("DeleteDatasetGroup", expand=False)
@@ -308,8 +309,8 @@ class PersonalizeProvider:
         store = self._store(context)
         arn = request.get("datasetGroupArn")
         self._get(store.dataset_groups, arn, "datasetGroupArn")
-        if any(d["datasetGroupArn"] == arn for d in store.datasets.values()) or any(
-            s["datasetGroupArn"] == arn for s in store.solutions.values()
+        if any(d["datasetGroupArn"] == arn for d in list(store.datasets.values())) or any(
+            s["datasetGroupArn"] == arn for s in list(store.solutions.values())
         ):
             raise ResourceInUseException(
                 f"Dataset group {arn} still has datasets or solutions; delete them first."
@@ -361,7 +362,7 @@ class PersonalizeProvider:
     @handler("ListDatasets", expand=False)
     def list_datasets(self, context: RequestContext, request: dict) -> dict:
         group = request.get("datasetGroupArn")
-        items = [_public(d) for d in self._store(context).datasets.values() if not group or d["datasetGroupArn"] == group]
+        items = [_public(d) for d in list(self._store(context).datasets.values()) if not group or d["datasetGroupArn"] == group]
         return self._page(items, request, "datasets")
 
     @handler("DeleteDataset", expand=False)
@@ -369,7 +370,7 @@ class PersonalizeProvider:
         store = self._store(context)
         arn = request.get("datasetArn")
         self._get(store.datasets, arn, "datasetArn")
-        if any(j["datasetArn"] == arn and j["status"] in RUNNING for j in store.import_jobs.values()):
+        if any(j["datasetArn"] == arn and j["status"] in RUNNING for j in list(store.import_jobs.values())):
             raise ResourceInUseException(f"Dataset {arn} has a dataset import job in progress.")
         del store.datasets[arn]
         store.dataset_rows.pop(arn, None)
@@ -398,7 +399,7 @@ class PersonalizeProvider:
         arn = self._arn(context, f"dataset-import-job/{name}")
         with self._lock:
             self._not_exists(store.import_jobs, arn)
-            if any(j["datasetArn"] == dataset["datasetArn"] and j["status"] in RUNNING for j in store.import_jobs.values()):
+            if any(j["datasetArn"] == dataset["datasetArn"] and j["status"] in RUNNING for j in list(store.import_jobs.values())):
                 raise ResourceInUseException(
                     f"Dataset {dataset['datasetArn']} already has a dataset import job in progress."
                 )
@@ -496,7 +497,7 @@ class PersonalizeProvider:
     @handler("ListDatasetImportJobs", expand=False)
     def list_dataset_import_jobs(self, context: RequestContext, request: dict) -> dict:
         ds = request.get("datasetArn")
-        items = [_public(j) for j in self._store(context).import_jobs.values() if not ds or j["datasetArn"] == ds]
+        items = [_public(j) for j in list(self._store(context).import_jobs.values()) if not ds or j["datasetArn"] == ds]
         return self._page(items, request, "datasetImportJobs")
 
     # --- solutions ----------------------------------------------------------------------
@@ -537,7 +538,7 @@ class PersonalizeProvider:
     def describe_solution(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
         record = dict(self._get(store.solutions, request.get("solutionArn"), "solutionArn"))
-        versions = [v for v in store.versions.values() if v["solutionArn"] == record["solutionArn"]]
+        versions = [v for v in list(store.versions.values()) if v["solutionArn"] == record["solutionArn"]]
         if versions:
             latest = max(versions, key=lambda v: v["creationDateTime"])
             record["latestSolutionVersion"] = _public(
@@ -549,7 +550,7 @@ class PersonalizeProvider:
     @handler("ListSolutions", expand=False)
     def list_solutions(self, context: RequestContext, request: dict) -> dict:
         group = request.get("datasetGroupArn")
-        items = [_public(s) for s in self._store(context).solutions.values() if not group or s["datasetGroupArn"] == group]
+        items = [_public(s) for s in list(self._store(context).solutions.values()) if not group or s["datasetGroupArn"] == group]
         return self._page(items, request, "solutions")
 
     @handler("DeleteSolution", expand=False)
@@ -557,10 +558,10 @@ class PersonalizeProvider:
         store = self._store(context)
         arn = request.get("solutionArn")
         self._get(store.solutions, arn, "solutionArn")
-        if any(v["solutionArn"] == arn and v["status"] in RUNNING for v in store.versions.values()):
+        if any(v["solutionArn"] == arn and v["status"] in RUNNING for v in list(store.versions.values())):
             raise ResourceInUseException(f"Solution {arn} has a solution version in progress.")
         del store.solutions[arn]
-        for varn in [a for a, v in store.versions.items() if v["solutionArn"] == arn]:
+        for varn in [a for a, v in list(store.versions.items()) if v["solutionArn"] == arn]:
             del store.versions[varn]
             store.models.pop(varn, None)
 
@@ -583,7 +584,7 @@ class PersonalizeProvider:
         version_id = uuid.uuid4().hex[:8]
         arn = f"{solution['solutionArn']}/{version_id}"
         with self._lock:
-            if name and any(v["solutionArn"] == solution["solutionArn"] and v.get("name") == name for v in store.versions.values()):
+            if name and any(v["solutionArn"] == solution["solutionArn"] and v.get("name") == name for v in list(store.versions.values())):
                 raise ResourceAlreadyExistsException(f"A solution version named {name} already exists for {solution['solutionArn']}.")
             self._check_limit(store.versions, "solution_versions", "solution versions in progress")
             now = utcnow()
@@ -599,7 +600,7 @@ class PersonalizeProvider:
 
         def work():
             interactions_arn = next(
-                (a for a, d in store.datasets.items()
+                (a for a, d in list(store.datasets.items())
                  if d["datasetGroupArn"] == solution["datasetGroupArn"] and d["datasetType"] == "INTERACTIONS"),
                 None,
             )
@@ -631,7 +632,7 @@ class PersonalizeProvider:
         sol = request.get("solutionArn")
         if sol and sol not in store.solutions:
             raise ResourceNotFoundException(f"Resource Arn {sol} does not exist.")
-        items = [_public(v) for v in store.versions.values() if not sol or v["solutionArn"] == sol]
+        items = [_public(v) for v in list(store.versions.values()) if not sol or v["solutionArn"] == sol]
         return self._page(items, request, "solutionVersions")
 
     @handler("StopSolutionVersionCreation", expand=False)
@@ -727,7 +728,7 @@ class PersonalizeProvider:
     @handler("ListBatchInferenceJobs", expand=False)
     def list_batch_inference_jobs(self, context: RequestContext, request: dict) -> dict:
         sv = request.get("solutionVersionArn")
-        items = [_public(j) for j in self._store(context).batch_jobs.values() if not sv or j["solutionVersionArn"] == sv]
+        items = [_public(j) for j in list(self._store(context).batch_jobs.values()) if not sv or j["solutionVersionArn"] == sv]
         return self._page(items, request, "batchInferenceJobs")
 
 

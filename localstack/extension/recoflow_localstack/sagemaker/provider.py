@@ -81,7 +81,12 @@ class Store:
 
 
 def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if v is not None and not k.startswith("_")}
+    # dict(record) / list(...) are single C-level copies: the job thread may change the record
+    # while a request reads it
+    snapshot = {k: v for k, v in dict(record).items() if v is not None and not k.startswith("_")}
+    if "SecondaryStatusTransitions" in snapshot:
+        snapshot["SecondaryStatusTransitions"] = [dict(t) for t in list(snapshot["SecondaryStatusTransitions"])]
+    return snapshot
 
 
 def _truncate(text: str) -> str:
@@ -413,7 +418,7 @@ class SageMakerProvider:
     @handler("ListTrainingJobs", expand=False)
     def list_training_jobs(self, context: RequestContext, request: dict) -> dict:
         keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus")
-        items = [{k: j.record[k] for k in keys if j.record.get(k) is not None} for j in self._store(context).training.values()]
+        items = [{k: r[k] for k in keys if r.get(k) is not None} for r in (dict(j.record) for j in list(self._store(context).training.values()))]
         if request.get("TrainingJobStatus"):
             request = {**request, "StatusEquals": request["TrainingJobStatus"]}
         return self._page(items, request, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus")
@@ -595,7 +600,7 @@ class SageMakerProvider:
     @handler("ListProcessingJobs", expand=False)
     def list_processing_jobs(self, context: RequestContext, request: dict) -> dict:
         keys = ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage")
-        items = [{k: j.record[k] for k in keys if j.record.get(k) is not None} for j in self._store(context).processing.values()]
+        items = [{k: r[k] for k in keys if r.get(k) is not None} for r in (dict(j.record) for j in list(self._store(context).processing.values()))]
         return self._page(items, request, "ProcessingJobSummaries", "ProcessingJobName", "ProcessingJobStatus")
 
 
