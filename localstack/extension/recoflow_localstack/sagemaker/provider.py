@@ -12,6 +12,7 @@ ContainerArguments run, outputs uploaded) -> Completed | Failed | Stopped.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from localstack.aws.api import CommonServiceException, RequestContext, ServiceException, handler
+from localstack.services.plugins import ServiceLifecycleHook
 
 from recoflow_localstack import faults
 from recoflow_localstack.emulation import list_keys, parse_s3_uri, s3_client, start_thread, utcnow
@@ -93,12 +95,26 @@ def _truncate(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
-class SageMakerProvider:
+class SageMakerProvider(ServiceLifecycleHook):
     service = SERVICE
 
     def __init__(self):
         self._stores: dict[tuple[str, str], Store] = {}
         self._lock = threading.RLock()
+        # job commands run in their own process groups (so a stop reaches their children); they
+        # must not outlive LocalStack
+        atexit.register(self._kill_running_jobs)
+
+    def on_before_stop(self):
+        self._kill_running_jobs()
+
+    def _kill_running_jobs(self) -> None:
+        for store in list(self._stores.values()):
+            for job in list(store.training.values()) + list(store.processing.values()):
+                job.stop_requested.set()
+                process = job.process
+                if process is not None and process.popen.poll() is None:
+                    process.stop(0.5)
 
     def _store(self, context: RequestContext) -> Store:
         key = (context.account_id, context.region)
