@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys infra/template.yaml to the running local stack (idempotent: an unchanged stack is
-# left as is). Writes the stack outputs to build/stack-outputs.json.
+# left as is). Writes the stack outputs to build/stack-outputs.json (or $STACK_OUTPUTS_FILE).
 #   scripts/deploy-local.sh              # builds the functions first
 #   SKIP_BUILD=1 scripts/deploy-local.sh # use what build/lambda/ has
 set -euo pipefail
@@ -11,6 +11,7 @@ source scripts/local-env.sh
 [[ "${SKIP_BUILD:-}" == 1 ]] || scripts/build-functions.sh
 
 ARTIFACTS="$STACK_NAME-artifacts"
+OUTPUTS_FILE="${STACK_OUTPUTS_FILE:-build/stack-outputs.json}"
 "$AWS" s3api head-bucket --bucket "$ARTIFACTS" >/dev/null 2>&1 || "$AWS" s3 mb "s3://$ARTIFACTS" >/dev/null
 
 mkdir -p build
@@ -33,6 +34,6 @@ fi
 "$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" \
   --query 'Stacks[0].Outputs' --output json \
   | "$PYTHON" -c 'import json,sys; print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin)}, indent=2))' \
-  > build/stack-outputs.json
-echo "deploy-local: outputs in build/stack-outputs.json"
-cat build/stack-outputs.json
+  > "$OUTPUTS_FILE"
+echo "deploy-local: outputs in $OUTPUTS_FILE"
+cat "$OUTPUTS_FILE"

@@ -1,0 +1,62 @@
+# recoflow: the commands the README gives.
+#   make demo   start the local stack, deploy, submit the example forms, watch their jobs
+#   make test   fmt + clippy + unit tests, then the end-to-end suites on a fresh local stack
+#   make bench  benchmarks (memory of the reference scorer)
+# Nothing here needs Docker. Python tools live in .localstack-host/venv (localstack/host/install.sh).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO_PROFILE ?= local
+VENV := .localstack-host/venv
+# make test runs its own LocalStack (own port and state dir), so a demo stack left running is untouched.
+TEST_PORT ?= 4599
+TEST_DIR := $(CURDIR)/.localstack-host/test-run
+TEST_ENV := LOCALSTACK_PORT=$(TEST_PORT) LOCALSTACK_HOST_DIR=$(TEST_DIR) LOCALSTACK_VENV=$(CURDIR)/$(VENV) \
+            LOCALSTACK_ENDPOINT=http://127.0.0.1:$(TEST_PORT) STACK_OUTPUTS=$(CURDIR)/build/test-stack-outputs.json
+
+.PHONY: demo test lint unit e2e install build deploy start stop teardown bench clean
+
+install:
+	localstack/host/install.sh
+
+build:
+	CARGO_PROFILE=$(CARGO_PROFILE) scripts/build-functions.sh
+
+start:
+	localstack/host/start.sh
+
+stop:
+	localstack/host/stop.sh
+
+deploy: start
+	scripts/deploy-local.sh
+
+teardown:
+	scripts/teardown-local.sh
+
+demo: deploy
+	$(VENV)/bin/python scripts/demo.py
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --profile $(CARGO_PROFILE) --locked -- -D warnings
+
+unit:
+	cargo nextest run --workspace --cargo-profile $(CARGO_PROFILE) --locked
+
+# A fresh LocalStack for the end-to-end suites, stopped afterwards even when they fail.
+e2e: build install
+	rm -rf $(TEST_DIR)
+	$(TEST_ENV) localstack/host/start.sh
+	trap '$(TEST_ENV) localstack/host/stop.sh' EXIT; \
+	$(TEST_ENV) SKIP_BUILD=1 STACK_OUTPUTS_FILE=build/test-stack-outputs.json scripts/deploy-local.sh >build/test-deploy.log 2>&1 \
+	  || { tail -40 build/test-deploy.log; exit 1; }; \
+	$(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests/localstack_host tests/emulators tests/e2e
+
+test: lint unit e2e
+
+bench: build install
+	$(VENV)/bin/python scripts/bench_recsys_memory.py
+
+clean:
+	rm -rf build target .localstack-host
