@@ -3,7 +3,6 @@ running local stack. Nothing is mocked; every call goes to LocalStack."""
 
 import json
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -75,15 +74,3 @@ class Api:
 @pytest.fixture(scope="session")
 def api(stack) -> Api:
     return Api(stack["ApiUrl"])
-
-
-def wait_for(what: str, probe, timeout: float = 60.0, interval: float = 0.5):
-    """Polls probe() until it returns something truthy; fails with `what` after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 
 INVALID_FORMS = sorted((Path(__file__).resolve().parents[2] / "examples" / "forms" / "invalid").glob("*.json"))
 _deserialize = TypeDeserializer().deserialize
@@ -186,7 +186,7 @@ def test_unknown_job_is_404(api):
     assert response.json()["error"]["code"] == "JobNotFound"
 
 
-def test_missing_data_file_fails_the_job_with_the_file_named(api, stack, make_form):
+def test_missing_data_file_fails_the_job_with_the_file_named(aws, api, stack, make_form):
     missing = f"s3://{stack['DataBucket']}/e2e/nowhere/interactions.csv"
     form = make_form()
     form["dataset"]["interactions"] = missing
@@ -197,3 +197,10 @@ def test_missing_data_file_fails_the_job_with_the_file_named(api, stack, make_fo
     assert job["failure"]["cause"] == f"dataset.interactions: {missing} does not exist or cannot be read"
     assert job["failure"]["state"] == "PREPARING"
     assert [h["status"] for h in job["history"]] == ["RECEIVED", "QUEUED", "PREPARING", "FAILED"]
+
+    # A finished job never moves again: the jobs table refuses the write (conditional update).
+    response = aws("lambda").invoke(FunctionName=stack["PrepareFunctionName"], Payload=json.dumps({"job_id": job["job_id"]}))
+    error = json.loads(response["Payload"].read())
+    assert response.get("FunctionError") and error["errorType"] == "IllegalTransition", error
+    assert "cannot move from FAILED to PREPARING" in error["errorMessage"]
+    assert api.get_job(job["job_id"]).json()["history"] == job["history"]
