@@ -21,19 +21,37 @@ pub struct ApiDeps<J, E> {
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
-pub async fn handle<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request: Request) -> Response<Body> {
-    let segments: Vec<&str> = request.uri().path().split('/').filter(|s| !s.is_empty()).collect();
+pub async fn handle<J: JobStore, E: ExecutionStarter>(
+    deps: &ApiDeps<J, E>,
+    request: Request,
+) -> Response<Body> {
+    let segments: Vec<&str> = request
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     // Tolerate a stage or base-path prefix: route on what follows the last "jobs".
-    let route = segments.iter().rposition(|s| *s == "jobs").map(|i| &segments[i + 1..]);
+    let route = segments
+        .iter()
+        .rposition(|s| *s == "jobs")
+        .map(|i| &segments[i + 1..]);
     match (request.method(), route) {
         (&Method::POST, Some([])) => submit(deps, &request).await,
         (&Method::GET, Some([id])) => show(deps, id).await,
         (_, Some([])) | (_, Some([_])) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            &format!("{} is not supported here; use POST /jobs or GET /jobs/{{id}}", request.method()),
+            &format!(
+                "{} is not supported here; use POST /jobs or GET /jobs/{{id}}",
+                request.method()
+            ),
         ),
-        _ => error_response(StatusCode::NOT_FOUND, "RouteNotFound", "no such resource; use POST /jobs or GET /jobs/{id}"),
+        _ => error_response(
+            StatusCode::NOT_FOUND,
+            "RouteNotFound",
+            "no such resource; use POST /jobs or GET /jobs/{id}",
+        ),
     }
 }
 
@@ -54,7 +72,9 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
     }
     let idempotency_key = match request.headers().get("idempotency-key").map(|v| v.to_str()) {
         None => None,
-        Some(Ok(key)) if !key.is_empty() && key.chars().count() <= MAX_IDEMPOTENCY_KEY_CHARS => Some(key.to_owned()),
+        Some(Ok(key)) if !key.is_empty() && key.chars().count() <= MAX_IDEMPOTENCY_KEY_CHARS => {
+            Some(key.to_owned())
+        }
         Some(_) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -86,7 +106,9 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
     async {
         let (status, replay) = match deps.jobs.create(&record).await {
             Ok(Created::New) => (StatusCode::ACCEPTED, false),
-            Ok(Created::AlreadyExists(existing)) if existing.form_digest.as_deref() == Some(digest.as_str()) => {
+            Ok(Created::AlreadyExists(existing))
+                if existing.form_digest.as_deref() == Some(digest.as_str()) =>
+            {
                 (StatusCode::OK, true)
             }
             Ok(Created::AlreadyExists(_)) => {
@@ -128,7 +150,13 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
 }
 
 async fn show<J: JobStore, E>(deps: &ApiDeps<J, E>, id: &str) -> Response<Body> {
-    let not_found = || error_response(StatusCode::NOT_FOUND, "JobNotFound", &format!("no job has the id \"{id}\""));
+    let not_found = || {
+        error_response(
+            StatusCode::NOT_FOUND,
+            "JobNotFound",
+            &format!("no job has the id \"{id}\""),
+        )
+    };
     let Some(job_id) = JobId::parse(id) else {
         return not_found();
     };
@@ -157,7 +185,12 @@ fn service_failure(err: &dyn std::fmt::Display) -> Response<Body> {
     )
 }
 
-fn problems_response(status: StatusCode, code: &str, message: &str, problems: Vec<FormProblem>) -> Response<Body> {
+fn problems_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    problems: Vec<FormProblem>,
+) -> Response<Body> {
     json_response(
         status,
         &json!({ "error": { "code": code, "message": message, "problems": problems } }),
@@ -246,7 +279,10 @@ mod tests {
         let body = json_body(&response);
         assert_eq!(body["error"]["code"], "InvalidForm");
         let expected = validate_form(bad.as_bytes(), &deps.rules).unwrap_err();
-        assert_eq!(body["error"]["problems"], serde_json::to_value(&expected).unwrap());
+        assert_eq!(
+            body["error"]["problems"],
+            serde_json::to_value(&expected).unwrap()
+        );
         assert!(expected.len() >= 5);
         assert!(deps.jobs.all().is_empty());
         assert!(deps.executions.started.lock().unwrap().is_empty());
@@ -264,15 +300,27 @@ mod tests {
     #[tokio::test]
     async fn idempotency_key_replays_and_refuses_a_different_form() {
         let deps = deps();
-        let first = handle(&deps, request("POST", "/jobs", &form("spring-tokyo"), Some("k-1"))).await;
-        let again = handle(&deps, request("POST", "/jobs", &form("spring-tokyo"), Some("k-1"))).await;
+        let first = handle(
+            &deps,
+            request("POST", "/jobs", &form("spring-tokyo"), Some("k-1")),
+        )
+        .await;
+        let again = handle(
+            &deps,
+            request("POST", "/jobs", &form("spring-tokyo"), Some("k-1")),
+        )
+        .await;
         assert_eq!(first.status(), StatusCode::ACCEPTED);
         assert_eq!(again.status(), StatusCode::OK);
         assert_eq!(json_body(&first)["job_id"], json_body(&again)["job_id"]);
         assert_eq!(json_body(&again)["replayed"], true);
         assert_eq!(deps.executions.started.lock().unwrap().len(), 1);
 
-        let other = handle(&deps, request("POST", "/jobs", &form("autumn-osaka"), Some("k-1"))).await;
+        let other = handle(
+            &deps,
+            request("POST", "/jobs", &form("autumn-osaka"), Some("k-1")),
+        )
+        .await;
         assert_eq!(other.status(), StatusCode::CONFLICT);
         assert_eq!(json_body(&other)["error"]["code"], "IdempotencyKeyReused");
     }
@@ -291,10 +339,18 @@ mod tests {
     async fn throttled_start_is_503_and_the_retry_with_the_same_key_succeeds() {
         let deps = deps();
         *deps.executions.throttle.lock().unwrap() = true;
-        let failed = handle(&deps, request("POST", "/jobs", &form("spring-tokyo"), Some("k-2"))).await;
+        let failed = handle(
+            &deps,
+            request("POST", "/jobs", &form("spring-tokyo"), Some("k-2")),
+        )
+        .await;
         assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
         *deps.executions.throttle.lock().unwrap() = false;
-        let retried = handle(&deps, request("POST", "/jobs", &form("spring-tokyo"), Some("k-2"))).await;
+        let retried = handle(
+            &deps,
+            request("POST", "/jobs", &form("spring-tokyo"), Some("k-2")),
+        )
+        .await;
         assert_eq!(retried.status(), StatusCode::OK);
         assert_eq!(deps.executions.started.lock().unwrap().len(), 1);
     }

@@ -22,5 +22,8 @@ async fn main() -> Result<(), Error> {
         executions: SfnExecutions::new(aws_sdk_sfn::Client::new(&sdk), state_machine_arn),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };
-    run(service_fn(|request: Request| async { Ok::<_, Error>(handle(&deps, request).await) })).await
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(handle(&deps, request).await)
+    }))
+    .await
 }

@@ -28,12 +28,22 @@ pub struct IntakeDeps<J, E, O> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Started { job_id: String },
+    Started {
+        job_id: String,
+    },
     /// The same object was seen before; nothing new was started.
-    Duplicate { job_id: String },
-    Rejected { job_id: String, problems: usize },
+    Duplicate {
+        job_id: String,
+    },
+    Rejected {
+        job_id: String,
+        problems: usize,
+    },
     /// Not a form (outside `submissions/`, a folder marker) or already gone.
-    Ignored { key: String, reason: String },
+    Ignored {
+        key: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +58,10 @@ impl From<IntakeError> for Diagnostic {
 
 /// Handles every record of the event. A service error fails the invocation so Lambda retries
 /// it (bounded; then the dead-letter queue keeps it): retrying finished records is harmless.
-pub async fn handle_event<J, E, O>(deps: &IntakeDeps<J, E, O>, event: S3Event) -> Result<Vec<Outcome>, IntakeError>
+pub async fn handle_event<J, E, O>(
+    deps: &IntakeDeps<J, E, O>,
+    event: S3Event,
+) -> Result<Vec<Outcome>, IntakeError>
 where
     J: JobStore,
     E: ExecutionStarter,
@@ -79,7 +92,10 @@ pub fn decode_key(raw: &str) -> String {
         .into_owned()
 }
 
-async fn handle_record<J, E, O>(deps: &IntakeDeps<J, E, O>, record: &S3EventRecord) -> Result<Outcome, ServiceError>
+async fn handle_record<J, E, O>(
+    deps: &IntakeDeps<J, E, O>,
+    record: &S3EventRecord,
+) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
     E: ExecutionStarter,
@@ -120,7 +136,11 @@ where
         if announced_size > MAX_FORM_BYTES as u64 {
             return reject(deps, &submission, None, vec![too_large_problem(announced_size)]).await;
         }
-        let body = match deps.objects.read_limited(&bucket, &key, MAX_FORM_BYTES as u64).await? {
+        let body = match deps
+            .objects
+            .read_limited(&bucket, &key, MAX_FORM_BYTES as u64)
+            .await?
+        {
             ObjectRead::Body(body) => body,
             ObjectRead::TooLarge { size } => {
                 return reject(deps, &submission, None, vec![too_large_problem(size)]).await
@@ -216,7 +236,10 @@ where
 {
     let rejected_key = format!(
         "{REJECTED_PREFIX}{}",
-        submission.key.strip_prefix(SUBMISSIONS_PREFIX).unwrap_or(submission.key)
+        submission
+            .key
+            .strip_prefix(SUBMISSIONS_PREFIX)
+            .unwrap_or(submission.key)
     );
     let now = now_rfc3339();
     let report = RejectionReport {
@@ -234,7 +257,9 @@ where
             "application/json",
         )
         .await?;
-    deps.objects.copy(submission.bucket, submission.key, &rejected_key).await?;
+    deps.objects
+        .copy(submission.bucket, submission.key, &rejected_key)
+        .await?;
     let count = problems.len();
     let record = JobRecord::rejected(
         submission.job_id.clone(),
@@ -253,7 +278,10 @@ where
 }
 
 /// The object is gone: either a duplicate event after we moved it, or deleted by its owner.
-async fn missing<J, E, O>(deps: &IntakeDeps<J, E, O>, submission: &Submission<'_>) -> Result<Outcome, ServiceError>
+async fn missing<J, E, O>(
+    deps: &IntakeDeps<J, E, O>,
+    submission: &Submission<'_>,
+) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
     E: ExecutionStarter,
@@ -330,8 +358,11 @@ mod tests {
     async fn valid_form_queues_one_job_and_starts_its_execution() {
         let deps = deps();
         let body = valid_form();
-        deps.objects.insert(FORMS, "submissions/spring.json", body.clone());
-        let outcomes = handle_event(&deps, event("submissions/spring.json", body.len())).await.unwrap();
+        deps.objects
+            .insert(FORMS, "submissions/spring.json", body.clone());
+        let outcomes = handle_event(&deps, event("submissions/spring.json", body.len()))
+            .await
+            .unwrap();
         let Outcome::Started { job_id } = &outcomes[0] else {
             panic!("{outcomes:?}")
         };
@@ -346,9 +377,14 @@ mod tests {
     async fn the_same_event_twice_starts_one_execution() {
         let deps = deps();
         let body = valid_form();
-        deps.objects.insert(FORMS, "submissions/spring.json", body.clone());
-        handle_event(&deps, event("submissions/spring.json", body.len())).await.unwrap();
-        let second = handle_event(&deps, event("submissions/spring.json", body.len())).await.unwrap();
+        deps.objects
+            .insert(FORMS, "submissions/spring.json", body.clone());
+        handle_event(&deps, event("submissions/spring.json", body.len()))
+            .await
+            .unwrap();
+        let second = handle_event(&deps, event("submissions/spring.json", body.len()))
+            .await
+            .unwrap();
         assert!(matches!(second[0], Outcome::Duplicate { .. }), "{second:?}");
         assert_eq!(deps.executions.started.lock().unwrap().len(), 1);
         assert_eq!(deps.jobs.all().len(), 1);
@@ -359,7 +395,9 @@ mod tests {
         let deps = deps();
         let body = r#"{"schema_version": 2, "job_name": "Bad Name", "colour": "red"}"#;
         deps.objects.insert(FORMS, "submissions/team/bad.json", body);
-        let outcomes = handle_event(&deps, event("submissions/team/bad.json", body.len())).await.unwrap();
+        let outcomes = handle_event(&deps, event("submissions/team/bad.json", body.len()))
+            .await
+            .unwrap();
         let Outcome::Rejected { job_id, problems } = &outcomes[0] else {
             panic!("{outcomes:?}")
         };
@@ -371,8 +409,13 @@ mod tests {
             deps.objects.keys(),
             vec!["rejected/team/bad.json", "rejected/team/bad.json.errors.json"]
         );
-        let report: serde_json::Value =
-            serde_json::from_slice(&deps.objects.get(FORMS, "rejected/team/bad.json.errors.json").unwrap()).unwrap();
+        let report: serde_json::Value = serde_json::from_slice(
+            &deps
+                .objects
+                .get(FORMS, "rejected/team/bad.json.errors.json")
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(report["problems"].as_array().unwrap().len(), *problems);
         assert!(deps.executions.started.lock().unwrap().is_empty());
     }
@@ -382,7 +425,9 @@ mod tests {
         let deps = deps();
         // The stored body is small: if the handler read and parsed it, it would say not_json.
         deps.objects.insert(FORMS, "submissions/huge.json", "not read");
-        let outcomes = handle_event(&deps, event("submissions/huge.json", 300 * 1024)).await.unwrap();
+        let outcomes = handle_event(&deps, event("submissions/huge.json", 300 * 1024))
+            .await
+            .unwrap();
         let Outcome::Rejected { job_id, .. } = &outcomes[0] else {
             panic!("{outcomes:?}")
         };
@@ -394,14 +439,23 @@ mod tests {
     async fn throttled_start_fails_the_invocation_and_the_retry_completes_it() {
         let deps = deps();
         let body = valid_form();
-        deps.objects.insert(FORMS, "submissions/spring.json", body.clone());
+        deps.objects
+            .insert(FORMS, "submissions/spring.json", body.clone());
         *deps.executions.throttle.lock().unwrap() = true;
-        let err = handle_event(&deps, event("submissions/spring.json", body.len())).await.unwrap_err();
+        let err = handle_event(&deps, event("submissions/spring.json", body.len()))
+            .await
+            .unwrap_err();
         assert_eq!(Diagnostic::from(err).error_type, "ServiceThrottled");
-        assert_eq!(deps.jobs.all()[0].status, JobStatus::Queued, "the accepted job is kept");
+        assert_eq!(
+            deps.jobs.all()[0].status,
+            JobStatus::Queued,
+            "the accepted job is kept"
+        );
 
         *deps.executions.throttle.lock().unwrap() = false;
-        let retry = handle_event(&deps, event("submissions/spring.json", body.len())).await.unwrap();
+        let retry = handle_event(&deps, event("submissions/spring.json", body.len()))
+            .await
+            .unwrap();
         assert!(matches!(retry[0], Outcome::Duplicate { .. }));
         assert_eq!(deps.executions.started.lock().unwrap().len(), 1);
     }
@@ -416,6 +470,9 @@ mod tests {
 
     #[test]
     fn event_keys_are_url_decoded() {
-        assert_eq!(decode_key("submissions/spring+sale%28v2%29.json"), "submissions/spring sale(v2).json");
+        assert_eq!(
+            decode_key("submissions/spring+sale%28v2%29.json"),
+            "submissions/spring sale(v2).json"
+        );
     }
 }

@@ -23,5 +23,8 @@ async fn main() -> Result<(), Error> {
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };
-    run(service_fn(|event: LambdaEvent<_>| handle_event(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<_>| {
+        handle_event(&deps, event.payload)
+    }))
+    .await
 }

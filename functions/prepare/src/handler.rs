@@ -44,7 +44,11 @@ pub enum PrepareError {
     #[error("{field}: {uri} does not exist or cannot be read")]
     DatasetMissing { field: String, uri: String },
     #[error("{field}: {uri} {reason}")]
-    DatasetInvalid { field: String, uri: String, reason: String },
+    DatasetInvalid {
+        field: String,
+        uri: String,
+        reason: String,
+    },
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error(transparent)]
@@ -57,7 +61,9 @@ impl From<PrepareError> for Diagnostic {
             PrepareError::JobNotFound(_) => "JobNotFound",
             PrepareError::DatasetMissing { .. } => "DatasetMissing",
             PrepareError::DatasetInvalid { .. } => "DatasetInvalid",
-            PrepareError::Transition(TransitionError::Service(e)) | PrepareError::Service(e) => e.error_type(),
+            PrepareError::Transition(TransitionError::Service(e)) | PrepareError::Service(e) => {
+                e.error_type()
+            }
             PrepareError::Transition(TransitionError::NotFound(_)) => "JobNotFound",
             PrepareError::Transition(TransitionError::Illegal { .. }) => "IllegalTransition",
         };
@@ -79,7 +85,8 @@ pub async fn handle<J: JobStore, O: ObjectStore>(
     deps: &PrepareDeps<J, O>,
     input: PrepareInput,
 ) -> Result<Prepared, PrepareError> {
-    let job_id = JobId::parse(&input.job_id).ok_or_else(|| PrepareError::JobNotFound(input.job_id.clone()))?;
+    let job_id =
+        JobId::parse(&input.job_id).ok_or_else(|| PrepareError::JobNotFound(input.job_id.clone()))?;
     let span = tracing::info_span!("prepare", job_id = %job_id);
     async {
         let record = deps
@@ -93,7 +100,12 @@ pub async fn handle<J: JobStore, O: ObjectStore>(
         // A retried Prepare finds the job already PREPARING: carry on.
         if record.status != JobStatus::Preparing {
             deps.jobs
-                .transition(&job_id, JobStatus::Preparing, "checking data files", TransitionExtras::default())
+                .transition(
+                    &job_id,
+                    JobStatus::Preparing,
+                    "checking data files",
+                    TransitionExtras::default(),
+                )
                 .await?;
         }
 
@@ -103,12 +115,14 @@ pub async fn handle<J: JobStore, O: ObjectStore>(
         }
         if let Some(uri) = &form.exclude_items {
             let parsed = parse(uri, "exclude_items")?;
-            let bytes = deps.objects.size(&parsed.bucket, &parsed.key).await?.ok_or_else(|| {
-                PrepareError::DatasetMissing {
+            let bytes = deps
+                .objects
+                .size(&parsed.bucket, &parsed.key)
+                .await?
+                .ok_or_else(|| PrepareError::DatasetMissing {
                     field: "exclude_items".to_owned(),
                     uri: uri.clone(),
-                }
-            })?;
+                })?;
             files.push(PreparedFile {
                 field: "exclude_items".to_owned(),
                 uri: uri.clone(),
@@ -137,7 +151,11 @@ fn parse(uri: &str, field: &str) -> Result<S3Uri, PrepareError> {
     })
 }
 
-async fn check_csv<O: ObjectStore>(objects: &O, field: &str, uri: &str) -> Result<PreparedFile, PrepareError> {
+async fn check_csv<O: ObjectStore>(
+    objects: &O,
+    field: &str,
+    uri: &str,
+) -> Result<PreparedFile, PrepareError> {
     let missing = || PrepareError::DatasetMissing {
         field: field.to_owned(),
         uri: uri.to_owned(),
@@ -148,7 +166,10 @@ async fn check_csv<O: ObjectStore>(objects: &O, field: &str, uri: &str) -> Resul
         reason,
     };
     let location = parse(uri, field)?;
-    let bytes = objects.size(&location.bucket, &location.key).await?.ok_or_else(missing)?;
+    let bytes = objects
+        .size(&location.bucket, &location.key)
+        .await?
+        .ok_or_else(missing)?;
     // Only the header is read (a ranged GET), whatever the file's size.
     let head = objects
         .read_head(&location.bucket, &location.key, MAX_HEADER_BYTES)
@@ -182,12 +203,16 @@ fn header_columns(head: &[u8]) -> Result<Vec<String>, String> {
     }
     let end = head.iter().position(|b| *b == b'\n').ok_or_else(|| {
         if head.len() as u64 >= MAX_HEADER_BYTES {
-            format!("has no line break in its first {} KiB: it is not a CSV file", MAX_HEADER_BYTES / 1024)
+            format!(
+                "has no line break in its first {} KiB: it is not a CSV file",
+                MAX_HEADER_BYTES / 1024
+            )
         } else {
             "has a header but no rows".to_owned()
         }
     })?;
-    let line = std::str::from_utf8(&head[..end]).map_err(|_| "has a header that is not UTF-8 text".to_owned())?;
+    let line =
+        std::str::from_utf8(&head[..end]).map_err(|_| "has a header that is not UTF-8 text".to_owned())?;
     let line = line.trim_start_matches('\u{feff}').trim_end_matches('\r');
     Ok(line
         .split(',')
@@ -211,13 +236,25 @@ mod tests {
         if let Some(users) = users {
             form["dataset"]["users"] = users.into();
         }
-        let form = validate_form(form.to_string().as_bytes(), &ValidationRules::from_allow_list("data")).unwrap();
+        let form = validate_form(
+            form.to_string().as_bytes(),
+            &ValidationRules::from_allow_list("data"),
+        )
+        .unwrap();
         let job_id = JobId::parse("spring-1").unwrap();
         let deps = PrepareDeps {
             jobs: FakeJobStore::default(),
             objects: FakeObjects::default(),
         };
-        let record = JobRecord::queued(job_id.clone(), JobSource::Api { idempotency_key: None }, form, "d".into(), "t");
+        let record = JobRecord::queued(
+            job_id.clone(),
+            JobSource::Api {
+                idempotency_key: None,
+            },
+            form,
+            "d".into(),
+            "t",
+        );
         deps.jobs.records.lock().unwrap().insert(job_id.clone(), record);
         (deps, job_id)
     }
@@ -231,11 +268,19 @@ mod tests {
     #[tokio::test]
     async fn good_files_move_the_job_to_preparing() {
         let (deps, job_id) = deps_with_job(Some("s3://data/u.csv"));
-        deps.objects.insert("data", "i.csv", "user_id,ITEM_ID,\"TIMESTAMP\",EVENT_TYPE\r\nu1,i1,1,click\n");
-        deps.objects.insert("data", "u.csv", "\u{feff}USER_ID,GENDER\nu1,F\n");
+        deps.objects.insert(
+            "data",
+            "i.csv",
+            "user_id,ITEM_ID,\"TIMESTAMP\",EVENT_TYPE\r\nu1,i1,1,click\n",
+        );
+        deps.objects
+            .insert("data", "u.csv", "\u{feff}USER_ID,GENDER\nu1,F\n");
         let prepared = handle(&deps, input(&job_id)).await.unwrap();
         assert_eq!(prepared.files.len(), 2);
-        assert_eq!(prepared.files[0].columns, ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"]);
+        assert_eq!(
+            prepared.files[0].columns,
+            ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"]
+        );
         assert_eq!(deps.jobs.record(&job_id).unwrap().status, JobStatus::Preparing);
         // A Step Functions retry of the same state is harmless.
         handle(&deps, input(&job_id)).await.unwrap();
@@ -245,7 +290,10 @@ mod tests {
     async fn a_missing_file_is_named() {
         let (deps, job_id) = deps_with_job(None);
         let err = handle(&deps, input(&job_id)).await.unwrap_err();
-        assert!(err.to_string().contains("dataset.interactions: s3://data/i.csv"), "{err}");
+        assert!(
+            err.to_string().contains("dataset.interactions: s3://data/i.csv"),
+            "{err}"
+        );
         assert_eq!(Diagnostic::from(err).error_type, "DatasetMissing");
     }
 
@@ -254,14 +302,24 @@ mod tests {
         let (deps, job_id) = deps_with_job(None);
         deps.objects.insert("data", "i.csv", "USER_ID,ITEM_ID\nu1,i1\n");
         let err = handle(&deps, input(&job_id)).await.unwrap_err();
-        assert!(err.to_string().contains("lacks required column(s) TIMESTAMP"), "{err}");
+        assert!(
+            err.to_string().contains("lacks required column(s) TIMESTAMP"),
+            "{err}"
+        );
         assert_eq!(Diagnostic::from(err).error_type, "DatasetInvalid");
     }
 
     #[tokio::test]
     async fn unknown_job_is_job_not_found() {
         let (deps, _) = deps_with_job(None);
-        let err = handle(&deps, PrepareInput { job_id: "nope".into() }).await.unwrap_err();
+        let err = handle(
+            &deps,
+            PrepareInput {
+                job_id: "nope".into(),
+            },
+        )
+        .await
+        .unwrap_err();
         assert_eq!(Diagnostic::from(err).error_type, "JobNotFound");
     }
 }

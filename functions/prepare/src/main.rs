@@ -17,5 +17,8 @@ async fn main() -> Result<(), Error> {
         jobs: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), jobs_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
     };
-    run(service_fn(|event: LambdaEvent<PrepareInput>| handle(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<PrepareInput>| {
+        handle(&deps, event.payload)
+    }))
+    .await
 }

@@ -65,7 +65,8 @@ pub async fn handle<J: JobStore>(
     deps: &RecordFailureDeps<J>,
     input: FailedJob,
 ) -> Result<Recorded, RecordFailureError> {
-    let job_id = JobId::parse(&input.job_id).ok_or_else(|| RecordFailureError::JobNotFound(input.job_id.clone()))?;
+    let job_id =
+        JobId::parse(&input.job_id).ok_or_else(|| RecordFailureError::JobNotFound(input.job_id.clone()))?;
     let span = tracing::info_span!("record_failure", job_id = %job_id);
     async {
         let record = deps
@@ -82,13 +83,24 @@ pub async fn handle<J: JobStore>(
         let detail = format!("{} while {}: {}", failure.error, record.status, cause);
         match deps
             .jobs
-            .transition(&job_id, JobStatus::Failed, &detail, TransitionExtras { failure: Some(failure) })
+            .transition(
+                &job_id,
+                JobStatus::Failed,
+                &detail,
+                TransitionExtras {
+                    failure: Some(failure),
+                },
+            )
             .await
         {
             Ok(()) => info!(error = %input.error.error, "job marked FAILED"),
             // Already finished (e.g. this state retried after its write landed): keep the first word.
-            Err(TransitionError::Illegal { from, .. }) => info!(status = %from, "job already finished; left as is"),
-            Err(TransitionError::NotFound(id)) => return Err(RecordFailureError::JobNotFound(id.to_string())),
+            Err(TransitionError::Illegal { from, .. }) => {
+                info!(status = %from, "job already finished; left as is")
+            }
+            Err(TransitionError::NotFound(id)) => {
+                return Err(RecordFailureError::JobNotFound(id.to_string()))
+            }
             Err(TransitionError::Service(e)) => return Err(e.into()),
         }
         Ok(Recorded {
@@ -117,7 +129,15 @@ mod tests {
         let deps = RecordFailureDeps {
             jobs: FakeJobStore::default(),
         };
-        let record = JobRecord::queued(job_id.clone(), JobSource::Api { idempotency_key: None }, form, "d".into(), "t");
+        let record = JobRecord::queued(
+            job_id.clone(),
+            JobSource::Api {
+                idempotency_key: None,
+            },
+            form,
+            "d".into(),
+            "t",
+        );
         deps.jobs.records.lock().unwrap().insert(job_id.clone(), record);
         (deps, job_id)
     }
@@ -137,7 +157,10 @@ mod tests {
     async fn failure_is_recorded_with_a_readable_cause() {
         let (deps, job_id) = deps_with_queued_job();
         let recorded = handle(&deps, caught(&job_id)).await.unwrap();
-        assert_eq!(recorded.cause, "dataset.interactions: s3://data/i.csv does not exist");
+        assert_eq!(
+            recorded.cause,
+            "dataset.interactions: s3://data/i.csv does not exist"
+        );
         let record = deps.jobs.record(&job_id).unwrap();
         assert_eq!(record.status, JobStatus::Failed);
         let failure = record.failure.unwrap();
@@ -151,6 +174,13 @@ mod tests {
         handle(&deps, caught(&job_id)).await.unwrap();
         handle(&deps, caught(&job_id)).await.unwrap();
         let record = deps.jobs.record(&job_id).unwrap();
-        assert_eq!(record.history.iter().filter(|c| c.status == JobStatus::Failed).count(), 1);
+        assert_eq!(
+            record
+                .history
+                .iter()
+                .filter(|c| c.status == JobStatus::Failed)
+                .count(),
+            1
+        );
     }
 }

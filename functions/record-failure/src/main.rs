@@ -16,5 +16,8 @@ async fn main() -> Result<(), Error> {
     let deps = RecordFailureDeps {
         jobs: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), jobs_table),
     };
-    run(service_fn(|event: LambdaEvent<FailedJob>| handle(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<FailedJob>| {
+        handle(&deps, event.payload)
+    }))
+    .await
 }
