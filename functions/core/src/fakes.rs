@@ -23,6 +23,17 @@ impl FakeJobStore {
         self.records.lock().unwrap().get(job_id).cloned()
     }
 
+    /// Adds a QUEUED job with this form, as intake or the API would have left it.
+    pub fn insert_queued(&self, job_id: &str, form: crate::form::JobForm) -> JobId {
+        let job_id = JobId::parse(job_id).expect("a valid job id");
+        let source = crate::job::JobSource::Api {
+            idempotency_key: None,
+        };
+        let record = JobRecord::queued(job_id.clone(), source, form, "digest".into(), &now_rfc3339());
+        self.records.lock().unwrap().insert(job_id.clone(), record);
+        job_id
+    }
+
     pub fn all(&self) -> Vec<JobRecord> {
         self.records.lock().unwrap().values().cloned().collect()
     }

@@ -224,7 +224,6 @@ fn header_columns(head: &[u8]) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
     use recoflow_core::fakes::{FakeJobStore, FakeObjects};
-    use recoflow_core::job::{JobRecord, JobSource};
     use recoflow_core::validation::{validate_form, ValidationRules};
 
     fn deps_with_job(users: Option<&str>) -> (PrepareDeps<FakeJobStore, FakeObjects>, JobId) {
@@ -241,21 +240,11 @@ mod tests {
             &ValidationRules::from_allow_list("data"),
         )
         .unwrap();
-        let job_id = JobId::parse("spring-1").unwrap();
         let deps = PrepareDeps {
             jobs: FakeJobStore::default(),
             objects: FakeObjects::default(),
         };
-        let record = JobRecord::queued(
-            job_id.clone(),
-            JobSource::Api {
-                idempotency_key: None,
-            },
-            form,
-            "d".into(),
-            "t",
-        );
-        deps.jobs.records.lock().unwrap().insert(job_id.clone(), record);
+        let job_id = deps.jobs.insert_queued("spring-1", form);
         (deps, job_id)
     }
 

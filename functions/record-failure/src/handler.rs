@@ -117,10 +117,8 @@ pub async fn handle<J: JobStore>(
 mod tests {
     use super::*;
     use recoflow_core::fakes::FakeJobStore;
-    use recoflow_core::job::{JobRecord, JobSource};
 
     fn deps_with_queued_job() -> (RecordFailureDeps<FakeJobStore>, JobId) {
-        let job_id = JobId::parse("job-1").unwrap();
         let form = serde_json::from_value(serde_json::json!({
             "schema_version": 1, "job_name": "spring", "submitted_by": "a@b.co", "result_set": "spring",
             "backend": "personalize", "dataset": {"interactions": "s3://data/i.csv"}
@@ -129,16 +127,7 @@ mod tests {
         let deps = RecordFailureDeps {
             jobs: FakeJobStore::default(),
         };
-        let record = JobRecord::queued(
-            job_id.clone(),
-            JobSource::Api {
-                idempotency_key: None,
-            },
-            form,
-            "d".into(),
-            "t",
-        );
-        deps.jobs.records.lock().unwrap().insert(job_id.clone(), record);
+        let job_id = deps.jobs.insert_queued("job-1", form);
         (deps, job_id)
     }
 
