@@ -251,3 +251,20 @@ def test_stop_solution_version_creation(aws, trained, faults):
     version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"],
                        lambda v: v["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"), timeout=10)
     assert version["status"] == "CREATE STOPPED"
+
+
+def test_hpo_solution_version_takes_longer(aws, trained, faults):
+    faults({"durations": {"personalize": 0.4}, "hpo_duration_factor": 10})
+    personalize = aws("personalize")
+    plain = personalize.create_solution(name=unique("sol"), datasetGroupArn=trained["group"], recipeArn=POPULARITY)["solutionArn"]
+    hpo = personalize.create_solution(name=unique("sol-hpo"), datasetGroupArn=trained["group"], recipeArn=POPULARITY,
+                                      performHPO=True)["solutionArn"]
+    for arn in (plain, hpo):
+        assert active(personalize, "solution", arn, "solutionArn")["status"] == "ACTIVE"
+    plain_v = personalize.create_solution_version(solutionArn=plain)["solutionVersionArn"]
+    hpo_v = personalize.create_solution_version(solutionArn=hpo)["solutionVersionArn"]
+    assert active(personalize, "solution_version", plain_v, "solutionVersionArn")["status"] == "ACTIVE"
+    assert personalize.describe_solution_version(solutionVersionArn=hpo_v)["solutionVersion"]["status"] in (
+        "CREATE PENDING", "CREATE IN_PROGRESS")
+    hpo_version = active(personalize, "solution_version", hpo_v, "solutionVersionArn")
+    assert hpo_version["status"] == "ACTIVE" and hpo_version["performHPO"] is True

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     # artificial job duration in seconds (Personalize: whole job; SageMaker: added on top of the
     # real container run, spread over the Starting/Downloading/Uploading phases)
     "durations": {"personalize": 3.0, "sagemaker": 1.0},
+    # Personalize solution versions of a solution with performHPO take this many times longer
+    "hpo_duration_factor": 5.0,
     # SageMaker: seconds between SIGTERM and SIGKILL when a job is stopped or times out (AWS: 120)
     "stop_grace_seconds": 2.0,
     # SageMaker: extra image -> command mappings {"<image uri or glob>": ["cmd", ...]}, consulted
@@ -141,6 +143,9 @@ def _validate(config: dict[str, Any]) -> None:
         d = config["durations"].get(service, 0)
         if not isinstance(d, (int, float)) or d < 0:
             raise ValueError(f"durations.{service} must be a non-negative number")
+    factor = config.get("hpo_duration_factor", 1.0)
+    if not isinstance(factor, (int, float)) or factor < 0:
+        raise ValueError("hpo_duration_factor must be a non-negative number")
     for pattern, command in (config.get("sagemaker_images") or {}).items():
         if not (isinstance(command, str) or (isinstance(command, list) and command and all(isinstance(c, str) for c in command))):
             raise ValueError(f"sagemaker_images.{pattern} must be a command string or a non-empty list of strings")
@@ -179,6 +184,11 @@ def take_injected_failure(service: str) -> bool:
 def job_duration(service: str) -> float:
     with _lock:
         return float(_current()["durations"].get(service, 0.0))
+
+
+def hpo_duration_factor() -> float:
+    with _lock:
+        return float(_current().get("hpo_duration_factor", 1.0))
 
 
 def stop_grace_seconds() -> float:

@@ -188,9 +188,9 @@ class PersonalizeProvider:
 
         start_thread(f"personalize-activate-{record.get('name')}", run)
 
-    def _run_job(self, record: dict, work, name: str) -> None:
+    def _run_job(self, record: dict, work, name: str, factor: float = 1.0) -> None:
         """CREATE PENDING -> CREATE IN_PROGRESS -> work() -> ACTIVE | CREATE FAILED."""
-        duration = faults.job_duration(SERVICE)
+        duration = faults.job_duration(SERVICE) * factor
 
         def run():
             time.sleep(duration * 0.2)
@@ -618,7 +618,9 @@ class PersonalizeProvider:
             store.models[arn] = trained
             record["trainingHours"] = 0.0
 
-        self._run_job(record, work, f"version-{version_id}")
+        # HPO trains many candidate models: it takes correspondingly longer
+        factor = faults.hpo_duration_factor() if solution["performHPO"] else 1.0
+        self._run_job(record, work, f"version-{version_id}", factor)
         return {"solutionVersionArn": arn}
 
     @handler("DescribeSolutionVersion", expand=False)
