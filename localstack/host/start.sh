@@ -57,7 +57,7 @@ else
     echo "start.sh: stop it, or set LOCALSTACK_PORT to use another port" >&2
     exit 1
   fi
-  mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids}
+  mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids,sagemaker-jobs}
   # function processes left over from a LocalStack that died without stopping them
   "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 9>&- || true
 
@@ -70,6 +70,8 @@ else
   export FILESYSTEM_ROOT="$HOST_DIR/filesystem"
   export RECOFLOW_LAMBDA_LOG_DIR="$HOST_DIR/lambda-logs"
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
+  # SageMaker emulator job directories (otherwise they pile up in /tmp)
+  export RECOFLOW_SAGEMAKER_WORKDIR="${RECOFLOW_SAGEMAKER_WORKDIR:-$HOST_DIR/sagemaker-jobs}"
   export PERSISTENCE=0
   export DISABLE_EVENTS=1
   export LOCALSTACK_TELEMETRY_DISABLED=1  # harmless if unknown to this version
@@ -87,7 +89,9 @@ fi
 
 start_ts=$SECONDS
 while (( SECONDS - start_ts < TIMEOUT )); do
-  if ! our_pid_alive; then
+  # kill -0, not our_pid_alive: just after the fork the child has not exec'd python yet, so its
+  # command line does not name LocalStack for a moment.
+  if ! kill -0 "$(cat "$PID_FILE" 2>/dev/null || echo 0)" 2>/dev/null; then
     echo "start.sh: LocalStack exited during startup; last log lines:" >&2
     tail -n 40 "$LOG_FILE" >&2 || true
     rm -f "$PID_FILE"
