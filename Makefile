@@ -47,8 +47,8 @@ unit:
 # A fresh LocalStack for the end-to-end suites, stopped afterwards even when they fail.
 e2e: build install
 	rm -rf $(TEST_DIR)
-	$(TEST_ENV) localstack/host/start.sh
 	trap '$(TEST_ENV) localstack/host/stop.sh' EXIT; \
+	$(TEST_ENV) localstack/host/start.sh; \
 	$(TEST_ENV) SKIP_BUILD=1 STACK_OUTPUTS_FILE=build/test-stack-outputs.json scripts/deploy-local.sh >build/test-deploy.log 2>&1 \
 	  || { tail -40 build/test-deploy.log; exit 1; }; \
 	$(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests/localstack_host tests/emulators tests/e2e
