@@ -118,7 +118,7 @@ pub fn validate_form(bytes: &[u8], rules: &ValidationRules) -> Result<JobForm, V
     let mut problems: BTreeSet<FormProblem> = schema_problems(&value).into_iter().collect();
     problems.extend(rule_problems(&value, rules));
     if !problems.is_empty() {
-        return Err(problems.into_iter().collect());
+        return Err(capped(problems.into_iter().collect()));
     }
     serde_json::from_value(value).map_err(|err| {
         // The schema and the types describe the same form; reaching this is a recoflow bug,
@@ -129,6 +129,23 @@ pub fn validate_form(bytes: &[u8], rules: &ValidationRules) -> Result<JobForm, V
             format!("the form could not be read: {err}"),
         )]
     })
+}
+
+/// Most problems listed for one form. A 256 KiB form can hold thousands of mistakes; listing
+/// them all would overflow a DynamoDB item (400 KB) and help nobody.
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+fn capped(mut problems: Vec<FormProblem>) -> Vec<FormProblem> {
+    if problems.len() > MAX_LISTED_PROBLEMS {
+        let more = problems.len() - MAX_LISTED_PROBLEMS;
+        problems.truncate(MAX_LISTED_PROBLEMS);
+        problems.push(FormProblem::new(
+            "$",
+            "too_many_problems",
+            format!("and {more} more problem(s) not listed; fix these first"),
+        ));
+    }
+    problems
 }
 
 fn line_and_column(prefix: &[u8]) -> (usize, usize) {
@@ -525,6 +542,19 @@ mod tests {
                 "{expected:?} missing from {codes:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_list_of_problems_is_capped() {
+        let mut form = valid_form();
+        for i in 0..250 {
+            form[format!("extra_{i:03}")] = json!(i);
+        }
+        let problems = problems(&form);
+        assert_eq!(problems.len(), MAX_LISTED_PROBLEMS + 1);
+        let last = problems.last().unwrap();
+        assert_eq!(last.code, "too_many_problems");
+        assert!(last.message.contains("150 more"), "{}", last.message);
     }
 
     #[test]
