@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from requests_aws4auth import AWS4Auth
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUTS = Path(os.environ.get("STACK_OUTPUTS", REPO / "build" / "stack-outputs.json"))
@@ -59,6 +60,8 @@ class Api:
     def __init__(self, base: str):
         self.base = base.rstrip("/")
         self.http = requests.Session()
+        # The API requires IAM (SigV4) auth, as it does on AWS.
+        self.http.auth = AWS4Auth("test", "test", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "execute-api")
 
     def post_job(self, body, key=None) -> requests.Response:
         headers = {"content-type": "application/json"}
