@@ -7,8 +7,8 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use recoflow_core::form::MAX_FORM_BYTES;
-use recoflow_core::job::{form_digest, now_rfc3339, JobId, JobRecord, JobSource};
-use recoflow_core::ports::{Created, ExecutionStart, ExecutionStarter, JobStore};
+use recoflow_core::job::{form_digest, now_rfc3339, JobFailure, JobId, JobRecord, JobSource, JobStatus};
+use recoflow_core::ports::{Created, ExecutionStart, ExecutionStarter, JobStore, TransitionExtras};
 use recoflow_core::validation::{too_large_problem, validate_form, FormProblem, ValidationRules};
 use serde_json::{json, Value};
 use tracing::{error, info, Instrument};
@@ -95,6 +95,7 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
         None => JobId::for_api_request(&uuid::Uuid::new_v4().to_string()),
     };
     let digest = form_digest(body);
+    let retryable = idempotency_key.is_some();
     let record = JobRecord::queued(
         job_id.clone(),
         JobSource::Api { idempotency_key },
@@ -130,7 +131,33 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
                 info!(execution_arn = %execution_arn, "job queued and execution started");
             }
             Ok(ExecutionStart::AlreadyExists) => info!("execution already exists; idempotent replay"),
-            Err(err) => return service_failure(&err),
+            Err(err) => {
+                // Without an idempotency key the client cannot retry this job: close it rather
+                // than leave it QUEUED forever. With a key, the retry starts it.
+                if !retryable {
+                    let failure = JobFailure {
+                        error: "ExecutionNotStarted".to_owned(),
+                        cause: format!("{err}; submit the form again"),
+                        state: JobStatus::Queued.to_string(),
+                    };
+                    let extras = TransitionExtras {
+                        failure: Some(failure),
+                    };
+                    if let Err(mark) = deps
+                        .jobs
+                        .transition(
+                            &job_id,
+                            JobStatus::Failed,
+                            "the execution could not be started",
+                            extras,
+                        )
+                        .await
+                    {
+                        error!(error = %mark, "could not mark the unstarted job FAILED");
+                    }
+                }
+                return service_failure(&err);
+            }
         }
         let current = match deps.jobs.get(&job_id).await {
             Ok(Some(record)) => record.status,
@@ -353,6 +380,17 @@ mod tests {
         .await;
         assert_eq!(retried.status(), StatusCode::OK);
         assert_eq!(deps.executions.started.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_cannot_start_and_cannot_be_retried_is_closed() {
+        let deps = deps();
+        *deps.executions.throttle.lock().unwrap() = true;
+        let failed = handle(&deps, request("POST", "/jobs", &form("spring-tokyo"), None)).await;
+        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let record = &deps.jobs.all()[0];
+        assert_eq!(record.status, JobStatus::Failed);
+        assert_eq!(record.failure.as_ref().unwrap().error, "ExecutionNotStarted");
     }
 
     #[tokio::test]
