@@ -33,7 +33,8 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// Maps any SDK error to a [`ServiceError`], keeping the service's code and message but never
-/// request payloads.
+/// request payloads. (Every SDK crate re-exports the same smithy `SdkError`, so the DynamoDB
+/// crate's path serves S3 and Step Functions errors too.)
 pub(crate) fn service_error<E>(
     service: &'static str,
     operation: &'static str,
