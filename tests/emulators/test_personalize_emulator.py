@@ -185,13 +185,15 @@ def test_too_few_interactions_fail_the_solution_version(aws, bucket):
 
 
 def test_status_goes_through_create_pending_and_in_progress(aws, trained, faults):
-    faults({"durations": {"personalize": 1.5}})
+    # CREATE PENDING lasts 20 % of the duration: long enough to be seen by the first describe on a
+    # loaded machine
+    faults({"durations": {"personalize": 5.0}})
     personalize, s3 = aws("personalize"), aws("s3")
     arn, _ = run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
     seen = []
     wait_for(
         lambda: seen.append(personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]["status"]) or seen[-1],
-        lambda status: status in TERMINAL, timeout=10, interval=0.05,
+        lambda status: status in TERMINAL, timeout=30, interval=0.05,
     )
     statuses = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]
     assert statuses == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
