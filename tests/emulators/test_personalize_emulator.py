@@ -202,12 +202,19 @@ def test_status_goes_through_create_pending_and_in_progress(aws, trained, faults
 def test_batch_inference_over_the_concurrency_quota_is_refused(aws, trained, faults):
     faults({"limits": {"personalize": {"batch_inference_jobs": 2}}, "durations": {"personalize": 3.0}})
     personalize, s3 = aws("personalize"), aws("s3")
-    for _ in range(2):
-        run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
-    with pytest.raises(ClientError) as refused:
-        run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
-    assert error_code(refused.value) == "LimitExceededException"
-    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    running = []
+    try:
+        for _ in range(2):
+            running.append(run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)[0])
+        with pytest.raises(ClientError) as refused:
+            run_batch(personalize, s3, trained["bucket"], trained["version"], ["u1"], wait=False)
+        assert error_code(refused.value) == "LimitExceededException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    finally:
+        # jobs left running would count against the next test's quota and could take its
+        # fail_next injection (it is consumed when a job leaves CREATE PENDING)
+        for arn in running:
+            active(personalize, "batch_inference_job", arn, "batchInferenceJobArn", timeout=30)
 
 
 def test_throttling_answers_throttling_exception(aws, faults):
