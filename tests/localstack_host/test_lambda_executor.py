@@ -95,6 +95,10 @@ def test_process_that_dies_while_idle_is_restarted_on_next_invoke(aws, make_func
     name = make_function()
     before, _ = invoke(aws, name, {})
     os.kill(before["pid"], signal.SIGKILL)
+    # wait until LocalStack's watcher has reaped it (the /proc entry goes with the zombie), then a
+    # little longer for the executor to record the exit: otherwise the invoke can still be handed
+    # to the dying process and come back as Runtime.ExitError
+    assert wait_for(lambda: not os.path.exists(f"/proc/{before['pid']}"), timeout=10, interval=0.1)
     time.sleep(0.5)
 
     after, error = invoke(aws, name, {"again": True})
