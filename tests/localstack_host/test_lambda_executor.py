@@ -112,7 +112,9 @@ def test_concurrent_invokes_run_in_separate_processes(aws, make_function):
 
     name = make_function()
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda i: invoke(aws, name, {"action": "sleep", "seconds": 1, "i": i}), range(3)))
+        # each invoke sleeps long enough that all three overlap even when the threads start late on
+        # a loaded machine (an idle environment would otherwise be reused)
+        results = list(pool.map(lambda i: invoke(aws, name, {"action": "sleep", "seconds": 4, "i": i}), range(3)))
 
     assert [error for _, error in results] == [None, None, None]
     assert sorted(r["echo"]["i"] for r, _ in results) == [0, 1, 2]
