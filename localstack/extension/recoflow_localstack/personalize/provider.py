@@ -640,11 +640,13 @@ class PersonalizeProvider:
     @handler("StopSolutionVersionCreation", expand=False)
     def stop_solution_version_creation(self, context: RequestContext, request: dict) -> None:
         record = self._get(self._store(context).versions, request.get("solutionVersionArn"), "solutionVersionArn")
-        if record["status"] not in RUNNING:
-            raise ResourceInUseException(
-                f"Solution version {record['solutionVersionArn']} is in status {record['status']} and cannot be stopped."
-            )
+        # check and change under the lock the job thread takes to finish: otherwise a version that
+        # turned ACTIVE in between would be set to CREATE STOPPING and stay there for good
         with self._lock:
+            if record["status"] not in RUNNING:
+                raise ResourceInUseException(
+                    f"Solution version {record['solutionVersionArn']} is in status {record['status']} and cannot be stopped."
+                )
             self._touch(record, status=STOPPED if record["status"] == PENDING else STOPPING)
 
     # --- batch inference jobs ----------------------------------------------------------
