@@ -252,16 +252,18 @@ class SageMakerProvider(ServiceLifecycleHook):
         job.record["LastModifiedTime"] = now
 
     def _finish_training(self, job: Job, status: str, secondary: str, message: str, reason: str | None = None) -> None:
-        r = job.record
-        self._secondary(job, secondary, message)
-        r["SecondaryStatusTransitions"][-1]["EndTime"] = r["LastModifiedTime"]
-        r["TrainingJobStatus"] = status
-        if reason:
-            r["FailureReason"] = _truncate(reason)
-        r["TrainingEndTime"] = r["LastModifiedTime"]
-        if r.get("TrainingStartTime"):
-            seconds = int((r["TrainingEndTime"] - r["TrainingStartTime"]).total_seconds())
-            r["TrainingTimeInSeconds"] = r["BillableTimeInSeconds"] = max(1, seconds)
+        # under the lock StopTrainingJob takes (see there)
+        with self._lock:
+            r = job.record
+            self._secondary(job, secondary, message)
+            r["SecondaryStatusTransitions"][-1]["EndTime"] = r["LastModifiedTime"]
+            r["TrainingJobStatus"] = status
+            if reason:
+                r["FailureReason"] = _truncate(reason)
+            r["TrainingEndTime"] = r["LastModifiedTime"]
+            if r.get("TrainingStartTime"):
+                seconds = int((r["TrainingEndTime"] - r["TrainingStartTime"]).total_seconds())
+                r["TrainingTimeInSeconds"] = r["BillableTimeInSeconds"] = max(1, seconds)
 
     def _run_training(self, context: RequestContext, job: Job) -> None:
         r = job.record
@@ -422,14 +424,17 @@ class SageMakerProvider(ServiceLifecycleHook):
         job = self._store(context).training.get(request.get("TrainingJobName"))
         if not job:
             raise ValidationException("Requested resource not found.")
-        status = job.record["TrainingJobStatus"]
-        if status != "InProgress":
-            raise ValidationException(
-                f"The request was rejected because the training job is in status {status}."
-            )
-        job.record["TrainingJobStatus"] = "Stopping"
-        self._secondary(job, "Stopping", "Stopping the training job")
-        job.stop_requested.set()
+        # check and change under the lock the job thread takes to finish: otherwise a job that
+        # ended in between would be set back to Stopping and stay there (holding its instances)
+        with self._lock:
+            status = job.record["TrainingJobStatus"]
+            if status != "InProgress":
+                raise ValidationException(
+                    f"The request was rejected because the training job is in status {status}."
+                )
+            job.record["TrainingJobStatus"] = "Stopping"
+            self._secondary(job, "Stopping", "Stopping the training job")
+            job.stop_requested.set()
 
     @handler("ListTrainingJobs", expand=False)
     def list_training_jobs(self, context: RequestContext, request: dict) -> dict:
@@ -502,17 +507,18 @@ class SageMakerProvider(ServiceLifecycleHook):
         start_thread(f"sagemaker-processing-{name}", lambda: self._run_processing(context, job))
         return {"ProcessingJobArn": arn}
 
-    @staticmethod
-    def _finish_processing(job: Job, status: str, reason: str | None = None, exit_message: str | None = None) -> None:
-        r = job.record
-        now = utcnow()
-        r["ProcessingJobStatus"] = status
-        if reason:
-            r["FailureReason"] = _truncate(reason)
-        if exit_message:
-            r["ExitMessage"] = _truncate(exit_message)
-        r["ProcessingEndTime"] = now
-        r["LastModifiedTime"] = now
+    def _finish_processing(self, job: Job, status: str, reason: str | None = None, exit_message: str | None = None) -> None:
+        # under the lock StopProcessingJob takes (see there)
+        with self._lock:
+            r = job.record
+            now = utcnow()
+            r["ProcessingJobStatus"] = status
+            if reason:
+                r["FailureReason"] = _truncate(reason)
+            if exit_message:
+                r["ExitMessage"] = _truncate(exit_message)
+            r["ProcessingEndTime"] = now
+            r["LastModifiedTime"] = now
 
     def _run_processing(self, context: RequestContext, job: Job) -> None:
         r = job.record
@@ -606,12 +612,14 @@ class SageMakerProvider(ServiceLifecycleHook):
         job = self._store(context).processing.get(name)
         if not job:
             raise ValidationException(f"Could not find requested job with name {name}")
-        status = job.record["ProcessingJobStatus"]
-        if status != "InProgress":
-            raise ValidationException(f"The request was rejected because the processing job is in status {status}.")
-        job.record["ProcessingJobStatus"] = "Stopping"
-        job.record["LastModifiedTime"] = utcnow()
-        job.stop_requested.set()
+        # same lock as _finish_processing: a job that ended in between must not go back to Stopping
+        with self._lock:
+            status = job.record["ProcessingJobStatus"]
+            if status != "InProgress":
+                raise ValidationException(f"The request was rejected because the processing job is in status {status}.")
+            job.record["ProcessingJobStatus"] = "Stopping"
+            job.record["LastModifiedTime"] = utcnow()
+            job.stop_requested.set()
 
     @handler("ListProcessingJobs", expand=False)
     def list_processing_jobs(self, context: RequestContext, request: dict) -> dict:
