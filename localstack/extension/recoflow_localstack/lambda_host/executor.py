@@ -21,12 +21,16 @@ Behaviour, mirroring what the Lambda service does:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import select
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 from collections import deque
@@ -57,6 +61,9 @@ HOST = "127.0.0.1"
 _INHERITED_HOST_VARS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _KILL_GRACE_SECONDS = 2.0
 _LOG_TAIL_LINES = 2000
+# how long an invoke waits at most for the output reader to take in what the process wrote
+# before replying (normally a few milliseconds)
+_CAPTURE_DRAIN_SECONDS = 0.5
 
 
 def _state_dir(env_name: str, default_leaf: str) -> Path:
@@ -116,6 +123,9 @@ class _FunctionProcess:
         except OSError:
             LOG.debug("cannot write pid file %s", self.pid_file, exc_info=True)
         self.exited = threading.Event()
+        # the output reader is blocked waiting for output, having handled everything it read
+        self.pump_idle = threading.Event()
+        self.pump_done = threading.Event()
         # exit is watched apart from the output pipe: a child that inherited stdout may keep the
         # pipe open after the bootstrap itself died
         threading.Thread(
@@ -137,21 +147,56 @@ class _FunctionProcess:
         self.exited.set()
 
     def _pump_output(self) -> None:
-        with self.proc.stdout:
-            for raw in iter(self.proc.stdout.readline, b""):
-                line = raw.decode("utf-8", errors="replace").rstrip("\n")
-                self.executor.record_log_line(line)
-                with self.capture_lock:
-                    if self.capture is not None:
-                        self.capture.append(line)
+        # raw reads (no read-ahead buffer) so end_capture can tell when everything is taken in
+        fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select(): LocalStack may hold more than 1024 descriptors
+        poller.register(fd, select.POLLIN)
+        pending = b""
+        try:
+            while True:
+                self.pump_idle.set()
+                poller.poll()
+                self.pump_idle.clear()
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    self._emit(raw)
+            if pending:
+                self._emit(pending)
+        finally:
+            self.pump_done.set()
+            self.pump_idle.set()
+            self.proc.stdout.close()
+
+    def _emit(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace")
+        self.executor.record_log_line(line)
+        with self.capture_lock:
+            if self.capture is not None:
+                self.capture.append(line)
+
+    def _unread_output(self) -> int:
+        try:
+            buf = fcntl.ioctl(self.proc.stdout.fileno(), termios.FIONREAD, struct.pack("i", 0))
+            return struct.unpack("i", buf)[0]
+        except (OSError, ValueError):
+            return 0
 
     def begin_capture(self) -> None:
         with self.capture_lock:
             self.capture = []
 
     def end_capture(self) -> list[str]:
-        # the reader thread may still hold lines the process wrote just before replying
-        time.sleep(0.02)
+        # What the process wrote before replying is in the pipe or with the reader thread; wait
+        # until the pipe is empty and, after that, the reader is idle again (in that order: the
+        # reader clears pump_idle before it takes anything out of the pipe).
+        deadline = time.monotonic() + _CAPTURE_DRAIN_SECONDS
+        while time.monotonic() < deadline and not self.pump_done.is_set():
+            if self._unread_output() == 0 and self.pump_idle.is_set():
+                break
+            time.sleep(0.002)
         with self.capture_lock:
             lines, self.capture = self.capture or [], None
         return lines
