@@ -9,7 +9,8 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-HOST_DIR="${LOCALSTACK_HOST_DIR:-$REPO_ROOT/.localstack-host}"
+# absolute, so start.sh and stop.sh agree on the marker below however the path is spelled
+HOST_DIR="$(realpath -m "${LOCALSTACK_HOST_DIR:-$REPO_ROOT/.localstack-host}")"
 VENV="${LOCALSTACK_VENV:-$HOST_DIR/venv}"
 PORT="${LOCALSTACK_PORT:-4566}"
 PID_FILE="$HOST_DIR/localstack.pid"

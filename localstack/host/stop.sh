@@ -6,7 +6,8 @@
 set -uo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-HOST_DIR="${LOCALSTACK_HOST_DIR:-$REPO_ROOT/.localstack-host}"
+# absolute, so start.sh and stop.sh agree on the marker below however the path is spelled
+HOST_DIR="$(realpath -m "${LOCALSTACK_HOST_DIR:-$REPO_ROOT/.localstack-host}")"
 PID_FILE="$HOST_DIR/localstack.pid"
 FN_PID_DIR="$HOST_DIR/lambda-pids"
 TIMEOUT="${LOCALSTACK_STOP_TIMEOUT:-15}"
@@ -42,7 +43,10 @@ fi
 
 if [[ "${1:-}" != "--functions-only" && -f "$PID_FILE" ]]; then
   pid="$(cat "$PID_FILE")"
-  if [[ "$pid" =~ ^[0-9]+$ ]] && is_ours "$pid" "localstack.runtime.main"; then
+  # The exact pid dir start.sh gave it: a stale pid now used by another LocalStack (another host
+  # dir) is left alone.
+  if [[ "$pid" =~ ^[0-9]+$ ]] && is_ours "$pid" "localstack.runtime.main" \
+    && tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF -- "RECOFLOW_LAMBDA_PID_DIR=$FN_PID_DIR"; then
     echo "stop.sh: stopping LocalStack (pid $pid)"
     kill_group "$pid" "$TIMEOUT"
   fi
