@@ -58,7 +58,7 @@ else
     echo "start.sh: stop it, or set LOCALSTACK_PORT to use another port" >&2
     exit 1
   fi
-  mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids,sagemaker-jobs}
+  mkdir -p "$HOST_DIR"/{filesystem,lambda-logs,lambda-pids,job-pids,sagemaker-jobs}
   # function processes left over from a LocalStack that died without stopping them
   "$REPO_ROOT/localstack/host/stop.sh" --functions-only >/dev/null 2>&1 9>&- || true
 
@@ -73,6 +73,8 @@ else
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
   # SageMaker emulator job directories (otherwise they pile up in /tmp)
   export RECOFLOW_SAGEMAKER_WORKDIR="${RECOFLOW_SAGEMAKER_WORKDIR:-$HOST_DIR/sagemaker-jobs}"
+  # pids of running SageMaker job commands, for stop.sh
+  export RECOFLOW_JOB_PID_DIR="$HOST_DIR/job-pids"
   export PERSISTENCE=0
   export DISABLE_EVENTS=1
   export LOCALSTACK_TELEMETRY_DISABLED=1  # harmless if unknown to this version

@@ -113,10 +113,19 @@ class Process:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path):
         self.log_path = log_path
         self._log = open(log_path, "ab")
+        # localstack/host/stop.sh stops what is listed in this dir, should LocalStack die without
+        # stopping its jobs; the variable in the job's environment proves a pid is one of ours.
+        pid_dir = os.environ.get("RECOFLOW_JOB_PID_DIR")
+        if pid_dir:
+            env = dict(env, RECOFLOW_JOB_PID_DIR=pid_dir)
         self.popen = subprocess.Popen(
             argv, env=env, cwd=str(cwd), stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
+        self._pid_file = Path(pid_dir) / str(self.popen.pid) if pid_dir else None
+        if self._pid_file:
+            self._pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self._pid_file.touch()
 
     def wait(self, timeout: float | None) -> int | None:
         try:
@@ -141,6 +150,8 @@ class Process:
 
     def close(self) -> None:
         self._log.close()
+        if self._pid_file:
+            self._pid_file.unlink(missing_ok=True)
 
     def tail(self, max_chars: int = 700) -> str:
         try:
