@@ -105,12 +105,13 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
     );
     let span = tracing::info_span!("submission", job_id = %job_id);
     async {
-        let (status, replay) = match deps.jobs.create(&record).await {
-            Ok(Created::New) => (StatusCode::ACCEPTED, false),
+        // The status to report comes from the write itself: no second read of the record.
+        let (status, replay, current) = match deps.jobs.create(&record).await {
+            Ok(Created::New) => (StatusCode::ACCEPTED, false, record.status),
             Ok(Created::AlreadyExists(existing))
                 if existing.form_digest.as_deref() == Some(digest.as_str()) =>
             {
-                (StatusCode::OK, true)
+                (StatusCode::OK, true, existing.status)
             }
             Ok(Created::AlreadyExists(_)) => {
                 return error_response(
@@ -159,11 +160,6 @@ async fn submit<J: JobStore, E: ExecutionStarter>(deps: &ApiDeps<J, E>, request:
                 return service_failure(&err);
             }
         }
-        let current = match deps.jobs.get(&job_id).await {
-            Ok(Some(record)) => record.status,
-            Ok(None) => record.status,
-            Err(err) => return service_failure(&err),
-        };
         let body = json!({
             "job_id": job_id,
             "status": current,
