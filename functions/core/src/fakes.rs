@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::errors::ServiceError;
 use crate::job::{now_rfc3339, JobId, JobRecord, JobStatus, StatusChange};
 use crate::ports::{
-    Created, ExecutionStart, ExecutionStarter, JobStore, ObjectRead, ObjectStore, TransitionError,
-    TransitionExtras,
+    Created, ExecutionStart, ExecutionStarter, JobStore, ObjectHead, ObjectRead, ObjectStore,
+    TransitionError, TransitionExtras,
 };
 
 #[derive(Default)]
@@ -178,10 +178,16 @@ impl ObjectStore for FakeObjects {
         })
     }
 
-    async fn read_head(&self, bucket: &str, key: &str, bytes: u64) -> Result<Option<Vec<u8>>, ServiceError> {
-        Ok(self
-            .get(bucket, key)
-            .map(|body| body[..body.len().min(bytes as usize)].to_vec()))
+    async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: u64,
+    ) -> Result<Option<ObjectHead>, ServiceError> {
+        Ok(self.get(bucket, key).map(|body| ObjectHead {
+            bytes: body[..body.len().min(bytes as usize)].to_vec(),
+            size: body.len() as u64,
+        }))
     }
 
     async fn put(

@@ -73,6 +73,13 @@ pub enum ObjectRead {
     Missing,
 }
 
+/// The start of an object and the size of the whole object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectHead {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Size of an object, `None` if it does not exist.
@@ -80,8 +87,14 @@ pub trait ObjectStore: Send + Sync {
     /// Reads a whole object, refusing (without downloading it) one over `max_bytes`.
     async fn read_limited(&self, bucket: &str, key: &str, max_bytes: u64)
         -> Result<ObjectRead, ServiceError>;
-    /// The first bytes of an object (a ranged GET), `None` if it does not exist.
-    async fn read_head(&self, bucket: &str, key: &str, bytes: u64) -> Result<Option<Vec<u8>>, ServiceError>;
+    /// The first bytes of an object and its total size, in one ranged GET; `None` if it does
+    /// not exist.
+    async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: u64,
+    ) -> Result<Option<ObjectHead>, ServiceError>;
     async fn put(
         &self,
         bucket: &str,

@@ -166,16 +166,12 @@ async fn check_csv<O: ObjectStore>(
         reason,
     };
     let location = parse(uri, field)?;
-    let bytes = objects
-        .size(&location.bucket, &location.key)
-        .await?
-        .ok_or_else(missing)?;
-    // Only the header is read (a ranged GET), whatever the file's size.
+    // One ranged GET gives the header and the file's size, whatever the file's size.
     let head = objects
         .read_head(&location.bucket, &location.key, MAX_HEADER_BYTES)
         .await?
         .ok_or_else(missing)?;
-    let columns = header_columns(&head).map_err(invalid)?;
+    let columns = header_columns(&head.bytes).map_err(invalid)?;
     let absent: Vec<&str> = required_columns(field)
         .iter()
         .copied()
@@ -191,7 +187,7 @@ async fn check_csv<O: ObjectStore>(
     Ok(PreparedFile {
         field: field.to_owned(),
         uri: uri.to_owned(),
-        bytes,
+        bytes: head.size,
         columns,
     })
 }

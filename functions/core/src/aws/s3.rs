@@ -5,7 +5,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::service_error;
 use crate::errors::ServiceError;
-use crate::ports::{ObjectRead, ObjectStore};
+use crate::ports::{ObjectHead, ObjectRead, ObjectStore};
 
 pub struct S3Objects {
     client: Client,
@@ -33,6 +33,11 @@ const COPY_SOURCE_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// Whole-object size from a Content-Range such as `bytes 0-65535/1048576`.
+fn total_size(content_range: Option<&str>) -> Option<u64> {
+    content_range?.rsplit_once('/')?.1.parse().ok()
+}
 
 async fn collect(body: ByteStream) -> Result<Vec<u8>, ServiceError> {
     body.collect()
@@ -76,7 +81,12 @@ impl ObjectStore for S3Objects {
         Ok(ObjectRead::Body(collect(output.body).await?))
     }
 
-    async fn read_head(&self, bucket: &str, key: &str, bytes: u64) -> Result<Option<Vec<u8>>, ServiceError> {
+    async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: u64,
+    ) -> Result<Option<ObjectHead>, ServiceError> {
         let range = format!("bytes=0-{}", bytes.saturating_sub(1));
         match self
             .client
@@ -87,11 +97,21 @@ impl ObjectStore for S3Objects {
             .send()
             .await
         {
-            Ok(output) => Ok(Some(collect(output.body).await?)),
+            Ok(output) => {
+                let size = total_size(output.content_range.as_deref())
+                    .unwrap_or(output.content_length.unwrap_or(0).max(0) as u64);
+                Ok(Some(ObjectHead {
+                    bytes: collect(output.body).await?,
+                    size,
+                }))
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             // An empty object has no byte 0: S3 answers InvalidRange.
             Err(err) if aws_sdk_s3::error::ProvideErrorMetadata::code(&err) == Some("InvalidRange") => {
-                Ok(Some(Vec::new()))
+                Ok(Some(ObjectHead {
+                    bytes: Vec::new(),
+                    size: 0,
+                }))
             }
             Err(err) => Err(service_error("S3", "GetObject", &err)),
         }
@@ -138,5 +158,17 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| service_error("S3", "DeleteObject", &e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_size;
+
+    #[test]
+    fn total_size_comes_from_content_range() {
+        assert_eq!(total_size(Some("bytes 0-65535/1048576")), Some(1_048_576));
+        assert_eq!(total_size(Some("bytes 0-9/*")), None);
+        assert_eq!(total_size(None), None);
     }
 }
