@@ -1,19 +1,21 @@
 """Pieces shared by the Personalize and SageMaker emulators: the fault-endpoint hook, the
-dispatch table that applies request throttling, S3 access through LocalStack's in-process clients,
-and small helpers."""
+dispatch table that throttles and validates every request, the per-account/region resource
+stores, ARNs, error shapes, S3 access through LocalStack's in-process clients, and small helpers.
+Paging lives in ``paging.py``, tags in ``tagging.py``, model validation in ``validation.py``."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable, Generic, Iterator, TypeVar
 
-from localstack.aws.api import CommonServiceException, RequestContext
+from localstack.aws.api import RequestContext, ServiceException
 from localstack.aws.skeleton import create_dispatch_table
 from localstack.runtime import hooks
 
 from recoflow_localstack import faults
+from recoflow_localstack.validation import validation_errors, validation_message
 
 LOG = logging.getLogger(__name__)
 
@@ -25,14 +27,28 @@ def register_recoflow_faults_endpoint():
     faults.register_route()
 
 
-class ThrottlingException(CommonServiceException):
+class ServiceError(ServiceException):
+    """An error the service answers with HTTP 400; its code (``__type``) is the class name, so a
+    subclass per error shape of the model (``ResourceInUse``, ``InvalidInputException``, ...)."""
+
+    status_code = 400
+    sender_fault = True
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.code = type(self).__name__
+
+
+class ThrottlingException(ServiceError):
     def __init__(self, message: str = "Rate exceeded"):
-        super().__init__("ThrottlingException", message, status_code=400, sender_fault=True)
+        super().__init__(message)
 
 
-def throttling_dispatch_table(service: str) -> Callable[[object], dict]:
-    """A ``dispatch_table_factory`` for ``Service.for_provider``: every operation first asks the
-    fault configuration whether this request is throttled."""
+def emulator_dispatch_table(service: str, invalid_request: Callable[[str], Exception]) -> Callable[[object], dict]:
+    """A ``dispatch_table_factory`` for ``Service.for_provider``. Every operation first asks the
+    fault configuration whether this request is throttled, then checks the request against the
+    service model (``invalid_request(message)`` is the service's error for a broken constraint),
+    and only then reaches the provider: the one place where requests are validated."""
 
     def factory(provider) -> dict:
         table = create_dispatch_table(provider)
@@ -41,6 +57,9 @@ def throttling_dispatch_table(service: str) -> Callable[[object], dict]:
             def dispatch(context: RequestContext, request):
                 if faults.should_throttle(service, operation):
                     raise ThrottlingException()
+                problems = validation_errors(context.operation, request)
+                if problems:
+                    raise invalid_request(validation_message(problems))
                 return dispatcher(context, request)
 
             return dispatch
@@ -48,6 +67,34 @@ def throttling_dispatch_table(service: str) -> Callable[[object], dict]:
         return {op: wrap(op, dispatcher) for op, dispatcher in table.items()}
 
     return factory
+
+
+Store = TypeVar("Store")
+
+
+class RegionalStores(Generic[Store]):
+    """One resource store per account and region, made on first use: AWS keeps them apart."""
+
+    def __init__(self, make: Callable[[], Store]):
+        self._make = make
+        self._stores: dict[tuple[str, str], Store] = {}
+        self._lock = threading.Lock()
+
+    def of(self, context: RequestContext) -> Store:
+        with self._lock:
+            key = (context.account_id, context.region)
+            if key not in self._stores:
+                self._stores[key] = self._make()
+            return self._stores[key]
+
+    def all(self) -> list[Store]:
+        with self._lock:
+            return list(self._stores.values())
+
+
+def build_arn(context: RequestContext, service: str, resource: str) -> str:
+    """``arn:aws:<service>:<region>:<account>:<resource>`` of the caller's account and region."""
+    return f"arn:aws:{service}:{context.region}:{context.account_id}:{resource}"
 
 
 def utcnow() -> datetime:
