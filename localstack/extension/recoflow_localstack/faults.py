@@ -64,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "hpo_duration_factor": 5.0,
     # SageMaker: seconds between SIGTERM and SIGKILL when a job is stopped or times out (AWS: 120)
     "stop_grace_seconds": 2.0,
+    # how long a stopped job stays Stopping (SageMaker) / CREATE STOPPING (Personalize solution
+    # version) before it is Stopped: on AWS a stop takes a while, and code that assumes an
+    # immediate stop must be caught locally too
+    "stopping_seconds": 3.0,
     # SageMaker: extra image -> command mappings {"<image uri or glob>": ["cmd", ...]}, consulted
     # before RECOFLOW_SAGEMAKER_IMAGES (see sagemaker/runner.py)
     "sagemaker_images": {},
@@ -143,9 +147,10 @@ def _validate(config: dict[str, Any]) -> None:
         d = config["durations"].get(service, 0)
         if not isinstance(d, (int, float)) or d < 0:
             raise ValueError(f"durations.{service} must be a non-negative number")
-    factor = config.get("hpo_duration_factor", 1.0)
-    if not isinstance(factor, (int, float)) or factor < 0:
-        raise ValueError("hpo_duration_factor must be a non-negative number")
+    for key in ("hpo_duration_factor", "stop_grace_seconds", "stopping_seconds"):
+        value = config.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{key} must be a non-negative number")
     for pattern, command in (config.get("sagemaker_images") or {}).items():
         if not (isinstance(command, str) or (isinstance(command, list) and command and all(isinstance(c, str) for c in command))):
             raise ValueError(f"sagemaker_images.{pattern} must be a command string or a non-empty list of strings")
@@ -194,6 +199,11 @@ def hpo_duration_factor() -> float:
 def stop_grace_seconds() -> float:
     with _lock:
         return float(_current().get("stop_grace_seconds", 2.0))
+
+
+def stopping_seconds() -> float:
+    with _lock:
+        return float(_current().get("stopping_seconds", 3.0))
 
 
 def sagemaker_images() -> dict[str, Any]:

@@ -5,6 +5,11 @@ ACTIVE shortly after creation; dataset import jobs, solution versions and batch 
 on a background thread through CREATE PENDING -> CREATE IN_PROGRESS -> ACTIVE | CREATE FAILED,
 doing real work (CSV import from S3, training a stand-in model, writing batch output to S3) within
 the artificial duration configured in ``recoflow_localstack.faults``.
+
+Requests are checked against the service model before they get here (emulation.py; a broken
+constraint answers InvalidInputException); this module checks what the model cannot say.
+List calls page like SageMaker's (paging.py): a page of maxResults resources, newest first, is
+taken before the parent filter (datasetGroupArn, solutionArn, ...) is applied.
 """
 
 from __future__ import annotations
@@ -13,18 +18,20 @@ import csv
 import io
 import json
 import logging
-import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from localstack.aws.api import RequestContext, ServiceException, handler
+from localstack.aws.api import RequestContext, handler
 
-from recoflow_localstack import faults
-from recoflow_localstack.emulation import list_keys, parse_s3_uri, s3_client, start_thread, utcnow
+from recoflow_localstack import faults, paging
+from recoflow_localstack.emulation import (
+    RegionalStores, ServiceError, build_arn, list_keys, parse_s3_uri, s3_client, start_thread, utcnow,
+)
 from recoflow_localstack.personalize import model as recmodel
+from recoflow_localstack.tagging import MAX_TAGS_PER_RESOURCE, TagStore
 
 LOG = logging.getLogger(__name__)
 
@@ -38,7 +45,7 @@ STOPPING = "CREATE STOPPING"
 STOPPED = "CREATE STOPPED"
 RUNNING = (PENDING, IN_PROGRESS, STOPPING)
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
+DEFAULT_MAX_RESULTS = 100  # List* without maxResults
 DATASET_TYPES = {"interactions": "INTERACTIONS", "items": "ITEMS", "users": "USERS", "actions": "ACTIONS",
                  "action_interactions": "ACTION_INTERACTIONS"}
 REQUIRED_COLUMNS = {
@@ -52,36 +59,35 @@ INJECTED_FAILURE = "Injected failure (recoflow fault injection: fail_next)."
 # --- errors (shapes from the botocore model: code == shape name, HTTP 400) ------------------
 
 
-class _PersonalizeError(ServiceException):
-    status_code = 400
-    sender_fault = False
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.code = type(self).__name__
-
-
-class InvalidInputException(_PersonalizeError):
+class InvalidInputException(ServiceError):
     pass
 
 
-class ResourceNotFoundException(_PersonalizeError):
+class ResourceNotFoundException(ServiceError):
     pass
 
 
-class ResourceAlreadyExistsException(_PersonalizeError):
+class ResourceAlreadyExistsException(ServiceError):
     pass
 
 
-class ResourceInUseException(_PersonalizeError):
+class ResourceInUseException(ServiceError):
     pass
 
 
-class LimitExceededException(_PersonalizeError):
+class LimitExceededException(ServiceError):
     pass
 
 
-class InvalidNextTokenException(_PersonalizeError):
+class InvalidNextTokenException(ServiceError):
+    pass
+
+
+class TooManyTagsException(ServiceError):
+    pass
+
+
+class TooManyTagKeysException(ServiceError):
     pass
 
 
@@ -104,6 +110,12 @@ class Store:
     # not part of any API response
     dataset_rows: dict[str, list[dict]] = field(default_factory=dict)
     models: dict[str, recmodel.Model] = field(default_factory=dict)
+    tags: TagStore = field(default_factory=lambda: TagStore(invalid=InvalidInputException, too_many=TooManyTagsException))
+
+    def taggable(self) -> dict[str, dict]:
+        """Resources that take tags, by ARN (schemas do not: CreateSchema has no tags)."""
+        tables = (self.dataset_groups, self.datasets, self.import_jobs, self.solutions, self.versions, self.batch_jobs)
+        return {arn: record for table in tables for arn, record in list(table.items())}
 
 
 def _public(record: dict) -> dict:
@@ -115,39 +127,27 @@ class PersonalizeProvider:
     service = SERVICE
 
     def __init__(self):
-        self._stores: dict[tuple[str, str], Store] = {}
+        self._stores = RegionalStores(Store)
         self._lock = threading.RLock()
 
     # --- helpers -------------------------------------------------------------------------
 
     def _store(self, context: RequestContext) -> Store:
-        key = (context.account_id, context.region)
-        with self._lock:
-            if key not in self._stores:
-                self._stores[key] = Store()
-            return self._stores[key]
+        return self._stores.of(context)
 
     @staticmethod
     def _arn(context: RequestContext, resource: str) -> str:
-        return f"arn:aws:personalize:{context.region}:{context.account_id}:{resource}"
+        return build_arn(context, SERVICE, resource)
 
     @staticmethod
-    def _check_name(value: Any, member: str = "name") -> str:
-        if not isinstance(value, str) or not NAME_RE.match(value):
-            raise InvalidInputException(
-                f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: ^[a-zA-Z0-9][a-zA-Z0-9\\-_]* "
-                f"and length less than or equal to 63"
-            )
-        return value
+    def _get(table: dict, resource_arn: str) -> dict:
+        if resource_arn not in table:
+            raise ResourceNotFoundException(f"Resource Arn {resource_arn} does not exist.")
+        return table[resource_arn]
 
     @staticmethod
-    def _get(table: dict, arn: Any, member: str) -> dict:
-        if not arn:
-            raise InvalidInputException(f"1 validation error detected: '{member}' must not be null")
-        if arn not in table:
-            raise ResourceNotFoundException(f"Resource Arn {arn} does not exist.")
-        return table[arn]
+    def _checked_tags(store: Store, request: dict) -> dict[str, str]:
+        return store.tags.checked([(t["tagKey"], t["tagValue"]) for t in request.get("tags") or []])
 
     @staticmethod
     def _not_exists(table: dict, arn: str) -> None:
@@ -160,20 +160,24 @@ class PersonalizeProvider:
         record["lastUpdatedDateTime"] = utcnow()
 
     @staticmethod
-    def _page(items: list[dict], request: dict, key: str) -> dict:
-        items = sorted(items, key=lambda r: r.get("creationDateTime"), reverse=True)
-        start = 0
-        token = request.get("nextToken")
+    def _list(table: dict[str, dict], request: dict, result_key: str, parent_key: str | None = None) -> dict:
+        """List*: a page of maxResults resources, newest first, then only those of the parent named
+        by ``parent_key`` in the request (when given): the page may be short or empty while
+        nextToken is set (paging.py)."""
+        parent = request.get(parent_key) if parent_key else None
+        try:
+            page, token = paging.page_then_filter(
+                list(table.items()),  # (ARN, record): the ARN makes each sort key distinct
+                key=lambda item: (paging.sortable(item[1]["creationDateTime"]), item[0]),
+                descending=True, keep=lambda item: parent is None or item[1].get(parent_key) == parent,
+                max_results=request.get("maxResults") or DEFAULT_MAX_RESULTS,
+                token=request.get("nextToken"), ordering=result_key,
+            )
+        except paging.InvalidToken:
+            raise InvalidNextTokenException(f"The next token {request.get('nextToken')!r} is not valid.")
+        result: dict[str, Any] = {result_key: [_public(record) for _arn, record in page]}
         if token:
-            try:
-                start = int(token)
-            except ValueError:
-                raise InvalidNextTokenException("Invalid next token.")
-        size = int(request.get("maxResults") or 100)
-        page = items[start : start + size]
-        result: dict[str, Any] = {key: page}
-        if start + size < len(items):
-            result["nextToken"] = str(start + size)
+            result["nextToken"] = token
         return result
 
     def _activate_later(self, record: dict) -> None:
@@ -218,9 +222,8 @@ class PersonalizeProvider:
 
     def _finish(self, record: dict, status: str, reason: str | None = None) -> None:
         with self._lock:
-            if record["status"] == STOPPING:  # StopSolutionVersionCreation came first
-                self._touch(record, status=STOPPED)
-            elif record["status"] == IN_PROGRESS:
+            # a version being stopped (CREATE STOPPING) is ended by StopSolutionVersionCreation's timer
+            if record["status"] == IN_PROGRESS:
                 self._touch(record, status=status, **({"failureReason": reason} if reason else {}))
 
     def _check_limit(self, table: dict, limit_name: str, what: str) -> None:
@@ -237,7 +240,7 @@ class PersonalizeProvider:
     @handler("CreateSchema", expand=False)
     def create_schema(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("name"))
+        name = request["name"]
         try:
             schema = json.loads(request.get("schema") or "")
             fields = schema["fields"]
@@ -260,17 +263,17 @@ class PersonalizeProvider:
 
     @handler("DescribeSchema", expand=False)
     def describe_schema(self, context: RequestContext, request: dict) -> dict:
-        return {"schema": _public(self._get(self._store(context).schemas, request.get("schemaArn"), "schemaArn"))}
+        return {"schema": _public(self._get(self._store(context).schemas, request["schemaArn"]))}
 
     @handler("ListSchemas", expand=False)
     def list_schemas(self, context: RequestContext, request: dict) -> dict:
-        return self._page([_public(s) for s in list(self._store(context).schemas.values())], request, "schemas")
+        return self._list(self._store(context).schemas, request, "schemas")
 
     @handler("DeleteSchema", expand=False)
     def delete_schema(self, context: RequestContext, request: dict) -> None:
         store = self._store(context)
         arn = request.get("schemaArn")
-        self._get(store.schemas, arn, "schemaArn")
+        self._get(store.schemas, arn)
         if any(d["schemaArn"] == arn for d in list(store.datasets.values())):
             raise ResourceInUseException(f"Schema {arn} is used by a dataset.")
         del store.schemas[arn]
@@ -280,7 +283,8 @@ class PersonalizeProvider:
     @handler("CreateDatasetGroup", expand=False)
     def create_dataset_group(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("name"))
+        tags = self._checked_tags(store, request)
+        name = request["name"]
         arn = self._arn(context, f"dataset-group/{name}")
         with self._lock:
             self._not_exists(store.dataset_groups, arn)
@@ -291,24 +295,24 @@ class PersonalizeProvider:
                 "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.dataset_groups[arn] = record
+            store.tags.add(arn, tags)
         self._activate_later(record)
         return {"datasetGroupArn": arn, "domain": request.get("domain")}
 
     @handler("DescribeDatasetGroup", expand=False)
     def describe_dataset_group(self, context: RequestContext, request: dict) -> dict:
-        record = self._get(self._store(context).dataset_groups, request.get("datasetGroupArn"), "datasetGroupArn")
+        record = self._get(self._store(context).dataset_groups, request["datasetGroupArn"])
         return {"datasetGroup": _public(record)}
 
     @handler("ListDatasetGroups", expand=False)
     def list_dataset_groups(self, context: RequestContext, request: dict) -> dict:
-        groups = [_public(g) for g in list(self._store(context).dataset_groups.values())]
-        return self._page(groups, request, "datasetGroups")
+        return self._list(self._store(context).dataset_groups, request, "datasetGroups")
 
     @handler("DeleteDatasetGroup", expand=False)
     def delete_dataset_group(self, context: RequestContext, request: dict) -> None:
         store = self._store(context)
         arn = request.get("datasetGroupArn")
-        self._get(store.dataset_groups, arn, "datasetGroupArn")
+        self._get(store.dataset_groups, arn)
         if any(d["datasetGroupArn"] == arn for d in list(store.datasets.values())) or any(
             s["datasetGroupArn"] == arn for s in list(store.solutions.values())
         ):
@@ -316,21 +320,23 @@ class PersonalizeProvider:
                 f"Dataset group {arn} still has datasets or solutions; delete them first."
             )
         del store.dataset_groups[arn]
+        store.tags.forget(arn)
 
     # --- datasets ------------------------------------------------------------------------
 
     @handler("CreateDataset", expand=False)
     def create_dataset(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("name"))
+        tags = self._checked_tags(store, request)
+        name = request["name"]
         dataset_type = DATASET_TYPES.get(str(request.get("datasetType") or "").lower())
         if not dataset_type:
             raise InvalidInputException(
                 f"Invalid datasetType {request.get('datasetType')!r}: must be one of Interactions, Items, Users, "
                 f"Actions, Action_Interactions."
             )
-        schema = self._get(store.schemas, request.get("schemaArn"), "schemaArn")
-        group = self._get(store.dataset_groups, request.get("datasetGroupArn"), "datasetGroupArn")
+        schema = self._get(store.schemas, request["schemaArn"])
+        group = self._get(store.dataset_groups, request["datasetGroupArn"])
         if group["status"] != ACTIVE:
             raise ResourceInUseException(
                 f"Dataset group {group['datasetGroupArn']} is not in ACTIVE state (status: {group['status']})."
@@ -352,27 +358,27 @@ class PersonalizeProvider:
                 "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.datasets[arn] = record
+            store.tags.add(arn, tags)
         self._activate_later(record)
         return {"datasetArn": arn}
 
     @handler("DescribeDataset", expand=False)
     def describe_dataset(self, context: RequestContext, request: dict) -> dict:
-        return {"dataset": _public(self._get(self._store(context).datasets, request.get("datasetArn"), "datasetArn"))}
+        return {"dataset": _public(self._get(self._store(context).datasets, request["datasetArn"]))}
 
     @handler("ListDatasets", expand=False)
     def list_datasets(self, context: RequestContext, request: dict) -> dict:
-        group = request.get("datasetGroupArn")
-        items = [_public(d) for d in list(self._store(context).datasets.values()) if not group or d["datasetGroupArn"] == group]
-        return self._page(items, request, "datasets")
+        return self._list(self._store(context).datasets, request, "datasets", "datasetGroupArn")
 
     @handler("DeleteDataset", expand=False)
     def delete_dataset(self, context: RequestContext, request: dict) -> None:
         store = self._store(context)
         arn = request.get("datasetArn")
-        self._get(store.datasets, arn, "datasetArn")
+        self._get(store.datasets, arn)
         if any(j["datasetArn"] == arn and j["status"] in RUNNING for j in list(store.import_jobs.values())):
             raise ResourceInUseException(f"Dataset {arn} has a dataset import job in progress.")
         del store.datasets[arn]
+        store.tags.forget(arn)
         store.dataset_rows.pop(arn, None)
 
     # --- dataset import jobs ------------------------------------------------------------
@@ -380,18 +386,15 @@ class PersonalizeProvider:
     @handler("CreateDatasetImportJob", expand=False)
     def create_dataset_import_job(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("jobName"), "jobName")
-        dataset = self._get(store.datasets, request.get("datasetArn"), "datasetArn")
+        tags = self._checked_tags(store, request)
+        name = request["jobName"]
+        dataset = self._get(store.datasets, request["datasetArn"])
         location = (request.get("dataSource") or {}).get("dataLocation")
         try:
             parse_s3_uri(location)
         except ValueError:
             raise InvalidInputException(f"Invalid dataSource.dataLocation {location!r}: must be an s3:// path.")
-        if not request.get("roleArn"):
-            raise InvalidInputException("1 validation error detected: 'roleArn' must not be null")
         import_mode = request.get("importMode") or "FULL"
-        if import_mode not in ("FULL", "INCREMENTAL"):
-            raise InvalidInputException(f"Invalid importMode {import_mode!r}: must be FULL or INCREMENTAL.")
         if dataset["status"] != ACTIVE:
             raise ResourceInUseException(
                 f"Dataset {dataset['datasetArn']} is not in ACTIVE state (status: {dataset['status']})."
@@ -413,6 +416,7 @@ class PersonalizeProvider:
                 "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.import_jobs[arn] = record
+            store.tags.add(arn, tags)
 
         def work():
             rows = self._import_csv(context, store, dataset, location)
@@ -491,22 +495,21 @@ class PersonalizeProvider:
 
     @handler("DescribeDatasetImportJob", expand=False)
     def describe_dataset_import_job(self, context: RequestContext, request: dict) -> dict:
-        record = self._get(self._store(context).import_jobs, request.get("datasetImportJobArn"), "datasetImportJobArn")
+        record = self._get(self._store(context).import_jobs, request["datasetImportJobArn"])
         return {"datasetImportJob": _public(record)}
 
     @handler("ListDatasetImportJobs", expand=False)
     def list_dataset_import_jobs(self, context: RequestContext, request: dict) -> dict:
-        ds = request.get("datasetArn")
-        items = [_public(j) for j in list(self._store(context).import_jobs.values()) if not ds or j["datasetArn"] == ds]
-        return self._page(items, request, "datasetImportJobs")
+        return self._list(self._store(context).import_jobs, request, "datasetImportJobs", "datasetArn")
 
     # --- solutions ----------------------------------------------------------------------
 
     @handler("CreateSolution", expand=False)
     def create_solution(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("name"))
-        group = self._get(store.dataset_groups, request.get("datasetGroupArn"), "datasetGroupArn")
+        tags = self._checked_tags(store, request)
+        name = request["name"]
+        group = self._get(store.dataset_groups, request["datasetGroupArn"])
         recipe = request.get("recipeArn")
         if request.get("performAutoML"):
             recipe = recipe or "arn:aws:personalize:::recipe/aws-user-personalization"
@@ -531,13 +534,14 @@ class PersonalizeProvider:
                 "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.solutions[arn] = record
+            store.tags.add(arn, tags)
         self._activate_later(record)
         return {"solutionArn": arn}
 
     @handler("DescribeSolution", expand=False)
     def describe_solution(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        record = dict(self._get(store.solutions, request.get("solutionArn"), "solutionArn"))
+        record = dict(self._get(store.solutions, request["solutionArn"]))
         versions = [v for v in list(store.versions.values()) if v["solutionArn"] == record["solutionArn"]]
         if versions:
             latest = max(versions, key=lambda v: v["creationDateTime"])
@@ -549,38 +553,35 @@ class PersonalizeProvider:
 
     @handler("ListSolutions", expand=False)
     def list_solutions(self, context: RequestContext, request: dict) -> dict:
-        group = request.get("datasetGroupArn")
-        items = [_public(s) for s in list(self._store(context).solutions.values()) if not group or s["datasetGroupArn"] == group]
-        return self._page(items, request, "solutions")
+        return self._list(self._store(context).solutions, request, "solutions", "datasetGroupArn")
 
     @handler("DeleteSolution", expand=False)
     def delete_solution(self, context: RequestContext, request: dict) -> None:
         store = self._store(context)
         arn = request.get("solutionArn")
-        self._get(store.solutions, arn, "solutionArn")
+        self._get(store.solutions, arn)
         if any(v["solutionArn"] == arn and v["status"] in RUNNING for v in list(store.versions.values())):
             raise ResourceInUseException(f"Solution {arn} has a solution version in progress.")
         del store.solutions[arn]
+        store.tags.forget(arn)
         for varn in [a for a, v in list(store.versions.items()) if v["solutionArn"] == arn]:
             del store.versions[varn]
             store.models.pop(varn, None)
+            store.tags.forget(varn)
 
     # --- solution versions ---------------------------------------------------------------
 
     @handler("CreateSolutionVersion", expand=False)
     def create_solution_version(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        solution = self._get(store.solutions, request.get("solutionArn"), "solutionArn")
+        tags = self._checked_tags(store, request)
+        solution = self._get(store.solutions, request["solutionArn"])
         mode = request.get("trainingMode") or "FULL"
-        if mode not in ("FULL", "UPDATE", "AUTOTRAIN"):
-            raise InvalidInputException(f"Invalid trainingMode {mode!r}.")
         if solution["status"] != ACTIVE:
             raise ResourceInUseException(
                 f"Solution {solution['solutionArn']} is not in ACTIVE state (status: {solution['status']})."
             )
         name = request.get("name")
-        if name is not None:
-            self._check_name(name)
         version_id = uuid.uuid4().hex[:8]
         arn = f"{solution['solutionArn']}/{version_id}"
         with self._lock:
@@ -597,6 +598,7 @@ class PersonalizeProvider:
                 "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.versions[arn] = record
+            store.tags.add(arn, tags)
 
         def work():
             interactions_arn = next(
@@ -625,37 +627,50 @@ class PersonalizeProvider:
 
     @handler("DescribeSolutionVersion", expand=False)
     def describe_solution_version(self, context: RequestContext, request: dict) -> dict:
-        record = self._get(self._store(context).versions, request.get("solutionVersionArn"), "solutionVersionArn")
+        record = self._get(self._store(context).versions, request["solutionVersionArn"])
         return {"solutionVersion": _public(record)}
 
     @handler("ListSolutionVersions", expand=False)
     def list_solution_versions(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        sol = request.get("solutionArn")
-        if sol and sol not in store.solutions:
-            raise ResourceNotFoundException(f"Resource Arn {sol} does not exist.")
-        items = [_public(v) for v in list(store.versions.values()) if not sol or v["solutionArn"] == sol]
-        return self._page(items, request, "solutionVersions")
+        solution = request.get("solutionArn")
+        if solution and solution not in store.solutions:
+            raise ResourceNotFoundException(f"Resource Arn {solution} does not exist.")
+        return self._list(store.versions, request, "solutionVersions", "solutionArn")
 
     @handler("StopSolutionVersionCreation", expand=False)
     def stop_solution_version_creation(self, context: RequestContext, request: dict) -> None:
-        record = self._get(self._store(context).versions, request.get("solutionVersionArn"), "solutionVersionArn")
+        record = self._get(self._store(context).versions, request["solutionVersionArn"])
         # check and change under the lock the job thread takes to finish: otherwise a version that
         # turned ACTIVE in between would be set to CREATE STOPPING and stay there for good
         with self._lock:
-            if record["status"] not in RUNNING:
+            if record["status"] not in (PENDING, IN_PROGRESS):
                 raise ResourceInUseException(
                     f"Solution version {record['solutionVersionArn']} is in status {record['status']} and cannot be stopped."
                 )
-            self._touch(record, status=STOPPED if record["status"] == PENDING else STOPPING)
+            if record["status"] == PENDING:  # nothing started yet: stopped at once, as documented
+                self._touch(record, status=STOPPED)
+                return
+            self._touch(record, status=STOPPING)
+        delay = faults.stopping_seconds()
+
+        def stopped():
+            # CREATE STOPPING lasts a while on AWS too, whatever the training does meanwhile
+            time.sleep(delay)
+            with self._lock:
+                if record["status"] == STOPPING:
+                    self._touch(record, status=STOPPED)
+
+        start_thread(f"personalize-stop-{record['solutionVersionArn'].rsplit('/', 1)[-1]}", stopped)
 
     # --- batch inference jobs ----------------------------------------------------------
 
     @handler("CreateBatchInferenceJob", expand=False)
     def create_batch_inference_job(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("jobName"), "jobName")
-        version = self._get(store.versions, request.get("solutionVersionArn"), "solutionVersionArn")
+        tags = self._checked_tags(store, request)
+        name = request["jobName"]
+        version = self._get(store.versions, request["solutionVersionArn"])
         input_path = ((request.get("jobInput") or {}).get("s3DataSource") or {}).get("path")
         output_path = ((request.get("jobOutput") or {}).get("s3DataDestination") or {}).get("path")
         for member, path in (("jobInput.s3DataSource.path", input_path), ("jobOutput.s3DataDestination.path", output_path)):
@@ -663,8 +678,6 @@ class PersonalizeProvider:
                 parse_s3_uri(path)
             except ValueError:
                 raise InvalidInputException(f"Invalid {member} {path!r}: must be an s3:// path.")
-        if not request.get("roleArn"):
-            raise InvalidInputException("1 validation error detected: 'roleArn' must not be null")
         num_results = request.get("numResults") or 25
         if not isinstance(num_results, int) or not 1 <= num_results <= 500:
             raise InvalidInputException(f"numResults must be between 1 and 500, got {num_results}.")
@@ -688,6 +701,7 @@ class PersonalizeProvider:
                 "status": PENDING, "creationDateTime": now, "lastUpdatedDateTime": now,
             }
             store.batch_jobs[arn] = record
+            store.tags.add(arn, tags)
 
         def work():
             self._batch_inference(context, store.models[version["solutionVersionArn"]], input_path, output_path, num_results)
@@ -726,14 +740,46 @@ class PersonalizeProvider:
 
     @handler("DescribeBatchInferenceJob", expand=False)
     def describe_batch_inference_job(self, context: RequestContext, request: dict) -> dict:
-        record = self._get(self._store(context).batch_jobs, request.get("batchInferenceJobArn"), "batchInferenceJobArn")
+        record = self._get(self._store(context).batch_jobs, request["batchInferenceJobArn"])
         return {"batchInferenceJob": _public(record)}
 
     @handler("ListBatchInferenceJobs", expand=False)
     def list_batch_inference_jobs(self, context: RequestContext, request: dict) -> dict:
-        sv = request.get("solutionVersionArn")
-        items = [_public(j) for j in list(self._store(context).batch_jobs.values()) if not sv or j["solutionVersionArn"] == sv]
-        return self._page(items, request, "batchInferenceJobs")
+        return self._list(self._store(context).batch_jobs, request, "batchInferenceJobs", "solutionVersionArn")
+
+    # --- tags ----------------------------------------------------------------------------
+
+    def _taggable(self, store: Store, resource_arn: str) -> str:
+        if resource_arn in store.schemas:
+            raise InvalidInputException(f"Resource {resource_arn} cannot be tagged: schemas take no tags.")
+        if resource_arn not in store.taggable():
+            raise ResourceNotFoundException(f"Resource Arn {resource_arn} does not exist.")
+        return resource_arn
+
+    @handler("TagResource", expand=False)
+    def tag_resource(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        resource = self._taggable(store, request["resourceArn"])
+        store.tags.add(resource, self._checked_tags(store, request))
+        return {}
+
+    @handler("UntagResource", expand=False)
+    def untag_resource(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        resource = self._taggable(store, request["resourceArn"])
+        if len(request["tagKeys"]) > MAX_TAGS_PER_RESOURCE:
+            raise TooManyTagKeysException(
+                f"The request contains more tag keys than can be associated with a resource "
+                f"({MAX_TAGS_PER_RESOURCE} tag keys per resource)."
+            )
+        store.tags.remove(resource, request["tagKeys"])
+        return {}
+
+    @handler("ListTagsForResource", expand=False)
+    def list_tags_for_resource(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        tags = store.tags.get(self._taggable(store, request["resourceArn"]))
+        return {"tags": [{"tagKey": k, "tagValue": v} for k, v in tags.items()]}
 
 
 def _nullable(avro_type: Any) -> bool:

@@ -8,6 +8,11 @@ Stopped/MaxRuntimeExceeded (StoppingCondition.MaxRuntimeInSeconds).
 
 Processing jobs: InProgress (inputs downloaded to their LocalPath, ContainerEntrypoint +
 ContainerArguments run, outputs uploaded) -> Completed | Failed | Stopped.
+
+Requests are checked against the service model before they get here (emulation.py); this module
+checks what the model cannot say (e.g. a channel prefix with no object in S3, unique names).
+Job names are unique without regard to case and found without regard to case (ARNs hold the
+lower-case name). A stopped job stays Stopping for ``stopping_seconds`` (faults.py).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import atexit
 import json
 import logging
 import os
-import re
 import tarfile
 import threading
 import time
@@ -24,46 +28,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localstack.aws.api import CommonServiceException, RequestContext, ServiceException, handler
+from localstack.aws.api import RequestContext, handler
 from localstack.services.plugins import ServiceLifecycleHook
 
-from recoflow_localstack import faults
-from recoflow_localstack.emulation import list_keys, parse_s3_uri, s3_client, start_thread, utcnow
+from recoflow_localstack import faults, paging
+from recoflow_localstack.emulation import (
+    RegionalStores, ServiceError, build_arn, list_keys, parse_s3_uri, s3_client, start_thread, utcnow,
+)
 from recoflow_localstack.sagemaker import runner
+from recoflow_localstack.tagging import TagStore
 
 LOG = logging.getLogger(__name__)
 
 SERVICE = "sagemaker"
-NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 ACTIVE_STATUSES = ("InProgress", "Stopping")
 INJECTED_FAILURE = "InternalServerError: Injected failure (recoflow fault injection: fail_next)."
 MAX_REASON = 1024
 
 
-class ValidationException(CommonServiceException):
-    def __init__(self, message: str):
-        super().__init__("ValidationException", message, status_code=400, sender_fault=True)
-
-
-class _SageMakerError(ServiceException):
-    status_code = 400
-    sender_fault = False
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.code = type(self).__name__
-
-
-class ResourceInUse(_SageMakerError):
+# SageMaker answers ValidationException (not in its model) for broken constraints, unknown jobs
+# and bad tokens; the other codes are the model's error shapes
+class ValidationException(ServiceError):
     pass
 
 
-class ResourceLimitExceeded(_SageMakerError):
+class ResourceInUse(ServiceError):
     pass
 
 
-class ResourceNotFound(_SageMakerError):
+class ResourceLimitExceeded(ServiceError):
     pass
+
+
+class ResourceNotFound(ServiceError):
+    pass
+
+
+DEFAULT_MAX_RESULTS = 10  # ListTrainingJobs / ListProcessingJobs without MaxResults
+DEFAULT_MAX_TAGS_RESULTS = 50  # ListTags: MaxResults is at least 50
 
 
 @dataclass
@@ -74,12 +76,23 @@ class Job:
     process: runner.Process | None = None
     instance_type: str = ""
     instance_count: int = 1
+    # monotonic time before which a stopped job is still Stopping (set by Stop*Job)
+    stopping_until: float = 0.0
+
+    def hold_stopping(self) -> None:
+        """Called by the job thread before it records Stopped."""
+        time.sleep(max(0.0, self.stopping_until - time.monotonic()))
 
 
 @dataclass
 class Store:
+    # keyed by the lower-case job name: names are unique without regard to case
     training: dict[str, Job] = field(default_factory=dict)
     processing: dict[str, Job] = field(default_factory=dict)
+    tags: TagStore = field(default_factory=lambda: TagStore(invalid=ValidationException, too_many=ValidationException))
+
+    def table(self, kind: str) -> dict[str, Job]:
+        return self.training if kind == "training" else self.processing
 
 
 def _public(record: dict) -> dict:
@@ -99,7 +112,7 @@ class SageMakerProvider(ServiceLifecycleHook):
     service = SERVICE
 
     def __init__(self):
-        self._stores: dict[tuple[str, str], Store] = {}
+        self._stores = RegionalStores(Store)
         self._lock = threading.RLock()
         # job commands run in their own process groups (so a stop reaches their children); they
         # must not outlive LocalStack
@@ -109,7 +122,7 @@ class SageMakerProvider(ServiceLifecycleHook):
         self._kill_running_jobs()
 
     def _kill_running_jobs(self) -> None:
-        for store in list(self._stores.values()):
+        for store in self._stores.all():
             for job in list(store.training.values()) + list(store.processing.values()):
                 job.stop_requested.set()
                 process = job.process
@@ -117,31 +130,12 @@ class SageMakerProvider(ServiceLifecycleHook):
                     process.stop(0.5)
 
     def _store(self, context: RequestContext) -> Store:
-        key = (context.account_id, context.region)
-        with self._lock:
-            return self._stores.setdefault(key, Store())
+        return self._stores.of(context)
 
     @staticmethod
     def _arn(context: RequestContext, kind: str, name: str) -> str:
         # SageMaker lower-cases the name in job ARNs
-        return f"arn:aws:sagemaker:{context.region}:{context.account_id}:{kind}-job/{name.lower()}"
-
-    @staticmethod
-    def _check_name(name: Any, member: str) -> str:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ValidationException(
-                f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"
-            )
-        return name
-
-    @staticmethod
-    def _check_s3(uri: Any, member: str) -> None:
-        if not isinstance(uri, str) or not re.match(r"^(https|s3)://([^/]+)/?(.*)$", uri):
-            raise ValidationException(
-                f"1 validation error detected: Value '{uri}' at '{member}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$"
-            )
+        return build_arn(context, SERVICE, f"{kind}-job/{name.lower()}")
 
     def _check_capacity(self, table: dict[str, Job], kind: str, instance_type: str, delta: int) -> None:
         limit = faults.sagemaker_instance_limit(kind, instance_type)
@@ -157,24 +151,56 @@ class SageMakerProvider(ServiceLifecycleHook):
                 f"is not available, contact AWS support to request an increase for this quota."
             )
 
-    @staticmethod
-    def _page(items: list[dict], request: dict, key: str, name_key: str, status_key: str) -> dict:
-        name_contains = request.get("NameContains")
-        status = request.get("StatusEquals")
-        if name_contains:
-            items = [i for i in items if name_contains.lower() in i[name_key].lower()]
-        if status:
-            items = [i for i in items if i[status_key] == status]
-        for bound, cmp in (("CreationTimeAfter", lambda a, b: a > b), ("CreationTimeBefore", lambda a, b: a < b)):
-            if request.get(bound):
-                items = [i for i in items if cmp(i["CreationTime"], request[bound])]
-        sort_by = {"Name": name_key, "Status": status_key}.get(request.get("SortBy"), "CreationTime")
-        items = sorted(items, key=lambda i: i[sort_by], reverse=request.get("SortOrder", "Descending") == "Descending")
-        start = int(request.get("NextToken") or 0)
-        size = int(request.get("MaxResults") or 10)
-        result: dict[str, Any] = {key: items[start : start + size]}
-        if start + size < len(items):
-            result["NextToken"] = str(start + size)
+    def _list_jobs(self, context: RequestContext, request: dict, kind: str, summary_keys: tuple[str, ...]) -> dict:
+        """ListTrainingJobs / ListProcessingJobs: a page of MaxResults jobs taken from all jobs in the
+        requested order, and only then filtered (see paging.py): pages can be short or empty while
+        NextToken is set. Default order: newest first (the operation's documentation; the SortOrder
+        member's says Ascending, but the service lists the most recent first)."""
+        prefix = kind.capitalize()
+        name_key, status_key = f"{prefix}JobName", f"{prefix}JobStatus"
+        records = [dict(j.record) for j in list(self._store(context).table(kind).values())]
+        summaries = [{k: r[k] for k in summary_keys if r.get(k) is not None} for r in records]
+        sort_by = request.get("SortBy") or "CreationTime"
+        order = request.get("SortOrder") or "Descending"
+        field_name = {"Name": name_key, "Status": status_key}.get(sort_by, "CreationTime")
+
+        def key(summary: dict) -> tuple:
+            # the name last: every job has its own place, so a cursor token is exact
+            return (paging.sortable(summary[field_name]), paging.sortable(summary["CreationTime"]), summary[name_key].lower())
+
+        name_contains = (request.get("NameContains") or "").lower()
+        bounds = [
+            (request.get(member), attribute, after)
+            for member, attribute, after in (
+                ("CreationTimeAfter", "CreationTime", True), ("CreationTimeBefore", "CreationTime", False),
+                ("LastModifiedTimeAfter", "LastModifiedTime", True), ("LastModifiedTimeBefore", "LastModifiedTime", False),
+            )
+            if request.get(member) is not None
+        ]
+        # filters on things the emulator never has (warm pools, training plans) match no job
+        unmatchable = any(request.get(m) for m in ("WarmPoolStatusEquals", "TrainingPlanArnEquals"))
+
+        def keep(summary: dict) -> bool:
+            if unmatchable or name_contains not in summary[name_key].lower():
+                return False
+            if request.get("StatusEquals") and summary[status_key] != request["StatusEquals"]:
+                return False
+            return all(
+                (summary[attribute] > bound) if after else (summary[attribute] < bound)
+                for bound, attribute, after in bounds
+            )
+
+        try:
+            page, token = paging.page_then_filter(
+                summaries, key=key, descending=order == "Descending", keep=keep,
+                max_results=request.get("MaxResults") or DEFAULT_MAX_RESULTS,
+                token=request.get("NextToken"), ordering=f"{kind}:{sort_by}:{order}",
+            )
+        except paging.InvalidToken:
+            raise ValidationException(_invalid_token_message(request.get("NextToken")))
+        result: dict[str, Any] = {f"{prefix}JobSummaries": page}
+        if token:
+            result["NextToken"] = token
         return result
 
     # === training jobs ======================================================================
@@ -182,44 +208,34 @@ class SageMakerProvider(ServiceLifecycleHook):
     @handler("CreateTrainingJob", expand=False)
     def create_training_job(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("TrainingJobName"), "trainingJobName")
+        name = request["TrainingJobName"]
         algo = request.get("AlgorithmSpecification") or {}
         image = algo.get("TrainingImage")
         if not image and not algo.get("AlgorithmName"):
             raise ValidationException("Either TrainingImage or AlgorithmName must be specified in AlgorithmSpecification.")
-        if not request.get("RoleArn"):
-            raise ValidationException("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
-        output = request.get("OutputDataConfig") or {}
-        self._check_s3(output.get("S3OutputPath"), "outputDataConfig.s3OutputPath")
-        resources = request.get("ResourceConfig") or {}
+        output = request["OutputDataConfig"]
+        resources = request["ResourceConfig"]
         instance_type = resources.get("InstanceType")
         count = resources.get("InstanceCount") or 1
-        if not instance_type:
+        if not instance_type:  # AWS also takes InstanceGroups (heterogeneous clusters), not emulated
             raise ValidationException("1 validation error detected: Value null at 'resourceConfig.instanceType' failed to satisfy constraint: Member must not be null")
         stopping = request.get("StoppingCondition") or {}
         max_runtime = stopping.get("MaxRuntimeInSeconds") or 86400
-        if not isinstance(max_runtime, int) or max_runtime < 1:
-            raise ValidationException(f"Invalid MaxRuntimeInSeconds {max_runtime}: must be at least 1.")
         channels = request.get("InputDataConfig") or []
-        seen = set()
-        for i, channel in enumerate(channels):
-            cname = channel.get("ChannelName")
-            if not cname or not re.match(r"^[A-Za-z0-9\.\-_]+$", cname) or cname in seen:
-                raise ValidationException(f"Invalid or duplicate channel name {cname!r} in InputDataConfig.")
-            seen.add(cname)
-            s3src = (channel.get("DataSource") or {}).get("S3DataSource")
-            if not s3src:
-                raise ValidationException(f"Channel {cname}: only S3DataSource is supported by the local emulator.")
-            self._check_s3(s3src.get("S3Uri"), f"inputDataConfig.{i + 1}.member.dataSource.s3DataSource.s3Uri")
-        hyper = request.get("HyperParameters") or {}
-        for k, v in hyper.items():
-            if not isinstance(v, str):
-                raise ValidationException(f"Hyperparameter {k} must be a string.")
+        names = [c["ChannelName"] for c in channels]
+        if len(set(names)) != len(names):
+            raise ValidationException(f"Channel names must be unique within InputDataConfig: {names}.")
+        for channel in channels:
+            if not (channel.get("DataSource") or {}).get("S3DataSource"):
+                raise ValidationException(f"Channel {channel['ChannelName']}: only S3DataSource is supported by the local emulator.")
+        tags = store.tags.checked([(t["Key"], t["Value"]) for t in request.get("Tags") or []])
+        # AWS looks at every channel's prefix when the job is created, not when it starts
+        self._require_channel_objects(context, channels, request["RoleArn"])
 
         arn = self._arn(context, "training", name)
         model_uri = f"{output['S3OutputPath'].rstrip('/')}/{name}/output/model.tar.gz"
         with self._lock:
-            if name in store.training:
+            if name.lower() in store.training:
                 raise ResourceInUse(
                     f"Training job names must be unique within an AWS account and region, and a training job "
                     f"with this name already exists ({arn})"
@@ -228,7 +244,7 @@ class SageMakerProvider(ServiceLifecycleHook):
             now = utcnow()
             record = {
                 "TrainingJobName": name, "TrainingJobArn": arn, "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-                "TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting", "HyperParameters": hyper or None,
+                "TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting", "HyperParameters": request.get("HyperParameters"),
                 "AlgorithmSpecification": algo, "RoleArn": request["RoleArn"], "InputDataConfig": channels or None,
                 "OutputDataConfig": output, "ResourceConfig": resources, "StoppingCondition": {**stopping, "MaxRuntimeInSeconds": max_runtime},
                 "Environment": request.get("Environment"), "CreationTime": now, "LastModifiedTime": now,
@@ -237,9 +253,23 @@ class SageMakerProvider(ServiceLifecycleHook):
                 ],
             }
             job = Job("training", record, instance_type=instance_type, instance_count=count)
-            store.training[name] = job
+            store.training[name.lower()] = job
+            store.tags.add(arn, tags)
         start_thread(f"sagemaker-training-{name}", lambda: self._run_training(context, job))
         return {"TrainingJobArn": arn}
+
+    @staticmethod
+    def _require_channel_objects(context: RequestContext, channels: list[dict], role_arn: str) -> None:
+        s3 = s3_client(context.account_id, context.region)
+        for channel in channels:
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, prefix = parse_s3_uri(uri)
+            try:
+                found = any(not key.endswith("/") for key in list_keys(s3, bucket, prefix))
+            except Exception:  # no such bucket, or no access: AWS words it the same way
+                found = False
+            if not found:
+                raise ValidationException(_no_objects_message(uri, context.region, role_arn))
 
     @staticmethod
     def _secondary(job: Job, status: str, message: str) -> None:
@@ -252,6 +282,8 @@ class SageMakerProvider(ServiceLifecycleHook):
         job.record["LastModifiedTime"] = now
 
     def _finish_training(self, job: Job, status: str, secondary: str, message: str, reason: str | None = None) -> None:
+        if (status, secondary) == ("Stopped", "Stopped"):
+            job.hold_stopping()  # not under the lock: requests keep seeing Stopping meanwhile
         # under the lock StopTrainingJob takes (see there)
         with self._lock:
             r = job.record
@@ -315,7 +347,7 @@ class SageMakerProvider(ServiceLifecycleHook):
                     return
                 if n == 0:
                     self._finish_training(job, "Failed", "Failed", "Training job failed",
-                                          f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source. Please ensure that the bucket exists in the selected region (us-east-1), that objects exist under that S3 prefix, and that the role \"{r['RoleArn']}\" has \"s3:ListBucket\" permissions on bucket \"{parse_s3_uri(uri)[0]}\".")
+                                          f"ClientError: {_no_objects_message(uri, context.region, r['RoleArn'])}")
                     return
                 channel_config[cname] = {"TrainingInputMode": channel.get("InputMode") or "File"}
             paths.local("/opt/ml/input/config/inputdataconfig.json").write_text(json.dumps(channel_config))
@@ -412,81 +444,84 @@ class SageMakerProvider(ServiceLifecycleHook):
                     tar.add(child, arcname=child.name)
             s3.put_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/" + name, Body=archive.read_bytes())
 
-    @handler("DescribeTrainingJob", expand=False)
-    def describe_training_job(self, context: RequestContext, request: dict) -> dict:
-        job = self._store(context).training.get(request.get("TrainingJobName"))
+    def _job(self, context: RequestContext, kind: str, name: str) -> Job:
+        job = self._store(context).table(kind).get(name.lower())
         if not job:
-            raise ValidationException("Requested resource not found.")
-        return _public(job.record)
+            # AWS answers ValidationException here, not the model's ResourceNotFound
+            raise ValidationException(
+                "Requested resource not found." if kind == "training" else f"Could not find requested job with name {name}"
+            )
+        return job
 
-    @handler("StopTrainingJob", expand=False)
-    def stop_training_job(self, context: RequestContext, request: dict) -> None:
-        job = self._store(context).training.get(request.get("TrainingJobName"))
-        if not job:
-            raise ValidationException("Requested resource not found.")
+    def _stop(self, job: Job) -> None:
+        """Stop*Job: InProgress -> Stopping; the job thread makes it Stopped, not before
+        ``stopping_seconds`` have passed."""
+        status_key = f"{job.kind.capitalize()}JobStatus"
         # check and change under the lock the job thread takes to finish: otherwise a job that
         # ended in between would be set back to Stopping and stay there (holding its instances)
         with self._lock:
-            status = job.record["TrainingJobStatus"]
+            status = job.record[status_key]
             if status != "InProgress":
-                raise ValidationException(
-                    f"The request was rejected because the training job is in status {status}."
-                )
-            job.record["TrainingJobStatus"] = "Stopping"
-            self._secondary(job, "Stopping", "Stopping the training job")
+                raise ValidationException(f"The request was rejected because the {job.kind} job is in status {status}.")
+            job.record[status_key] = "Stopping"
+            if job.kind == "training":
+                self._secondary(job, "Stopping", "Stopping the training job")
+            else:
+                job.record["LastModifiedTime"] = utcnow()
+            job.stopping_until = time.monotonic() + faults.stopping_seconds()
             job.stop_requested.set()
+
+    @handler("DescribeTrainingJob", expand=False)
+    def describe_training_job(self, context: RequestContext, request: dict) -> dict:
+        return _public(self._job(context, "training", request["TrainingJobName"]).record)
+
+    @handler("StopTrainingJob", expand=False)
+    def stop_training_job(self, context: RequestContext, request: dict) -> None:
+        self._stop(self._job(context, "training", request["TrainingJobName"]))
 
     @handler("ListTrainingJobs", expand=False)
     def list_training_jobs(self, context: RequestContext, request: dict) -> dict:
         keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus")
-        items = [{k: r[k] for k in keys if r.get(k) is not None} for r in (dict(j.record) for j in list(self._store(context).training.values()))]
-        if request.get("TrainingJobStatus"):
-            request = {**request, "StatusEquals": request["TrainingJobStatus"]}
-        return self._page(items, request, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus")
+        return self._list_jobs(context, request, "training", keys)
 
     # === processing jobs ====================================================================
 
     @handler("CreateProcessingJob", expand=False)
     def create_processing_job(self, context: RequestContext, request: dict) -> dict:
         store = self._store(context)
-        name = self._check_name(request.get("ProcessingJobName"), "processingJobName")
-        app = request.get("AppSpecification") or {}
-        if not app.get("ImageUri"):
-            raise ValidationException("1 validation error detected: Value null at 'appSpecification.imageUri' failed to satisfy constraint: Member must not be null")
-        if not request.get("RoleArn"):
-            raise ValidationException("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
-        cluster = ((request.get("ProcessingResources") or {}).get("ClusterConfig")) or {}
-        instance_type = cluster.get("InstanceType")
-        count = cluster.get("InstanceCount") or 1
-        if not instance_type:
-            raise ValidationException("1 validation error detected: Value null at 'processingResources.clusterConfig.instanceType' failed to satisfy constraint: Member must not be null")
+        name = request["ProcessingJobName"]
+        app = request["AppSpecification"]
+        cluster = request["ProcessingResources"]["ClusterConfig"]
+        instance_type = cluster["InstanceType"]
+        count = cluster["InstanceCount"]
         stopping = request.get("StoppingCondition") or {}
         max_runtime = stopping.get("MaxRuntimeInSeconds") or 86400
         inputs = request.get("ProcessingInputs") or []
         outputs = ((request.get("ProcessingOutputConfig") or {}).get("Outputs")) or []
         local_paths = []
-        for i, item in enumerate(inputs):
+        for item in inputs:
             s3in = item.get("S3Input")
             if not s3in:
                 raise ValidationException(f"ProcessingInput {item.get('InputName')}: only S3Input is supported by the local emulator.")
-            self._check_s3(s3in.get("S3Uri"), f"processingInputs.{i + 1}.member.s3Input.s3Uri")
             if not str(s3in.get("LocalPath", "")).startswith("/opt/ml/processing"):
                 raise ValidationException(f"LocalPath {s3in.get('LocalPath')!r} of input {item.get('InputName')} must be under /opt/ml/processing.")
             local_paths.append(s3in["LocalPath"].rstrip("/"))
-        for i, item in enumerate(outputs):
+        for item in outputs:
             s3out = item.get("S3Output")
             if not s3out:
                 raise ValidationException(f"ProcessingOutput {item.get('OutputName')}: only S3Output is supported by the local emulator.")
-            self._check_s3(s3out.get("S3Uri"), f"processingOutputConfig.outputs.{i + 1}.member.s3Output.s3Uri")
             if not str(s3out.get("LocalPath", "")).startswith("/opt/ml/processing"):
                 raise ValidationException(f"LocalPath {s3out.get('LocalPath')!r} of output {item.get('OutputName')} must be under /opt/ml/processing.")
             local_paths.append(s3out["LocalPath"].rstrip("/"))
         if len(set(local_paths)) != len(local_paths):
             raise ValidationException("Each ProcessingInput and ProcessingOutput must have a unique LocalPath.")
+        tags = store.tags.checked([(t["Key"], t["Value"]) for t in request.get("Tags") or []])
+        # inputs are not looked at before the job runs (unlike training channels): an empty input
+        # prefix fails the job with ClientError, as on AWS
 
         arn = self._arn(context, "processing", name)
         with self._lock:
-            if name in store.processing:
+            if name.lower() in store.processing:
                 raise ResourceInUse(
                     f"Processing job names must be unique within an AWS account and region, and a processing job "
                     f"with this name already exists ({arn})"
@@ -503,11 +538,14 @@ class SageMakerProvider(ServiceLifecycleHook):
                 "CreationTime": now, "LastModifiedTime": now,
             }
             job = Job("processing", record, instance_type=instance_type, instance_count=count)
-            store.processing[name] = job
+            store.processing[name.lower()] = job
+            store.tags.add(arn, tags)
         start_thread(f"sagemaker-processing-{name}", lambda: self._run_processing(context, job))
         return {"ProcessingJobArn": arn}
 
     def _finish_processing(self, job: Job, status: str, reason: str | None = None, exit_message: str | None = None) -> None:
+        if status == "Stopped":
+            job.hold_stopping()  # not under the lock: requests keep seeing Stopping meanwhile
         # under the lock StopProcessingJob takes (see there)
         with self._lock:
             r = job.record
@@ -600,35 +638,75 @@ class SageMakerProvider(ServiceLifecycleHook):
 
     @handler("DescribeProcessingJob", expand=False)
     def describe_processing_job(self, context: RequestContext, request: dict) -> dict:
-        name = request.get("ProcessingJobName")
-        job = self._store(context).processing.get(name)
-        if not job:
-            raise ValidationException(f"Could not find requested job with name {name}")
-        return _public(job.record)
+        return _public(self._job(context, "processing", request["ProcessingJobName"]).record)
 
     @handler("StopProcessingJob", expand=False)
     def stop_processing_job(self, context: RequestContext, request: dict) -> None:
-        name = request.get("ProcessingJobName")
-        job = self._store(context).processing.get(name)
-        if not job:
-            raise ValidationException(f"Could not find requested job with name {name}")
-        # same lock as _finish_processing: a job that ended in between must not go back to Stopping
-        with self._lock:
-            status = job.record["ProcessingJobStatus"]
-            if status != "InProgress":
-                raise ValidationException(f"The request was rejected because the processing job is in status {status}.")
-            job.record["ProcessingJobStatus"] = "Stopping"
-            job.record["LastModifiedTime"] = utcnow()
-            job.stop_requested.set()
+        self._stop(self._job(context, "processing", request["ProcessingJobName"]))
 
     @handler("ListProcessingJobs", expand=False)
     def list_processing_jobs(self, context: RequestContext, request: dict) -> dict:
         keys = ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime", "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage")
-        items = [{k: r[k] for k in keys if r.get(k) is not None} for r in (dict(j.record) for j in list(self._store(context).processing.values()))]
-        return self._page(items, request, "ProcessingJobSummaries", "ProcessingJobName", "ProcessingJobStatus")
+        return self._list_jobs(context, request, "processing", keys)
+
+    # === tags ===============================================================================
+
+    def _tagged_job_arn(self, context: RequestContext, resource_arn: str) -> str:
+        """The ARN of a training or processing job of the caller's; SageMaker answers
+        ValidationException for an ARN it has no resource for."""
+        store = self._store(context)
+        for kind in ("training", "processing"):
+            prefix = self._arn(context, kind, "")
+            if resource_arn.startswith(prefix) and resource_arn[len(prefix):] in store.table(kind):
+                return resource_arn
+        raise ValidationException(f"Resource {resource_arn} does not exist or cannot be tagged by the local emulator.")
+
+    @staticmethod
+    def _tag_list(tags: dict[str, str]) -> list[dict]:
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+    @handler("AddTags", expand=False)
+    def add_tags(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        resource = self._tagged_job_arn(context, request["ResourceArn"])
+        tags = store.tags.checked([(t["Key"], t["Value"]) for t in request["Tags"]])
+        return {"Tags": self._tag_list(store.tags.add(resource, tags))}
+
+    @handler("DeleteTags", expand=False)
+    def delete_tags(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        store.tags.remove(self._tagged_job_arn(context, request["ResourceArn"]), request["TagKeys"])
+        return {}
+
+    @handler("ListTags", expand=False)
+    def list_tags(self, context: RequestContext, request: dict) -> dict:
+        store = self._store(context)
+        tags = self._tag_list(store.tags.get(self._tagged_job_arn(context, request["ResourceArn"])))
+        try:
+            # tags in key order: a cursor on the key stays exact when tags change between pages
+            page, token = paging.page_then_filter(
+                tags, key=lambda t: (t["Key"],), descending=False, ordering="tags",
+                max_results=request.get("MaxResults") or DEFAULT_MAX_TAGS_RESULTS, token=request.get("NextToken"),
+            )
+        except paging.InvalidToken:
+            raise ValidationException(_invalid_token_message(request.get("NextToken")))
+        return {"Tags": page, **({"NextToken": token} if token else {})}
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _no_objects_message(uri: str, region: str, role_arn: str) -> str:
+    # the service's wording (CreateTrainingJob ValidationException)
+    return (
+        f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that the bucket '
+        f'exists in the selected region ({region}), that objects exist under that S3 prefix, and that the role '
+        f'"{role_arn}" has "s3:ListBucket" permissions on bucket "{parse_s3_uri(uri)[0]}".'
+    )
+
+
+def _invalid_token_message(token: str | None) -> str:
+    return f'Invalid pagination token because "{token}" is not a token this operation returned.'
 
 
 def _err(e: Exception) -> str:
