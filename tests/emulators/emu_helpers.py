@@ -1,5 +1,6 @@
 """Helpers for the emulator tests."""
 
+import random
 import time
 import uuid
 
@@ -18,3 +19,8 @@ def wait_for(describe, done, timeout=20.0, interval=0.1):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def fresh_account() -> str:
+    """A 12-digit account id no other test uses (LocalStack takes the access key as the account)."""
+    return str(random.randint(10**11, 10**12 - 1))

@@ -6,6 +6,7 @@ Runs against the local stack (LOCALSTACK_ENDPOINT); job durations are shortened 
 
 import json
 import random
+import time
 import uuid
 
 import pytest
@@ -260,6 +261,27 @@ def test_stop_solution_version_creation(aws, trained, faults):
     version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"],
                        lambda v: v["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"), timeout=10)
     assert version["status"] == "CREATE STOPPED"
+
+
+def test_stopped_solution_version_stays_create_stopping_for_stopping_seconds(aws, trained, faults):
+    # CREATE PENDING lasts 20 % of the duration: 0.8 s, then CREATE IN_PROGRESS until stopped
+    faults({"durations": {"personalize": 4.0}, "stopping_seconds": 1.0})
+    personalize = aws("personalize")
+    solution = trained["version"].rsplit("/", 1)[0]
+    arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+
+    def status():
+        return personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]["status"]
+
+    wait_for(status, lambda s: s == "CREATE IN_PROGRESS", timeout=10, interval=0.05)
+    personalize.stop_solution_version_creation(solutionVersionArn=arn)
+    stopped_at = time.monotonic()
+    assert status() == "CREATE STOPPING"
+    assert wait_for(status, lambda s: s != "CREATE STOPPING", timeout=10, interval=0.05) == "CREATE STOPPED"
+    assert time.monotonic() - stopped_at >= 0.9
+    with pytest.raises(ClientError) as again:
+        personalize.stop_solution_version_creation(solutionVersionArn=arn)
+    assert error_code(again.value) == "ResourceInUseException"
 
 
 def test_hpo_solution_version_takes_longer(aws, trained, faults):

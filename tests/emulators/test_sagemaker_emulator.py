@@ -8,20 +8,21 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from emu_helpers import unique, wait_for
+from sagemaker_requests import (
+    FAKE, ROLE, SLEEP, TEST_IMAGES, UNRUNNABLE, code, finished_processing, finished_training,
+    job_status, processing_request, put_training_data, stop_job, training_request,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-ROLE = "arn:aws:iam::000000000000:role/sagemaker"
-FAKE = "recoflow-test/fake:latest"
-FAKE_CMD = [sys.executable, str(HERE / "fake_container.py")]
 RECSYS = "000000000000.dkr.ecr.us-east-1.amazonaws.com/recoflow-recsys:latest"
 LIMIT_MESSAGE = (
     "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with current "
@@ -40,69 +41,8 @@ def recsys_binary() -> str | None:
 
 @pytest.fixture
 def images(faults):
-    faults({"sagemaker_images": {FAKE: FAKE_CMD, "recoflow-test/fake-fail:*": FAKE_CMD + ["fail"]}})
+    faults({"sagemaker_images": TEST_IMAGES})
     return faults
-
-
-def training_request(name, bucket, image=FAKE, max_runtime=60, channels=("interactions",), instance="ml.m5.large", **extra):
-    request = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
-        "InputDataConfig": [
-            {"ChannelName": c, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train/{c}/"}}}
-            for c in channels
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
-        "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 10},
-        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
-        "HyperParameters": {"k": "5"},
-    }
-    request.update(extra)
-    return request
-
-
-def processing_request(name, bucket, model_uri, image=FAKE, entrypoint=("fake", "score"), max_runtime=60, instance="ml.m5.large"):
-    app = {"ImageUri": image}
-    if entrypoint:
-        app["ContainerEntrypoint"] = list(entrypoint)
-    return {
-        "ProcessingJobName": name,
-        "AppSpecification": app,
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            {"InputName": "model", "S3Input": {"S3Uri": model_uri, "LocalPath": "/opt/ml/processing/input/model",
-                                               "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-            {"InputName": "users", "S3Input": {"S3Uri": f"s3://{bucket}/score/users.jsonl",
-                                               "LocalPath": "/opt/ml/processing/input/users",
-                                               "S3DataType": "S3Prefix", "S3InputMode": "File"}},
-        ],
-        "ProcessingOutputConfig": {"Outputs": [
-            {"OutputName": "scores", "S3Output": {"S3Uri": f"s3://{bucket}/scores/{name}",
-                                                  "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}
-        ]},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance, "VolumeSizeInGB": 10}},
-        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
-    }
-
-
-def put_training_data(s3, bucket, files: dict[str, bytes]):
-    for key, body in files.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def finished_training(sm, name, timeout=30):
-    return wait_for(lambda: sm.describe_training_job(TrainingJobName=name),
-                    lambda r: r["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"), timeout)
-
-
-def finished_processing(sm, name, timeout=30):
-    return wait_for(lambda: sm.describe_processing_job(ProcessingJobName=name),
-                    lambda r: r["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped"), timeout)
-
-
-def code(exc: ClientError) -> str:
-    return exc.response["Error"]["Code"]
 
 
 def test_training_then_processing_produce_model_and_scores(aws, bucket, images):
@@ -178,51 +118,109 @@ def test_failing_container_ends_failed_with_its_reason(aws, bucket, images):
     assert [e["message"] for e in events] == ["fake container: failing on purpose"]
 
 
-def test_missing_input_data_fails_the_training_job(aws, bucket, images):
+def test_training_job_whose_channel_prefix_is_empty_is_refused_at_create(aws, bucket, images):
+    # AWS refuses it in CreateTrainingJob (it used to become a job that failed later, holding quota)
     sm = aws("sagemaker")
     name = unique("nodata")
-    sm.create_training_job(**training_request(name, bucket))
-    job = finished_training(sm, name)
-    assert job["TrainingJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith("ClientError: No S3 objects found under S3 URL")
+    with pytest.raises(ClientError) as refused:
+        sm.create_training_job(**training_request(name, bucket))
+    assert code(refused.value) == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == (
+        f'No S3 objects found under S3 URL "s3://{bucket}/train/interactions/" given in input data source. Please '
+        f'ensure that the bucket exists in the selected region (us-east-1), that objects exist under that S3 prefix, '
+        f'and that the role "{ROLE}" has "s3:ListBucket" permissions on bucket "{bucket}".'
+    )
+    with pytest.raises(ClientError) as missing:
+        sm.describe_training_job(TrainingJobName=name)
+    assert code(missing.value) == "ValidationException"
+    # a bucket that does not exist is worded the same way
+    with pytest.raises(ClientError) as no_bucket:
+        sm.create_training_job(**training_request(name, f"{bucket}-missing"))
+    assert "No S3 objects found under S3 URL" in no_bucket.value.response["Error"]["Message"]
+
+
+def test_processing_job_with_an_empty_input_prefix_fails_when_it_runs(aws, bucket, images):
+    # unlike training channels, processing inputs are not looked at on create
+    sm = aws("sagemaker")
+    name = unique("noinput")
+    sm.create_processing_job(**processing_request(name, bucket, f"s3://{bucket}/nothing/"))
+    job = finished_processing(sm, name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(f"ClientError: No objects exist under the S3 prefix s3://{bucket}/nothing/")
+
+
+@pytest.mark.parametrize("kind", ["training", "processing"])
+def test_job_names_are_unique_without_regard_to_case(aws, bucket, images, kind):
+    sm, s3 = aws("sagemaker"), aws("s3")
+    put_training_data(s3, bucket, {"train/interactions/a.csv": b"USER_ID\nu1\n"})
+    name = unique("CaseJob")
+    create = sm.create_training_job if kind == "training" else sm.create_processing_job
+    build = training_request if kind == "training" else processing_request
+    create(**build(name, bucket, image=UNRUNNABLE))
+    with pytest.raises(ClientError) as in_use:
+        create(**build(name.lower(), bucket, image=UNRUNNABLE))
+    assert code(in_use.value) == "ResourceInUse"
+    assert f"-job/{name.lower()})" in in_use.value.response["Error"]["Message"]
+    # the job is found under either spelling, and keeps the name it was created with
+    if kind == "training":
+        assert sm.describe_training_job(TrainingJobName=name.lower())["TrainingJobName"] == name
+    else:
+        assert sm.describe_processing_job(ProcessingJobName=name.upper())["ProcessingJobName"] == name
+
+
+@pytest.mark.parametrize("kind", ["training", "processing"])
+def test_stopped_job_stays_stopping_for_stopping_seconds(aws, bucket, images, kind):
+    images({"stopping_seconds": 1.0})
+    sm = aws("sagemaker")
+    name = unique("stopme")
+    if kind == "training":
+        sm.create_training_job(**training_request(name, bucket, image=SLEEP, channels=()))
+    else:
+        sm.create_processing_job(**processing_request(name, bucket, image=SLEEP, entrypoint=()))
+    stop_job(sm, kind, name)
+    stopped_at = time.monotonic()
+    assert job_status(sm, kind, name) == "Stopping"
+    final = wait_for(lambda: job_status(sm, kind, name), lambda status: status != "Stopping", timeout=15, interval=0.05)
+    assert final == "Stopped"
+    assert time.monotonic() - stopped_at >= 0.9
+    with pytest.raises(ClientError) as again:  # a stopped job cannot be stopped again
+        stop_job(sm, kind, name)
+    assert code(again.value) == "ValidationException"
 
 
 def test_training_over_max_runtime_is_stopped(aws, bucket, images):
-    images({"sagemaker_images": {"recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"]}})
     sm, s3 = aws("sagemaker"), aws("s3")
     put_training_data(s3, bucket, {"train/interactions/a.csv": b"x\n"})
     name = unique("slow")
-    sm.create_training_job(**training_request(name, bucket, image="recoflow-test/sleep:1", max_runtime=1))
+    sm.create_training_job(**training_request(name, bucket, image=SLEEP, max_runtime=1))
     job = finished_training(sm, name, timeout=15)
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
 
 
 def test_processing_over_max_runtime_fails(aws, bucket, images):
-    images({"sagemaker_images": {"recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"]}})
     sm, s3 = aws("sagemaker"), aws("s3")
     put_training_data(s3, bucket, {"m/model.tar.gz": b"x", "score/users.jsonl": b"{}\n"})
     name = unique("slowproc")
     sm.create_processing_job(**processing_request(name, bucket, f"s3://{bucket}/m/model.tar.gz",
-                                                  image="recoflow-test/sleep:1", entrypoint=(), max_runtime=1))
+                                                  image=SLEEP, entrypoint=(), max_runtime=1))
     job = finished_processing(sm, name, timeout=15)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "MaxRuntimeInSeconds" in job["FailureReason"]
 
 
 def test_second_training_job_over_instance_quota_is_refused_then_stop_frees_it(aws, bucket, images):
-    images({"limits": {"sagemaker": {"training": {"ml.m5.large": 1}}},
-            "sagemaker_images": {"recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"]}})
+    images({"limits": {"sagemaker": {"training": {"ml.m5.large": 1}}}})
     sm, s3 = aws("sagemaker"), aws("s3")
     put_training_data(s3, bucket, {"train/interactions/a.csv": b"x\n"})
     first = unique("q1")
-    sm.create_training_job(**training_request(first, bucket, image="recoflow-test/sleep:1"))
+    sm.create_training_job(**training_request(first, bucket, image=SLEEP))
     with pytest.raises(ClientError) as refused:
-        sm.create_training_job(**training_request(unique("q2"), bucket, image="recoflow-test/sleep:1"))
+        sm.create_training_job(**training_request(unique("q2"), bucket, image=SLEEP))
     assert code(refused.value) == "ResourceLimitExceeded"
     assert refused.value.response["Error"]["Message"] == LIMIT_MESSAGE
     # another instance type has its own quota
     other = unique("q3")
-    sm.create_training_job(**training_request(other, bucket, image="recoflow-test/sleep:1", instance="ml.c5.xlarge"))
+    sm.create_training_job(**training_request(other, bucket, image=SLEEP, instance="ml.c5.xlarge"))
     for name in (first, other):
         sm.stop_training_job(TrainingJobName=name)
     for name in (first, other):
@@ -232,12 +230,11 @@ def test_second_training_job_over_instance_quota_is_refused_then_stop_frees_it(a
 
 
 def test_processing_over_instance_quota_is_refused(aws, bucket, images):
-    images({"limits": {"sagemaker": {"processing": {"ml.m5.large": 1}}},
-            "sagemaker_images": {"recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"]}})
+    images({"limits": {"sagemaker": {"processing": {"ml.m5.large": 1}}}})
     sm, s3 = aws("sagemaker"), aws("s3")
     put_training_data(s3, bucket, {"m/model.tar.gz": b"x", "score/users.jsonl": b"{}\n"})
     first = unique("pq1")
-    sm.create_processing_job(**processing_request(first, bucket, f"s3://{bucket}/m/model.tar.gz", image="recoflow-test/sleep:1", entrypoint=()))
+    sm.create_processing_job(**processing_request(first, bucket, f"s3://{bucket}/m/model.tar.gz", image=SLEEP, entrypoint=()))
     with pytest.raises(ClientError) as refused:
         sm.create_processing_job(**processing_request(unique("pq2"), bucket, f"s3://{bucket}/m/model.tar.gz"))
     assert code(refused.value) == "ResourceLimitExceeded"
