@@ -1,9 +1,11 @@
 //! Lambda `api`: the REST API (API Gateway proxy integration).
 
 mod handler;
+mod jobs;
 
 use lambda_http::{run, service_fn, Error, Request};
-use recoflow_core::aws::{load_sdk_config, DynamoJobStore, SfnExecutions};
+use recoflow_aws::clients::{DynamoDb, StepFunctions};
+use recoflow_aws::{load_sdk_config, DynamoJobStore, DynamoSlotStore, SfnExecutions};
 use recoflow_core::config::required_env;
 use recoflow_core::validation::ValidationRules;
 
@@ -11,15 +13,18 @@ use handler::{handle, ApiDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    recoflow_core::telemetry::init_logging();
+    recoflow_aws::lambda::init_logging();
     let jobs_table = required_env("JOBS_TABLE")?;
+    let quota_table = required_env("QUOTA_TABLE")?;
     let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
     let allowed_buckets = required_env("ALLOWED_DATA_BUCKETS")?;
 
     let sdk = load_sdk_config().await;
+    let dynamodb = DynamoDb::new(&sdk);
     let deps = ApiDeps {
-        jobs: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), jobs_table),
-        executions: SfnExecutions::new(aws_sdk_sfn::Client::new(&sdk), state_machine_arn),
+        jobs: DynamoJobStore::new(dynamodb.clone(), jobs_table),
+        executions: SfnExecutions::new(StepFunctions::new(&sdk), state_machine_arn),
+        slots: DynamoSlotStore::new(dynamodb, quota_table),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };
     run(service_fn(|request: Request| async {

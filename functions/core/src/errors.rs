@@ -1,7 +1,107 @@
-//! Error names shared by every function. The state machine's Retry and Catch match these
-//! `error_type` strings, so they are stable and never a Rust type name.
+//! Error names: the `error_type` every function reports to Step Functions. The state machine's
+//! Retry and Catch match these strings, so they are stable, listed once here, and never a Rust
+//! type name. A test holds `statemachines/*.asl.json` against this list.
 
-use lambda_runtime::Diagnostic;
+use std::fmt;
+
+/// Every error name a recoflow function raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorName {
+    /// An AWS service asked us to slow down; retried with backoff.
+    ServiceThrottled,
+    /// An AWS service failed or could not be reached; retried with backoff.
+    ServiceUnavailable,
+    /// The execution names a job the jobs table does not have.
+    JobNotFound,
+    /// The job's status does not allow the step (e.g. it was cancelled meanwhile).
+    IllegalTransition,
+    /// A data file the form names does not exist.
+    DatasetMissing,
+    /// A data file exists but cannot be used (columns, encoding, rows).
+    DatasetInvalid,
+    /// The form's segment matches no user of the users file.
+    SegmentEmpty,
+    /// No quota slot is free in the phase's pool; the state machine waits and retries.
+    QuotaUnavailable,
+    /// The service refused a launch for quota or rate (`ResourceLimitExceeded`,
+    /// `LimitExceededException`, `ThrottlingException`); retried with backoff.
+    LaunchRefused,
+    /// The service refused a launch for good (validation, access denied, bad image).
+    LaunchInvalid,
+    /// A Personalize dataset import failed (its `failureReason` says why).
+    ImportFailed,
+    /// Training failed: the container's own error or Personalize's `failureReason`.
+    TrainingFailed,
+    /// Scoring failed: the scoring container or the batch inference job.
+    ScoringFailed,
+    /// A SageMaker job kept failing for the platform's reasons after every relaunch.
+    PlatformFailed,
+    /// A phase ran longer than the configured limit and was stopped.
+    PhaseTimedOut,
+    /// The job was cancelled while the step ran.
+    JobCancelled,
+    /// The deployment's configuration is unusable (e.g. the quota limits parameter).
+    ConfigurationInvalid,
+}
+
+impl ErrorName {
+    pub const ALL: [ErrorName; 17] = [
+        ErrorName::ServiceThrottled,
+        ErrorName::ServiceUnavailable,
+        ErrorName::JobNotFound,
+        ErrorName::IllegalTransition,
+        ErrorName::DatasetMissing,
+        ErrorName::DatasetInvalid,
+        ErrorName::SegmentEmpty,
+        ErrorName::QuotaUnavailable,
+        ErrorName::LaunchRefused,
+        ErrorName::LaunchInvalid,
+        ErrorName::ImportFailed,
+        ErrorName::TrainingFailed,
+        ErrorName::ScoringFailed,
+        ErrorName::PlatformFailed,
+        ErrorName::PhaseTimedOut,
+        ErrorName::JobCancelled,
+        ErrorName::ConfigurationInvalid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::ServiceThrottled => "ServiceThrottled",
+            ErrorName::ServiceUnavailable => "ServiceUnavailable",
+            ErrorName::JobNotFound => "JobNotFound",
+            ErrorName::IllegalTransition => "IllegalTransition",
+            ErrorName::DatasetMissing => "DatasetMissing",
+            ErrorName::DatasetInvalid => "DatasetInvalid",
+            ErrorName::SegmentEmpty => "SegmentEmpty",
+            ErrorName::QuotaUnavailable => "QuotaUnavailable",
+            ErrorName::LaunchRefused => "LaunchRefused",
+            ErrorName::LaunchInvalid => "LaunchInvalid",
+            ErrorName::ImportFailed => "ImportFailed",
+            ErrorName::TrainingFailed => "TrainingFailed",
+            ErrorName::ScoringFailed => "ScoringFailed",
+            ErrorName::PlatformFailed => "PlatformFailed",
+            ErrorName::PhaseTimedOut => "PhaseTimedOut",
+            ErrorName::JobCancelled => "JobCancelled",
+            ErrorName::ConfigurationInvalid => "ConfigurationInvalid",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error that knows its stable name; functions turn it into their Lambda error payload.
+pub trait NamedError: std::error::Error {
+    fn error_name(&self) -> ErrorName;
+}
 
 /// A call to an AWS service that did not succeed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,25 +121,25 @@ pub enum ServiceError {
     },
 }
 
-impl ServiceError {
-    pub fn error_type(&self) -> &'static str {
+impl NamedError for ServiceError {
+    fn error_name(&self) -> ErrorName {
         match self {
-            ServiceError::Throttled { .. } => "ServiceThrottled",
-            ServiceError::Failed { .. } => "ServiceUnavailable",
+            ServiceError::Throttled { .. } => ErrorName::ServiceThrottled,
+            ServiceError::Failed { .. } => ErrorName::ServiceUnavailable,
         }
     }
 }
 
-/// Builds the Lambda error payload with a stable name.
-pub fn diagnostic(error_type: &str, message: impl ToString) -> Diagnostic {
-    Diagnostic {
-        error_type: error_type.to_owned(),
-        error_message: message.to_string(),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl From<ServiceError> for Diagnostic {
-    fn from(err: ServiceError) -> Self {
-        diagnostic(err.error_type(), &err)
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in ErrorName::ALL {
+            assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+            assert!(seen.insert(name.as_str()), "{name} listed twice");
+        }
     }
 }

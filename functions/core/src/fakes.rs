@@ -1,17 +1,57 @@
 //! In-memory fakes of the ports, for handler unit tests (feature `fakes`). They follow the
-//! same rules as the real adapters: conditional create, legal transitions only.
+//! same rules as the real adapters: conditional create, legal transitions only, conditional
+//! patches, slot writes that never exceed the capacity asked for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 
 use crate::errors::ServiceError;
-use crate::job::{now_rfc3339, JobId, JobRecord, JobStatus, StatusChange};
+use crate::form::JobForm;
+use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, StatusChange};
+use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
+use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
-    Created, ExecutionStart, ExecutionStarter, JobStore, ObjectHead, ObjectRead, ObjectStore,
-    TransitionError, TransitionExtras,
+    Acquired, Created, ExecutionStart, Executions, JobPatch, JobStore, LimitSource, MlService, ObjectHead,
+    ObjectRead, ObjectStore, ObjectStream, SlotStore, TransitionError, TransitionExtras,
 };
+use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
+use crate::validation::{validate_form, ValidationRules};
+
+/// A valid form for tests: `backend` is "personalize" or "container"; data in bucket `data`.
+pub fn test_form(backend: &str) -> JobForm {
+    let mut form = serde_json::json!({
+        "schema_version": 1, "job_name": "spring", "submitted_by": "ana@example.com",
+        "result_set": "spring", "backend": backend,
+        "dataset": {"interactions": "s3://data/i.csv", "users": "s3://data/u.csv"},
+        "segment": {"gender": ["F"]},
+        "num_results": 5
+    });
+    if backend == "container" {
+        form["container"] = serde_json::json!({
+            "training_image": "123.dkr.ecr.us-east-1.amazonaws.com/recsys:1",
+            "scoring_image": "123.dkr.ecr.us-east-1.amazonaws.com/recsys:1",
+            "instance_type": "ml.m5.large"
+        });
+    } else {
+        form["personalize"] = serde_json::json!({});
+    }
+    validate_form(
+        form.to_string().as_bytes(),
+        &ValidationRules::from_allow_list("data"),
+    )
+    .expect("the test form is valid")
+}
+
+fn unavailable(service: &'static str, operation: &'static str) -> ServiceError {
+    ServiceError::Failed {
+        service,
+        operation,
+        message: "injected failure".to_owned(),
+    }
+}
 
 #[derive(Default)]
 pub struct FakeJobStore {
@@ -24,14 +64,33 @@ impl FakeJobStore {
     }
 
     /// Adds a QUEUED job with this form, as intake or the API would have left it.
-    pub fn insert_queued(&self, job_id: &str, form: crate::form::JobForm) -> JobId {
+    pub fn insert_queued(&self, job_id: &str, form: JobForm) -> JobId {
         let job_id = JobId::parse(job_id).expect("a valid job id");
-        let source = crate::job::JobSource::Api {
+        let source = JobSource::Api {
             idempotency_key: None,
         };
         let record = JobRecord::queued(job_id.clone(), source, form, "digest".into(), &now_rfc3339());
         self.records.lock().unwrap().insert(job_id.clone(), record);
         job_id
+    }
+
+    /// Puts a job straight into `status` (history records the jump), for tests that start
+    /// mid-way.
+    pub fn force_status(&self, job_id: &JobId, status: JobStatus) {
+        let mut records = self.records.lock().unwrap();
+        let record = records.get_mut(job_id).expect("the job exists");
+        record.status = status;
+        record.history.push(StatusChange {
+            status,
+            at: now_rfc3339(),
+            detail: "set by the test".into(),
+        });
+    }
+
+    pub fn statuses(&self, job_id: &JobId) -> Vec<JobStatus> {
+        self.record(job_id)
+            .map(|r| r.history.iter().map(|c| c.status).collect())
+            .unwrap_or_default()
     }
 
     pub fn all(&self) -> Vec<JobRecord> {
@@ -83,14 +142,34 @@ impl JobStore for FakeJobStore {
         if extras.failure.is_some() {
             record.failure = extras.failure;
         }
+        if extras.cancellation.is_some() {
+            record.cancellation = extras.cancellation;
+        }
         Ok(())
     }
 
-    async fn set_execution_arn(&self, job_id: &JobId, execution_arn: &str) -> Result<(), ServiceError> {
-        if let Some(record) = self.records.lock().unwrap().get_mut(job_id) {
-            record.execution_arn = Some(execution_arn.to_owned());
+    async fn patch(
+        &self,
+        job_id: &JobId,
+        patch: JobPatch,
+        while_in: Option<&[JobStatus]>,
+    ) -> Result<bool, ServiceError> {
+        let mut records = self.records.lock().unwrap();
+        let Some(record) = records.get_mut(job_id) else {
+            return Ok(false);
+        };
+        if while_in.is_some_and(|allowed| !allowed.contains(&record.status)) {
+            return Ok(false);
         }
-        Ok(())
+        match patch {
+            JobPatch::ExecutionArn(arn) => record.execution_arn = Some(arn),
+            JobPatch::Prepared(prepared) => record.prepared = Some(prepared),
+            JobPatch::Counts(counts) => record.counts.extend(counts),
+            JobPatch::Resource(resource) => {
+                record.resources.insert(resource.name.clone(), resource);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -98,12 +177,13 @@ impl JobStore for FakeJobStore {
 #[derive(Default)]
 pub struct FakeExecutions {
     pub started: Mutex<Vec<(JobId, String)>>,
+    pub stopped: Mutex<Vec<String>>,
     /// When set, every start fails with this throttling error.
     pub throttle: Mutex<bool>,
 }
 
 #[async_trait]
-impl ExecutionStarter for FakeExecutions {
+impl Executions for FakeExecutions {
     async fn start_execution(&self, name: &JobId, input: &str) -> Result<ExecutionStart, ServiceError> {
         if *self.throttle.lock().unwrap() {
             return Err(ServiceError::Throttled {
@@ -121,11 +201,18 @@ impl ExecutionStarter for FakeExecutions {
             execution_arn: format!("arn:aws:states:us-east-1:000000000000:execution:jobs:{name}"),
         })
     }
+
+    async fn stop_execution(&self, execution_arn: &str, _cause: &str) -> Result<(), ServiceError> {
+        self.stopped.lock().unwrap().push(execution_arn.to_owned());
+        Ok(())
+    }
 }
 
 #[derive(Default)]
 pub struct FakeObjects {
     pub objects: Mutex<HashMap<(String, String), Vec<u8>>>,
+    /// Chunks each `put_chunks` call received, by key.
+    pub chunk_counts: Mutex<HashMap<String, usize>>,
 }
 
 impl FakeObjects {
@@ -167,6 +254,7 @@ impl ObjectStore for FakeObjects {
         &self,
         bucket: &str,
         key: &str,
+        _version_id: Option<&str>,
         max_bytes: u64,
     ) -> Result<ObjectRead, ServiceError> {
         Ok(match self.get(bucket, key) {
@@ -190,6 +278,12 @@ impl ObjectStore for FakeObjects {
         }))
     }
 
+    async fn open(&self, bucket: &str, key: &str) -> Result<Option<ObjectStream>, ServiceError> {
+        Ok(self
+            .get(bucket, key)
+            .map(|body| Box::pin(std::io::Cursor::new(body)) as ObjectStream))
+    }
+
     async fn put(
         &self,
         bucket: &str,
@@ -201,12 +295,35 @@ impl ObjectStore for FakeObjects {
         Ok(())
     }
 
-    async fn copy(&self, bucket: &str, from_key: &str, to_key: &str) -> Result<(), ServiceError> {
-        let body = self.get(bucket, from_key).ok_or_else(|| ServiceError::Failed {
-            service: "S3",
-            operation: "CopyObject",
-            message: "NoSuchKey".to_owned(),
-        })?;
+    async fn put_chunks(
+        &self,
+        bucket: &str,
+        key: &str,
+        _content_type: &str,
+        mut chunks: mpsc::Receiver<Vec<u8>>,
+    ) -> Result<u64, ServiceError> {
+        let mut body = Vec::new();
+        let mut count = 0;
+        while let Some(chunk) = chunks.recv().await {
+            body.extend(chunk);
+            count += 1;
+        }
+        let size = body.len() as u64;
+        self.chunk_counts.lock().unwrap().insert(key.to_owned(), count);
+        self.insert(bucket, key, body);
+        Ok(size)
+    }
+
+    async fn copy(
+        &self,
+        bucket: &str,
+        from_key: &str,
+        _version_id: Option<&str>,
+        to_key: &str,
+    ) -> Result<(), ServiceError> {
+        let body = self
+            .get(bucket, from_key)
+            .ok_or_else(|| unavailable("S3", "CopyObject"))?;
         self.insert(bucket, to_key, body);
         Ok(())
     }
@@ -216,6 +333,243 @@ impl ObjectStore for FakeObjects {
             .lock()
             .unwrap()
             .remove(&(bucket.to_owned(), key.to_owned()));
+        Ok(())
+    }
+}
+
+/// The quota table in memory, with the same conditional rules as the DynamoDB adapter.
+#[derive(Default)]
+pub struct FakeSlots {
+    pub pools: Mutex<BTreeMap<String, PoolState>>,
+}
+
+impl FakeSlots {
+    pub fn state(&self, pool: &Pool) -> PoolState {
+        self.pools
+            .lock()
+            .unwrap()
+            .get(&pool.key())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Puts a holder in directly (e.g. one left by an execution that died).
+    pub fn insert(&self, pool: &Pool, holder: SlotHolder) {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        state.used += holder.units;
+        state.holders.push(holder);
+    }
+}
+
+#[async_trait]
+impl SlotStore for FakeSlots {
+    async fn pool(&self, pool: &Pool) -> Result<PoolState, ServiceError> {
+        Ok(self.state(pool))
+    }
+
+    async fn acquire(
+        &self,
+        pool: &Pool,
+        holder: &SlotHolder,
+        capacity: u32,
+    ) -> Result<Acquired, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        if let Some(existing) = state.holders.iter_mut().find(|h| h.id() == holder.id()) {
+            existing.expires_at = holder.expires_at;
+            return Ok(Acquired::AlreadyHeld);
+        }
+        if state.used + holder.units > capacity {
+            return Ok(Acquired::Full(state.clone()));
+        }
+        state.used += holder.units;
+        state.holders.push(holder.clone());
+        Ok(Acquired::Taken)
+    }
+
+    async fn renew(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        match state.holders.iter_mut().find(|h| h.id() == holder.id()) {
+            Some(existing) => {
+                existing.expires_at = holder.expires_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn release(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        match state.holders.iter().position(|h| h.id() == holder.id()) {
+            Some(i) => {
+                let removed = state.holders.remove(i);
+                state.used -= removed.units;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn reclaim(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        match state
+            .holders
+            .iter()
+            .position(|h| h.id() == holder.id() && h.expires_at == holder.expires_at)
+        {
+            Some(i) => {
+                let removed = state.holders.remove(i);
+                state.used -= removed.units;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Quota limits set by the test.
+pub struct FakeLimits(pub Mutex<QuotaLimits>);
+
+impl FakeLimits {
+    pub fn new(json: &str) -> Self {
+        Self(Mutex::new(QuotaLimits::parse(json).expect("valid test limits")))
+    }
+}
+
+#[async_trait]
+impl LimitSource for FakeLimits {
+    async fn limits(&self) -> Result<Result<QuotaLimits, String>, ServiceError> {
+        Ok(Ok(self.0.lock().unwrap().clone()))
+    }
+}
+
+/// A resource the fake service holds.
+#[derive(Debug, Clone)]
+pub struct FakeResource {
+    pub spec: ResourceSpec,
+    pub observed: Observed,
+}
+
+/// SageMaker or Personalize in memory. Created jobs run until the test moves them on
+/// (`set_state`); other resources are ready at once.
+#[derive(Default)]
+pub struct FakeMlService {
+    pub resources: Mutex<BTreeMap<String, FakeResource>>,
+    /// Jobs running outside recoflow.
+    pub external: Mutex<Vec<ServiceJob>>,
+    /// The next creates answer "refused" (quota or throttling).
+    pub refuse_creates: Mutex<u32>,
+    /// Every create answers "invalid" with this reason.
+    pub invalid_create: Mutex<Option<String>>,
+    pub stopped: Mutex<Vec<String>>,
+    pub create_calls: Mutex<u32>,
+}
+
+impl FakeMlService {
+    pub fn set_state(&self, name: &str, state: ResourceState, reason: Option<&str>, platform_failure: bool) {
+        let mut resources = self.resources.lock().unwrap();
+        let resource = resources
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("{name} was never created"));
+        resource.observed.state = state;
+        resource.observed.reason = reason.map(str::to_owned);
+        resource.observed.platform_failure = platform_failure;
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.resources.lock().unwrap().keys().cloned().collect()
+    }
+
+    pub fn spec(&self, name: &str) -> Option<ResourceSpec> {
+        self.resources.lock().unwrap().get(name).map(|r| r.spec.clone())
+    }
+
+    /// Every job the fake holds in the running state, with 1 unit each.
+    fn running(&self) -> Vec<ServiceJob> {
+        self.resources
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.spec.kind().is_job() && r.observed.state == ResourceState::Running)
+            .map(|r| ServiceJob {
+                name: r.spec.name().to_owned(),
+                units: 1,
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MlService for FakeMlService {
+    async fn in_progress(
+        &self,
+        _pool: &Pool,
+        _launched_by_recoflow: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<ServiceJob>, ServiceError> {
+        let mut jobs = self.running();
+        jobs.extend(self.external.lock().unwrap().iter().cloned());
+        Ok(jobs)
+    }
+
+    async fn describe(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ServiceError> {
+        Ok(self
+            .resources
+            .lock()
+            .unwrap()
+            .get(spec.name())
+            .map(|r| r.observed.clone()))
+    }
+
+    async fn create(&self, spec: &ResourceSpec) -> Result<CreateOutcome, CreateError> {
+        *self.create_calls.lock().unwrap() += 1;
+        if let Some(reason) = self.invalid_create.lock().unwrap().clone() {
+            return Err(CreateError::Invalid(reason));
+        }
+        {
+            let mut refuse = self.refuse_creates.lock().unwrap();
+            if *refuse > 0 {
+                *refuse -= 1;
+                return Err(CreateError::Refused(
+                    "ResourceLimitExceeded: the account-level service limit is reached".into(),
+                ));
+            }
+        }
+        let mut resources = self.resources.lock().unwrap();
+        if resources.contains_key(spec.name()) {
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        let arn = format!("arn:aws:fake:::{}/{}", spec.kind().is_job(), spec.name());
+        let state = if spec.kind().is_job() {
+            ResourceState::Running
+        } else {
+            ResourceState::Succeeded
+        };
+        let mut observed = Observed::in_state(state);
+        observed.arn = Some(arn.clone());
+        if matches!(spec, ResourceSpec::TrainingJob(_)) {
+            observed.model_artifacts = Some(format!("s3://results/{}/model.tar.gz", spec.name()));
+        }
+        resources.insert(
+            spec.name().to_owned(),
+            FakeResource {
+                spec: spec.clone(),
+                observed,
+            },
+        );
+        Ok(CreateOutcome::Created { arn: Some(arn) })
+    }
+
+    async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError> {
+        self.stopped.lock().unwrap().push(resource.name.clone());
+        if let Some(r) = self.resources.lock().unwrap().get_mut(&resource.name) {
+            if r.observed.state == ResourceState::Running {
+                r.observed.state = ResourceState::Stopped;
+            }
+        }
         Ok(())
     }
 }

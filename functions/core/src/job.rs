@@ -7,13 +7,28 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::form::JobForm;
+use crate::phase::LaunchedResource;
 use crate::validation::FormProblem;
 
 /// A job id; also the Step Functions execution name, so it keeps to that name's rules:
 /// 1-80 characters of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
+
+impl TryFrom<String> for JobId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::parse(&id).ok_or_else(|| format!("{id:?} is not a job id (1-80 of A-Z a-z 0-9 - _)"))
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> Self {
+        id.0
+    }
+}
 
 const HASH_CHARS: usize = 20;
 const MAX_STEM_CHARS: usize = 40;
@@ -109,10 +124,11 @@ pub enum JobStatus {
     Delivering,
     Succeeded,
     Failed,
+    Cancelled,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 11] = [
+    pub const ALL: [JobStatus; 12] = [
         JobStatus::Received,
         JobStatus::Rejected,
         JobStatus::Queued,
@@ -124,6 +140,7 @@ impl JobStatus {
         JobStatus::Delivering,
         JobStatus::Succeeded,
         JobStatus::Failed,
+        JobStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -139,13 +156,14 @@ impl JobStatus {
             JobStatus::Delivering => "DELIVERING",
             JobStatus::Succeeded => "SUCCEEDED",
             JobStatus::Failed => "FAILED",
+            JobStatus::Cancelled => "CANCELLED",
         }
     }
 
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Rejected
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Rejected | JobStatus::Cancelled
         )
     }
 
@@ -158,30 +176,38 @@ impl JobStatus {
             Rejected => &[Received],
             Queued => &[Received],
             Preparing => &[Queued],
-            // Quota is awaited before each launch: training, import and batch scoring.
-            WaitingForQuota => &[Preparing, Importing, Training, WaitingForQuota],
+            // Quota is awaited before each phase and whenever the service refuses a launch.
+            WaitingForQuota => &[Preparing, Importing, Training, Scoring],
             Importing => &[Preparing, WaitingForQuota],
             Training => &[Preparing, WaitingForQuota, Importing],
             Scoring => &[Training, WaitingForQuota],
-            Delivering => &[Scoring, Training],
+            Delivering => &[Scoring],
             Succeeded => &[Delivering],
-            Failed => &[
-                Received,
-                Queued,
-                WaitingForQuota,
-                Preparing,
-                Training,
-                Scoring,
-                Importing,
-                Delivering,
-            ],
+            Failed | Cancelled => &RUNNING,
         }
+    }
+
+    /// Whether a job in this status is still being worked on.
+    pub fn is_running(self) -> bool {
+        RUNNING.contains(&self)
     }
 
     pub fn can_move_to(self, next: JobStatus) -> bool {
         next.allowed_from().contains(&self)
     }
 }
+
+/// Statuses of a job that has not finished (the ones `FAILED` and `CANCELLED` end).
+const RUNNING: [JobStatus; 8] = [
+    JobStatus::Received,
+    JobStatus::Queued,
+    JobStatus::WaitingForQuota,
+    JobStatus::Preparing,
+    JobStatus::Training,
+    JobStatus::Scoring,
+    JobStatus::Importing,
+    JobStatus::Delivering,
+];
 
 impl fmt::Display for JobStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -224,6 +250,40 @@ pub struct JobFailure {
     pub state: String,
 }
 
+/// A data file as Prepare checked it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedFile {
+    /// Form field, e.g. `dataset.users`.
+    pub field: String,
+    pub uri: String,
+    pub bytes: u64,
+    /// Header columns, upper-cased.
+    pub columns: Vec<String>,
+}
+
+/// What Prepare found and wrote: the launch steps build on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prepared {
+    pub files: Vec<PreparedFile>,
+    /// JSON lines `{"userId": "…"}` of the users to score (the form's segment).
+    pub scoring_input: String,
+    pub users_to_score: u64,
+}
+
+impl Prepared {
+    pub fn file(&self, field: &str) -> Option<&PreparedFile> {
+        self.files.iter().find(|f| f.field == field)
+    }
+}
+
+/// Who cancelled a job, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// The caller's identity as API Gateway saw it (IAM user or role ARN), else "anonymous".
+    pub by: String,
+    pub at: String,
+}
+
 /// The item kept per job in the jobs table (partition key `job_id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -247,9 +307,16 @@ pub struct JobRecord {
     pub execution_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<JobFailure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared: Option<Prepared>,
     /// Numbers later steps fill in (users scored, rows imported, ...).
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
+    /// Every AWS resource the job launched or reused, by name: what to look at in the console.
+    #[serde(default)]
+    pub resources: BTreeMap<String, LaunchedResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
 }
 
 impl JobRecord {
@@ -300,7 +367,10 @@ impl JobRecord {
             problems: Vec::new(),
             execution_arn: None,
             failure: None,
+            prepared: None,
             counts: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            cancellation: None,
         }
     }
 
@@ -361,7 +431,8 @@ mod tests {
 
     #[test]
     fn terminal_statuses_never_move_on() {
-        for from in [JobStatus::Succeeded, JobStatus::Failed, JobStatus::Rejected] {
+        for from in JobStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(!from.is_running());
             for to in JobStatus::ALL {
                 assert!(!from.can_move_to(to), "{from} -> {to} must be refused");
             }

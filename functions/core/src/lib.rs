@@ -1,15 +1,20 @@
 //! recoflow's domain, shared by every Lambda function: the job form and its validation, jobs
-//! and their status life cycle, error names, and the ports (traits) for the AWS services with
-//! their SDK adapters.
+//! and their status life cycle, phases and the resources they launch, quota rules, error names,
+//! and the ports (traits) that the AWS adapters of `recoflow-aws` implement. No AWS SDK and no
+//! Lambda runtime here: handlers built on these are tested with the fakes.
 
-pub mod aws;
 pub mod config;
 pub mod errors;
 pub mod form;
 pub mod job;
+pub mod launch;
+pub mod phase;
 pub mod ports;
+pub mod quota;
 pub mod s3uri;
-pub mod telemetry;
+pub mod segment;
+pub mod submit;
+pub mod task;
 pub mod validation;
 
 #[cfg(any(test, feature = "fakes"))]

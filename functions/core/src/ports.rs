@@ -1,10 +1,18 @@
-//! The AWS services recoflow uses, as traits, so handlers are tested with in-memory fakes and
-//! run against the SDK adapters in `crate::aws`.
+//! The AWS services recoflow uses, as traits, so handlers are tested with in-memory fakes
+//! (`crate::fakes`) and run against the SDK adapters of the `recoflow-aws` crate.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
 
 use async_trait::async_trait;
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
 
 use crate::errors::ServiceError;
-use crate::job::{JobFailure, JobId, JobRecord, JobStatus};
+use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, Prepared};
+use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
+use crate::phase::LaunchedResource;
+use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 
 /// Outcome of creating a job record.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +41,19 @@ pub enum TransitionError {
 #[derive(Debug, Clone, Default)]
 pub struct TransitionExtras {
     pub failure: Option<JobFailure>,
+    pub cancellation: Option<Cancellation>,
+}
+
+/// A change to a job record that is not a status change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobPatch {
+    ExecutionArn(String),
+    /// What Prepare found: the data files, the scoring input, how many users it holds.
+    Prepared(Prepared),
+    /// Sets these counters (others are kept).
+    Counts(BTreeMap<String, u64>),
+    /// Adds or replaces the entry of this resource (keyed by its name).
+    Resource(LaunchedResource),
 }
 
 #[async_trait]
@@ -48,7 +69,14 @@ pub trait JobStore: Send + Sync {
         detail: &str,
         extras: TransitionExtras,
     ) -> Result<(), TransitionError>;
-    async fn set_execution_arn(&self, job_id: &JobId, execution_arn: &str) -> Result<(), ServiceError>;
+    /// Applies `patch` if the job exists and, when `while_in` is given, its status is one of
+    /// those. `Ok(false)`: the job is missing or in another status; nothing was written.
+    async fn patch(
+        &self,
+        job_id: &JobId,
+        patch: JobPatch,
+        while_in: Option<&[JobStatus]>,
+    ) -> Result<bool, ServiceError>;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +88,12 @@ pub enum ExecutionStart {
     AlreadyExists,
 }
 
+/// Step Functions executions of the job state machine.
 #[async_trait]
-pub trait ExecutionStarter: Send + Sync {
+pub trait Executions: Send + Sync {
     async fn start_execution(&self, name: &JobId, input: &str) -> Result<ExecutionStart, ServiceError>;
+    /// Stops a running execution; one that already ended is left as it is.
+    async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<(), ServiceError>;
 }
 
 /// Result of reading an object that may be too large to read.
@@ -80,13 +111,22 @@ pub struct ObjectHead {
     pub size: u64,
 }
 
+/// An object's body, read as it arrives.
+pub type ObjectStream = Pin<Box<dyn AsyncRead + Send>>;
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Size of an object, `None` if it does not exist.
     async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, ServiceError>;
-    /// Reads a whole object, refusing (without downloading it) one over `max_bytes`.
-    async fn read_limited(&self, bucket: &str, key: &str, max_bytes: u64)
-        -> Result<ObjectRead, ServiceError>;
+    /// Reads a whole object (`version_id`: that version, else the latest), refusing
+    /// (without downloading it) one over `max_bytes`.
+    async fn read_limited(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<ObjectRead, ServiceError>;
     /// The first bytes of an object and its total size, in one ranged GET; `None` if it does
     /// not exist.
     async fn read_head(
@@ -95,6 +135,8 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         bytes: u64,
     ) -> Result<Option<ObjectHead>, ServiceError>;
+    /// Streams an object's body; `None` if it does not exist.
+    async fn open(&self, bucket: &str, key: &str) -> Result<Option<ObjectStream>, ServiceError>;
     async fn put(
         &self,
         bucket: &str,
@@ -102,6 +144,75 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), ServiceError>;
-    async fn copy(&self, bucket: &str, from_key: &str, to_key: &str) -> Result<(), ServiceError>;
+    /// Writes an object from the chunks received, uploading as they come (a multipart upload
+    /// when there is more than one), so the object is never whole in memory. Returns its size.
+    async fn put_chunks(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        chunks: mpsc::Receiver<Vec<u8>>,
+    ) -> Result<u64, ServiceError>;
+    /// Copies within a bucket (`version_id`: that version of the source, else the latest).
+    async fn copy(
+        &self,
+        bucket: &str,
+        from_key: &str,
+        version_id: Option<&str>,
+        to_key: &str,
+    ) -> Result<(), ServiceError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), ServiceError>;
+}
+
+/// Outcome of trying to take units of a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acquired {
+    /// The holder was added.
+    Taken,
+    /// The holder was there already (a retried acquire); its lease was renewed.
+    AlreadyHeld,
+    /// Not enough room; the pool as it was.
+    Full(PoolState),
+}
+
+/// The quota table: one counting semaphore per pool. Every write is one conditional write.
+#[async_trait]
+pub trait SlotStore: Send + Sync {
+    async fn pool(&self, pool: &Pool) -> Result<PoolState, ServiceError>;
+    /// Adds `holder` if the pool's units in use plus the holder's stay within `capacity`.
+    async fn acquire(
+        &self,
+        pool: &Pool,
+        holder: &SlotHolder,
+        capacity: u32,
+    ) -> Result<Acquired, ServiceError>;
+    /// Extends a holder's lease; `false` if it holds nothing.
+    async fn renew(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError>;
+    /// Removes the holder (`holder.id()`), giving its units back; `false` if it held nothing.
+    async fn release(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError>;
+    /// Removes a holder whose lease expired, only if its lease is still the expired one.
+    async fn reclaim(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError>;
+}
+
+/// Where the operator's quota limits live (an SSM parameter).
+#[async_trait]
+pub trait LimitSource: Send + Sync {
+    async fn limits(&self) -> Result<Result<QuotaLimits, String>, ServiceError>;
+}
+
+/// SageMaker or Personalize, as the runner uses them.
+#[async_trait]
+pub trait MlService: Send + Sync {
+    /// The service's in-progress jobs that count against `pool`. `launched_by_recoflow`
+    /// tells which names are recoflow's own, whose size the caller already knows.
+    async fn in_progress(
+        &self,
+        pool: &Pool,
+        launched_by_recoflow: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<ServiceJob>, ServiceError>;
+    /// The resource as the service sees it; `None` if it does not exist.
+    async fn describe(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ServiceError>;
+    async fn create(&self, spec: &ResourceSpec) -> Result<CreateOutcome, CreateError>;
+    /// Stops a running job; one that has ended, or cannot be stopped, is left as it is.
+    async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError>;
 }

@@ -6,10 +6,12 @@
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use lambda_runtime::Diagnostic;
+use recoflow_aws::lambda::named_diagnostic;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::MAX_FORM_BYTES;
 use recoflow_core::job::{form_digest, now_rfc3339, JobId, JobRecord, JobSource};
-use recoflow_core::ports::{Created, ExecutionStart, ExecutionStarter, JobStore, ObjectRead, ObjectStore};
+use recoflow_core::ports::{Executions, JobStore, ObjectRead, ObjectStore};
+use recoflow_core::submit::{submit, SubmitError, Submitted};
 use recoflow_core::validation::{too_large_problem, validate_form, FormProblem, ValidationRules};
 use serde::Serialize;
 use tracing::{info, warn, Instrument};
@@ -52,7 +54,7 @@ pub struct IntakeError(#[from] ServiceError);
 
 impl From<IntakeError> for Diagnostic {
     fn from(err: IntakeError) -> Self {
-        err.0.into()
+        named_diagnostic(&err.0)
     }
 }
 
@@ -64,7 +66,7 @@ pub async fn handle_event<J, E, O>(
 ) -> Result<Vec<Outcome>, IntakeError>
 where
     J: JobStore,
-    E: ExecutionStarter,
+    E: Executions,
     O: ObjectStore,
 {
     let mut outcomes = Vec::with_capacity(event.records.len());
@@ -98,7 +100,7 @@ async fn handle_record<J, E, O>(
 ) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
-    E: ExecutionStarter,
+    E: Executions,
     O: ObjectStore,
 {
     let bucket = record.s3.bucket.name.clone().unwrap_or_default();
@@ -109,12 +111,16 @@ where
             key,
         });
     }
-    let version = record
+    // In a versioned bucket the event names the version: that version is the job, even if
+    // the key was overwritten since.
+    let version_id = record
         .s3
         .object
         .version_id
         .clone()
-        .filter(|v| !v.is_empty() && v != "null")
+        .filter(|v| !v.is_empty() && v != "null");
+    let version = version_id
+        .clone()
         .or_else(|| record.s3.object.e_tag.clone())
         .unwrap_or_default();
     let job_id = JobId::for_s3_object(&bucket, &key, &version);
@@ -126,6 +132,7 @@ where
     let submission = Submission {
         bucket: &bucket,
         key: &key,
+        version_id: version_id.as_deref(),
         job_id: &job_id,
         source,
     };
@@ -138,7 +145,7 @@ where
         }
         let body = match deps
             .objects
-            .read_limited(&bucket, &key, MAX_FORM_BYTES as u64)
+            .read_limited(&bucket, &key, submission.version_id, MAX_FORM_BYTES as u64)
             .await?
         {
             ObjectRead::Body(body) => body,
@@ -171,46 +178,25 @@ where
 struct Submission<'a> {
     bucket: &'a str,
     key: &'a str,
+    version_id: Option<&'a str>,
     job_id: &'a JobId,
     source: JobSource,
 }
 
 /// Writes the QUEUED record (if new) and starts the execution named by the job id.
-pub async fn start<J, E, O>(deps: &IntakeDeps<J, E, O>, record: JobRecord) -> Result<Outcome, ServiceError>
+async fn start<J, E, O>(deps: &IntakeDeps<J, E, O>, record: JobRecord) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
-    E: ExecutionStarter,
+    E: Executions,
     O: ObjectStore,
 {
-    let job_id = record.job_id.clone();
-    let duplicate = match deps.jobs.create(&record).await? {
-        Created::New => false,
-        Created::AlreadyExists(existing) if existing.status.is_terminal() => {
-            info!(status = %existing.status, "duplicate delivery of a finished job; nothing to do");
-            return Ok(Outcome::Duplicate {
-                job_id: job_id.to_string(),
-            });
-        }
-        Created::AlreadyExists(_) => true,
-    };
-    // Also on a duplicate: the first delivery may have stopped before starting the execution.
-    let input = serde_json::json!({ "job_id": job_id }).to_string();
-    match deps.executions.start_execution(&job_id, &input).await? {
-        ExecutionStart::Started { execution_arn } => {
-            deps.jobs.set_execution_arn(&job_id, &execution_arn).await?;
-            info!(execution_arn = %execution_arn, duplicate, "job queued and execution started");
-        }
-        ExecutionStart::AlreadyExists => info!("execution already exists; duplicate delivery"),
+    let job_id = record.job_id.to_string();
+    match submit(&deps.jobs, &deps.executions, &record).await {
+        Ok(Submitted::Started) => Ok(Outcome::Started { job_id }),
+        // The same object version always has the same bytes, so a conflict is a duplicate too.
+        Ok(Submitted::Duplicate { .. } | Submitted::Conflict) => Ok(Outcome::Duplicate { job_id }),
+        Err(SubmitError::Record(err) | SubmitError::Execution(err)) => Err(err),
     }
-    Ok(if duplicate {
-        Outcome::Duplicate {
-            job_id: job_id.to_string(),
-        }
-    } else {
-        Outcome::Started {
-            job_id: job_id.to_string(),
-        }
-    })
 }
 
 #[derive(Serialize)]
@@ -231,7 +217,7 @@ async fn reject<J, E, O>(
 ) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
-    E: ExecutionStarter,
+    E: Executions,
     O: ObjectStore,
 {
     let rejected_key = format!(
@@ -258,7 +244,12 @@ where
         )
         .await?;
     deps.objects
-        .copy(submission.bucket, submission.key, &rejected_key)
+        .copy(
+            submission.bucket,
+            submission.key,
+            submission.version_id,
+            &rejected_key,
+        )
         .await?;
     let count = problems.len();
     let record = JobRecord::rejected(
@@ -284,7 +275,7 @@ async fn missing<J, E, O>(
 ) -> Result<Outcome, ServiceError>
 where
     J: JobStore,
-    E: ExecutionStarter,
+    E: Executions,
     O: ObjectStore,
 {
     if deps.jobs.get(submission.job_id).await?.is_some() {

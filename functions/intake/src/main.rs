@@ -3,7 +3,7 @@
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use recoflow_core::aws::{load_sdk_config, DynamoJobStore, S3Objects, SfnExecutions};
+use recoflow_aws::{load_sdk_config, DynamoJobStore, S3Objects, SfnExecutions};
 use recoflow_core::config::required_env;
 use recoflow_core::validation::ValidationRules;
 
@@ -11,15 +11,15 @@ use handler::{handle_event, IntakeDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    recoflow_core::telemetry::init_logging();
+    recoflow_aws::lambda::init_logging();
     let jobs_table = required_env("JOBS_TABLE")?;
     let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
     let allowed_buckets = required_env("ALLOWED_DATA_BUCKETS")?;
 
     let sdk = load_sdk_config().await;
     let deps = IntakeDeps {
-        jobs: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), jobs_table),
-        executions: SfnExecutions::new(aws_sdk_sfn::Client::new(&sdk), state_machine_arn),
+        jobs: DynamoJobStore::new(recoflow_aws::clients::DynamoDb::new(&sdk), jobs_table),
+        executions: SfnExecutions::new(recoflow_aws::clients::StepFunctions::new(&sdk), state_machine_arn),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };

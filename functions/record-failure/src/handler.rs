@@ -2,7 +2,8 @@
 //! and marks it FAILED, so `GET /jobs/{id}` says what failed and where.
 
 use lambda_runtime::Diagnostic;
-use recoflow_core::errors::{diagnostic, ServiceError};
+use recoflow_aws::lambda::diagnostic;
+use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::job::{JobFailure, JobId, JobStatus};
 use recoflow_core::ports::{JobStore, TransitionError, TransitionExtras};
 use serde::{Deserialize, Serialize};
@@ -43,13 +44,18 @@ pub enum RecordFailureError {
     Service(#[from] ServiceError),
 }
 
+impl NamedError for RecordFailureError {
+    fn error_name(&self) -> ErrorName {
+        match self {
+            RecordFailureError::JobNotFound(_) => ErrorName::JobNotFound,
+            RecordFailureError::Service(e) => e.error_name(),
+        }
+    }
+}
+
 impl From<RecordFailureError> for Diagnostic {
     fn from(err: RecordFailureError) -> Self {
-        let name = match &err {
-            RecordFailureError::JobNotFound(_) => "JobNotFound",
-            RecordFailureError::Service(e) => e.error_type(),
-        };
-        diagnostic(name, &err)
+        diagnostic(err.error_name(), &err)
     }
 }
 
@@ -89,6 +95,7 @@ pub async fn handle<J: JobStore>(
                 &detail,
                 TransitionExtras {
                     failure: Some(failure),
+                    ..TransitionExtras::default()
                 },
             )
             .await
@@ -119,11 +126,7 @@ mod tests {
     use recoflow_core::fakes::FakeJobStore;
 
     fn deps_with_queued_job() -> (RecordFailureDeps<FakeJobStore>, JobId) {
-        let form = serde_json::from_value(serde_json::json!({
-            "schema_version": 1, "job_name": "spring", "submitted_by": "a@b.co", "result_set": "spring",
-            "backend": "personalize", "dataset": {"interactions": "s3://data/i.csv"}
-        }))
-        .unwrap();
+        let form = recoflow_core::fakes::test_form("personalize");
         let deps = RecordFailureDeps {
             jobs: FakeJobStore::default(),
         };

@@ -3,18 +3,19 @@
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use recoflow_core::aws::{load_sdk_config, DynamoJobStore};
+use recoflow_aws::clients::DynamoDb;
+use recoflow_aws::{load_sdk_config, DynamoJobStore};
 use recoflow_core::config::required_env;
 
 use handler::{handle, FailedJob, RecordFailureDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    recoflow_core::telemetry::init_logging();
+    recoflow_aws::lambda::init_logging();
     let jobs_table = required_env("JOBS_TABLE")?;
     let sdk = load_sdk_config().await;
     let deps = RecordFailureDeps {
-        jobs: DynamoJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), jobs_table),
+        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), jobs_table),
     };
     run(service_fn(|event: LambdaEvent<FailedJob>| {
         handle(&deps, event.payload)

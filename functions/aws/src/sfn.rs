@@ -1,10 +1,12 @@
+//! Step Functions executions of the job state machine, named by job id.
+
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
+use recoflow_core::errors::ServiceError;
+use recoflow_core::job::JobId;
+use recoflow_core::ports::{ExecutionStart, Executions};
 
-use super::service_error;
-use crate::errors::ServiceError;
-use crate::job::JobId;
-use crate::ports::{ExecutionStart, ExecutionStarter};
+use crate::service_error;
 
 pub struct SfnExecutions {
     client: Client,
@@ -20,8 +22,11 @@ impl SfnExecutions {
     }
 }
 
+/// Step Functions keeps `cause` to 32768 characters.
+const MAX_CAUSE_CHARS: usize = 32_768;
+
 #[async_trait]
-impl ExecutionStarter for SfnExecutions {
+impl Executions for SfnExecutions {
     async fn start_execution(&self, name: &JobId, input: &str) -> Result<ExecutionStart, ServiceError> {
         let result = self
             .client
@@ -43,6 +48,30 @@ impl ExecutionStarter for SfnExecutions {
                 Ok(ExecutionStart::AlreadyExists)
             }
             Err(err) => Err(service_error("Step Functions", "StartExecution", &err)),
+        }
+    }
+
+    async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<(), ServiceError> {
+        let cause: String = cause.chars().take(MAX_CAUSE_CHARS).collect();
+        match self
+            .client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error("JobCancelled")
+            .cause(cause)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Stopping an execution that has ended changes nothing; on AWS that is a success.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(service_error("Step Functions", "StopExecution", &err)),
         }
     }
 }

@@ -1,0 +1,32 @@
+//! Lambda runtime glue shared by every function: JSON logs and error payloads.
+
+use lambda_runtime::Diagnostic;
+use recoflow_core::errors::{ErrorName, NamedError};
+
+/// Logs: JSON lines through `tracing`. Handlers open a span with the job id, and the span's
+/// fields are printed on every line inside it.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .init();
+}
+
+/// The Lambda error payload: the stable error name (what Step Functions' Retry and Catch
+/// match) and a message for people.
+pub fn diagnostic(name: ErrorName, message: impl ToString) -> Diagnostic {
+    Diagnostic {
+        error_type: name.as_str().to_owned(),
+        error_message: message.to_string(),
+    }
+}
+
+/// The payload of any error that knows its name.
+pub fn named_diagnostic<E: NamedError>(err: &E) -> Diagnostic {
+    diagnostic(err.error_name(), err)
+}

@@ -1,0 +1,297 @@
+//! Quota rules: which pool a phase draws from, how many units it takes, what an operator's
+//! limits say, and how much of a pool is free once jobs started outside recoflow are counted.
+//!
+//! A pool is a counting semaphore kept in DynamoDB (see `ports::SlotStore`). A holder is one
+//! phase of one job (`<job id>#<phase>`), so a retried acquire never takes a second slot and a
+//! repeated release never frees another job's. Every holder has a lease that the job renews
+//! while it polls; a holder whose execution died without releasing is reclaimed once its lease
+//! has expired.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::ServiceError;
+use crate::form::{Backend, JobForm};
+use crate::job::JobId;
+use crate::phase::{job_phase_prefix, Phase};
+use crate::ports::SlotStore;
+
+/// A quota pool: one service limit recoflow shares between its jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pool {
+    /// SageMaker training instances of one type (the account's "<type> for training job usage").
+    SageMakerTraining { instance_type: String },
+    /// SageMaker processing instances of one type.
+    SageMakerProcessing { instance_type: String },
+    /// Concurrent Personalize dataset import jobs.
+    PersonalizeImports,
+    /// Concurrent Personalize solution version trainings.
+    PersonalizeSolutionVersions,
+    /// Concurrent Personalize batch inference jobs.
+    PersonalizeBatchInference,
+}
+
+impl Pool {
+    /// The pool's key in the quota table and in the limits document.
+    pub fn key(&self) -> String {
+        match self {
+            Pool::SageMakerTraining { instance_type } => format!("sagemaker-training:{instance_type}"),
+            Pool::SageMakerProcessing { instance_type } => format!("sagemaker-processing:{instance_type}"),
+            Pool::PersonalizeImports => "personalize-dataset-imports".to_owned(),
+            Pool::PersonalizeSolutionVersions => "personalize-solution-versions".to_owned(),
+            Pool::PersonalizeBatchInference => "personalize-batch-inference".to_owned(),
+        }
+    }
+
+    /// Key of the default for every instance type (`sagemaker-training:*`), if any.
+    fn wildcard_key(&self) -> Option<&'static str> {
+        match self {
+            Pool::SageMakerTraining { .. } => Some("sagemaker-training:*"),
+            Pool::SageMakerProcessing { .. } => Some("sagemaker-processing:*"),
+            _ => None,
+        }
+    }
+
+    /// The pool a phase of this form draws from and how many units it takes.
+    pub fn for_phase(form: &JobForm, phase: Phase) -> Option<(Pool, u32)> {
+        match (form.backend, phase) {
+            (Backend::Container, Phase::Train) => {
+                let container = form.container.as_ref()?;
+                Some((
+                    Pool::SageMakerTraining {
+                        instance_type: container.instance_type.clone(),
+                    },
+                    container.instance_count.max(1),
+                ))
+            }
+            (Backend::Container, Phase::Score) => {
+                let container = form.container.as_ref()?;
+                Some((
+                    Pool::SageMakerProcessing {
+                        instance_type: container.instance_type.clone(),
+                    },
+                    1,
+                ))
+            }
+            (Backend::Container, Phase::Import) => None,
+            // One import job per data file, all running at once.
+            (Backend::Personalize, Phase::Import) => {
+                Some((Pool::PersonalizeImports, form.dataset.files().len() as u32))
+            }
+            (Backend::Personalize, Phase::Train) => Some((Pool::PersonalizeSolutionVersions, 1)),
+            (Backend::Personalize, Phase::Score) => Some((Pool::PersonalizeBatchInference, 1)),
+        }
+    }
+}
+
+impl fmt::Display for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// The limits an operator set: pool key (or `sagemaker-training:*`-style default) → units.
+/// Read from the SSM parameter named by the stack output `QuotaLimitsParameter`, as JSON,
+/// e.g. `{"sagemaker-training:*": 2, "sagemaker-training:ml.p3.2xlarge": 1}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QuotaLimits(pub BTreeMap<String, u32>);
+
+impl QuotaLimits {
+    /// Parses the limits document; the error names what is wrong.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let limits: Self = serde_json::from_str(json).map_err(|e| {
+            format!("the quota limits are not a JSON object of pool name to a whole number: {e}")
+        })?;
+        if let Some((key, _)) = limits.0.iter().find(|(_, v)| **v == 0) {
+            return Err(format!(
+                "the quota limit for {key} is 0: no job could ever run; remove the entry or raise it"
+            ));
+        }
+        Ok(limits)
+    }
+
+    /// The pool's limit: its own entry, else its kind's `*` entry.
+    pub fn limit_for(&self, pool: &Pool) -> Option<u32> {
+        self.0
+            .get(&pool.key())
+            .or_else(|| pool.wildcard_key().and_then(|k| self.0.get(k)))
+            .copied()
+    }
+}
+
+/// One holder of units of a pool, as kept in the quota table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotHolder {
+    pub job_id: JobId,
+    pub phase: Phase,
+    pub units: u32,
+    /// Unix seconds after which the holder may be reclaimed.
+    pub expires_at: i64,
+    /// Names of this holder's service jobs start with this (see `phase::job_resource_name`).
+    pub resource_prefix: String,
+}
+
+impl SlotHolder {
+    pub fn new(job_id: &JobId, phase: Phase, units: u32, now: i64, lease_seconds: u32) -> Self {
+        Self {
+            job_id: job_id.clone(),
+            phase,
+            units,
+            expires_at: now + i64::from(lease_seconds),
+            resource_prefix: job_phase_prefix(job_id, phase),
+        }
+    }
+
+    /// The holder's key in the pool: one per job and phase.
+    pub fn id(&self) -> String {
+        holder_id(&self.job_id, self.phase)
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at < now
+    }
+}
+
+pub fn holder_id(job_id: &JobId, phase: Phase) -> String {
+    format!("{job_id}#{phase}")
+}
+
+/// A pool as last read: units held by recoflow's jobs and who holds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolState {
+    pub used: u32,
+    pub holders: Vec<SlotHolder>,
+}
+
+impl PoolState {
+    pub fn holder(&self, id: &str) -> Option<&SlotHolder> {
+        self.holders.iter().find(|h| h.id() == id)
+    }
+
+    /// Whether a service job of this name was launched by one of the pool's holders.
+    pub fn launched_by_holder(&self, job_name: &str) -> bool {
+        self.holders
+            .iter()
+            .any(|h| job_name.starts_with(&h.resource_prefix))
+    }
+}
+
+/// A job seen running on the service, with the units it takes from a pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceJob {
+    pub name: String,
+    pub units: u32,
+}
+
+/// Units of a pool in use by jobs recoflow's holders did not launch (other tools, people,
+/// another deployment): live reconciliation against the service's own list.
+pub fn external_units(pool: &PoolState, running: &[ServiceJob]) -> u32 {
+    running
+        .iter()
+        .filter(|job| !pool.launched_by_holder(&job.name))
+        .map(|job| job.units)
+        .sum()
+}
+
+/// How many units recoflow's holders may hold in all: the limit minus what others use.
+pub fn capacity(limit: u32, external: u32) -> u32 {
+    limit.saturating_sub(external)
+}
+
+/// Gives back every slot the job may hold (one per phase of its plan). Repeating it is
+/// harmless: a release removes only this job's holder of each pool.
+pub async fn release_job_slots<S: SlotStore + ?Sized>(
+    slots: &S,
+    job_id: &JobId,
+    form: &JobForm,
+) -> Result<Vec<Pool>, ServiceError> {
+    let mut released = Vec::new();
+    for &phase in Phase::plan(form.backend) {
+        let Some((pool, units)) = Pool::for_phase(form, phase) else {
+            continue;
+        };
+        let holder = SlotHolder::new(job_id, phase, units, 0, 0);
+        if slots.release(&pool, &holder).await? {
+            released.push(pool);
+        }
+    }
+    Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::{validate_form, ValidationRules};
+
+    fn container_form(instance_count: u32) -> JobForm {
+        let form = serde_json::json!({
+            "schema_version": 1, "job_name": "weekly", "submitted_by": "a@b.co", "result_set": "weekly",
+            "backend": "container",
+            "dataset": {"interactions": "s3://data/i.csv", "users": "s3://data/u.csv"},
+            "container": {"training_image": "img", "scoring_image": "img",
+                          "instance_type": "ml.m5.large", "instance_count": instance_count}
+        });
+        validate_form(
+            form.to_string().as_bytes(),
+            &ValidationRules::from_allow_list("data"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn phases_draw_from_their_pools() {
+        let form = container_form(3);
+        let (pool, units) = Pool::for_phase(&form, Phase::Train).unwrap();
+        assert_eq!(pool.key(), "sagemaker-training:ml.m5.large");
+        assert_eq!(units, 3);
+        let (pool, units) = Pool::for_phase(&form, Phase::Score).unwrap();
+        assert_eq!(pool.key(), "sagemaker-processing:ml.m5.large");
+        assert_eq!(units, 1);
+        assert!(Pool::for_phase(&form, Phase::Import).is_none());
+    }
+
+    #[test]
+    fn limits_fall_back_to_the_kind_default() {
+        let limits =
+            QuotaLimits::parse(r#"{"sagemaker-training:*": 2, "sagemaker-training:ml.p3.2xlarge": 1}"#)
+                .unwrap();
+        let pool = |t: &str| Pool::SageMakerTraining {
+            instance_type: t.to_owned(),
+        };
+        assert_eq!(limits.limit_for(&pool("ml.p3.2xlarge")), Some(1));
+        assert_eq!(limits.limit_for(&pool("ml.m5.large")), Some(2));
+        assert_eq!(limits.limit_for(&Pool::PersonalizeImports), None);
+        assert!(QuotaLimits::parse(r#"{"personalize-dataset-imports": 0}"#)
+            .unwrap_err()
+            .contains("is 0"));
+        assert!(QuotaLimits::parse("[1]").is_err());
+    }
+
+    #[test]
+    fn jobs_launched_outside_recoflow_reduce_capacity() {
+        let job_a = JobId::parse("a-1").unwrap();
+        let holder = SlotHolder::new(&job_a, Phase::Train, 1, 1_000, 60);
+        let pool = PoolState {
+            used: 1,
+            holders: vec![holder.clone()],
+        };
+        let ours = crate::phase::job_resource_name(&job_a, Phase::Train, None, 2);
+        let running = vec![
+            ServiceJob { name: ours, units: 1 },
+            ServiceJob {
+                name: "someone-elses-job".into(),
+                units: 2,
+            },
+        ];
+        assert_eq!(external_units(&pool, &running), 2);
+        assert_eq!(capacity(2, 2), 0);
+        assert_eq!(capacity(5, 2), 3);
+        assert_eq!(capacity(1, 4), 0);
+        assert!(!holder.is_expired(1_060));
+        assert!(holder.is_expired(1_061));
+        assert_eq!(holder.id(), "a-1#train");
+    }
+}

@@ -1,0 +1,131 @@
+//! Submitting a valid form: one path for intake (S3) and the API, so both treat duplicates,
+//! replays and half-finished submissions alike.
+
+use tracing::info;
+
+use crate::errors::ServiceError;
+use crate::job::{JobRecord, JobStatus};
+use crate::ports::{Created, ExecutionStart, Executions, JobPatch, JobStore};
+use crate::task::JobTask;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submitted {
+    /// A new job, QUEUED, its execution started.
+    Started,
+    /// The same job was submitted before (same S3 object version, or same idempotency key and
+    /// form); it is where it was. Its execution is started if an earlier attempt stopped short.
+    Duplicate { status: JobStatus },
+    /// The id belongs to a job with another form (an idempotency key reused): nothing changed.
+    Conflict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The record could not be written: nothing exists, the caller may retry.
+    #[error(transparent)]
+    Record(ServiceError),
+    /// The record exists (QUEUED) but its execution could not be started.
+    #[error(transparent)]
+    Execution(ServiceError),
+}
+
+/// Writes the QUEUED record (if new) and starts the execution named by the job id. Every step
+/// is idempotent: a repeated submission never starts a second run.
+pub async fn submit<J: JobStore, E: Executions>(
+    jobs: &J,
+    executions: &E,
+    record: &JobRecord,
+) -> Result<Submitted, SubmitError> {
+    let job_id = &record.job_id;
+    let outcome = match jobs.create(record).await.map_err(SubmitError::Record)? {
+        Created::New => Submitted::Started,
+        Created::AlreadyExists(existing) if existing.form_digest != record.form_digest => {
+            return Ok(Submitted::Conflict)
+        }
+        Created::AlreadyExists(existing) if !existing.status.is_running() => {
+            info!(status = %existing.status, "duplicate submission of a finished job; nothing to do");
+            return Ok(Submitted::Duplicate {
+                status: existing.status,
+            });
+        }
+        Created::AlreadyExists(existing) => Submitted::Duplicate {
+            status: existing.status,
+        },
+    };
+    // Also on a duplicate: the first attempt may have stopped before starting the execution.
+    let input = JobTask::new(job_id).execution_input();
+    match executions
+        .start_execution(job_id, &input)
+        .await
+        .map_err(SubmitError::Execution)?
+    {
+        ExecutionStart::Started { execution_arn } => {
+            jobs.patch(job_id, JobPatch::ExecutionArn(execution_arn.clone()), None)
+                .await
+                .map_err(SubmitError::Execution)?;
+            info!(execution_arn = %execution_arn, "job queued and execution started");
+        }
+        ExecutionStart::AlreadyExists => info!("execution already exists; duplicate submission"),
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{test_form, FakeExecutions, FakeJobStore};
+    use crate::job::{now_rfc3339, JobId, JobSource};
+
+    fn record(id: &str, digest: &str) -> JobRecord {
+        JobRecord::queued(
+            JobId::parse(id).unwrap(),
+            JobSource::Api {
+                idempotency_key: Some("k".into()),
+            },
+            test_form("personalize"),
+            digest.into(),
+            &now_rfc3339(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_repeated_submission_starts_one_execution() {
+        let (jobs, executions) = (FakeJobStore::default(), FakeExecutions::default());
+        let first = submit(&jobs, &executions, &record("j-1", "d1")).await.unwrap();
+        assert_eq!(first, Submitted::Started);
+        let again = submit(&jobs, &executions, &record("j-1", "d1")).await.unwrap();
+        assert_eq!(
+            again,
+            Submitted::Duplicate {
+                status: JobStatus::Queued
+            }
+        );
+        assert_eq!(executions.started.lock().unwrap().len(), 1);
+        let stored = jobs.record(&JobId::parse("j-1").unwrap()).unwrap();
+        assert!(stored.execution_arn.unwrap().ends_with(":j-1"));
+        let (_, input) = &executions.started.lock().unwrap()[0];
+        assert_eq!(input, r#"{"job_id":"j-1"}"#);
+    }
+
+    #[tokio::test]
+    async fn another_form_under_the_same_id_is_a_conflict() {
+        let (jobs, executions) = (FakeJobStore::default(), FakeExecutions::default());
+        submit(&jobs, &executions, &record("j-1", "d1")).await.unwrap();
+        let other = submit(&jobs, &executions, &record("j-1", "d2")).await.unwrap();
+        assert_eq!(other, Submitted::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_leaves_the_record_for_a_retry() {
+        let (jobs, executions) = (FakeJobStore::default(), FakeExecutions::default());
+        *executions.throttle.lock().unwrap() = true;
+        let err = submit(&jobs, &executions, &record("j-1", "d1"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SubmitError::Execution(_)));
+        *executions.throttle.lock().unwrap() = false;
+        let retried = submit(&jobs, &executions, &record("j-1", "d1")).await.unwrap();
+        assert!(matches!(retried, Submitted::Duplicate { .. }));
+        assert_eq!(executions.started.lock().unwrap().len(), 1);
+    }
+}

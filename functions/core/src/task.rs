@@ -1,0 +1,94 @@
+//! What Step Functions passes to recoflow's functions. One type per input shape, built and
+//! parsed only here, so the execution input, the states' `Parameters` and the functions agree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobId;
+use crate::phase::Phase;
+
+/// The input of a job's execution, and of the tasks that only need the job: `{"job_id": "…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobTask {
+    pub job_id: JobId,
+}
+
+impl JobTask {
+    pub fn new(job_id: &JobId) -> Self {
+        Self {
+            job_id: job_id.clone(),
+        }
+    }
+
+    /// The JSON document an execution starts with.
+    pub fn execution_input(&self) -> String {
+        serde_json::to_string(self).expect("a job id always serialises")
+    }
+}
+
+/// The runner function's input: one step of one phase, or the clean-up of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RunnerTask {
+    /// Take the phase's quota slot, or fail with `QuotaUnavailable` (the state machine waits).
+    Acquire { job_id: JobId, phase: Phase },
+    /// Launch what is missing, look at what runs, relaunch after platform failures.
+    Advance { job_id: JobId, phase: Phase },
+    /// Give the phase's slot back.
+    Release { job_id: JobId, phase: Phase },
+    /// Stop whatever the job still runs and release its slots: the failure path, and the
+    /// EventBridge rule for executions stopped or timed out from outside.
+    Cleanup {
+        job_id: JobId,
+        /// Why, e.g. the execution's status (`ABORTED`, `TIMED_OUT`) or the failing error.
+        #[serde(default)]
+        reason: String,
+    },
+}
+
+impl RunnerTask {
+    pub fn job_id(&self) -> &JobId {
+        match self {
+            RunnerTask::Acquire { job_id, .. }
+            | RunnerTask::Advance { job_id, .. }
+            | RunnerTask::Release { job_id, .. }
+            | RunnerTask::Cleanup { job_id, .. } => job_id,
+        }
+    }
+}
+
+/// What `Advance` answers: whether the phase is done, and how long to wait before the next look.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhaseProgress {
+    pub done: bool,
+    pub wait_seconds: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_input_is_the_job_id_alone() {
+        let task = JobTask::new(&JobId::parse("spring-1").unwrap());
+        assert_eq!(task.execution_input(), r#"{"job_id":"spring-1"}"#);
+        let parsed: JobTask = serde_json::from_str(r#"{"job_id":"spring-1","extra":1}"#).unwrap();
+        assert_eq!(parsed, task);
+        assert!(serde_json::from_str::<JobTask>(r#"{"job_id":"../x"}"#).is_err());
+    }
+
+    #[test]
+    fn runner_tasks_are_tagged_by_action() {
+        let task: RunnerTask =
+            serde_json::from_str(r#"{"action":"acquire","job_id":"j-1","phase":"train"}"#).unwrap();
+        assert_eq!(
+            task,
+            RunnerTask::Acquire {
+                job_id: JobId::parse("j-1").unwrap(),
+                phase: Phase::Train
+            }
+        );
+        let cleanup: RunnerTask =
+            serde_json::from_str(r#"{"action":"cleanup","job_id":"j-1","reason":"ABORTED"}"#).unwrap();
+        assert_eq!(cleanup.job_id().as_str(), "j-1");
+    }
+}
