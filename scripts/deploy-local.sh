@@ -14,6 +14,13 @@ ARTIFACTS="$STACK_NAME-artifacts"
 OUTPUTS_FILE="${STACK_OUTPUTS_FILE:-build/stack-outputs.json}"
 "$AWS" s3api head-bucket --bucket "$ARTIFACTS" >/dev/null 2>&1 || "$AWS" s3 mb "s3://$ARTIFACTS" >/dev/null
 
+# Seconds instead of minutes: emulated jobs take seconds here.
+LOCAL_TIMINGS=(
+  PollIntervalSeconds=1 QuotaWaitSeconds=1 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=150
+  LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
+  RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1
+)
+
 mkdir -p build
 echo "deploy-local: packaging"
 # package prints a progress line per chunk: keep its output for when it fails.
@@ -24,7 +31,7 @@ fi
 echo "deploy-local: deploying stack $STACK_NAME"
 if ! "$AWS" cloudformation deploy --template-file build/packaged.yaml --stack-name "$STACK_NAME" \
   --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-  --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT"; then
+  --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}"; then
   echo "deploy-local: deployment failed; stack events:" >&2
   "$AWS" cloudformation describe-stack-events --stack-name "$STACK_NAME" \
     --query 'StackEvents[?contains(ResourceStatus, `FAILED`)].[LogicalResourceId,ResourceStatusReason]' \

@@ -6,27 +6,27 @@ pub mod lambda;
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
-#[cfg(feature = "dynamodb")]
-mod slots;
-// #[cfg(feature = "personalize")]
-// mod personalize;
+#[cfg(feature = "personalize")]
+mod personalize;
 #[cfg(feature = "s3")]
 mod s3;
-// #[cfg(feature = "sagemaker")]
-// mod sagemaker;
+#[cfg(feature = "sagemaker")]
+mod sagemaker;
 #[cfg(feature = "sfn")]
 mod sfn;
+#[cfg(feature = "dynamodb")]
+mod slots;
 #[cfg(feature = "ssm")]
 mod ssm;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoJobStore;
-// #[cfg(feature = "personalize")]
-// pub use personalize::PersonalizeService;
+#[cfg(feature = "personalize")]
+pub use personalize::PersonalizeService;
 #[cfg(feature = "s3")]
 pub use s3::S3Objects;
-// #[cfg(feature = "sagemaker")]
-// pub use sagemaker::SageMakerService;
+#[cfg(feature = "sagemaker")]
+pub use sagemaker::SageMakerService;
 #[cfg(feature = "sfn")]
 pub use sfn::SfnExecutions;
 #[cfg(feature = "dynamodb")]

@@ -42,10 +42,12 @@ pub enum ErrorName {
     JobCancelled,
     /// The deployment's configuration is unusable (e.g. the quota limits parameter).
     ConfigurationInvalid,
+    /// The execution was stopped or timed out outside recoflow's own failure path.
+    ExecutionStopped,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 17] = [
+    pub const ALL: [ErrorName; 18] = [
         ErrorName::ServiceThrottled,
         ErrorName::ServiceUnavailable,
         ErrorName::JobNotFound,
@@ -63,6 +65,7 @@ impl ErrorName {
         ErrorName::PhaseTimedOut,
         ErrorName::JobCancelled,
         ErrorName::ConfigurationInvalid,
+        ErrorName::ExecutionStopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl ErrorName {
             ErrorName::PhaseTimedOut => "PhaseTimedOut",
             ErrorName::JobCancelled => "JobCancelled",
             ErrorName::ConfigurationInvalid => "ConfigurationInvalid",
+            ErrorName::ExecutionStopped => "ExecutionStopped",
         }
     }
 

@@ -508,7 +508,7 @@ impl MlService for FakeMlService {
     async fn in_progress(
         &self,
         _pool: &Pool,
-        _launched_by_recoflow: &(dyn Fn(&str) -> bool + Send + Sync),
+        _recoflow_prefixes: &[String],
     ) -> Result<Vec<ServiceJob>, ServiceError> {
         let mut jobs = self.running();
         jobs.extend(self.external.lock().unwrap().iter().cloned());

@@ -127,6 +127,8 @@ pub enum ResourceSpec {
         name: String,
         solution: String,
         training_mode: TrainingMode,
+        /// Known once created (a solution version's ARN ends in an id the service picks).
+        arn: Option<String>,
         tags: Vec<Tag>,
     },
     BatchInferenceJob {

@@ -122,6 +122,9 @@ pub struct LaunchedResource {
     /// Why it failed or was stopped, in the service's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// It failed for the platform's reasons (worth a relaunch), not the workload's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub platform_failure: bool,
 }
 
 /// Longest name SageMaker jobs and Personalize resources accept.

@@ -203,12 +203,12 @@ pub trait LimitSource: Send + Sync {
 /// SageMaker or Personalize, as the runner uses them.
 #[async_trait]
 pub trait MlService: Send + Sync {
-    /// The service's in-progress jobs that count against `pool`. `launched_by_recoflow`
-    /// tells which names are recoflow's own, whose size the caller already knows.
+    /// The service's in-progress jobs that count against `pool`, except recoflow's own (names
+    /// starting with one of `recoflow_prefixes`), whose size the caller already knows.
     async fn in_progress(
         &self,
         pool: &Pool,
-        launched_by_recoflow: &(dyn Fn(&str) -> bool + Send + Sync),
+        recoflow_prefixes: &[String],
     ) -> Result<Vec<ServiceJob>, ServiceError>;
     /// The resource as the service sees it; `None` if it does not exist.
     async fn describe(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ServiceError>;

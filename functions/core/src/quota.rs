@@ -171,11 +171,9 @@ impl PoolState {
         self.holders.iter().find(|h| h.id() == id)
     }
 
-    /// Whether a service job of this name was launched by one of the pool's holders.
-    pub fn launched_by_holder(&self, job_name: &str) -> bool {
-        self.holders
-            .iter()
-            .any(|h| job_name.starts_with(&h.resource_prefix))
+    /// Names of the service jobs the pool's holders launched start with one of these.
+    pub fn holder_prefixes(&self) -> Vec<String> {
+        self.holders.iter().map(|h| h.resource_prefix.clone()).collect()
     }
 }
 
@@ -186,12 +184,18 @@ pub struct ServiceJob {
     pub units: u32,
 }
 
+/// Whether a service job's name starts with one of these prefixes (a holder's jobs).
+pub fn has_prefix(name: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| name.starts_with(p.as_str()))
+}
+
 /// Units of a pool in use by jobs recoflow's holders did not launch (other tools, people,
 /// another deployment): live reconciliation against the service's own list.
 pub fn external_units(pool: &PoolState, running: &[ServiceJob]) -> u32 {
+    let prefixes = pool.holder_prefixes();
     running
         .iter()
-        .filter(|job| !pool.launched_by_holder(&job.name))
+        .filter(|job| !has_prefix(&job.name, &prefixes))
         .map(|job| job.units)
         .sum()
 }

@@ -39,9 +39,11 @@ pub enum RunnerTask {
     /// EventBridge rule for executions stopped or timed out from outside.
     Cleanup {
         job_id: JobId,
-        /// Why, e.g. the execution's status (`ABORTED`, `TIMED_OUT`) or the failing error.
-        #[serde(default)]
-        reason: String,
+        /// Set when the execution ended outside the state machine's failure path (the
+        /// EventBridge rule passes `ABORTED` or `TIMED_OUT`): the job is then marked FAILED
+        /// here if it still shows as running.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_status: Option<String>,
     },
 }
 
@@ -88,7 +90,8 @@ mod tests {
             }
         );
         let cleanup: RunnerTask =
-            serde_json::from_str(r#"{"action":"cleanup","job_id":"j-1","reason":"ABORTED"}"#).unwrap();
+            serde_json::from_str(r#"{"action":"cleanup","job_id":"j-1","execution_status":"ABORTED"}"#)
+                .unwrap();
         assert_eq!(cleanup.job_id().as_str(), "j-1");
     }
 }

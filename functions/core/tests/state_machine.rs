@@ -1,0 +1,164 @@
+//! Holds `statemachines/job.asl.json` against the code: every error name its Retry and Catch
+//! match is one the functions raise (or one of Step Functions' own), every Task and Map state
+//! has a Catch that leads to the failure path, and every task's `Parameters` is an input the
+//! function accepts.
+
+use std::collections::BTreeMap;
+
+use recoflow_core::errors::ErrorName;
+use recoflow_core::task::{JobTask, RunnerTask};
+use serde_json::{json, Value};
+
+const ASL: &str = include_str!("../../../statemachines/job.asl.json");
+
+/// States of the top-level failure path: Catch targets must be one of these.
+const FAILURE_PATH: [&str; 3] = ["Cleanup", "RecordFailure", "JobFailed"];
+
+/// The definition with its `${Placeholders}` filled as the template fills them (ARNs in
+/// strings, numbers for the retry settings).
+fn definition() -> Value {
+    let mut text = String::with_capacity(ASL.len());
+    let mut rest = ASL;
+    while let Some(start) = rest.find("${") {
+        text.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed placeholder") + start;
+        let name = &rest[start + 2..end];
+        text.push_str(if name.ends_with("Arn") {
+            "arn:aws:lambda:us-east-1:000000000000:function:placeholder"
+        } else {
+            "3"
+        });
+        rest = &rest[end + 1..];
+    }
+    text.push_str(rest);
+    serde_json::from_str(&text).expect("the definition is JSON once its placeholders are filled")
+}
+
+/// Every state with the name of the state list it belongs to ("" at top level, else the Map's).
+fn all_states(states: &Value, scope: &str, out: &mut Vec<(String, String, Value)>) {
+    for (name, state) in states.as_object().expect("States is an object") {
+        out.push((scope.to_owned(), name.clone(), state.clone()));
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(inner) = state.get(key) {
+                all_states(&inner["States"], name, out);
+            }
+        }
+    }
+}
+
+fn states() -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    all_states(&definition()["States"], "", &mut out);
+    out
+}
+
+fn is_step_functions_error(name: &str) -> bool {
+    name.starts_with("States.") || name.starts_with("Lambda.") || name == "Sandbox.Timedout"
+}
+
+#[test]
+fn every_error_name_the_state_machine_matches_is_raised_by_the_code() {
+    let mut matched = 0;
+    for (_, state_name, state) in states() {
+        for key in ["Retry", "Catch"] {
+            for rule in state.get(key).and_then(Value::as_array).into_iter().flatten() {
+                for name in rule["ErrorEquals"].as_array().expect("ErrorEquals is a list") {
+                    let name = name.as_str().unwrap();
+                    assert!(
+                        is_step_functions_error(name) || ErrorName::parse(name).is_some(),
+                        "{state_name}: {key} names {name:?}, which no recoflow function raises"
+                    );
+                    matched += 1;
+                }
+            }
+        }
+    }
+    assert!(matched > 10, "the definition was read ({matched} names)");
+}
+
+#[test]
+fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
+    let all = states();
+    let fail_states: BTreeMap<(String, String), bool> = all
+        .iter()
+        .map(|(scope, name, state)| ((scope.clone(), name.clone()), state["Type"] == "Fail"))
+        .collect();
+    for (scope, name, state) in &all {
+        let kind = state["Type"].as_str().unwrap();
+        if kind != "Task" && kind != "Map" {
+            continue;
+        }
+        if kind == "Task" {
+            assert!(state.get("Retry").is_some(), "{name} has no Retry");
+        }
+        let catches = state["Catch"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no Catch"));
+        let catch_all = catches
+            .iter()
+            .find(|c| c["ErrorEquals"] == json!(["States.ALL"]))
+            .unwrap_or_else(|| panic!("{name} has no Catch for States.ALL"));
+        let next = catch_all["Next"].as_str().unwrap();
+        let reaches_failure_path = if scope.is_empty() {
+            FAILURE_PATH.contains(&next)
+        } else {
+            // Inside a Map: a Fail state ends the Map with the error; the Map's Catch follows.
+            fail_states.get(&(scope.clone(), next.to_owned())) == Some(&true)
+        };
+        assert!(
+            reaches_failure_path,
+            "{name}: Catch goes to {next}, not to the failure path"
+        );
+        // The failure path's own states keep `$.error` as the first failure left it:
+        // RecordFailure reads it.
+        let result_path = match name.as_str() {
+            "Cleanup" => "$.cleanup",
+            "RecordFailure" => "$.record_error",
+            _ => "$.error",
+        };
+        assert_eq!(catch_all["ResultPath"], json!(result_path), "{name}");
+    }
+}
+
+/// A `Parameters` block with every `"key.$": "$.path"` given a sample value.
+fn sample_input(parameters: &Value) -> Value {
+    let mut input = serde_json::Map::new();
+    for (key, value) in parameters.as_object().expect("Parameters is an object") {
+        match key.strip_suffix(".$") {
+            Some(field) => {
+                let sample = match field {
+                    "phase" => json!("train"),
+                    "error" => json!({"Error": "DatasetMissing", "Cause": "x"}),
+                    _ => json!("job-1"),
+                };
+                input.insert(field.to_owned(), sample);
+            }
+            None => {
+                input.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(input)
+}
+
+#[test]
+fn every_task_input_is_one_its_function_accepts() {
+    let mut runner_actions = Vec::new();
+    for (_, name, state) in states() {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        let input = sample_input(&state["Parameters"]);
+        if input.get("action").is_some() {
+            let task: RunnerTask = serde_json::from_value(input.clone())
+                .unwrap_or_else(|e| panic!("{name}: {input} is not a runner task: {e}"));
+            runner_actions.push(serde_json::to_value(&task).unwrap()["action"].clone());
+        } else {
+            serde_json::from_value::<JobTask>(input.clone())
+                .unwrap_or_else(|e| panic!("{name}: {input} lacks the job id: {e}"));
+        }
+    }
+    for action in ["acquire", "advance", "release", "cleanup"] {
+        assert!(runner_actions.contains(&json!(action)), "no state runs {action}");
+    }
+}

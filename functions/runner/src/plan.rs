@@ -1,0 +1,514 @@
+//! What each phase creates, in stages: every resource of a stage must be ready before the next
+//! stage is created (a Personalize dataset needs its dataset group ACTIVE, an import needs its
+//! dataset). Names come from the job id, or from the result set for Personalize resources that
+//! every job of the result set shares, so describe-then-create never duplicates anything.
+
+use recoflow_core::form::{Backend, JobForm};
+use recoflow_core::job::{JobId, JobRecord, Prepared};
+use recoflow_core::launch::{
+    DatasetType, ProcessingInput, ProcessingJobSpec, ResourceSpec, Tag, TrainingJobSpec, TAG_JOB_ID,
+    TAG_RESULT_SET, TAG_SUBMITTED_BY,
+};
+use recoflow_core::phase::{
+    content_name, job_resource_name, result_set_resource_name, Phase, ResourceKind, ResourceState,
+};
+use serde_json::json;
+
+/// Where a processing job's container finds its inputs and leaves its output.
+const MODEL_PATH: &str = "/opt/ml/processing/input/model";
+const USERS_PATH: &str = "/opt/ml/processing/input/users";
+const OUTPUT_PATH: &str = "/opt/ml/processing/output";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A later phase needs what an earlier one should have left on the record.
+    #[error("{0}")]
+    Missing(String),
+}
+
+pub struct PlanContext<'a> {
+    pub job_id: &'a JobId,
+    pub form: &'a JobForm,
+    pub record: &'a JobRecord,
+    pub prepared: &'a Prepared,
+    pub results_bucket: &'a str,
+    /// Launches allowed per job resource (the first plus relaunches after platform failures).
+    pub max_attempts: u32,
+}
+
+impl PlanContext<'_> {
+    fn tags(&self) -> Vec<Tag> {
+        [
+            (TAG_JOB_ID, self.job_id.as_str()),
+            (TAG_RESULT_SET, self.form.result_set.as_str()),
+            (TAG_SUBMITTED_BY, self.form.submitted_by.as_str()),
+        ]
+        .into_iter()
+        .map(|(key, value)| Tag {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+        .collect()
+    }
+
+    fn results_uri(&self, what: &str) -> String {
+        format!("s3://{}/jobs/{}/{what}/", self.results_bucket, self.job_id)
+    }
+
+    /// The name of this job's resource for `phase`/`part` at its current attempt: the first
+    /// attempt, or the next one when the last failed for the platform's reasons.
+    fn job_name(&self, phase: Phase, part: Option<&str>) -> String {
+        let mut attempt = 1;
+        loop {
+            let name = job_resource_name(self.job_id, phase, part, attempt);
+            let relaunch = self
+                .record
+                .resources
+                .get(&name)
+                .is_some_and(|r| r.state == ResourceState::Failed && r.platform_failure);
+            if !relaunch || attempt >= self.max_attempts {
+                return name;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// The resource of `kind` that succeeded in `phase` (the last attempt).
+    fn succeeded(&self, phase: Phase, kind: ResourceKind) -> Option<&recoflow_core::phase::LaunchedResource> {
+        self.record
+            .resources
+            .values()
+            .filter(|r| r.phase == phase && r.kind == kind && r.state == ResourceState::Succeeded)
+            .max_by_key(|r| r.attempt)
+    }
+}
+
+/// The stages of `phase` for this job.
+pub fn stages(ctx: &PlanContext<'_>, phase: Phase) -> Result<Vec<Vec<ResourceSpec>>, PlanError> {
+    match (ctx.form.backend, phase) {
+        (Backend::Container, Phase::Train) => Ok(vec![vec![training_job(ctx)?]]),
+        (Backend::Container, Phase::Score) => Ok(vec![vec![processing_job(ctx)?]]),
+        (Backend::Container, Phase::Import) => Ok(Vec::new()),
+        (Backend::Personalize, Phase::Import) => Ok(personalize_import(ctx)),
+        (Backend::Personalize, Phase::Train) => Ok(personalize_train(ctx)),
+        (Backend::Personalize, Phase::Score) => Ok(vec![vec![batch_inference(ctx)?]]),
+    }
+}
+
+fn container_settings<'a>(
+    ctx: &PlanContext<'a>,
+) -> Result<&'a recoflow_core::form::ContainerSettings, PlanError> {
+    ctx.form
+        .container
+        .as_ref()
+        .ok_or_else(|| PlanError::Missing("the form has no container block".into()))
+}
+
+fn training_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
+    let container = container_settings(ctx)?;
+    let channels = ctx
+        .form
+        .dataset
+        .files()
+        .into_iter()
+        .map(|(field, uri)| {
+            let channel = field.strip_prefix("dataset.").unwrap_or(field);
+            (channel.to_owned(), uri.to_owned())
+        })
+        .collect();
+    Ok(ResourceSpec::TrainingJob(TrainingJobSpec {
+        name: ctx.job_name(Phase::Train, None),
+        image: container.training_image.clone(),
+        instance_type: container.instance_type.clone(),
+        instance_count: container.instance_count,
+        max_runtime_seconds: container.max_runtime_seconds,
+        hyperparameters: container.hyperparameters.clone(),
+        channels,
+        output_path: ctx.results_uri("model"),
+        tags: ctx.tags(),
+    }))
+}
+
+fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
+    let container = container_settings(ctx)?;
+    let trained = ctx
+        .succeeded(Phase::Train, ResourceKind::TrainingJob)
+        .ok_or_else(|| PlanError::Missing("no training job of this job succeeded".into()))?;
+    // SageMaker puts the model at <output path><job name>/output/model.tar.gz.
+    let model = format!("{}{}/output/model.tar.gz", ctx.results_uri("model"), trained.name);
+    Ok(ResourceSpec::ProcessingJob(ProcessingJobSpec {
+        name: ctx.job_name(Phase::Score, None),
+        image: container.scoring_image.clone(),
+        instance_type: container.instance_type.clone(),
+        max_runtime_seconds: container.max_runtime_seconds,
+        arguments: vec![
+            "score".into(),
+            "--num-results".into(),
+            ctx.form.num_results.to_string(),
+        ],
+        inputs: vec![
+            ProcessingInput {
+                name: "model".into(),
+                s3_uri: model,
+                local_path: MODEL_PATH.into(),
+            },
+            ProcessingInput {
+                name: "users".into(),
+                s3_uri: ctx.prepared.scoring_input.clone(),
+                local_path: USERS_PATH.into(),
+            },
+        ],
+        output: (OUTPUT_PATH.into(), ctx.results_uri("scores")),
+        tags: ctx.tags(),
+    }))
+}
+
+/// (dataset type, S3 URI, columns) of each data file, in Personalize's order.
+fn dataset_files<'a>(ctx: &'a PlanContext<'_>) -> Vec<(DatasetType, &'a str, &'a [String])> {
+    let mut files: Vec<_> = ctx
+        .prepared
+        .files
+        .iter()
+        .filter_map(|f| DatasetType::for_field(&f.field).map(|t| (t, f.uri.as_str(), f.columns.as_slice())))
+        .collect();
+    files.sort_by_key(|(t, _, _)| *t);
+    files
+}
+
+fn personalize_import(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
+    let group = result_set_resource_name(&ctx.form.result_set, None);
+    let files = dataset_files(ctx);
+    let mut containers = vec![ResourceSpec::DatasetGroup {
+        name: group.clone(),
+        tags: ctx.tags(),
+    }];
+    let mut datasets = Vec::new();
+    let mut imports = Vec::new();
+    for (dataset_type, uri, columns) in files {
+        let schema_json = avro_schema(dataset_type, columns);
+        let schema = content_name(dataset_type.lowercase(), &schema_json);
+        containers.push(ResourceSpec::Schema {
+            name: schema.clone(),
+            schema: schema_json,
+        });
+        datasets.push(ResourceSpec::Dataset {
+            name: result_set_resource_name(&ctx.form.result_set, Some(dataset_type.lowercase())),
+            group: group.clone(),
+            dataset_type,
+            schema,
+            tags: ctx.tags(),
+        });
+        imports.push(ResourceSpec::DatasetImportJob {
+            name: ctx.job_name(Phase::Import, Some(dataset_type.lowercase())),
+            group: group.clone(),
+            dataset_type,
+            data_location: uri.to_owned(),
+            tags: ctx.tags(),
+        });
+    }
+    vec![containers, datasets, imports]
+}
+
+fn personalize_settings(ctx: &PlanContext<'_>) -> recoflow_core::form::PersonalizeSettings {
+    ctx.form
+        .personalize
+        .clone()
+        .unwrap_or_else(|| serde_json::from_value(json!({})).expect("the personalize block's defaults"))
+}
+
+fn solution_name(ctx: &PlanContext<'_>) -> String {
+    let settings = personalize_settings(ctx);
+    let hpo = if settings.perform_hpo { "hpo" } else { "std" };
+    result_set_resource_name(&ctx.form.result_set, Some(&format!("{}-{hpo}", settings.recipe)))
+}
+
+fn personalize_train(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
+    let settings = personalize_settings(ctx);
+    let group = result_set_resource_name(&ctx.form.result_set, None);
+    let solution = solution_name(ctx);
+    let name = ctx.job_name(Phase::Train, None);
+    let arn = ctx.record.resources.get(&name).and_then(|r| r.arn.clone());
+    vec![
+        vec![ResourceSpec::Solution {
+            name: solution.clone(),
+            group,
+            recipe: settings.recipe.clone(),
+            perform_hpo: settings.perform_hpo,
+            tags: ctx.tags(),
+        }],
+        vec![ResourceSpec::SolutionVersion {
+            name,
+            solution,
+            training_mode: settings.training_mode,
+            arn,
+            tags: ctx.tags(),
+        }],
+    ]
+}
+
+fn batch_inference(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
+    let version = ctx
+        .succeeded(Phase::Train, ResourceKind::SolutionVersion)
+        .and_then(|r| r.arn.clone())
+        .ok_or_else(|| PlanError::Missing("no solution version of this job is active".into()))?;
+    Ok(ResourceSpec::BatchInferenceJob {
+        name: ctx.job_name(Phase::Score, None),
+        solution_version_arn: version,
+        input: ctx.prepared.scoring_input.clone(),
+        output: ctx.results_uri("scores"),
+        num_results: ctx.form.num_results,
+        tags: ctx.tags(),
+    })
+}
+
+/// Personalize's Avro schema for a CSV with these (upper-case) columns. Known columns get the
+/// types Personalize requires; every other column is optional categorical metadata.
+pub fn avro_schema(dataset_type: DatasetType, columns: &[String]) -> String {
+    let fields: Vec<serde_json::Value> = columns
+        .iter()
+        .map(|column| match column.as_str() {
+            "USER_ID" | "ITEM_ID" => json!({"name": column, "type": "string"}),
+            "TIMESTAMP" | "CREATION_TIMESTAMP" => json!({"name": column, "type": "long"}),
+            "EVENT_TYPE" => json!({"name": column, "type": "string"}),
+            "EVENT_VALUE" => json!({"name": column, "type": ["null", "float"]}),
+            _ => json!({"name": column, "type": ["null", "string"], "categorical": true}),
+        })
+        .collect();
+    json!({
+        "type": "record",
+        "name": dataset_type.as_str().to_ascii_lowercase(),
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": fields,
+        "version": "1.0",
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recoflow_core::fakes::test_form;
+    use recoflow_core::job::{now_rfc3339, JobSource, PreparedFile};
+    use recoflow_core::phase::LaunchedResource;
+
+    fn record(backend: &str) -> JobRecord {
+        let mut record = JobRecord::queued(
+            JobId::parse("spring-1").unwrap(),
+            JobSource::Api {
+                idempotency_key: None,
+            },
+            test_form(backend),
+            "d".into(),
+            &now_rfc3339(),
+        );
+        record.prepared = Some(Prepared {
+            files: vec![
+                PreparedFile {
+                    field: "dataset.users".into(),
+                    uri: "s3://data/u.csv".into(),
+                    bytes: 10,
+                    columns: vec!["USER_ID".into(), "GENDER".into()],
+                },
+                PreparedFile {
+                    field: "dataset.interactions".into(),
+                    uri: "s3://data/i.csv".into(),
+                    bytes: 10,
+                    columns: vec!["USER_ID".into(), "ITEM_ID".into(), "TIMESTAMP".into()],
+                },
+            ],
+            scoring_input: "s3://results/jobs/spring-1/input/users.jsonl".into(),
+            users_to_score: 2,
+        });
+        record
+    }
+
+    fn ctx(record: &JobRecord) -> PlanContext<'_> {
+        PlanContext {
+            job_id: &record.job_id,
+            form: record.form.as_ref().unwrap(),
+            record,
+            prepared: record.prepared.as_ref().unwrap(),
+            results_bucket: "results",
+            max_attempts: 3,
+        }
+    }
+
+    fn resource(
+        name: &str,
+        phase: Phase,
+        kind: ResourceKind,
+        state: ResourceState,
+        platform: bool,
+    ) -> LaunchedResource {
+        LaunchedResource {
+            phase,
+            kind,
+            name: name.into(),
+            arn: Some(format!("arn:{name}")),
+            attempt: name.rsplit('-').next().unwrap().parse().unwrap(),
+            state,
+            at: now_rfc3339(),
+            reason: None,
+            platform_failure: platform,
+        }
+    }
+
+    #[test]
+    fn container_training_reads_the_form_and_tags_the_job() {
+        let record = record("container");
+        let stages = stages(&ctx(&record), Phase::Train).unwrap();
+        let ResourceSpec::TrainingJob(spec) = &stages[0][0] else {
+            panic!("{stages:?}")
+        };
+        assert_eq!(
+            spec.name,
+            job_resource_name(&record.job_id, Phase::Train, None, 1)
+        );
+        assert_eq!(spec.instance_type, "ml.m5.large");
+        assert_eq!(
+            spec.channels,
+            [
+                ("interactions".to_owned(), "s3://data/i.csv".to_owned()),
+                ("users".to_owned(), "s3://data/u.csv".to_owned())
+            ]
+        );
+        assert_eq!(spec.output_path, "s3://results/jobs/spring-1/model/");
+        let tags: Vec<(&str, &str)> = spec
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("recoflow:job-id", "spring-1"),
+                ("recoflow:result-set", "spring"),
+                ("recoflow:submitted-by", "ana@example.com")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_platform_failure_moves_to_the_next_attempt_up_to_the_limit() {
+        let mut record = record("container");
+        for attempt in 1..=3 {
+            let name = job_resource_name(&record.job_id, Phase::Train, None, attempt);
+            record.resources.insert(
+                name.clone(),
+                resource(
+                    &name,
+                    Phase::Train,
+                    ResourceKind::TrainingJob,
+                    ResourceState::Failed,
+                    true,
+                ),
+            );
+            let expected = job_resource_name(&record.job_id, Phase::Train, None, (attempt + 1).min(3));
+            let stages = stages(&ctx(&record), Phase::Train).unwrap();
+            assert_eq!(stages[0][0].name(), expected, "after attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn scoring_uses_the_model_of_the_training_attempt_that_succeeded() {
+        let mut record = record("container");
+        assert!(stages(&ctx(&record), Phase::Score).is_err());
+        let name = job_resource_name(&record.job_id, Phase::Train, None, 2);
+        record.resources.insert(
+            name.clone(),
+            resource(
+                &name,
+                Phase::Train,
+                ResourceKind::TrainingJob,
+                ResourceState::Succeeded,
+                false,
+            ),
+        );
+        let stages = stages(&ctx(&record), Phase::Score).unwrap();
+        let ResourceSpec::ProcessingJob(spec) = &stages[0][0] else {
+            panic!()
+        };
+        assert_eq!(
+            spec.inputs[0].s3_uri,
+            format!("s3://results/jobs/spring-1/model/{name}/output/model.tar.gz")
+        );
+        assert_eq!(
+            spec.inputs[1].s3_uri,
+            "s3://results/jobs/spring-1/input/users.jsonl"
+        );
+        assert_eq!(spec.output.1, "s3://results/jobs/spring-1/scores/");
+        assert_eq!(spec.arguments, ["score", "--num-results", "5"]);
+    }
+
+    #[test]
+    fn personalize_import_creates_containers_then_datasets_then_imports() {
+        let record = record("personalize");
+        let stages = stages(&ctx(&record), Phase::Import).unwrap();
+        let kinds: Vec<Vec<ResourceKind>> = stages
+            .iter()
+            .map(|s| s.iter().map(ResourceSpec::kind).collect())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                vec![
+                    ResourceKind::DatasetGroup,
+                    ResourceKind::Schema,
+                    ResourceKind::Schema
+                ],
+                vec![ResourceKind::Dataset, ResourceKind::Dataset],
+                vec![ResourceKind::DatasetImportJob, ResourceKind::DatasetImportJob],
+            ]
+        );
+        assert_eq!(stages[0][0].name(), "rf-spring");
+        let ResourceSpec::Dataset { dataset_type, .. } = &stages[1][0] else {
+            panic!()
+        };
+        assert_eq!(*dataset_type, DatasetType::Interactions, "interactions first");
+    }
+
+    #[test]
+    fn batch_inference_needs_the_active_solution_version() {
+        let mut record = record("personalize");
+        assert!(stages(&ctx(&record), Phase::Score).is_err());
+        let name = job_resource_name(&record.job_id, Phase::Train, None, 1);
+        record.resources.insert(
+            name.clone(),
+            resource(
+                &name,
+                Phase::Train,
+                ResourceKind::SolutionVersion,
+                ResourceState::Succeeded,
+                false,
+            ),
+        );
+        let stages = stages(&ctx(&record), Phase::Score).unwrap();
+        let ResourceSpec::BatchInferenceJob {
+            solution_version_arn,
+            num_results,
+            ..
+        } = &stages[0][0]
+        else {
+            panic!()
+        };
+        assert_eq!(solution_version_arn, &format!("arn:{name}"));
+        assert_eq!(*num_results, 5);
+    }
+
+    #[test]
+    fn schemas_type_the_known_columns() {
+        let schema: serde_json::Value = serde_json::from_str(&avro_schema(
+            DatasetType::Interactions,
+            &[
+                "USER_ID".into(),
+                "ITEM_ID".into(),
+                "TIMESTAMP".into(),
+                "EVENT_TYPE".into(),
+                "DEVICE".into(),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(schema["fields"][2], json!({"name": "TIMESTAMP", "type": "long"}));
+        assert_eq!(schema["fields"][4]["categorical"], true);
+    }
+}
