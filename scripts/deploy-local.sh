@@ -18,7 +18,7 @@ OUTPUTS_FILE="${STACK_OUTPUTS_FILE:-build/stack-outputs.json}"
 LOCAL_TIMINGS=(
   PollIntervalSeconds=1 QuotaWaitSeconds=1 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=150
   LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
-  RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1
+  RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1 DeliverBudgetSeconds=40
 )
 
 mkdir -p build

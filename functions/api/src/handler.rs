@@ -5,45 +5,56 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use recoflow_core::ports::{Executions, JobStore, SlotStore};
+use recoflow_core::ports::{Executions, JobStore, RecommendationStore, SlotStore};
 use recoflow_core::validation::{FormProblem, ValidationRules};
 use serde_json::{json, Value};
 use tracing::error;
 
 use crate::jobs;
+use crate::recommendations::{self, PointerCache};
 
-pub struct ApiDeps<J, E, S> {
+pub struct ApiDeps<J, E, S, R> {
     pub jobs: J,
     pub executions: E,
     pub slots: S,
+    pub lists: R,
+    pub pointers: PointerCache,
     pub rules: ValidationRules,
 }
 
 /// The API's resources, as declared in infra/template.yaml.
 const JOBS: &str = "/jobs";
 const JOB: &str = "/jobs/{id}";
+const RECOMMENDATIONS: &str = "/recommendations/{result_set}/{user_id}";
 
-pub async fn handle<J: JobStore, E: Executions, S: SlotStore>(
-    deps: &ApiDeps<J, E, S>,
+const ROUTES: &str =
+    "POST /jobs, GET /jobs/{id}, DELETE /jobs/{id}, GET /recommendations/{result_set}/{user_id}";
+
+pub async fn handle<J: JobStore, E: Executions, S: SlotStore, R: RecommendationStore>(
+    deps: &ApiDeps<J, E, S, R>,
     request: Request,
 ) -> Response<Body> {
     let resource = resource_path(&request);
-    let id = request.path_parameters().first("id").map(str::to_owned);
+    let parameters = request.path_parameters();
+    let id = parameters.first("id");
     match (request.method(), resource.as_deref(), id) {
         (&Method::POST, Some(JOBS), _) => jobs::submit(deps, &request).await,
-        (&Method::GET, Some(JOB), Some(id)) => jobs::show(deps, &id).await,
-        (&Method::DELETE, Some(JOB), Some(id)) => jobs::cancel(deps, &id, &caller(&request)).await,
-        (method, Some(JOBS | JOB), _) => error_response(
+        (&Method::GET, Some(JOB), Some(id)) => jobs::show(deps, id).await,
+        (&Method::DELETE, Some(JOB), Some(id)) => jobs::cancel(deps, id, &caller(&request)).await,
+        (&Method::GET, Some(RECOMMENDATIONS), _) => {
+            let result_set = parameters.first("result_set").unwrap_or_default();
+            let user_id = parameters.first("user_id").unwrap_or_default();
+            recommendations::recommend(&deps.lists, &deps.pointers, &request, result_set, user_id).await
+        }
+        (method, Some(JOBS | JOB | RECOMMENDATIONS), _) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            &format!(
-                "{method} is not supported here; use POST /jobs, GET /jobs/{{id}} or DELETE /jobs/{{id}}"
-            ),
+            &format!("{method} is not supported here; use {ROUTES}"),
         ),
         _ => error_response(
             StatusCode::NOT_FOUND,
             "RouteNotFound",
-            "no such resource; use POST /jobs, GET /jobs/{id} or DELETE /jobs/{id}",
+            &format!("no such resource; use {ROUTES}"),
         ),
     }
 }
@@ -108,15 +119,17 @@ pub mod test_support {
     use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 
     use super::*;
-    use recoflow_core::fakes::{FakeExecutions, FakeJobStore, FakeSlots};
+    use recoflow_core::fakes::{FakeExecutions, FakeJobStore, FakeRecommendations, FakeSlots};
 
-    pub type FakeDeps = ApiDeps<FakeJobStore, FakeExecutions, FakeSlots>;
+    pub type FakeDeps = ApiDeps<FakeJobStore, FakeExecutions, FakeSlots, FakeRecommendations>;
 
     pub fn deps() -> FakeDeps {
         ApiDeps {
             jobs: FakeJobStore::default(),
             executions: FakeExecutions::default(),
             slots: FakeSlots::default(),
+            lists: FakeRecommendations::default(),
+            pointers: PointerCache::default(),
             rules: ValidationRules::from_allow_list("data-bucket"),
         }
     }
@@ -130,7 +143,18 @@ pub mod test_support {
         body: &str,
         headers: &[(&str, &str)],
     ) -> Request {
-        let mut builder = lambda_http::http::Request::builder().method(method).uri(path);
+        // API Gateway hands over path parameters decoded; the URI keeps them encoded.
+        let uri: String = path
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    format!("%{:02X}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let mut builder = lambda_http::http::Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }

@@ -21,8 +21,8 @@ use crate::handler::{error_response, json_response, problems_response, service_f
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
-pub async fn submit<J: JobStore, E: Executions, S: SlotStore>(
-    deps: &ApiDeps<J, E, S>,
+pub async fn submit<J: JobStore, E: Executions, S, R>(
+    deps: &ApiDeps<J, E, S, R>,
     request: &Request,
 ) -> Response<Body> {
     let body: &[u8] = match request.body() {
@@ -105,8 +105,8 @@ pub async fn submit<J: JobStore, E: Executions, S: SlotStore>(
     .await
 }
 
-async fn close_unstarted<J: JobStore, E, S>(
-    deps: &ApiDeps<J, E, S>,
+async fn close_unstarted<J: JobStore, E, S, R>(
+    deps: &ApiDeps<J, E, S, R>,
     job_id: &JobId,
     err: &(dyn std::fmt::Display + Sync),
 ) {
@@ -140,7 +140,7 @@ fn job_not_found(id: &str) -> Response<Body> {
     )
 }
 
-pub async fn show<J: JobStore, E, S>(deps: &ApiDeps<J, E, S>, id: &str) -> Response<Body> {
+pub async fn show<J: JobStore, E, S, R>(deps: &ApiDeps<J, E, S, R>, id: &str) -> Response<Body> {
     let Some(job_id) = JobId::parse(id) else {
         return job_not_found(id);
     };
@@ -158,8 +158,8 @@ pub async fn show<J: JobStore, E, S>(deps: &ApiDeps<J, E, S>, id: &str) -> Respo
 /// quota slots back at once. The execution's end (an EventBridge rule) has the runner stop the
 /// SageMaker or Personalize jobs it launched, hence `202`. A job already cancelled answers
 /// `200` with the job; one that finished otherwise answers `409` and nothing changes.
-pub async fn cancel<J: JobStore, E: Executions, S: SlotStore>(
-    deps: &ApiDeps<J, E, S>,
+pub async fn cancel<J: JobStore, E: Executions, S: SlotStore, R>(
+    deps: &ApiDeps<J, E, S, R>,
     id: &str,
     caller: &str,
 ) -> Response<Body> {

@@ -2,10 +2,11 @@
 
 mod handler;
 mod jobs;
+mod recommendations;
 
 use lambda_http::{run, service_fn, Error, Request};
 use recoflow_aws::clients::{DynamoDb, StepFunctions};
-use recoflow_aws::{load_sdk_config, DynamoJobStore, DynamoSlotStore, SfnExecutions};
+use recoflow_aws::{load_sdk_config, DynamoJobStore, DynamoRecommendations, DynamoSlotStore, SfnExecutions};
 use recoflow_core::config::required_env;
 use recoflow_core::validation::ValidationRules;
 
@@ -16,6 +17,7 @@ async fn main() -> Result<(), Error> {
     recoflow_aws::lambda::init_logging();
     let jobs_table = required_env("JOBS_TABLE")?;
     let quota_table = required_env("QUOTA_TABLE")?;
+    let recommendations_table = required_env("RECOMMENDATIONS_TABLE")?;
     let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
     let allowed_buckets = required_env("ALLOWED_DATA_BUCKETS")?;
 
@@ -24,7 +26,10 @@ async fn main() -> Result<(), Error> {
     let deps = ApiDeps {
         jobs: DynamoJobStore::new(dynamodb.clone(), jobs_table),
         executions: SfnExecutions::new(StepFunctions::new(&sdk), state_machine_arn),
-        slots: DynamoSlotStore::new(dynamodb, quota_table),
+        slots: DynamoSlotStore::new(dynamodb.clone(), quota_table),
+        // Reads only: one BatchGetItem at a time per request.
+        lists: DynamoRecommendations::new(dynamodb, recommendations_table, 1),
+        pointers: recommendations::PointerCache::default(),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };
     run(service_fn(|request: Request| async {

@@ -227,6 +227,10 @@ impl JobStore for DynamoJobStore {
                     .expression_attribute_values(":v", encode(resource)?);
                 "SET resources.#r = :v".to_owned()
             }
+            JobPatch::Delivery(delivery) => {
+                request = request.expression_attribute_values(":v", encode(delivery)?);
+                "SET delivery = :v".to_owned()
+            }
         };
         let condition = match while_in {
             None => "attribute_exists(job_id)".to_owned(),

@@ -8,6 +8,8 @@ pub mod lambda;
 mod dynamodb;
 #[cfg(feature = "personalize")]
 mod personalize;
+#[cfg(feature = "dynamodb")]
+mod recommendations;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "sagemaker")]
@@ -23,6 +25,8 @@ mod ssm;
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "personalize")]
 pub use personalize::PersonalizeService;
+#[cfg(feature = "dynamodb")]
+pub use recommendations::DynamoRecommendations;
 #[cfg(feature = "s3")]
 pub use s3::S3Objects;
 #[cfg(feature = "sagemaker")]

@@ -193,12 +193,39 @@ impl ObjectStore for S3Objects {
         }
     }
 
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<ObjectStream>, ServiceError> {
-        match self.client.get_object().bucket(bucket).key(key).send().await {
+    async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError> {
+        let request = self.client.get_object().bucket(bucket).key(key);
+        let request = if offset > 0 {
+            request.range(format!("bytes={offset}-"))
+        } else {
+            request
+        };
+        match request.send().await {
             Ok(output) => Ok(Some(Box::pin(output.body.into_async_read()))),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            // Resuming exactly at the end of the object: nothing left to read.
+            Err(err) if offset > 0 && crate::error_code(&err) == Some("InvalidRange") => {
+                Ok(Some(Box::pin(tokio::io::empty())))
+            }
             Err(err) => Err(service_error("S3", "GetObject", &err)),
         }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| service_error("S3", "ListObjectsV2", &e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     async fn put_chunks(

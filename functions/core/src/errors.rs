@@ -44,10 +44,12 @@ pub enum ErrorName {
     ConfigurationInvalid,
     /// The execution was stopped or timed out outside recoflow's own failure path.
     ExecutionStopped,
+    /// The scores cannot be published: none found, or too many lines were errors.
+    ScoresInvalid,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 18] = [
+    pub const ALL: [ErrorName; 19] = [
         ErrorName::ServiceThrottled,
         ErrorName::ServiceUnavailable,
         ErrorName::JobNotFound,
@@ -66,6 +68,7 @@ impl ErrorName {
         ErrorName::JobCancelled,
         ErrorName::ConfigurationInvalid,
         ErrorName::ExecutionStopped,
+        ErrorName::ScoresInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +91,7 @@ impl ErrorName {
             ErrorName::JobCancelled => "JobCancelled",
             ErrorName::ConfigurationInvalid => "ConfigurationInvalid",
             ErrorName::ExecutionStopped => "ExecutionStopped",
+            ErrorName::ScoresInvalid => "ScoresInvalid",
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::delivery::{Pointer, StoredList};
 use crate::errors::ServiceError;
 use crate::form::JobForm;
 use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, StatusChange};
@@ -15,7 +16,8 @@ use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
     Acquired, Created, ExecutionStart, Executions, JobPatch, JobStore, LimitSource, MlService, ObjectHead,
-    ObjectRead, ObjectStore, ObjectStream, SlotStore, TransitionError, TransitionExtras,
+    ObjectRead, ObjectStore, ObjectStream, Published, RecommendationStore, SlotStore, TransitionError,
+    TransitionExtras,
 };
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
@@ -168,6 +170,7 @@ impl JobStore for FakeJobStore {
             JobPatch::Resource(resource) => {
                 record.resources.insert(resource.name.clone(), resource);
             }
+            JobPatch::Delivery(delivery) => record.delivery = Some(delivery),
         }
         Ok(true)
     }
@@ -278,10 +281,24 @@ impl ObjectStore for FakeObjects {
         }))
     }
 
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<ObjectStream>, ServiceError> {
-        Ok(self
-            .get(bucket, key)
-            .map(|body| Box::pin(std::io::Cursor::new(body)) as ObjectStream))
+    async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError> {
+        Ok(self.get(bucket, key).map(|body| {
+            let start = (offset as usize).min(body.len());
+            Box::pin(std::io::Cursor::new(body[start..].to_vec())) as ObjectStream
+        }))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+        let mut keys: Vec<String> = self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect();
+        keys.sort();
+        Ok(keys)
     }
 
     async fn put(
@@ -571,5 +588,70 @@ impl MlService for FakeMlService {
             }
         }
         Ok(())
+    }
+}
+
+/// The recommendations table in memory. `put_lists` can be told to fail one of its calls, as
+/// a table that throttles past the retry budget would.
+#[derive(Default)]
+pub struct FakeRecommendations {
+    pub lists: Mutex<BTreeMap<String, StoredList>>,
+    pub pointers: Mutex<BTreeMap<String, Pointer>>,
+    /// The `put_lists` call (1-based, counting every call) that fails.
+    pub fail_put_call: Mutex<Option<u32>>,
+    pub put_calls: Mutex<u32>,
+    pub get_calls: Mutex<u32>,
+}
+
+#[async_trait]
+impl RecommendationStore for FakeRecommendations {
+    async fn put_lists(&self, lists: Vec<StoredList>) -> Result<(), ServiceError> {
+        let call = {
+            let mut calls = self.put_calls.lock().unwrap();
+            *calls += 1;
+            *calls
+        };
+        {
+            if *self.fail_put_call.lock().unwrap() == Some(call) {
+                return Err(ServiceError::Throttled {
+                    service: "DynamoDB",
+                    operation: "BatchWriteItem",
+                    message: "ProvisionedThroughputExceededException: retries used up".into(),
+                });
+            }
+        }
+        let mut stored = self.lists.lock().unwrap();
+        for list in lists {
+            stored.insert(list.pk.clone(), list);
+        }
+        Ok(())
+    }
+
+    async fn get_lists(&self, keys: &[String]) -> Result<HashMap<String, StoredList>, ServiceError> {
+        *self.get_calls.lock().unwrap() += 1;
+        let stored = self.lists.lock().unwrap();
+        Ok(keys
+            .iter()
+            .filter_map(|k| stored.get(k).map(|l| (k.clone(), l.clone())))
+            .collect())
+    }
+
+    async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError> {
+        *self.get_calls.lock().unwrap() += 1;
+        Ok(self.pointers.lock().unwrap().get(result_set).cloned())
+    }
+
+    async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
+        let mut pointers = self.pointers.lock().unwrap();
+        match pointers.get(&pointer.result_set) {
+            Some(current) if current.version > pointer.version => Ok(Published::Superseded {
+                current: current.version.clone(),
+            }),
+            current => {
+                let previous = current.map(|p| p.version.clone());
+                pointers.insert(pointer.result_set.clone(), pointer.clone());
+                Ok(Published::Switched { previous })
+            }
+        }
     }
 }

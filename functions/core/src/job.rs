@@ -309,6 +309,8 @@ pub struct JobRecord {
     pub failure: Option<JobFailure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prepared: Option<Prepared>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::Delivery>,
     /// Numbers later steps fill in (users scored, rows imported, ...).
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
@@ -368,6 +370,7 @@ impl JobRecord {
             execution_arn: None,
             failure: None,
             prepared: None,
+            delivery: None,
             counts: BTreeMap::new(),
             resources: BTreeMap::new(),
             cancellation: None,

@@ -5,11 +5,13 @@
 
 pub mod backoff;
 pub mod config;
+pub mod delivery;
 pub mod errors;
 pub mod form;
 pub mod job;
 pub mod launch;
 pub mod phase;
+pub mod popularity;
 pub mod ports;
 pub mod quota;
 pub mod s3uri;

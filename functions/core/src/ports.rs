@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
+use crate::delivery::{Delivery, Pointer, StoredList};
 use crate::errors::ServiceError;
 use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, Prepared};
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
@@ -54,6 +55,8 @@ pub enum JobPatch {
     Counts(BTreeMap<String, u64>),
     /// Adds or replaces the entry of this resource (keyed by its name).
     Resource(LaunchedResource),
+    /// Where the delivery of the results stands.
+    Delivery(Delivery),
 }
 
 #[async_trait]
@@ -135,8 +138,10 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         bytes: u64,
     ) -> Result<Option<ObjectHead>, ServiceError>;
-    /// Streams an object's body; `None` if it does not exist.
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<ObjectStream>, ServiceError>;
+    /// Streams an object's body from byte `offset` on; `None` if it does not exist.
+    async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError>;
+    /// Keys under a prefix, in key order.
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError>;
     async fn put(
         &self,
         bucket: &str,
@@ -215,4 +220,30 @@ pub trait MlService: Send + Sync {
     async fn create(&self, spec: &ResourceSpec) -> Result<CreateOutcome, CreateError>;
     /// Stops a running job; one that has ended, or cannot be stopped, is left as it is.
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Published {
+    /// The pointer now names the new version.
+    Switched { previous: Option<String> },
+    /// A newer version is current already (a later job of the same result set published
+    /// first): the pointer is left alone.
+    Superseded { current: String },
+}
+
+/// The recommendations table: lists by key, and each result set's pointer.
+#[async_trait]
+pub trait RecommendationStore: Send + Sync {
+    /// Writes lists in full batches, several in flight, retrying what the table could not take
+    /// (unprocessed items, throttling) with backoff and full jitter, within a bounded budget.
+    async fn put_lists(&self, lists: Vec<StoredList>) -> Result<(), ServiceError>;
+    /// Reads lists in one round trip; keys without an item are absent from the answer.
+    async fn get_lists(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, StoredList>, ServiceError>;
+    async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError>;
+    /// One conditional write: the pointer moves to `pointer.version` unless the current
+    /// version is newer.
+    async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError>;
 }

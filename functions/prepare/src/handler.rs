@@ -194,7 +194,7 @@ async fn write_scoring_input<J, O: ObjectStore>(
     let source = parse(uri, field)?;
     let stream = deps
         .objects
-        .open(&source.bucket, &source.key)
+        .open(&source.bucket, &source.key, 0)
         .await?
         .ok_or_else(|| PrepareError::DatasetMissing {
             field: field.to_owned(),

@@ -1,0 +1,373 @@
+//! Publishing a job's results: the keys of the recommendations table, the segments fallback
+//! lists are kept for, the Personalize batch-output lines read from S3, and where a delivery
+//! stands (so a retried or resumed delivery continues instead of starting over).
+//!
+//! A result set is published in versions. Every item of a version has the version in its key;
+//! only once all of them are written does one conditional write move the result set's pointer
+//! (`rs#<result set>`) to the new version. Readers read the pointer first, so they see a whole
+//! version, old or new, never a mix.
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobId;
+
+/// Age bands of the segment fallback lists (lower bounds): `<20`, `20-29`, …, `60+`.
+pub const AGE_BANDS: [u32; 5] = [20, 30, 40, 50, 60];
+
+/// Longest list kept per user, segment or result set (the API serves at most this many).
+pub const MAX_LIST_ITEMS: usize = 500;
+
+/// A user's attributes as the segment lists use them, normalised (gender upper case, region
+/// lower case, age as its band).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Attributes {
+    pub gender: Option<String>,
+    pub age_band: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Attributes {
+    /// From raw values (a users CSV row, or the API's query string); blanks are absent, an age
+    /// that is not a whole number is absent.
+    pub fn from_raw(gender: Option<&str>, age: Option<&str>, region: Option<&str>) -> Self {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        Self {
+            gender: present(gender).map(str::to_ascii_uppercase),
+            age_band: present(age).and_then(|a| a.parse::<u32>().ok()).map(age_band),
+            region: present(region).map(str::to_lowercase),
+        }
+    }
+
+    /// Back from a segment key such as `AGE=20-29|GENDER=F` (unknown parts are ignored).
+    pub fn from_segment_key(key: &str) -> Self {
+        let mut attributes = Self::default();
+        for part in key.split('|') {
+            match part.split_once('=') {
+                Some(("AGE", band)) => attributes.age_band = Some(band.to_owned()),
+                Some(("GENDER", gender)) => attributes.gender = Some(gender.to_owned()),
+                Some(("REGION", region)) => attributes.region = Some(region.to_owned()),
+                _ => {}
+            }
+        }
+        attributes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.gender.is_none() && self.age_band.is_none() && self.region.is_none()
+    }
+
+    /// The segment key, e.g. `AGE=20-29|GENDER=F|REGION=tokyo`; `None` with no attributes.
+    pub fn segment_key(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            ("AGE", &self.age_band),
+            ("GENDER", &self.gender),
+            ("REGION", &self.region),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("|"))
+    }
+
+    /// Every segment this user counts in: each non-empty combination of their attributes,
+    /// most specific first (so a query with fewer attributes still finds a list).
+    pub fn segment_keys(&self) -> Vec<String> {
+        let mut keys = Vec::with_capacity(7);
+        for mask in (1u8..8).rev() {
+            let subset = Attributes {
+                gender: self.gender.clone().filter(|_| mask & 1 != 0),
+                age_band: self.age_band.clone().filter(|_| mask & 2 != 0),
+                region: self.region.clone().filter(|_| mask & 4 != 0),
+            };
+            if let Some(key) = subset.segment_key() {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        // Most specific (most attributes) first.
+        keys.sort_by_key(|k| std::cmp::Reverse(k.matches('|').count()));
+        keys
+    }
+}
+
+/// `<20`, `20-29`, … `60+`.
+pub fn age_band(age: u32) -> String {
+    match AGE_BANDS.iter().rposition(|lower| age >= *lower) {
+        None => format!("<{}", AGE_BANDS[0]),
+        Some(i) if i + 1 == AGE_BANDS.len() => format!("{}+", AGE_BANDS[i]),
+        Some(i) => format!("{}-{}", AGE_BANDS[i], AGE_BANDS[i + 1] - 1),
+    }
+}
+
+/// Keys of the recommendations table (partition key `pk`).
+pub mod keys {
+    /// The result set's pointer to its current version.
+    pub fn pointer(result_set: &str) -> String {
+        format!("rs#{result_set}")
+    }
+
+    /// A user's personalized list in a version.
+    pub fn user(result_set: &str, version: &str, user_id: &str) -> String {
+        format!("u#{result_set}#{version}#{user_id}")
+    }
+
+    /// A user's segment (from the job's users data) in a version.
+    pub fn attributes(result_set: &str, version: &str, user_id: &str) -> String {
+        format!("a#{result_set}#{version}#{user_id}")
+    }
+
+    /// A segment's most popular items in a version.
+    pub fn segment(result_set: &str, version: &str, segment: &str) -> String {
+        format!("s#{result_set}#{version}#{segment}")
+    }
+
+    /// The result set's most popular items in a version.
+    pub fn global(result_set: &str, version: &str) -> String {
+        format!("g#{result_set}#{version}")
+    }
+
+    /// The banned items every result set leaves out (the operator's always-on list).
+    pub const ALWAYS_BANNED: &str = "banned";
+}
+
+/// One list of the recommendations table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredList {
+    pub pk: String,
+    #[serde(default)]
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub scores: Vec<f64>,
+    /// On a user's attributes item: their segment key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// Unix seconds; the table's TTL attribute (absent on the operator's banned list).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expires_at: i64,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+/// A result set's current version, as its pointer item holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pointer {
+    pub pk: String,
+    pub result_set: String,
+    pub version: String,
+    pub job_id: JobId,
+    pub published_at: String,
+    /// The job's `num_results`: the API's default `n`.
+    pub num_results: u32,
+    /// The form's banned items, left out of every list of this version (`exclude_items`).
+    #[serde(default)]
+    pub excluded_items: Vec<String>,
+    pub users: u64,
+    pub segments: u64,
+    /// When this version's items expire (the table's TTL): serving stops then.
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+}
+
+/// A version id: sortable by publication time, unique per job.
+pub fn version_id(started_unix: i64, job_id: &JobId) -> String {
+    let time =
+        time::OffsetDateTime::from_unix_timestamp(started_unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let stamp = time.format(&format).unwrap_or_else(|_| started_unix.to_string());
+    let digest = crate::job::form_digest(job_id.as_str().as_bytes());
+    format!("{stamp}-{}", &digest[..8])
+}
+
+/// Where a delivery stands; kept on the job record after each stretch of writes, so a retried
+/// or resumed delivery starts from there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub version: String,
+    pub started_at: String,
+    /// Unix seconds the version's items expire.
+    pub expires_at: i64,
+    /// Score files, in the order they are read.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// The file being read (index into `files`) and the byte offset of its next line.
+    #[serde(default)]
+    pub file: usize,
+    #[serde(default)]
+    pub offset: u64,
+    /// Users whose list is written.
+    #[serde(default)]
+    pub users: u64,
+    /// Lines that carried an error or did not parse.
+    #[serde(default)]
+    pub skipped: u64,
+    #[serde(default)]
+    pub segments: u64,
+    #[serde(default)]
+    pub fallbacks_written: bool,
+    #[serde(default)]
+    pub published: bool,
+}
+
+impl Delivery {
+    pub fn scores_done(&self) -> bool {
+        self.file >= self.files.len()
+    }
+}
+
+/// One line of a Personalize batch-inference output (what both backends write).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScoreLine {
+    Scored {
+        user_id: String,
+        items: Vec<String>,
+        scores: Vec<f64>,
+    },
+    /// A line with `"error"` set, or that does not parse: counted, not fatal.
+    Skipped(String),
+}
+
+#[derive(Deserialize)]
+struct RawLine {
+    input: Option<serde_json::Value>,
+    output: Option<RawOutput>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawOutput {
+    #[serde(rename = "recommendedItems", default)]
+    recommended_items: Vec<String>,
+    #[serde(default)]
+    scores: Vec<f64>,
+}
+
+/// Longest user id kept (the API refuses longer ones).
+pub const MAX_USER_ID_CHARS: usize = 256;
+
+pub fn parse_score_line(line: &[u8]) -> ScoreLine {
+    let raw: RawLine = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        Err(e) => return ScoreLine::Skipped(format!("not a batch-inference line: {e}")),
+    };
+    if let Some(error) = raw.error.filter(|e| !e.is_null()) {
+        return ScoreLine::Skipped(format!("the line reports an error: {error}"));
+    }
+    let user_id = raw
+        .input
+        .as_ref()
+        .and_then(|i| i.get("userId"))
+        .and_then(|u| u.as_str())
+        .map(str::to_owned);
+    let (Some(user_id), Some(output)) = (user_id, raw.output) else {
+        return ScoreLine::Skipped("the line has no input.userId or no output".to_owned());
+    };
+    if user_id.is_empty()
+        || user_id.chars().count() > MAX_USER_ID_CHARS
+        || user_id.chars().any(char::is_control)
+    {
+        return ScoreLine::Skipped("the user id is empty, too long or has control characters".to_owned());
+    }
+    let mut scores = output.scores;
+    scores.resize(output.recommended_items.len(), 0.0);
+    ScoreLine::Scored {
+        user_id,
+        items: output.recommended_items,
+        scores,
+    }
+}
+
+/// Removes banned items from a list (and their scores), keeping the order.
+pub fn without_banned(
+    items: &mut Vec<String>,
+    scores: &mut Vec<f64>,
+    banned: &std::collections::HashSet<String>,
+) {
+    if banned.is_empty() {
+        return;
+    }
+    let keep: Vec<bool> = items.iter().map(|i| !banned.contains(i)).collect();
+    let mut flags = keep.iter();
+    items.retain(|_| *flags.next().unwrap_or(&true));
+    let mut flags = keep.iter();
+    scores.retain(|_| *flags.next().unwrap_or(&true));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_fall_in_documented_bands() {
+        let bands: Vec<String> = [0, 19, 20, 29, 30, 59, 60, 99]
+            .into_iter()
+            .map(age_band)
+            .collect();
+        assert_eq!(
+            bands,
+            ["<20", "<20", "20-29", "20-29", "30-39", "50-59", "60+", "60+"]
+        );
+    }
+
+    #[test]
+    fn segment_keys_are_canonical_and_cover_every_combination() {
+        let a = Attributes::from_raw(Some("f"), Some("27"), Some("Tokyo"));
+        assert_eq!(a.segment_key().unwrap(), "AGE=20-29|GENDER=F|REGION=tokyo");
+        let keys = a.segment_keys();
+        assert_eq!(keys.len(), 7);
+        assert_eq!(keys[0], "AGE=20-29|GENDER=F|REGION=tokyo");
+        assert!(keys.contains(&"GENDER=F".to_owned()));
+        assert_eq!(Attributes::from_segment_key(&a.segment_key().unwrap()), a);
+        let partial = Attributes::from_raw(Some("M"), Some("old"), None);
+        assert_eq!(partial.segment_keys(), ["GENDER=M"]);
+        assert!(Attributes::from_raw(None, Some(" "), None).is_empty());
+    }
+
+    #[test]
+    fn batch_lines_parse_and_bad_ones_are_skipped() {
+        let good = br#"{"input":{"userId":"u1"},"output":{"recommendedItems":["i3","i9"],"scores":[0.5,0.4]},"error":null}"#;
+        assert_eq!(
+            parse_score_line(good),
+            ScoreLine::Scored {
+                user_id: "u1".into(),
+                items: vec!["i3".into(), "i9".into()],
+                scores: vec![0.5, 0.4]
+            }
+        );
+        for bad in [
+            &br#"{"input":"x","output":null,"error":"invalid JSON"}"#[..],
+            b"not json",
+            br#"{"input":{"userId":"u1"}}"#,
+            br#"{"input":{"userId":""},"output":{"recommendedItems":[]}}"#,
+        ] {
+            assert!(
+                matches!(parse_score_line(bad), ScoreLine::Skipped(_)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn banned_items_leave_with_their_scores() {
+        let mut items = vec!["a".to_owned(), "b".into(), "c".into()];
+        let mut scores = vec![3.0, 2.0, 1.0];
+        without_banned(&mut items, &mut scores, &["b".to_owned()].into());
+        assert_eq!(items, ["a", "c"]);
+        assert_eq!(scores, [3.0, 1.0]);
+    }
+
+    #[test]
+    fn versions_sort_by_time() {
+        let job = JobId::parse("j-1").unwrap();
+        let a = version_id(1_700_000_000, &job);
+        let b = version_id(1_700_000_060, &job);
+        assert!(a < b, "{a} {b}");
+        assert!(a.starts_with("20231114T221320Z-"), "{a}");
+    }
+}

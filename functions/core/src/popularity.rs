@@ -1,0 +1,312 @@
+//! Fallback lists: the most popular items overall and per segment (every combination of a
+//! user's GENDER, age band and REGION), counted from the job's interactions and users files,
+//! for users the model never saw.
+//!
+//! Memory: users are kept as (64-bit hash of the id, segment) pairs, 16 bytes each, so a file of
+//! a million users costs about 16 MB; interactions are streamed and only counted.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+
+use crate::delivery::{Attributes, MAX_LIST_ITEMS};
+use crate::segment::{AGE_COLUMN, GENDER_COLUMN, REGION_COLUMN, USER_ID_COLUMN};
+
+/// Segments with fewer users than this get no list of their own (the API then falls back to
+/// a broader segment, then to the global list): a handful of users is not a trend.
+pub const MIN_SEGMENT_USERS: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PopularityError {
+    #[error("has no {0} column")]
+    MissingColumn(&'static str),
+    #[error("line {line}: {message}")]
+    Csv { line: u64, message: String },
+    /// The consumer of the users went away (its own error says why).
+    #[error("{0}")]
+    Output(String),
+}
+
+fn csv_error(err: csv::Error) -> PopularityError {
+    PopularityError::Csv {
+        line: err.position().map(|p| p.line()).unwrap_or(0),
+        message: err.to_string(),
+    }
+}
+
+fn column(header: &csv::StringRecord, name: &'static str) -> Option<usize> {
+    header
+        .iter()
+        .position(|c| c.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+}
+
+fn user_hash(user_id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    user_id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Counts interactions per segment and item.
+#[derive(Default)]
+pub struct Popularity {
+    /// Distinct attribute combinations seen; users point into this.
+    profiles: Vec<Attributes>,
+    profile_ids: HashMap<Attributes, u32>,
+    /// (user hash, profile) sorted by hash once the users are read.
+    users: Vec<(u64, u32)>,
+    /// Segment keys, and the segments of each profile.
+    segments: Vec<String>,
+    segment_ids: HashMap<String, u32>,
+    profile_segments: Vec<Vec<u32>>,
+    segment_users: Vec<u32>,
+    items: Vec<String>,
+    item_ids: HashMap<String, u32>,
+    counts: HashMap<(u32, u32), u32>,
+    global: HashMap<u32, u32>,
+    segment_totals: Vec<u64>,
+    global_total: u64,
+    pub interactions: u64,
+}
+
+/// A list ready to publish: items best first with their share of the interactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopularList {
+    /// `None` for the global list.
+    pub segment: Option<String>,
+    pub items: Vec<String>,
+    pub scores: Vec<f64>,
+}
+
+impl Popularity {
+    /// Reads the users file: each user's segment. `on_user` sees every user with attributes
+    /// (to publish them); its error stops the reading.
+    pub fn read_users<R: Read>(
+        &mut self,
+        users_csv: R,
+        mut on_user: impl FnMut(&str, &Attributes) -> Result<(), String>,
+    ) -> Result<u64, PopularityError> {
+        let mut reader = csv::Reader::from_reader(users_csv);
+        let header = reader.headers().map_err(csv_error)?.clone();
+        let user_id =
+            column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
+        let (gender, age, region) = (
+            column(&header, GENDER_COLUMN),
+            column(&header, AGE_COLUMN),
+            column(&header, REGION_COLUMN),
+        );
+        let mut row = csv::StringRecord::new();
+        let mut count = 0;
+        while reader.read_record(&mut row).map_err(csv_error)? {
+            let Some(id) = row.get(user_id).map(str::trim).filter(|id| !id.is_empty()) else {
+                continue;
+            };
+            let value = |i: Option<usize>| i.and_then(|i| row.get(i));
+            let attributes = Attributes::from_raw(value(gender), value(age), value(region));
+            if !attributes.is_empty() {
+                on_user(id, &attributes).map_err(PopularityError::Output)?;
+            }
+            let profile = self.profile(attributes);
+            self.users.push((user_hash(id), profile));
+            count += 1;
+        }
+        self.users.sort_unstable();
+        self.users.dedup_by_key(|(hash, _)| *hash);
+        for &(_, profile) in &self.users {
+            for &segment in &self.profile_segments[profile as usize] {
+                self.segment_users[segment as usize] += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    fn profile(&mut self, attributes: Attributes) -> u32 {
+        if let Some(id) = self.profile_ids.get(&attributes) {
+            return *id;
+        }
+        let segments = attributes
+            .segment_keys()
+            .into_iter()
+            .map(|key| self.segment(key))
+            .collect();
+        let id = self.profiles.len() as u32;
+        self.profiles.push(attributes.clone());
+        self.profile_ids.insert(attributes, id);
+        self.profile_segments.push(segments);
+        id
+    }
+
+    fn segment(&mut self, key: String) -> u32 {
+        if let Some(id) = self.segment_ids.get(&key) {
+            return *id;
+        }
+        let id = self.segments.len() as u32;
+        self.segments.push(key.clone());
+        self.segment_ids.insert(key, id);
+        self.segment_users.push(0);
+        self.segment_totals.push(0);
+        id
+    }
+
+    fn item(&mut self, item: &str) -> u32 {
+        if let Some(id) = self.item_ids.get(item) {
+            return *id;
+        }
+        let id = self.items.len() as u32;
+        self.items.push(item.to_owned());
+        self.item_ids.insert(item.to_owned(), id);
+        id
+    }
+
+    /// Streams the interactions file and counts each one for every segment of its user.
+    pub fn read_interactions<R: Read>(&mut self, interactions_csv: R) -> Result<u64, PopularityError> {
+        let mut reader = csv::Reader::from_reader(interactions_csv);
+        let header = reader.headers().map_err(csv_error)?.clone();
+        let user_id =
+            column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
+        let item_id = column(&header, "ITEM_ID").ok_or(PopularityError::MissingColumn("ITEM_ID"))?;
+        let mut row = csv::StringRecord::new();
+        while reader.read_record(&mut row).map_err(csv_error)? {
+            let (Some(user), Some(item)) = (row.get(user_id), row.get(item_id)) else {
+                continue;
+            };
+            let (user, item) = (user.trim(), item.trim());
+            if user.is_empty() || item.is_empty() {
+                continue;
+            }
+            let item = self.item(item);
+            *self.global.entry(item).or_default() += 1;
+            self.global_total += 1;
+            self.interactions += 1;
+            let hash = user_hash(user);
+            if let Ok(i) = self.users.binary_search_by_key(&hash, |(h, _)| *h) {
+                let profile = self.users[i].1 as usize;
+                for &segment in &self.profile_segments[profile] {
+                    *self.counts.entry((segment, item)).or_default() += 1;
+                    self.segment_totals[segment as usize] += 1;
+                }
+            }
+        }
+        Ok(self.interactions)
+    }
+
+    /// The global list and one list per segment with enough users, banned items left out.
+    pub fn lists(&self, banned: &HashSet<String>) -> Vec<PopularList> {
+        let mut per_segment: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.segments.len()];
+        for (&(segment, item), &count) in &self.counts {
+            per_segment[segment as usize].push((item, count));
+        }
+        let mut lists = vec![self.top(
+            None,
+            self.global.iter().map(|(i, c)| (*i, *c)).collect(),
+            self.global_total,
+            banned,
+        )];
+        for (segment, counted) in per_segment.into_iter().enumerate() {
+            if self.segment_users[segment] >= MIN_SEGMENT_USERS && !counted.is_empty() {
+                lists.push(self.top(
+                    Some(self.segments[segment].clone()),
+                    counted,
+                    self.segment_totals[segment],
+                    banned,
+                ));
+            }
+        }
+        lists
+    }
+
+    fn top(
+        &self,
+        segment: Option<String>,
+        mut counted: Vec<(u32, u32)>,
+        total: u64,
+        banned: &HashSet<String>,
+    ) -> PopularList {
+        counted.retain(|(item, _)| !banned.contains(&self.items[*item as usize]));
+        // Most interactions first; ties by item id, so the same data gives the same list.
+        counted.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| self.items[a.0 as usize].cmp(&self.items[b.0 as usize]))
+        });
+        counted.truncate(MAX_LIST_ITEMS);
+        let share = |count: u32| ((f64::from(count) / total.max(1) as f64) * 1e6).round() / 1e6;
+        PopularList {
+            segment,
+            items: counted
+                .iter()
+                .map(|(i, _)| self.items[*i as usize].clone())
+                .collect(),
+            scores: counted.iter().map(|(_, c)| share(*c)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USERS: &str = "USER_ID,GENDER,AGE,REGION\n\
+        f1,F,25,tokyo\nf2,F,26,tokyo\nf3,F,27,tokyo\nf4,F,28,tokyo\nf5,F,29,tokyo\n\
+        m1,M,45,osaka\n";
+
+    fn popularity(interactions: &str) -> Popularity {
+        let mut p = Popularity::default();
+        let mut seen = Vec::new();
+        let count = p
+            .read_users(USERS.as_bytes(), |id, a| {
+                seen.push((id.to_owned(), a.segment_key().unwrap()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(count, 6);
+        assert_eq!(
+            seen[5],
+            ("m1".to_owned(), "AGE=40-49|GENDER=M|REGION=osaka".to_owned())
+        );
+        p.read_interactions(interactions.as_bytes()).unwrap();
+        p
+    }
+
+    #[test]
+    fn segments_with_enough_users_get_their_own_list() {
+        let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+        for user in ["f1", "f2", "f3", "f4", "f5"] {
+            interactions.push_str(&format!("{user},dress,1\n"));
+        }
+        for _ in 0..10 {
+            interactions.push_str("m1,tent,1\n");
+        }
+        let p = popularity(&interactions);
+        let lists = p.lists(&HashSet::new());
+        assert_eq!(lists[0].segment, None);
+        assert_eq!(lists[0].items, ["tent", "dress"], "globally the tent leads");
+        let women = lists
+            .iter()
+            .find(|l| l.segment.as_deref() == Some("AGE=20-29|GENDER=F|REGION=tokyo"))
+            .expect("the five women in Tokyo form a segment");
+        assert_eq!(women.items, ["dress"]);
+        assert_eq!(women.scores, [1.0]);
+        assert!(
+            lists
+                .iter()
+                .all(|l| l.segment.as_deref() != Some("AGE=40-49|GENDER=M|REGION=osaka")),
+            "a single user is not a segment"
+        );
+    }
+
+    #[test]
+    fn banned_items_never_appear() {
+        let p = popularity("USER_ID,ITEM_ID,TIMESTAMP\nf1,dress,1\nf1,bag,2\nf2,bag,3\n");
+        for list in p.lists(&["bag".to_owned()].into()) {
+            assert!(!list.items.contains(&"bag".to_owned()), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let mut p = Popularity::default();
+        let err = p
+            .read_interactions("USER_ID,TIMESTAMP\nu,1\n".as_bytes())
+            .unwrap_err();
+        assert_eq!(err.to_string(), "has no ITEM_ID column");
+    }
+}
