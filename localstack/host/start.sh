@@ -69,6 +69,10 @@ else
   export LAMBDA_RUNTIME_EXECUTOR=recoflow-host
   export PROVIDER_OVERRIDE_DYNAMODB="${PROVIDER_OVERRIDE_DYNAMODB:-recoflow_moto}"
   export FILESYSTEM_ROOT="$HOST_DIR/filesystem"
+  # LocalStack runs on the host: its tmp and state dirs then live under FILESYSTEM_ROOT, one set
+  # per instance (a /.dockerenv on the machine would otherwise make it share /tmp/localstack
+  # with every other instance, and each shutdown clears it). S3 data: isolation.py.
+  export OVERRIDE_IN_DOCKER=0
   export RECOFLOW_LAMBDA_LOG_DIR="$HOST_DIR/lambda-logs"
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
   # SageMaker emulator job directories (otherwise they pile up in /tmp)
