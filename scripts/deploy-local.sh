@@ -28,15 +28,47 @@ if ! "$AWS" cloudformation package --template-file infra/template.yaml --s3-buck
   --output-template-file build/packaged.yaml >build/package.log 2>&1; then
   tail -20 build/package.log >&2; exit 1
 fi
-echo "deploy-local: deploying stack $STACK_NAME"
-if ! "$AWS" cloudformation deploy --template-file build/packaged.yaml --stack-name "$STACK_NAME" \
-  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-  --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}"; then
+stack_status() {
+  "$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null || echo NONE
+}
+
+# `cloudformation deploy` waits for *_COMPLETE; LocalStack reports a failed update as
+# ROLLBACK_COMPLETE, which that waiter never accepts (it would wait an hour). So the deploy runs
+# in the background while this loop watches the stack and gives up on any failed state.
+deploy_once() {
+  "$AWS" cloudformation deploy --template-file build/packaged.yaml --stack-name "$STACK_NAME" \
+    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+    --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}" &
+  local deploy=$!
+  while kill -0 "$deploy" 2>/dev/null; do
+    case "$(stack_status)" in
+      *ROLLBACK_COMPLETE|*FAILED) kill "$deploy" 2>/dev/null; wait "$deploy" 2>/dev/null; return 1 ;;
+    esac
+    sleep 2
+  done
+  wait "$deploy"
+}
+
+report_failure() {
   echo "deploy-local: deployment failed; stack events:" >&2
   "$AWS" cloudformation describe-stack-events --stack-name "$STACK_NAME" \
     --query 'StackEvents[?contains(ResourceStatus, `FAILED`)].[LogicalResourceId,ResourceStatusReason]' \
     --output text >&2 || true
-  exit 1
+}
+
+echo "deploy-local: deploying stack $STACK_NAME"
+if ! deploy_once; then
+  report_failure
+  # LocalStack cannot apply some updates to a running stack (e.g. a new API route makes it
+  # recreate the API stage, "Stage already exists"). Local data is disposable: start afresh.
+  if [[ "$(stack_status)" != NONE ]]; then
+    echo "deploy-local: deleting the stack and deploying it anew" >&2
+    scripts/teardown-local.sh >&2
+    deploy_once || { report_failure; exit 1; }
+  else
+    exit 1
+  fi
 fi
 "$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" \
   --query 'Stacks[0].Outputs' --output json \
