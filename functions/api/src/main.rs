@@ -1,16 +1,12 @@
 //! Lambda `api`: the REST API (API Gateway proxy integration).
 
-mod handler;
-mod jobs;
-mod recommendations;
-
 use lambda_http::{run, service_fn, Error, Request};
 use recoflow_aws::clients::{DynamoDb, StepFunctions};
 use recoflow_aws::{load_sdk_config, DynamoJobStore, DynamoRecommendations, DynamoSlotStore, SfnExecutions};
 use recoflow_core::config::required_env;
 use recoflow_core::validation::ValidationRules;
 
-use handler::{handle, ApiDeps};
+use api::handler::{handle, ApiDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,7 +25,7 @@ async fn main() -> Result<(), Error> {
         slots: DynamoSlotStore::new(dynamodb.clone(), quota_table),
         // Reads only: one BatchGetItem at a time per request.
         lists: DynamoRecommendations::new(dynamodb, recommendations_table, 1),
-        pointers: recommendations::PointerCache::default(),
+        pointers: api::recommendations::PointerCache::default(),
         rules: ValidationRules::from_allow_list(&allowed_buckets),
     };
     run(service_fn(|request: Request| async {

@@ -1,9 +1,5 @@
 //! Lambda `deliver`: state `Deliver` of statemachines/job.asl.json.
 
-mod handler;
-#[cfg(test)]
-mod tests;
-
 use std::time::Duration;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -12,7 +8,7 @@ use recoflow_aws::{load_sdk_config, DynamoJobStore, DynamoRecommendations, S3Obj
 use recoflow_core::config::{required_env, required_u32};
 use recoflow_core::task::JobTask;
 
-use handler::{handle, DeliverDeps, DeliverSettings};
+use deliver::handler::{handle, DeliverDeps, DeliverSettings};
 
 /// BatchWriteItem requests in flight at once.
 const WRITES_IN_FLIGHT: usize = 8;
