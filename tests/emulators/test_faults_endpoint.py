@@ -21,6 +21,19 @@ def test_post_merges_and_delete_restores(faults_api, faults):
     {"fail_next": {"sagemaker": -1}},
     {"limits": {"personalize": {"batch_inference_jobs": "five"}}},
     {"sagemaker_images": {"x": []}},
+    {"limits": 5},
+    {"throttle": {"sagemaker": 0.5}},
+    {"throttle": {"dynamo": {"rate": 0.5}}},
+    {"throttle": {"dynamodb": {"rate": True}}},
+    {"throttle": {"dynamodb": {"operations": ["BatchWriteItems"]}}},
+    {"throttle": {"dynamodb": {"operations": "BatchWriteItem"}}},
+    {"throttle": {"dynamodb": {"error": "InternalServerError"}}},
+    {"throttle": {"personalize": {"rate": 0.5, "error": "ThrottlingException"}}},
+    {"dynamodb": {"unprocessed_rate": 1.5}},
+    {"dynamodb": {"unprocessed_rate": "half"}},
+    {"dynamodb": {"tables": "scores"}},
+    {"dynamodb": {"unprocesed_rate": 0.5}},
+    {"dynamodb": []},
 ])
 def test_invalid_update_is_refused_and_changes_nothing(endpoint, faults_api, body):
     before = faults_api("GET")

@@ -1,4 +1,5 @@
-"""Quotas, throttling, job durations and injected failures for the Personalize and SageMaker emulators.
+"""Quotas, throttling, job durations and injected failures for the Personalize and SageMaker
+emulators, and throttling / unprocessed batch items for DynamoDB (``dynamodb/fault_injection.py``).
 
 One process-wide configuration, read from environment variables when first used and changeable at run
 time through ``/_recoflow/faults`` on LocalStack's gateway:
@@ -28,7 +29,13 @@ LOG = logging.getLogger(__name__)
 
 FAULTS_PATH = "/_recoflow/faults"
 
+# services with jobs (quotas, durations, injected job failures)
 SERVICES = ("personalize", "sagemaker")
+# services whose requests can be throttled
+THROTTLED_SERVICES = SERVICES + ("dynamodb",)
+# what a throttled DynamoDB request answers: on AWS provisioned tables answer the first,
+# on-demand tables the second
+DYNAMODB_THROTTLE_ERRORS = ("ProvisionedThroughputExceededException", "ThrottlingException")
 
 # Real default quotas, as published in the service quota pages (account level, per region).
 # SageMaker's per-instance-type quotas vary by account and instance type; the emulator uses one
@@ -51,10 +58,16 @@ DEFAULTS: dict[str, Any] = {
     },
     # ThrottlingException for a share of requests: {"<service>": {"rate": 0.0..1.0,
     #   "operations": ["CreateTrainingJob", ...] (absent or empty = every operation)}}
+    # DynamoDB answers "error" instead (one of DYNAMODB_THROTTLE_ERRORS), before anything is written
     "throttle": {
         "personalize": {"rate": 0.0, "operations": []},
         "sagemaker": {"rate": 0.0, "operations": []},
+        "dynamodb": {"rate": 0.0, "operations": [], "error": "ProvisionedThroughputExceededException"},
     },
+    # DynamoDB BatchWriteItem / BatchGetItem: each put/delete request (or key) of a listed table is
+    # left unprocessed with this probability and handed back in UnprocessedItems / UnprocessedKeys
+    # ("tables" empty = every table)
+    "dynamodb": {"unprocessed_rate": 0.0, "tables": []},
     # the next N jobs of a service end in failure: {"<service>": N}
     "fail_next": {"personalize": 0, "sagemaker": 0},
     # artificial job duration in seconds (Personalize: whole job; SageMaker: added on top of the
@@ -92,9 +105,15 @@ def startup_config(env: dict[str, str] | None = None) -> dict[str, Any]:
     raw = env.get("RECOFLOW_FAULTS")
     if raw:
         try:
-            _deep_merge(config, json.loads(raw))
+            update = json.loads(raw)
+            if not isinstance(update, dict):
+                raise ValueError("not a JSON object")
+            candidate = _deep_merge(copy.deepcopy(config), update)
+            # the same checks as a POST: a bad start-up document must not half-apply
+            _validate(candidate)
+            config = candidate
         except (ValueError, TypeError) as e:
-            LOG.error("RECOFLOW_FAULTS is not a JSON object, ignored: %s", e)
+            LOG.error("RECOFLOW_FAULTS is not a valid fault document, ignored: %s", e)
     if env.get("RECOFLOW_JOB_DURATION_SECONDS"):
         for service in SERVICES:
             config["durations"][service] = float(env["RECOFLOW_JOB_DURATION_SECONDS"])
@@ -136,11 +155,64 @@ def reset_config() -> dict[str, Any]:
         return copy.deepcopy(_config)
 
 
-def _validate(config: dict[str, Any]) -> None:
-    for service in SERVICES:
-        rate = config["throttle"].get(service, {}).get("rate", 0.0)
-        if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+def _is_share(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
+
+
+def _is_string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _operation_names(service: str) -> set[str]:
+    from localstack.aws.spec import load_service
+
+    return set(load_service(service).operation_names)
+
+
+def _validate_throttle(throttle: Any) -> None:
+    if not isinstance(throttle, dict):
+        raise ValueError("throttle must be an object")
+    for service, rule in throttle.items():
+        if service not in THROTTLED_SERVICES:
+            raise ValueError(f"throttle.{service}: unknown service (known: {', '.join(THROTTLED_SERVICES)})")
+        allowed = {"rate", "operations", "error"} if service == "dynamodb" else {"rate", "operations"}
+        if not isinstance(rule, dict) or not set(rule) <= allowed:
+            raise ValueError(f"throttle.{service} must be an object with only {', '.join(sorted(allowed))}")
+        if not _is_share(rule.get("rate", 0.0)):
             raise ValueError(f"throttle.{service}.rate must be a number between 0 and 1")
+        operations = rule.get("operations") or []
+        if not _is_string_list(operations):
+            raise ValueError(f"throttle.{service}.operations must be a list of operation names")
+        # a misspelt name would silently throttle nothing
+        unknown = sorted(set(operations) - _operation_names(service))
+        if unknown:
+            raise ValueError(f"throttle.{service}.operations: {', '.join(unknown)} not an operation of {service}")
+        if "error" in rule and rule["error"] not in DYNAMODB_THROTTLE_ERRORS:
+            raise ValueError(f"throttle.dynamodb.error must be one of {', '.join(DYNAMODB_THROTTLE_ERRORS)}")
+
+
+def _validate_dynamodb(section: Any) -> None:
+    allowed = {"unprocessed_rate", "tables"}
+    if not isinstance(section, dict) or not set(section) <= allowed:
+        raise ValueError("dynamodb must be an object with only unprocessed_rate, tables")
+    if not _is_share(section.get("unprocessed_rate", 0.0)):
+        raise ValueError("dynamodb.unprocessed_rate must be a number between 0 and 1")
+    if not _is_string_list(section.get("tables", [])):
+        raise ValueError("dynamodb.tables must be a list of table names")
+
+
+def _validate(config: dict[str, Any]) -> None:
+    try:
+        _check(config)
+    except (TypeError, KeyError, AttributeError) as e:
+        # a section replaced by a value of the wrong kind (e.g. "limits": 5) is bad input, not a crash
+        raise ValueError(f"malformed fault document: {type(e).__name__}: {e}") from e
+
+
+def _check(config: dict[str, Any]) -> None:
+    _validate_throttle(config.get("throttle"))
+    _validate_dynamodb(config.get("dynamodb"))
+    for service in SERVICES:
         n = config["fail_next"].get(service, 0)
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"fail_next.{service} must be a non-negative integer")
@@ -174,6 +246,20 @@ def should_throttle(service: str, operation: str) -> bool:
     if rate <= 0.0 or (operations and operation not in operations):
         return False
     return rate >= 1.0 or random.random() < rate
+
+
+def dynamodb_throttle_error() -> str:
+    with _lock:
+        return _current()["throttle"]["dynamodb"].get("error", DYNAMODB_THROTTLE_ERRORS[0])
+
+
+def dynamodb_unprocessed_rate(table_name: str) -> float:
+    """Share of a batch's requests on ``table_name`` to leave unprocessed (0 when not targeted)."""
+    with _lock:
+        section = _current()["dynamodb"]
+        rate = float(section.get("unprocessed_rate", 0.0))
+        tables = section.get("tables") or []
+    return rate if not tables or table_name in tables else 0.0
 
 
 def take_injected_failure(service: str) -> bool:
