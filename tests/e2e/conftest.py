@@ -77,3 +77,100 @@ class Api:
 @pytest.fixture(scope="session")
 def api(stack) -> Api:
     return Api(stack["ApiUrl"])
+
+
+# ---------- running jobs (issue 6): faults, quota limits, forms for both backends ----------
+
+from e2e_helpers import RECSYS_IMAGE, Faults, QuotaLimits, Recoflow, unique  # noqa: E402
+
+# Emulated job durations for the whole suite: short, yet long enough for jobs to overlap.
+SUITE_FAULTS = {"durations": {"personalize": 1.0, "sagemaker": 1.0}}
+
+
+@pytest.fixture(scope="session")
+def recoflow(aws, stack, api) -> Recoflow:
+    return Recoflow(aws, stack, api)
+
+
+@pytest.fixture(scope="session")
+def suite_faults(endpoint):
+    faults = Faults(endpoint, SUITE_FAULTS)
+    faults.restore()
+    yield faults
+    faults.baseline = {}
+    faults.restore()
+
+
+@pytest.fixture
+def faults(suite_faults):
+    """The fault endpoint; whatever a test changes is undone after it."""
+    yield suite_faults
+    suite_faults.restore()
+
+
+@pytest.fixture
+def quota_limits(aws, stack):
+    """recoflow's quota limits (SSM parameter); put back as they were after the test."""
+    limits = QuotaLimits(aws("ssm"), stack["QuotaLimitsParameter"])
+    yield limits
+    limits.restore()
+
+
+@pytest.fixture
+def container_form(data_uris, suite_faults):
+    """A valid container form (reference recsys image) with a unique job name and result set."""
+
+    def build(instance_type="ml.m5.large", **overrides) -> dict:
+        form = {
+            "schema_version": 1,
+            "job_name": unique("e2e-container"),
+            "submitted_by": "e2e-container@example.com",
+            "result_set": unique("e2e-c"),
+            "backend": "container",
+            "dataset": {
+                "interactions": data_uris["interactions.csv"],
+                "users": data_uris["users.csv"],
+                "items": data_uris["items.csv"],
+            },
+            "segment": {"gender": ["F"], "age": {"min": 20, "max": 39}},
+            "num_results": 10,
+            "container": {
+                "training_image": RECSYS_IMAGE,
+                "scoring_image": RECSYS_IMAGE,
+                "instance_type": instance_type,
+                "instance_count": 1,
+                "hyperparameters": {"max_neighbours": "50", "min_count": "2"},
+                "max_runtime_seconds": 600,
+            },
+        }
+        form.update(overrides)
+        return form
+
+    return build
+
+
+@pytest.fixture
+def personalize_form(data_uris, suite_faults):
+    """A valid personalize form with a unique job name and result set (so nothing is shared
+    with another test unless it asks for the same result_set)."""
+
+    def build(**overrides) -> dict:
+        form = {
+            "schema_version": 1,
+            "job_name": unique("e2e-personalize"),
+            "submitted_by": "e2e-personalize@example.com",
+            "result_set": unique("e2e-p"),
+            "backend": "personalize",
+            "dataset": {
+                "interactions": data_uris["interactions.csv"],
+                "users": data_uris["users.csv"],
+                "items": data_uris["items.csv"],
+            },
+            "segment": {"gender": ["F"], "region": ["tokyo", "osaka"]},
+            "num_results": 15,
+            "personalize": {"recipe": "aws-user-personalization", "perform_hpo": False, "training_mode": "FULL"},
+        }
+        form.update(overrides)
+        return form
+
+    return build
