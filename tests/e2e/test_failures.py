@@ -8,7 +8,7 @@ give their quota back.
 
 import uuid
 
-from e2e_helpers import EXAMPLE_DATA, assert_finished_ok, resources_of, run_concurrently, statuses
+from e2e_helpers import EXAMPLE_DATA, assert_finished_ok, resources_of, run_concurrently, statuses, wait_for
 
 
 def upload_broken_interactions(recoflow) -> str:
@@ -61,6 +61,50 @@ def test_a_failing_training_container_fails_the_job_with_its_reason_and_frees_it
     job, execution = recoflow.wait_ended(follower, timeout=120)
     assert_finished_ok(job, execution)
     assert "WAITING_FOR_QUOTA" not in statuses(job), f"the failed job's slot was not free: {job['history']}"
+
+
+def test_a_failed_personalize_import_fails_the_job_with_its_reason_and_the_record_stays_true(
+    recoflow, faults, personalize_form
+):
+    # The first Personalize job to start (one of the three imports) fails.
+    faults.set({"fail_next": {"personalize": 1}})
+    job_id = recoflow.submit(personalize_form())
+    job, execution = recoflow.wait_ended(job_id, timeout=120)
+    assert execution == "FAILED"
+    assert job["status"] == "FAILED" and statuses(job)[-2:] == ["IMPORTING", "FAILED"], statuses(job)
+    assert recoflow.holders_of(job_id) == {}, "the failed job still holds quota"
+
+    personalize = recoflow.aws("personalize")
+    imports = resources_of(job, "dataset-import-job")
+    described = {
+        r["name"]: personalize.describe_dataset_import_job(datasetImportJobArn=r["arn"])["datasetImportJob"] for r in imports
+    }
+    failed = [name for name, d in described.items() if d["status"] == "CREATE FAILED"]
+    assert len(failed) == 1, described
+    reason = described[failed[0]]["failureReason"]
+    assert job["failure"]["error"] == "ImportFailed", job["failure"]
+    assert job["failure"]["state"] == "IMPORTING", job["failure"]
+    assert reason in job["failure"]["cause"], job["failure"]
+    assert resources_of(job, "solution-version") == [] and resources_of(job, "batch-inference-job") == []
+
+    # Import jobs cannot be stopped (the README says so too): the record must not claim they
+    # were; what it says of each is what Personalize said when it last looked.
+    wait_for(
+        "the other imports to end",
+        lambda: all(
+            personalize.describe_dataset_import_job(datasetImportJobArn=r["arn"])["datasetImportJob"]["status"]
+            in ("ACTIVE", "CREATE FAILED")
+            for r in imports
+        ),
+        timeout=30,
+    )
+    for resource in imports:
+        assert resource["state"] != "STOPPED", (
+            f"{resource['name']} is recorded {resource['state']} ({resource.get('reason')}) but Personalize cannot stop "
+            f"an import; it is {described[resource['name']]['status']}"
+        )
+        if resource["name"] in failed:
+            assert resource["state"] == "FAILED" and resource["reason"] == reason, resource
 
 
 def test_a_segment_matching_nobody_fails_before_anything_is_launched(recoflow, container_form, personalize_form):

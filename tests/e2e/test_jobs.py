@@ -58,8 +58,12 @@ def test_valid_form_in_s3_makes_one_job_and_one_execution(aws, stack, api, make_
     record = wait_for("the job record", lambda: job_for_key(aws, stack, key))
     job_id = record["job_id"]
 
-    job = wait_for_status(api, job_id, {"PREPARING"})
-    assert [h["status"] for h in job["history"]] == ["RECEIVED", "QUEUED", "PREPARING"]
+    # The job runs on past PREPARING within a second: wait until it has been there.
+    job = wait_for(
+        "the job to have been PREPARING",
+        lambda: (j := api.get_job(job_id).json()) and "PREPARING" in [h["status"] for h in j["history"]] and j,
+    )
+    assert [h["status"] for h in job["history"]][:3] == ["RECEIVED", "QUEUED", "PREPARING"]
     assert job["form"]["num_results"] == 25, "defaults are filled in"
     execution = wait_for(
         "the execution to succeed",
