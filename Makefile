@@ -1,7 +1,7 @@
 # recoflow: the commands the README gives.
 #   make demo   start the local stack, deploy, submit the example forms, watch their jobs
 #   make test   fmt + clippy + unit tests, then the end-to-end suites on a fresh local stack
-#   make bench  benchmarks (memory of the reference scorer)
+#   make bench  benchmarks (scorer memory; delivery throughput and memory; recommendations latency)
 # Nothing here needs Docker. Python tools live in .localstack-host/venv (localstack/host/install.sh).
 
 SHELL := /bin/bash
@@ -11,6 +11,9 @@ VENV := .localstack-host/venv
 # make test runs its own LocalStack (own port and state dir), so a demo stack left running is untouched.
 TEST_PORT ?= 4599
 TEST_DIR := $(CURDIR)/.localstack-host/test-run
+# A Slack stand-in for the tests (scripts/slack_standin.py), and one for make demo.
+TEST_SLACK_PORT ?= 4598
+DEMO_SLACK_PORT ?= 4597
 TEST_ENV := LOCALSTACK_PORT=$(TEST_PORT) LOCALSTACK_HOST_DIR=$(TEST_DIR) LOCALSTACK_VENV=$(CURDIR)/$(VENV) \
             LOCALSTACK_ENDPOINT=http://127.0.0.1:$(TEST_PORT) STACK_OUTPUTS=$(CURDIR)/build/test-stack-outputs.json
 
@@ -46,17 +49,23 @@ unit:
 
 # A fresh LocalStack for the end-to-end suites, stopped afterwards even when they fail.
 e2e: build install
-	rm -rf $(TEST_DIR)
-	trap '$(TEST_ENV) localstack/host/stop.sh' EXIT; \
+	rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)
+	trap '$(TEST_ENV) localstack/host/stop.sh; kill $$(cat $(TEST_DIR)/slack.pid 2>/dev/null) 2>/dev/null || true' EXIT; \
+	$(VENV)/bin/python scripts/slack_standin.py --port $(TEST_SLACK_PORT) --pid-file $(TEST_DIR)/slack.pid >/dev/null & \
 	$(TEST_ENV) localstack/host/start.sh; \
-	$(TEST_ENV) SKIP_BUILD=1 STACK_OUTPUTS_FILE=build/test-stack-outputs.json scripts/deploy-local.sh >build/test-deploy.log 2>&1 \
+	$(TEST_ENV) SLACK_WEBHOOK_URL=http://127.0.0.1:$(TEST_SLACK_PORT)/services/recoflow-test \
+	  SKIP_BUILD=1 STACK_OUTPUTS_FILE=build/test-stack-outputs.json scripts/deploy-local.sh >build/test-deploy.log 2>&1 \
 	  || { tail -40 build/test-deploy.log; exit 1; }; \
-	$(TEST_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider tests/localstack_host tests/emulators tests/e2e
+	$(TEST_ENV) SLACK_STANDIN=http://127.0.0.1:$(TEST_SLACK_PORT) \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider tests/localstack_host tests/emulators tests/e2e
 
 test: lint unit e2e
 
+# Benchmarks build optimised binaries of their own (profile bench-opt: release without LTO).
 bench: build install
+	cargo build --profile bench-opt --locked -p recoflow-bench
 	$(VENV)/bin/python scripts/bench_recsys_memory.py
+	$(VENV)/bin/python scripts/bench_delivery.py
 
 clean:
 	rm -rf build target .localstack-host

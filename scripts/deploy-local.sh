@@ -19,6 +19,7 @@ LOCAL_TIMINGS=(
   PollIntervalSeconds=1 QuotaWaitSeconds=1 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=150
   LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
   RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1 DeliverBudgetSeconds=40
+  SlackRetryBudgetSeconds=8 FoldWindowSeconds=15
 )
 
 mkdir -p build
@@ -75,4 +76,11 @@ fi
   | "$PYTHON" -c 'import json,sys; print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin)}, indent=2))' \
   > "$OUTPUTS_FILE"
 echo "deploy-local: outputs in $OUTPUTS_FILE"
+# The Slack webhook (a SecureString, which CloudFormation cannot create): the local stand-in
+# when SLACK_WEBHOOK_URL is given (make demo and make test start one).
+if [[ -n "${SLACK_WEBHOOK_URL:-}" ]]; then
+  parameter=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["SlackWebhookParameter"])' "$OUTPUTS_FILE")
+  "$AWS" ssm put-parameter --name "$parameter" --type SecureString --overwrite --value "$SLACK_WEBHOOK_URL" >/dev/null
+  echo "deploy-local: Slack webhook parameter $parameter set"
+fi
 cat "$OUTPUTS_FILE"

@@ -8,6 +8,7 @@ use recoflow_core::form::{JobForm, MAX_FORM_BYTES};
 use recoflow_core::job::{
     form_digest, now_rfc3339, Cancellation, JobFailure, JobId, JobRecord, JobSource, JobStatus, StatusChange,
 };
+use recoflow_core::notification::Notification;
 use recoflow_core::phase::{LaunchedResource, ResourceKind, ResourceState};
 use recoflow_core::ports::{Executions, JobStore, SlotStore, TransitionError, TransitionExtras};
 use recoflow_core::quota::release_job_slots;
@@ -271,6 +272,9 @@ pub struct JobView<'a> {
     cancellation: Option<&'a Cancellation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     users_to_score: Option<u64>,
+    /// Whether Slack was told (`DELIVERED`, `UNDELIVERED` and why, `FOLDED` into a summary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification: Option<&'a Notification>,
     counts: &'a BTreeMap<String, u64>,
     /// Everything the job launched, oldest first.
     resources: Vec<ResourceView<'a>>,
@@ -314,6 +318,7 @@ impl<'a> JobView<'a> {
             failure: record.failure.as_ref(),
             cancellation: record.cancellation.as_ref(),
             users_to_score: record.prepared.as_ref().map(|p| p.users_to_score),
+            notification: record.notification.as_ref(),
             counts: &record.counts,
             resources,
         }

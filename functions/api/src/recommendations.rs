@@ -100,19 +100,23 @@ struct Query {
     attributes: Attributes,
 }
 
-fn parse_query(request: &Request) -> Result<Query, Response<Body>> {
+/// A query parameter that cannot be used: its name and what is wrong.
+struct BadParameter(String, String);
+
+fn bad(name: &str, problem: impl Into<String>) -> BadParameter {
+    BadParameter(name.to_owned(), problem.into())
+}
+
+fn parse_query(request: &Request) -> Result<Query, BadParameter> {
     let parameters = request.query_string_parameters();
     let mut single = HashMap::new();
     for (name, _) in parameters.iter() {
         if !QUERY_PARAMETERS.contains(&name) {
-            return Err(bad_parameter(
-                name,
-                "unknown query parameter; use n, gender, age or region",
-            ));
+            return Err(bad(name, "unknown query parameter; use n, gender, age or region"));
         }
         let values = parameters.all(name).unwrap_or_default();
         if values.len() > 1 {
-            return Err(bad_parameter(name, "given more than once"));
+            return Err(bad(name, "given more than once"));
         }
         single.insert(name.to_owned(), values[0].to_owned());
     }
@@ -121,9 +125,9 @@ fn parse_query(request: &Request) -> Result<Query, Response<Body>> {
         Some(n) => match n.parse::<usize>() {
             Ok(n) if (1..=MAX_LIST_ITEMS).contains(&n) => Some(n),
             _ => {
-                return Err(bad_parameter(
+                return Err(bad(
                     "n",
-                    &format!("must be a whole number from 1 to {MAX_LIST_ITEMS}, got {n:?}"),
+                    format!("must be a whole number from 1 to {MAX_LIST_ITEMS}, got {n:?}"),
                 ))
             }
         },
@@ -131,18 +135,18 @@ fn parse_query(request: &Request) -> Result<Query, Response<Body>> {
     for name in ["gender", "region"] {
         if let Some(value) = single.get(name) {
             if !plain_text(value, MAX_ATTRIBUTE_CHARS) {
-                return Err(bad_parameter(
+                return Err(bad(
                     name,
-                    &format!("must be 1 to {MAX_ATTRIBUTE_CHARS} characters without control characters"),
+                    format!("must be 1 to {MAX_ATTRIBUTE_CHARS} characters without control characters"),
                 ));
             }
         }
     }
     if let Some(age) = single.get("age") {
         if !age.parse::<u32>().is_ok_and(|a| a <= 150) {
-            return Err(bad_parameter(
+            return Err(bad(
                 "age",
-                &format!("must be a whole number from 0 to 150, got {age:?}"),
+                format!("must be a whole number from 0 to 150, got {age:?}"),
             ));
         }
     }
@@ -229,7 +233,7 @@ pub async fn recommend<R: RecommendationStore>(
     }
     let query = match parse_query(request) {
         Ok(query) => query,
-        Err(response) => return response,
+        Err(BadParameter(name, problem)) => return bad_parameter(&name, &problem),
     };
     let pointer = match pointers.get(lists, result_set).await {
         Ok(Some(pointer)) => pointer,

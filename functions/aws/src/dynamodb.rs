@@ -231,6 +231,10 @@ impl JobStore for DynamoJobStore {
                 request = request.expression_attribute_values(":v", encode(delivery)?);
                 "SET delivery = :v".to_owned()
             }
+            JobPatch::Notification(notification) => {
+                request = request.expression_attribute_values(":v", encode(notification)?);
+                "SET notification = :v".to_owned()
+            }
         };
         let condition = match while_in {
             None => "attribute_exists(job_id)".to_owned(),

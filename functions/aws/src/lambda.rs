@@ -30,3 +30,17 @@ pub fn diagnostic(name: ErrorName, message: impl ToString) -> Diagnostic {
 pub fn named_diagnostic<E: NamedError>(err: &E) -> Diagnostic {
     diagnostic(err.error_name(), err)
 }
+
+/// Real time, for retry budgets.
+pub struct SystemClock;
+
+#[async_trait::async_trait]
+impl recoflow_core::ports::Clock for SystemClock {
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}

@@ -6,6 +6,8 @@ pub mod lambda;
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(feature = "dynamodb")]
+mod folds;
 #[cfg(feature = "personalize")]
 mod personalize;
 #[cfg(feature = "dynamodb")]
@@ -16,6 +18,8 @@ mod s3;
 mod sagemaker;
 #[cfg(feature = "sfn")]
 mod sfn;
+#[cfg(feature = "slack")]
+mod slack;
 #[cfg(feature = "dynamodb")]
 mod slots;
 #[cfg(feature = "ssm")]
@@ -23,6 +27,8 @@ mod ssm;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoJobStore;
+#[cfg(feature = "dynamodb")]
+pub use folds::DynamoFolds;
 #[cfg(feature = "personalize")]
 pub use personalize::PersonalizeService;
 #[cfg(feature = "dynamodb")]
@@ -33,6 +39,8 @@ pub use s3::S3Objects;
 pub use sagemaker::SageMakerService;
 #[cfg(feature = "sfn")]
 pub use sfn::SfnExecutions;
+#[cfg(feature = "slack")]
+pub use slack::{HttpsPoster, SsmWebhook};
 #[cfg(feature = "dynamodb")]
 pub use slots::DynamoSlotStore;
 #[cfg(feature = "ssm")]
@@ -126,7 +134,6 @@ where
 }
 
 /// Unix seconds now.
-#[allow(dead_code)]
 pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -470,6 +470,21 @@ impl MlService for PersonalizeService {
         self.create_resource(spec).await
     }
 
+    async fn observe(&self, resource: &LaunchedResource) -> Result<Option<Observed>, ServiceError> {
+        // Named resources' ARNs follow from their names; the others' were recorded at launch.
+        let by_name = |kind: &str| self.arn(&format!("{kind}/{}", resource.name));
+        let arn = match (resource.arn.clone(), resource.kind) {
+            (Some(arn), _) => arn,
+            (None, ResourceKind::DatasetGroup) => by_name("dataset-group"),
+            (None, ResourceKind::Schema) => by_name("schema"),
+            (None, ResourceKind::DatasetImportJob) => by_name("dataset-import-job"),
+            (None, ResourceKind::Solution) => by_name("solution"),
+            (None, ResourceKind::BatchInferenceJob) => by_name("batch-inference-job"),
+            (None, _) => return Ok(None),
+        };
+        self.describe_arn(resource.kind, &arn).await
+    }
+
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError> {
         // Only solution versions can be stopped; import and batch jobs run to their end.
         if resource.kind != ResourceKind::SolutionVersion {

@@ -50,6 +50,20 @@ fn key(pk: String) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_owned(), AttributeValue::S(pk))])
 }
 
+fn encode_batch(lists: &[StoredList]) -> Result<Vec<WriteRequest>, ServiceError> {
+    lists
+        .iter()
+        .map(|list| {
+            let item = serde_dynamo::to_item(list).map_err(|e| codec_error("encode list", e))?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| codec_error("encode list", e))?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        })
+        .collect()
+}
+
 /// Writes one batch, retrying its unprocessed items and throttled calls with backoff and full
 /// jitter until done or out of attempts.
 async fn write_batch(
@@ -100,26 +114,18 @@ async fn write_batch(
 #[async_trait]
 impl RecommendationStore for DynamoRecommendations {
     async fn put_lists(&self, lists: Vec<StoredList>) -> Result<(), ServiceError> {
-        let mut requests = Vec::with_capacity(lists.len());
-        for list in &lists {
-            let item = serde_dynamo::to_item(list).map_err(|e| codec_error("encode list", e))?;
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| codec_error("encode list", e))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        let mut batches = requests.chunks(BATCH_ITEMS).map(<[WriteRequest]>::to_vec);
+        let mut lists = lists.into_iter();
         let mut running = JoinSet::new();
         let mut first_error = None;
         loop {
             while first_error.is_none() && running.len() < self.in_flight {
-                match batches.next() {
-                    Some(batch) => {
-                        running.spawn(write_batch(self.client.clone(), self.table.clone(), batch));
-                    }
-                    None => break,
+                let batch: Vec<StoredList> = lists.by_ref().take(BATCH_ITEMS).collect();
+                if batch.is_empty() {
+                    break;
                 }
+                // Encoding in the task too: batches are encoded, signed and sent on every core.
+                let (client, table) = (self.client.clone(), self.table.clone());
+                running.spawn(async move { write_batch(client, table, encode_batch(&batch)?).await });
             }
             let Some(done) = running.join_next().await else {
                 break;
@@ -153,13 +159,29 @@ impl RecommendationStore for DynamoRecommendations {
                 .build()
                 .map_err(|e| codec_error("encode keys", e))?;
             for attempt in 1..=BATCH_ATTEMPTS {
-                let output = self
+                let output = match self
                     .client
                     .batch_get_item()
                     .request_items(&self.table, pending.clone())
                     .send()
                     .await
-                    .map_err(|e| service_error("DynamoDB", "BatchGetItem", &e))?;
+                {
+                    Ok(output) => output,
+                    Err(err) => {
+                        // Throttled after the SDK's own retries: wait and try again, as for writes.
+                        let err = service_error("DynamoDB", "BatchGetItem", &err);
+                        if !matches!(err, ServiceError::Throttled { .. }) || attempt == BATCH_ATTEMPTS {
+                            return Err(err);
+                        }
+                        tokio::time::sleep(Duration::from_millis(full_jitter(
+                            BASE_WAIT_MS,
+                            attempt,
+                            MAX_WAIT_MS,
+                        )))
+                        .await;
+                        continue;
+                    }
+                };
                 for item in output
                     .responses
                     .and_then(|mut r| r.remove(&self.table))

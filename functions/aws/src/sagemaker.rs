@@ -428,6 +428,14 @@ impl MlService for SageMakerService {
         }
     }
 
+    async fn observe(&self, resource: &LaunchedResource) -> Result<Option<Observed>, ServiceError> {
+        match resource.kind {
+            ResourceKind::TrainingJob => self.describe_training(&resource.name).await,
+            ResourceKind::ProcessingJob => self.describe_processing(&resource.name).await,
+            _ => Ok(None),
+        }
+    }
+
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError> {
         let result = match resource.kind {
             ResourceKind::TrainingJob => self

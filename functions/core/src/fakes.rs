@@ -15,9 +15,10 @@ use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, StatusChan
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
-    Acquired, Created, ExecutionStart, Executions, JobPatch, JobStore, LimitSource, MlService, ObjectHead,
-    ObjectRead, ObjectStore, ObjectStream, Published, RecommendationStore, SlotStore, TransitionError,
-    TransitionExtras,
+    Acquired, Clock, Created, ExecutionStart, Executions, FoldOutcome, FoldStore, FoldedFailures, JobPatch,
+    JobStore, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Published,
+    RecommendationStore, SlotStore, TransitionError, TransitionExtras, WebhookPoster, WebhookReply,
+    WebhookSource,
 };
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
@@ -171,6 +172,7 @@ impl JobStore for FakeJobStore {
                 record.resources.insert(resource.name.clone(), resource);
             }
             JobPatch::Delivery(delivery) => record.delivery = Some(delivery),
+            JobPatch::Notification(notification) => record.notification = Some(notification),
         }
         Ok(true)
     }
@@ -580,6 +582,15 @@ impl MlService for FakeMlService {
         Ok(CreateOutcome::Created { arn: Some(arn) })
     }
 
+    async fn observe(&self, resource: &LaunchedResource) -> Result<Option<Observed>, ServiceError> {
+        Ok(self
+            .resources
+            .lock()
+            .unwrap()
+            .get(&resource.name)
+            .map(|r| r.observed.clone()))
+    }
+
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError> {
         self.stopped.lock().unwrap().push(resource.name.clone());
         if let Some(r) = self.resources.lock().unwrap().get_mut(&resource.name) {
@@ -653,5 +664,142 @@ impl RecommendationStore for FakeRecommendations {
                 Ok(Published::Switched { previous })
             }
         }
+    }
+}
+
+/// One fold window: start, messages sent, error, cause, failures held for the summary.
+type FoldWindow = (i64, u32, String, String, Vec<String>);
+
+/// Fold windows in memory, by the DynamoDB adapter's rules; time is given by the test.
+#[derive(Default)]
+pub struct FakeFolds {
+    pub windows: Mutex<HashMap<String, FoldWindow>>,
+    pub now: Mutex<i64>,
+}
+
+#[async_trait]
+impl FoldStore for FakeFolds {
+    async fn count_failure(
+        &self,
+        signature: &str,
+        job_id: &JobId,
+        error: &str,
+        cause: &str,
+        window_seconds: u32,
+        max_messages: u32,
+    ) -> Result<FoldOutcome, ServiceError> {
+        let now = *self.now.lock().unwrap();
+        let mut windows = self.windows.lock().unwrap();
+        let window = windows.entry(signature.to_owned()).or_insert((
+            i64::MIN,
+            0,
+            String::new(),
+            String::new(),
+            Vec::new(),
+        ));
+        if window.0 == i64::MIN || window.0 <= now - i64::from(window_seconds) {
+            *window = (
+                now,
+                1,
+                error.to_owned(),
+                cause.to_owned(),
+                std::mem::take(&mut window.4),
+            );
+            return Ok(FoldOutcome::Send);
+        }
+        if window.1 < max_messages {
+            window.1 += 1;
+            return Ok(FoldOutcome::Send);
+        }
+        window.4.push(job_id.to_string());
+        Ok(FoldOutcome::Folded {
+            closes_in: (window.0 + i64::from(window_seconds) - now).clamp(1, i64::from(window_seconds))
+                as u32,
+        })
+    }
+
+    async fn take_folded(&self, signature: &str) -> Result<Option<FoldedFailures>, ServiceError> {
+        let mut windows = self.windows.lock().unwrap();
+        Ok(windows.get_mut(signature).and_then(|w| {
+            (!w.4.is_empty()).then(|| FoldedFailures {
+                error: w.2.clone(),
+                cause: w.3.clone(),
+                job_ids: std::mem::take(&mut w.4),
+            })
+        }))
+    }
+}
+
+/// A webhook URL, or none.
+pub struct FakeWebhook(pub Option<String>);
+
+#[async_trait]
+impl WebhookSource for FakeWebhook {
+    async fn webhook_url(&self) -> Result<Option<String>, ServiceError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Answers posts from a script (then 200 ok), and keeps what was posted.
+#[derive(Default)]
+pub struct FakePoster {
+    pub script: Mutex<std::collections::VecDeque<Result<WebhookReply, String>>>,
+    pub posted: Mutex<Vec<serde_json::Value>>,
+}
+
+impl FakePoster {
+    pub fn reply(status: u16, body: &str, retry_after: Option<&str>) -> Result<WebhookReply, String> {
+        Ok(WebhookReply {
+            status,
+            body: body.to_owned(),
+            retry_after: retry_after.map(str::to_owned),
+        })
+    }
+
+    pub fn then(&self, reply: Result<WebhookReply, String>) -> &Self {
+        self.script.lock().unwrap().push_back(reply);
+        self
+    }
+
+    pub fn posted(&self) -> Vec<serde_json::Value> {
+        self.posted.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl WebhookPoster for FakePoster {
+    async fn post(&self, _url: &str, body: &serde_json::Value) -> Result<WebhookReply, String> {
+        self.posted.lock().unwrap().push(body.clone());
+        self.script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Self::reply(200, "ok", None))
+    }
+}
+
+/// Time that passes only when slept, instantly.
+pub struct FakeClock {
+    start: std::time::Instant,
+    pub slept: Mutex<std::time::Duration>,
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            slept: Mutex::new(std::time::Duration::ZERO),
+        }
+    }
+}
+
+#[async_trait]
+impl Clock for FakeClock {
+    fn now(&self) -> std::time::Instant {
+        self.start + *self.slept.lock().unwrap()
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        *self.slept.lock().unwrap() += duration;
     }
 }

@@ -311,6 +311,9 @@ pub struct JobRecord {
     pub prepared: Option<Prepared>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<crate::delivery::Delivery>,
+    /// Whether the job's Slack message went out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<crate::notification::Notification>,
     /// Numbers later steps fill in (users scored, rows imported, ...).
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
@@ -371,6 +374,7 @@ impl JobRecord {
             failure: None,
             prepared: None,
             delivery: None,
+            notification: None,
             counts: BTreeMap::new(),
             resources: BTreeMap::new(),
             cancellation: None,

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod form;
 pub mod job;
 pub mod launch;
+pub mod notification;
 pub mod phase;
 pub mod popularity;
 pub mod ports;

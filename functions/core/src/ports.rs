@@ -57,6 +57,8 @@ pub enum JobPatch {
     Resource(LaunchedResource),
     /// Where the delivery of the results stands.
     Delivery(Delivery),
+    /// Whether the job's Slack message went out.
+    Notification(crate::notification::Notification),
 }
 
 #[async_trait]
@@ -218,7 +220,10 @@ pub trait MlService: Send + Sync {
     /// The resource as the service sees it; `None` if it does not exist.
     async fn describe(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ServiceError>;
     async fn create(&self, spec: &ResourceSpec) -> Result<CreateOutcome, CreateError>;
-    /// Stops a running job; one that has ended, or cannot be stopped, is left as it is.
+    /// A launched resource as the service sees it now; `None` if it was never created.
+    async fn observe(&self, resource: &LaunchedResource) -> Result<Option<Observed>, ServiceError>;
+    /// Asks the service to stop a running job; one that has ended, or cannot be stopped
+    /// (Personalize imports and batch jobs), is left as it is. `observe` tells what became of it.
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError>;
 }
 
@@ -246,4 +251,65 @@ pub trait RecommendationStore: Send + Sync {
     /// One conditional write: the pointer moves to `pointer.version` unless the current
     /// version is newer.
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError>;
+}
+
+/// Where the Slack webhook URL is kept (an SSM SecureString). `None`: not configured.
+#[async_trait]
+pub trait WebhookSource: Send + Sync {
+    async fn webhook_url(&self) -> Result<Option<String>, ServiceError>;
+}
+
+/// An HTTP POST of a JSON body. `Err` is a network failure (nothing was answered).
+#[async_trait]
+pub trait WebhookPoster: Send + Sync {
+    async fn post(&self, url: &str, body: &serde_json::Value) -> Result<WebhookReply, String>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookReply {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<String>,
+}
+
+/// Time, for retry budgets: real in Lambda, simulated in tests.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> std::time::Instant;
+    async fn sleep(&self, duration: std::time::Duration);
+}
+
+/// Failures of one cause within a window: the first few are sent, the rest folded into one
+/// summary (see `notification`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FoldOutcome {
+    Send,
+    /// Folded: the summary goes out when the window closes, this many seconds from now.
+    Folded {
+        closes_in: u32,
+    },
+}
+
+/// Failures held for a summary, taken out by whoever sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldedFailures {
+    pub error: String,
+    pub cause: String,
+    pub job_ids: Vec<String>,
+}
+
+#[async_trait]
+pub trait FoldStore: Send + Sync {
+    /// Counts this failure in its signature's window (one conditional write).
+    async fn count_failure(
+        &self,
+        signature: &str,
+        job_id: &JobId,
+        error: &str,
+        cause: &str,
+        window_seconds: u32,
+        max_messages: u32,
+    ) -> Result<FoldOutcome, ServiceError>;
+    /// Takes every failure held for the signature's summary; `None` when another taker was first.
+    async fn take_folded(&self, signature: &str) -> Result<Option<FoldedFailures>, ServiceError>;
 }

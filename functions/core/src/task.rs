@@ -65,6 +65,28 @@ pub struct PhaseProgress {
     pub wait_seconds: u32,
 }
 
+/// The notify function's input from the state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotifyTask {
+    /// A failed job's message (the failure path, after RecordFailure).
+    Failure { job_id: JobId },
+    /// A succeeded job's message, when its form asks for one.
+    Success { job_id: JobId },
+    /// The summary of failures folded under one signature, once their window has closed.
+    Summary { signature: String },
+}
+
+/// What notify answers: a folded failure's execution waits `wait_seconds`, then asks for the
+/// summary of `signature` (whichever execution asks first sends it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyOutcome {
+    pub state: String,
+    pub wait_seconds: u32,
+    #[serde(default)]
+    pub signature: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

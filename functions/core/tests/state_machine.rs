@@ -6,13 +6,20 @@
 use std::collections::BTreeMap;
 
 use recoflow_core::errors::ErrorName;
-use recoflow_core::task::{JobTask, RunnerTask};
+use recoflow_core::task::{JobTask, NotifyTask, RunnerTask};
 use serde_json::{json, Value};
 
 const ASL: &str = include_str!("../../../statemachines/job.asl.json");
 
 /// States of the top-level failure path: Catch targets must be one of these.
-const FAILURE_PATH: [&str; 3] = ["Cleanup", "RecordFailure", "JobFailed"];
+const FAILURE_PATH: [&str; 4] = ["Cleanup", "RecordFailure", "NotifyFailure", "JobFailed"];
+
+/// States after the outcome is decided (Slack): their failure must not change it.
+const OUTCOME_KEPT: [(&str, &str); 3] = [
+    ("NotifySuccess", "JobSucceeded"),
+    ("NotifyFailure", "JobFailed"),
+    ("SendSummary", "JobFailed"),
+];
 
 /// The definition with its `${Placeholders}` filled as the template fills them (ARNs in
 /// strings, numbers for the retry settings).
@@ -99,12 +106,15 @@ fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
             .find(|c| c["ErrorEquals"] == json!(["States.ALL"]))
             .unwrap_or_else(|| panic!("{name} has no Catch for States.ALL"));
         let next = catch_all["Next"].as_str().unwrap();
-        let reaches_failure_path = if scope.is_empty() {
-            FAILURE_PATH.contains(&next)
-        } else {
-            // Inside a Map: a Fail state ends the Map with the error; the Map's Catch follows.
-            fail_states.get(&(scope.clone(), next.to_owned())) == Some(&true)
-        };
+        let reaches_failure_path =
+            if let Some((_, kept)) = OUTCOME_KEPT.iter().find(|(state, _)| state == name) {
+                next == *kept
+            } else if scope.is_empty() {
+                FAILURE_PATH.contains(&next)
+            } else {
+                // Inside a Map: a Fail state ends the Map with the error; the Map's Catch follows.
+                fail_states.get(&(scope.clone(), next.to_owned())) == Some(&true)
+            };
         assert!(
             reaches_failure_path,
             "{name}: Catch goes to {next}, not to the failure path"
@@ -114,6 +124,7 @@ fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
         let result_path = match name.as_str() {
             "Cleanup" => "$.cleanup",
             "RecordFailure" => "$.record_error",
+            "NotifySuccess" | "NotifyFailure" | "SendSummary" => "$.notify_error",
             _ => "$.error",
         };
         assert_eq!(catch_all["ResultPath"], json!(result_path), "{name}");
@@ -128,6 +139,7 @@ fn sample_input(parameters: &Value) -> Value {
             Some(field) => {
                 let sample = match field {
                     "phase" => json!("train"),
+                    "signature" => json!("DatasetMissing-0123456789abcdef"),
                     "error" => json!({"Error": "DatasetMissing", "Cause": "x"}),
                     _ => json!("job-1"),
                 };
@@ -149,7 +161,10 @@ fn every_task_input_is_one_its_function_accepts() {
             continue;
         }
         let input = sample_input(&state["Parameters"]);
-        if input.get("action").is_some() {
+        if input.get("kind").is_some() {
+            serde_json::from_value::<NotifyTask>(input.clone())
+                .unwrap_or_else(|e| panic!("{name}: {input} is not a notify task: {e}"));
+        } else if input.get("action").is_some() {
             let task: RunnerTask = serde_json::from_value(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a runner task: {e}"));
             runner_actions.push(serde_json::to_value(&task).unwrap()["action"].clone());

@@ -11,6 +11,7 @@ use recoflow_core::errors::ServiceError;
 use recoflow_core::form::MAX_FORM_BYTES;
 use recoflow_core::job::{form_digest, now_rfc3339, JobId, JobRecord, JobSource};
 use recoflow_core::ports::{Executions, JobStore, ObjectRead, ObjectStore};
+use recoflow_core::s3uri::decode_event_key;
 use recoflow_core::submit::{submit, SubmitError, Submitted};
 use recoflow_core::validation::{too_large_problem, validate_form, FormProblem, ValidationRules};
 use serde::Serialize;
@@ -86,14 +87,6 @@ where
     }
 }
 
-/// S3 event keys are URL-encoded with '+' for spaces.
-pub fn decode_key(raw: &str) -> String {
-    let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 async fn handle_record<J, E, O>(
     deps: &IntakeDeps<J, E, O>,
     record: &S3EventRecord,
@@ -104,7 +97,7 @@ where
     O: ObjectStore,
 {
     let bucket = record.s3.bucket.name.clone().unwrap_or_default();
-    let key = decode_key(record.s3.object.key.as_deref().unwrap_or_default());
+    let key = decode_event_key(record.s3.object.key.as_deref().unwrap_or_default());
     if !key.starts_with(SUBMISSIONS_PREFIX) || key.ends_with('/') {
         return Ok(Outcome::Ignored {
             reason: "not a form under submissions/".to_owned(),
@@ -207,8 +200,8 @@ struct RejectionReport<'a> {
     problems: &'a [FormProblem],
 }
 
-/// Moves the form to `rejected/` with an `.errors.json` report beside it and records the job
-/// REJECTED. Order matters: the copy and report exist before the original is deleted.
+/// Records the job REJECTED and moves the form to `rejected/` with an `.errors.json` report
+/// beside it. Order matters: the copy and report exist before the original is deleted.
 async fn reject<J, E, O>(
     deps: &IntakeDeps<J, E, O>,
     submission: &Submission<'_>,
@@ -234,6 +227,17 @@ where
         rejected_at: now.clone(),
         problems: &problems,
     };
+    // The record first: the report's arrival under rejected/ is what tells Slack (notify reads
+    // the job from it). Then the report and the copy, and only then is the original deleted.
+    let count = problems.len();
+    let record = JobRecord::rejected(
+        submission.job_id.clone(),
+        submission.source.clone(),
+        job_name,
+        problems.clone(),
+        &now,
+    );
+    deps.jobs.create(&record).await?;
     let report_body = serde_json::to_vec_pretty(&report).unwrap_or_default();
     deps.objects
         .put(
@@ -251,15 +255,6 @@ where
             &rejected_key,
         )
         .await?;
-    let count = problems.len();
-    let record = JobRecord::rejected(
-        submission.job_id.clone(),
-        submission.source.clone(),
-        job_name,
-        problems,
-        &now,
-    );
-    deps.jobs.create(&record).await?;
     deps.objects.delete(submission.bucket, submission.key).await?;
     info!(problems = count, rejected_key = %rejected_key, "form rejected");
     Ok(Outcome::Rejected {
@@ -462,7 +457,7 @@ mod tests {
     #[test]
     fn event_keys_are_url_decoded() {
         assert_eq!(
-            decode_key("submissions/spring+sale%28v2%29.json"),
+            decode_event_key("submissions/spring+sale%28v2%29.json"),
             "submissions/spring sale(v2).json"
         );
     }

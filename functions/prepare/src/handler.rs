@@ -38,6 +38,8 @@ pub struct Plan {
     /// The phases to run, in order (the `RunPhases` Map iterates over them).
     pub phases: Vec<Phase>,
     pub users_to_score: u64,
+    /// The form asks for a Slack message when the job succeeds.
+    pub notify_on_success: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +176,7 @@ pub async fn handle<J: JobStore, O: ObjectStore>(
                 .unwrap_or_default(),
             phases: Phase::plan(form.backend).to_vec(),
             users_to_score: selection.selected,
+            notify_on_success: form.notify.as_ref().is_some_and(|n| n.on_success),
         })
     }
     .instrument(span)

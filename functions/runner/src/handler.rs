@@ -13,7 +13,7 @@ use recoflow_aws::lambda::diagnostic;
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::form::{Backend, JobForm};
 use recoflow_core::job::{now_rfc3339, JobFailure, JobId, JobRecord, JobStatus};
-use recoflow_core::phase::{Phase, ResourceState};
+use recoflow_core::phase::{Phase, ResourceKind, ResourceState};
 use recoflow_core::ports::{
     Acquired, JobPatch, JobStore, LimitSource, MlService, SlotStore, TransitionError, TransitionExtras,
 };
@@ -167,15 +167,20 @@ impl<J: JobStore, S, L, C, P> RunnerDeps<J, S, L, C, P> {
         Ok((record, form))
     }
 
-    /// Moves the job to `to` unless it is there already (a retried step).
+    /// Moves the job to `to` unless it is there already: a retried step, or a step racing
+    /// another one that moved it first (the record read before may be stale).
     pub async fn enter(&self, record: &JobRecord, to: JobStatus, detail: &str) -> Result<(), RunnerError> {
         if record.status == to {
             return Ok(());
         }
-        self.jobs
+        match self
+            .jobs
             .transition(&record.job_id, to, detail, TransitionExtras::default())
-            .await?;
-        Ok(())
+            .await
+        {
+            Err(TransitionError::Illegal { from, .. }) if from == to => Ok(()),
+            other => Ok(other?),
+        }
     }
 }
 
@@ -344,17 +349,46 @@ where
         .values()
         .filter(|r| r.kind.is_job() && !r.state.is_final())
     {
-        match service.stop(resource).await {
-            Ok(()) => {
-                let mut entry = resource.clone();
-                entry.state = ResourceState::Stopped;
-                entry.at = now_rfc3339();
-                entry.reason = Some(format!("stopped by recoflow: {why}"));
-                deps.jobs.patch(job_id, JobPatch::Resource(entry), None).await?;
-                stopped.push(resource.name.clone());
-            }
-            Err(err) => warn!(resource = %resource.name, error = %err, "could not stop; it runs to its end"),
+        if let Err(err) = service.stop(resource).await {
+            warn!(resource = %resource.name, error = %err, "could not stop; it runs to its end");
         }
+        // Record what the service says became of it, not what was asked.
+        let mut entry = resource.clone();
+        entry.at = now_rfc3339();
+        match service.observe(resource).await? {
+            None => {
+                entry.state = ResourceState::Failed;
+                entry.reason = Some("never created: the launch did not go through".into());
+            }
+            Some(seen) if seen.state.is_final() => {
+                entry.state = seen.state;
+                entry.reason = seen.reason.or_else(|| Some(format!("{why}; it had ended")));
+                if seen.state == ResourceState::Stopped {
+                    stopped.push(resource.name.clone());
+                }
+            }
+            Some(seen) => {
+                entry.state = ResourceState::Running;
+                entry.reason = Some(match seen.detail {
+                    Some(detail) if detail.contains("Stopping") || detail.contains("STOPPING") => {
+                        stopped.push(resource.name.clone());
+                        format!("stopping ({why})")
+                    }
+                    _ if matches!(
+                        resource.kind,
+                        ResourceKind::DatasetImportJob | ResourceKind::BatchInferenceJob
+                    ) =>
+                    {
+                        format!("runs to its end: Personalize cannot stop it ({why})")
+                    }
+                    _ => {
+                        stopped.push(resource.name.clone());
+                        format!("stop requested ({why})")
+                    }
+                });
+            }
+        }
+        deps.jobs.patch(job_id, JobPatch::Resource(entry), None).await?;
     }
     let released = release_job_slots(&deps.slots, job_id, form).await?;
     if let Some(status) = execution_status {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from typing import Any, Callable
 
 from localstack.aws.api import RequestContext, ServiceException
@@ -63,8 +64,15 @@ def throttled(code: str) -> DynamoDBThrottled:
     return DynamoDBThrottled(code, message)
 
 
+# moto does not serialise requests: two conditional updates of one item can both pass their
+# condition, and an `used = used + :one` can be lost (a quota counter then drifts, even below
+# zero). DynamoDB applies every write to an item atomically; one lock around moto does too.
+MOTO_LOCK = threading.RLock()
+
+
 def fault_injecting_moto_dispatch(provider: object) -> DispatchTable:
-    """``MotoFallbackDispatcher`` with the DynamoDB faults in front of every operation."""
+    """``MotoFallbackDispatcher`` with the DynamoDB faults in front of every operation, one
+    request at a time."""
     moto_table = MotoFallbackDispatcher(provider)
     partial_batches = {"BatchWriteItem": _batch_write_item, "BatchGetItem": _batch_get_item}
 
@@ -74,9 +82,10 @@ def fault_injecting_moto_dispatch(provider: object) -> DispatchTable:
         def dispatch(context: RequestContext, request: dict):
             if faults.should_throttle("dynamodb", operation):
                 raise throttled(faults.dynamodb_throttle_error())
-            if partial_batch is not None:
-                return partial_batch(context, request, moto_handler)
-            return moto_handler(context, request)
+            with MOTO_LOCK:
+                if partial_batch is not None:
+                    return partial_batch(context, request, moto_handler)
+                return moto_handler(context, request)
 
         return dispatch
 

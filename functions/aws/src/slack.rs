@@ -1,0 +1,122 @@
+//! The Slack side: the webhook URL from an SSM SecureString (re-read at most `max_age` after it
+//! changes, so an operator rotates it without a redeploy; never logged), and an HTTPS client
+//! that posts to it.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_ssm::Client;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use recoflow_core::errors::ServiceError;
+use recoflow_core::ports::{WebhookPoster, WebhookReply, WebhookSource};
+use tokio::sync::Mutex;
+
+use crate::{error_code, service_error};
+
+pub struct SsmWebhook {
+    client: Client,
+    parameter: String,
+    max_age: Duration,
+    cached: Mutex<Option<(Instant, Option<String>)>>,
+}
+
+impl SsmWebhook {
+    pub fn new(client: Client, parameter: impl Into<String>, max_age: Duration) -> Self {
+        Self {
+            client,
+            parameter: parameter.into(),
+            max_age,
+            cached: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookSource for SsmWebhook {
+    async fn webhook_url(&self) -> Result<Option<String>, ServiceError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((read_at, url)) = cached.as_ref() {
+            if read_at.elapsed() < self.max_age {
+                return Ok(url.clone());
+            }
+        }
+        let url = match self
+            .client
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(output) => output
+                .parameter
+                .and_then(|p| p.value)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            Err(err) if error_code(&err) == Some("ParameterNotFound") => None,
+            Err(err) => return Err(service_error("SSM", "GetParameter", &err)),
+        };
+        *cached = Some((Instant::now(), url.clone()));
+        Ok(url)
+    }
+}
+
+/// Posts JSON over HTTPS (or HTTP, for a local stand-in).
+pub struct HttpsPoster {
+    client: HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl HttpsPoster {
+    pub fn new(timeout: Duration) -> Result<Self, String> {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| format!("no TLS root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            client: HttpClient::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        })
+    }
+}
+
+#[async_trait]
+impl WebhookPoster for HttpsPoster {
+    async fn post(&self, url: &str, body: &serde_json::Value) -> Result<WebhookReply, String> {
+        let request = hyper::Request::post(url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|_| "the webhook URL is not a valid URL".to_owned())?;
+        let call = async {
+            let response = self.client.request(request).await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok(WebhookReply {
+                status,
+                body: String::from_utf8_lossy(&bytes).chars().take(1_000).collect(),
+                retry_after,
+            })
+        };
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} s", self.timeout.as_secs())),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Delivery benchmark: the Deliver step's own code (`deliver::handler`) publishing a scores
+//! file into a DynamoDB endpoint through the real SDK adapter. The scores are read from a local
+//! file instead of S3, so the figure is the writing path's.
+//!
+//!     bench-delivery gen USERS OUT_FILE          # Personalize batch output, 25 items per user
+//!     bench-delivery run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT]
+//!
+//! `run` prints one JSON line: users written, seconds, users per second, peak RSS (KiB).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use deliver::handler::{handle, DeliverDeps, DeliverSettings};
+use recoflow_aws::clients::DynamoDb;
+use recoflow_aws::DynamoRecommendations;
+use recoflow_core::errors::ServiceError;
+use recoflow_core::fakes::{test_form, FakeJobStore};
+use recoflow_core::job::JobStatus;
+use recoflow_core::ports::{ObjectHead, ObjectRead, ObjectStore, ObjectStream};
+use recoflow_core::task::JobTask;
+use tokio::io::AsyncSeekExt;
+use tokio::sync::mpsc;
+
+const ITEMS_PER_USER: usize = 25;
+
+/// Buckets as local directories: `s3://<bucket>/<key>` is `<root>/<bucket>/<key>`.
+struct LocalObjects {
+    root: PathBuf,
+}
+
+fn unsupported(operation: &'static str) -> ServiceError {
+    ServiceError::Failed {
+        service: "local files",
+        operation,
+        message: "not needed by the benchmark".into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalObjects {
+    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, ServiceError> {
+        Ok(std::fs::metadata(self.root.join(bucket).join(key))
+            .ok()
+            .map(|m| m.len()))
+    }
+
+    async fn read_limited(
+        &self,
+        bucket: &str,
+        key: &str,
+        _: Option<&str>,
+        max: u64,
+    ) -> Result<ObjectRead, ServiceError> {
+        Ok(match std::fs::read(self.root.join(bucket).join(key)) {
+            Ok(body) if body.len() as u64 > max => ObjectRead::TooLarge {
+                size: body.len() as u64,
+            },
+            Ok(body) => ObjectRead::Body(body),
+            Err(_) => ObjectRead::Missing,
+        })
+    }
+
+    async fn read_head(&self, _: &str, _: &str, _: u64) -> Result<Option<ObjectHead>, ServiceError> {
+        Err(unsupported("read_head"))
+    }
+
+    async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError> {
+        let Ok(mut file) = tokio::fs::File::open(self.root.join(bucket).join(key)).await else {
+            return Ok(None);
+        };
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|_| unsupported("seek"))?;
+        Ok(Some(Box::pin(file)))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+        let dir = self.root.join(bucket).join(prefix);
+        let mut keys: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| format!("{prefix}{}", e.file_name().to_string_lossy()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn put(&self, _: &str, _: &str, _: Vec<u8>, _: &str) -> Result<(), ServiceError> {
+        Err(unsupported("put"))
+    }
+
+    async fn put_chunks(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: mpsc::Receiver<Vec<u8>>,
+    ) -> Result<u64, ServiceError> {
+        Err(unsupported("put_chunks"))
+    }
+
+    async fn copy(&self, _: &str, _: &str, _: Option<&str>, _: &str) -> Result<(), ServiceError> {
+        Err(unsupported("copy"))
+    }
+
+    async fn delete(&self, _: &str, _: &str) -> Result<(), ServiceError> {
+        Err(unsupported("delete"))
+    }
+}
+
+fn generate(users: u64, out: &str) -> std::io::Result<()> {
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
+    for user in 0..users {
+        let items: Vec<String> = (0..ITEMS_PER_USER)
+            .map(|i| format!("\"i{:05}\"", (user as usize * 7 + i * 13) % 20_000))
+            .collect();
+        let scores: Vec<String> = (0..ITEMS_PER_USER)
+            .map(|i| format!("{:.6}", 1.0 / (i as f64 + 2.0)))
+            .collect();
+        writeln!(
+            file,
+            r#"{{"input":{{"userId":"user-{user:08}"}},"output":{{"recommendedItems":[{}],"scores":[{}]}},"error":null}}"#,
+            items.join(","),
+            scores.join(",")
+        )?;
+    }
+    file.flush()
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn run(scores: &str, endpoint: &str, table: &str, in_flight: usize) -> Result<(), String> {
+    // A data root with the scores as the job's batch output and a tiny data set for the
+    // fallback lists (their cost is not what this measures).
+    let root = std::env::temp_dir().join(format!("recoflow-bench-{}", std::process::id()));
+    let scores_dir = root.join("results/jobs/bench-1/scores");
+    std::fs::create_dir_all(&scores_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root.join("data")).map_err(|e| e.to_string())?;
+    let scores_path = std::fs::canonicalize(scores).map_err(|e| format!("{scores}: {e}"))?;
+    std::os::unix::fs::symlink(&scores_path, scores_dir.join("users.jsonl.out"))
+        .map_err(|e| e.to_string())?;
+    std::fs::write(root.join("data/u.csv"), "USER_ID,GENDER\nuser-00000000,F\n")
+        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        root.join("data/i.csv"),
+        "USER_ID,ITEM_ID,TIMESTAMP\nuser-00000000,i00001,1\n",
+    )
+    .map_err(|e| e.to_string())?;
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let jobs = FakeJobStore::default();
+    let job_id = jobs.insert_queued("bench-1", test_form("container"));
+    jobs.force_status(&job_id, JobStatus::Scoring);
+    let deps = DeliverDeps {
+        jobs,
+        objects: LocalObjects { root: root.clone() },
+        lists: DynamoRecommendations::new(DynamoDb::new(&sdk), table, in_flight),
+        settings: DeliverSettings {
+            results_bucket: "results".into(),
+            retention_seconds: 3600,
+            budget: Duration::from_secs(3600),
+            max_skipped_share: 0.0,
+        },
+    };
+    let started = Instant::now();
+    let users = loop {
+        let progress = handle(&deps, JobTask::new(&job_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        if progress.done {
+            break progress.users;
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&root);
+    let result: HashMap<&str, serde_json::Value> = HashMap::from([
+        ("users", users.into()),
+        ("seconds", seconds.into()),
+        ("users_per_second", (users as f64 / seconds).into()),
+        ("peak_rss_kib", peak_rss_kib().into()),
+        ("in_flight", in_flight.into()),
+    ]);
+    println!("{}", serde_json::to_string(&result).unwrap_or_default());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let outcome = match args.get(1).map(String::as_str) {
+        Some("gen") if args.len() == 4 => args[2]
+            .parse()
+            .map_err(|_| "USERS must be a number".to_owned())
+            .and_then(|users| generate(users, &args[3]).map_err(|e| e.to_string())),
+        Some("run") if (5..=6).contains(&args.len()) => {
+            let in_flight = args.get(5).and_then(|n| n.parse().ok()).unwrap_or(8);
+            run(&args[2], &args[3], &args[4], in_flight).await
+        }
+        _ => Err(
+            "usage: bench-delivery gen USERS OUT_FILE | run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT]".into(),
+        ),
+    };
+    if let Err(err) = outcome {
+        eprintln!("bench-delivery: {err}");
+        std::process::exit(1);
+    }
+}
