@@ -40,11 +40,11 @@ pub use sagemaker::SageMakerService;
 #[cfg(feature = "sfn")]
 pub use sfn::SfnExecutions;
 #[cfg(feature = "slack")]
-pub use slack::{HttpsPoster, SsmWebhook};
+pub use slack::HttpsPoster;
 #[cfg(feature = "dynamodb")]
 pub use slots::DynamoSlotStore;
 #[cfg(feature = "ssm")]
-pub use ssm::SsmQuotaLimits;
+pub use ssm::{SsmQuotaLimits, SsmSecret};
 
 /// The SDK clients, built once per process in each function's `main`.
 pub mod clients {

@@ -1,69 +1,14 @@
-//! The Slack side: the webhook URL from an SSM SecureString (re-read at most `max_age` after it
-//! changes, so an operator rotates it without a redeploy; never logged), and an HTTPS client
-//! that posts to it.
+//! The HTTPS client the notify function posts to the Slack webhook with.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ssm::Client;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
-use recoflow_core::errors::ServiceError;
-use recoflow_core::ports::{WebhookPoster, WebhookReply, WebhookSource};
-use tokio::sync::Mutex;
-
-use crate::{error_code, service_error};
-
-pub struct SsmWebhook {
-    client: Client,
-    parameter: String,
-    max_age: Duration,
-    cached: Mutex<Option<(Instant, Option<String>)>>,
-}
-
-impl SsmWebhook {
-    pub fn new(client: Client, parameter: impl Into<String>, max_age: Duration) -> Self {
-        Self {
-            client,
-            parameter: parameter.into(),
-            max_age,
-            cached: Mutex::new(None),
-        }
-    }
-}
-
-#[async_trait]
-impl WebhookSource for SsmWebhook {
-    async fn webhook_url(&self) -> Result<Option<String>, ServiceError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((read_at, url)) = cached.as_ref() {
-            if read_at.elapsed() < self.max_age {
-                return Ok(url.clone());
-            }
-        }
-        let url = match self
-            .client
-            .get_parameter()
-            .name(&self.parameter)
-            .with_decryption(true)
-            .send()
-            .await
-        {
-            Ok(output) => output
-                .parameter
-                .and_then(|p| p.value)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty()),
-            Err(err) if error_code(&err) == Some("ParameterNotFound") => None,
-            Err(err) => return Err(service_error("SSM", "GetParameter", &err)),
-        };
-        *cached = Some((Instant::now(), url.clone()));
-        Ok(url)
-    }
-}
+use recoflow_core::ports::{WebhookPoster, WebhookReply};
 
 /// Posts JSON over HTTPS (or HTTP, for a local stand-in).
 pub struct HttpsPoster {

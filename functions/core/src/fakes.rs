@@ -17,8 +17,8 @@ use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
     Acquired, Clock, Created, ExecutionStart, Executions, FoldOutcome, FoldStore, FoldedFailures, JobPatch,
     JobStore, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Published,
-    RecommendationStore, SlotStore, TransitionError, TransitionExtras, WebhookPoster, WebhookReply,
-    WebhookSource,
+    RecommendationStore, SecretSource, SlotStore, TransitionError, TransitionExtras, WebhookPoster,
+    WebhookReply,
 };
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
@@ -731,11 +731,11 @@ impl FoldStore for FakeFolds {
 }
 
 /// A webhook URL, or none.
-pub struct FakeWebhook(pub Option<String>);
+pub struct FakeSecret(pub Option<String>);
 
 #[async_trait]
-impl WebhookSource for FakeWebhook {
-    async fn webhook_url(&self) -> Result<Option<String>, ServiceError> {
+impl SecretSource for FakeSecret {
+    async fn secret(&self) -> Result<Option<String>, ServiceError> {
         Ok(self.0.clone())
     }
 }

@@ -253,10 +253,11 @@ pub trait RecommendationStore: Send + Sync {
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError>;
 }
 
-/// Where the Slack webhook URL is kept (an SSM SecureString). `None`: not configured.
+/// A secret kept in an SSM SecureString (the Slack webhook URL, the web page's access token).
+/// `None`: not configured.
 #[async_trait]
-pub trait WebhookSource: Send + Sync {
-    async fn webhook_url(&self) -> Result<Option<String>, ServiceError>;
+pub trait SecretSource: Send + Sync {
+    async fn secret(&self) -> Result<Option<String>, ServiceError>;
 }
 
 /// An HTTP POST of a JSON body. `Err` is a network failure (nothing was answered).

@@ -25,7 +25,7 @@ use recoflow_core::notification::{
     read_answer, rejection_message, success_message, Links, Notification, NotificationState, SlackAnswer,
 };
 use recoflow_core::ports::{
-    Clock, FoldOutcome, FoldStore, JobPatch, JobStore, ObjectRead, ObjectStore, WebhookPoster, WebhookSource,
+    Clock, FoldOutcome, FoldStore, JobPatch, JobStore, ObjectRead, ObjectStore, SecretSource, WebhookPoster,
 };
 use recoflow_core::s3uri::decode_event_key;
 use recoflow_core::task::{NotifyOutcome, NotifyTask};
@@ -108,13 +108,13 @@ where
     J: JobStore,
     O: ObjectStore,
     F: FoldStore,
-    W: WebhookSource,
+    W: SecretSource,
     P: WebhookPoster,
     C: Clock,
 {
     /// Posts a message to the webhook within the retry budget.
     async fn deliver(&self, message: &Value) -> Result<Sent, ServiceError> {
-        let Some(url) = self.webhook.webhook_url().await? else {
+        let Some(url) = self.webhook.secret().await? else {
             return Ok(Sent {
                 delivered: false,
                 attempts: 0,
@@ -410,7 +410,7 @@ where
     J: JobStore,
     O: ObjectStore,
     F: FoldStore,
-    W: WebhookSource,
+    W: SecretSource,
     P: WebhookPoster,
     C: Clock,
 {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use recoflow_aws::clients::{DynamoDb, Ssm};
 use recoflow_aws::lambda::SystemClock;
-use recoflow_aws::{load_sdk_config, DynamoFolds, DynamoJobStore, HttpsPoster, S3Objects, SsmWebhook};
+use recoflow_aws::{load_sdk_config, DynamoFolds, DynamoJobStore, HttpsPoster, S3Objects, SsmSecret};
 use recoflow_core::config::{required_env, required_u32};
 
 use handler::{handle, NotifyDeps, NotifyEvent, NotifySettings};
@@ -45,7 +45,7 @@ async fn main() -> Result<(), Error> {
         jobs: DynamoJobStore::new(dynamodb.clone(), jobs_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         folds: DynamoFolds::new(dynamodb, notifications_table),
-        webhook: SsmWebhook::new(Ssm::new(&sdk), webhook_parameter, WEBHOOK_MAX_AGE),
+        webhook: SsmSecret::new(Ssm::new(&sdk), webhook_parameter, WEBHOOK_MAX_AGE),
         poster: HttpsPoster::new(POST_TIMEOUT)?,
         clock: SystemClock,
         settings,

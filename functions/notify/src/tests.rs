@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use recoflow_core::fakes::{
-    test_form, FakeClock, FakeFolds, FakeJobStore, FakeObjects, FakePoster, FakeWebhook,
+    test_form, FakeClock, FakeFolds, FakeJobStore, FakeObjects, FakePoster, FakeSecret,
 };
 use recoflow_core::job::{JobFailure, JobId, JobStatus};
 use recoflow_core::notification::NotificationState;
@@ -12,14 +12,14 @@ use recoflow_core::task::NotifyTask;
 
 use crate::handler::{handle, NotifyDeps, NotifyEvent, NotifySettings};
 
-type Deps = NotifyDeps<FakeJobStore, FakeObjects, FakeFolds, FakeWebhook, FakePoster, FakeClock>;
+type Deps = NotifyDeps<FakeJobStore, FakeObjects, FakeFolds, FakeSecret, FakePoster, FakeClock>;
 
 fn deps() -> Deps {
     NotifyDeps {
         jobs: FakeJobStore::default(),
         objects: FakeObjects::default(),
         folds: FakeFolds::default(),
-        webhook: FakeWebhook(Some("https://hooks.slack.test/services/T/B/secret".into())),
+        webhook: FakeSecret(Some("https://hooks.slack.test/services/T/B/secret".into())),
         poster: FakePoster::default(),
         clock: FakeClock::default(),
         settings: NotifySettings {
@@ -158,7 +158,7 @@ async fn permanent_answers_are_not_retried() {
 #[tokio::test]
 async fn without_a_webhook_nothing_is_posted_and_the_record_says_why() {
     let mut deps = deps();
-    deps.webhook = FakeWebhook(None);
+    deps.webhook = FakeSecret(None);
     let job_id = failed_job(&deps, "weekly-1", "TrainingFailed", "x").await;
     assert_eq!(
         handle(&deps, failure(&job_id)).await.unwrap().state,

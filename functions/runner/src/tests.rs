@@ -366,7 +366,10 @@ async fn cleanup_stops_what_runs_frees_the_slots_and_closes_a_stopped_execution_
     };
     run(&deps, task.clone()).await.unwrap();
     let name = job_resource_name(&job_id, Phase::Train, None, 1);
-    assert_eq!(*deps.sagemaker.stopped.lock().unwrap(), std::slice::from_ref(&name));
+    assert_eq!(
+        *deps.sagemaker.stopped.lock().unwrap(),
+        std::slice::from_ref(&name)
+    );
     assert_eq!(deps.slots.state(&training_pool()).used, 0);
     let record = deps.jobs.record(&job_id).unwrap();
     assert_eq!(record.status, JobStatus::Failed);
