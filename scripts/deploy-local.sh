@@ -76,8 +76,21 @@ fi
   | "$PYTHON" -c 'import json,sys; print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin)}, indent=2))' \
   > "$OUTPUTS_FILE"
 echo "deploy-local: outputs in $OUTPUTS_FILE"
-# The Slack webhook (a SecureString, which CloudFormation cannot create): the local stand-in
-# when SLACK_WEBHOOK_URL is given (make demo and make test start one).
+# The API's address, for links in Slack messages (a function cannot name SAM's implicit API).
+api_url=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApiUrl"])' "$OUTPUTS_FILE")
+"$AWS" ssm put-parameter --name "/$STACK_NAME/api-url" --type String --overwrite --value "$api_url" >/dev/null
+# Secrets are SecureStrings, which CloudFormation cannot create. The web page's token: UI_TOKEN,
+# else a fixed local one (the local stack is on 127.0.0.1 only).
+token_parameter=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["UiTokenParameter"])' "$OUTPUTS_FILE")
+"$AWS" ssm put-parameter --name "$token_parameter" --type SecureString --overwrite \
+  --value "${UI_TOKEN:-recoflow-local-token}" >/dev/null
+if [[ -n "${UI_TOKEN:-}" ]]; then
+  echo "deploy-local: web page token (from UI_TOKEN) in $token_parameter"
+else
+  echo "deploy-local: web page token in $token_parameter: recoflow-local-token"
+fi
+# The Slack webhook: the local stand-in when SLACK_WEBHOOK_URL is given (make demo and make
+# test start one).
 if [[ -n "${SLACK_WEBHOOK_URL:-}" ]]; then
   parameter=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["SlackWebhookParameter"])' "$OUTPUTS_FILE")
   "$AWS" ssm put-parameter --name "$parameter" --type SecureString --overwrite --value "$SLACK_WEBHOOK_URL" >/dev/null

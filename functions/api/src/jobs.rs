@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use recoflow_core::form::{JobForm, MAX_FORM_BYTES};
 use recoflow_core::job::{
-    form_digest, now_rfc3339, Cancellation, JobFailure, JobId, JobRecord, JobSource, JobStatus, StatusChange,
+    form_digest, now_rfc3339, Cancellation, JobFailure, JobId, JobRecord, JobSource, JobStatus, ListCursor,
+    StatusChange,
 };
 use recoflow_core::notification::Notification;
 use recoflow_core::phase::{LaunchedResource, ResourceKind, ResourceState};
-use recoflow_core::ports::{Executions, JobStore, SlotStore, TransitionError, TransitionExtras};
+use recoflow_core::ports::{Executions, JobStore, ObjectStore, SlotStore, TransitionError, TransitionExtras};
 use recoflow_core::quota::release_job_slots;
 use recoflow_core::submit::{submit as submit_job, SubmitError, Submitted};
 use recoflow_core::validation::{too_large_problem, validate_form, FormProblem};
@@ -22,8 +23,8 @@ use crate::handler::{error_response, json_response, problems_response, service_f
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
-pub async fn submit<J: JobStore, E: Executions, S, R>(
-    deps: &ApiDeps<J, E, S, R>,
+pub async fn submit<J: JobStore, E: Executions, S, R, O, T>(
+    deps: &ApiDeps<J, E, S, R, O, T>,
     request: &Request,
 ) -> Response<Body> {
     let body: &[u8] = match request.body() {
@@ -106,8 +107,8 @@ pub async fn submit<J: JobStore, E: Executions, S, R>(
     .await
 }
 
-async fn close_unstarted<J: JobStore, E, S, R>(
-    deps: &ApiDeps<J, E, S, R>,
+async fn close_unstarted<J: JobStore, E, S, R, O, T>(
+    deps: &ApiDeps<J, E, S, R, O, T>,
     job_id: &JobId,
     err: &(dyn std::fmt::Display + Sync),
 ) {
@@ -141,7 +142,7 @@ fn job_not_found(id: &str) -> Response<Body> {
     )
 }
 
-pub async fn show<J: JobStore, E, S, R>(deps: &ApiDeps<J, E, S, R>, id: &str) -> Response<Body> {
+pub async fn show<J: JobStore, E, S, R, O, T>(deps: &ApiDeps<J, E, S, R, O, T>, id: &str) -> Response<Body> {
     let Some(job_id) = JobId::parse(id) else {
         return job_not_found(id);
     };
@@ -159,8 +160,8 @@ pub async fn show<J: JobStore, E, S, R>(deps: &ApiDeps<J, E, S, R>, id: &str) ->
 /// quota slots back at once. The execution's end (an EventBridge rule) has the runner stop the
 /// SageMaker or Personalize jobs it launched, hence `202`. A job already cancelled answers
 /// `200` with the job; one that finished otherwise answers `409` and nothing changes.
-pub async fn cancel<J: JobStore, E: Executions, S: SlotStore, R>(
-    deps: &ApiDeps<J, E, S, R>,
+pub async fn cancel<J: JobStore, E: Executions, S: SlotStore, R, O, T>(
+    deps: &ApiDeps<J, E, S, R, O, T>,
     id: &str,
     caller: &str,
 ) -> Response<Body> {
@@ -237,6 +238,111 @@ pub async fn cancel<J: JobStore, E: Executions, S: SlotStore, R>(
     }
     .instrument(span)
     .await
+}
+
+/// Jobs on one page of `GET /jobs`, unless `limit` says otherwise (1 to 100).
+const DEFAULT_PAGE: u32 = 20;
+
+/// `GET /jobs?limit=20&next=<cursor>`: the newest jobs first.
+pub async fn list<J: JobStore, E, S, R, O, T>(
+    deps: &ApiDeps<J, E, S, R, O, T>,
+    request: &Request,
+) -> Response<Body> {
+    let parameters = request.query_string_parameters();
+    let limit = match parameters.first("limit") {
+        None => DEFAULT_PAGE,
+        Some(limit) => match limit.parse::<u32>() {
+            Ok(limit) if (1..=100).contains(&limit) => limit,
+            _ => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameter",
+                    &format!("limit: must be a whole number from 1 to 100, got {limit:?}"),
+                )
+            }
+        },
+    };
+    let after = match parameters.first("next") {
+        None => None,
+        Some(next) => match ListCursor::decode(next) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameter",
+                    "next: not a cursor this API gave out; start again without it",
+                )
+            }
+        },
+    };
+    match deps.jobs.recent(limit, after.as_ref()).await {
+        Ok((records, next)) => json_response(
+            StatusCode::OK,
+            &json!({
+                "jobs": records.iter().map(JobSummary::of).collect::<Vec<_>>(),
+                "next": next.map(|c| c.encode()),
+            }),
+        ),
+        Err(err) => service_failure(&err),
+    }
+}
+
+/// Data files a form may name, for the web page's file picker.
+const MAX_DATA_FILES: usize = 1_000;
+
+/// `GET /ui/api/data-files`: the data bucket's CSV and JSON-lines files.
+pub async fn data_files<J, E, S, R, O: ObjectStore, T>(deps: &ApiDeps<J, E, S, R, O, T>) -> Response<Body> {
+    match deps.objects.list(&deps.data_bucket, "", MAX_DATA_FILES).await {
+        Ok(keys) => {
+            let truncated = keys.len() >= MAX_DATA_FILES;
+            let files: Vec<serde_json::Value> = keys
+                .iter()
+                .filter(|k| [".csv", ".txt", ".jsonl"].iter().any(|ext| k.ends_with(ext)))
+                .map(|k| json!({"uri": format!("s3://{}/{k}", deps.data_bucket)}))
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({"bucket": deps.data_bucket, "files": files, "truncated": truncated}),
+            )
+        }
+        Err(err) => service_failure(&err),
+    }
+}
+
+/// A job in a list: what a person scanning jobs needs, no more.
+#[derive(Serialize)]
+struct JobSummary<'a> {
+    job_id: &'a JobId,
+    job_name: Option<&'a str>,
+    status: JobStatus,
+    status_since: &'a str,
+    created_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submitted_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_set: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'a JobFailure>,
+}
+
+impl<'a> JobSummary<'a> {
+    fn of(record: &'a JobRecord) -> Self {
+        let form = record.form.as_ref();
+        Self {
+            job_id: &record.job_id,
+            job_name: record.job_name.as_deref(),
+            status: record.status,
+            status_since: record
+                .history
+                .last()
+                .map(|c| c.at.as_str())
+                .unwrap_or(&record.updated_at),
+            created_at: &record.created_at,
+            submitted_by: form.map(|f| f.submitted_by.as_str()),
+            result_set: form.map(|f| f.result_set.as_str()),
+            failure: record.failure.as_ref(),
+        }
+    }
 }
 
 fn finished(job_id: &JobId, status: JobStatus) -> Response<Body> {
@@ -511,6 +617,49 @@ mod tests {
         assert_eq!(again.status(), StatusCode::OK);
         assert_eq!(json_body(&again)["status"], "CANCELLED");
         assert_eq!(deps.executions.stopped.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn jobs_are_listed_newest_first_page_by_page() {
+        let deps = deps();
+        for i in 0..5 {
+            handle(
+                &deps,
+                post(&form(&format!("job-{i}")), Some(&format!("k-list-{i}"))),
+            )
+            .await;
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let page = |query: &str| request("GET", "/jobs", &format!("/jobs{query}"), "", &[]);
+        let mut first = page("");
+        first = lambda_http::RequestExt::with_query_string_parameters(
+            first,
+            std::collections::HashMap::from([("limit".to_owned(), "3".to_owned())]),
+        );
+        let body = json_body(&handle(&deps, first).await);
+        let names: Vec<&str> = body["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["job-4", "job-3", "job-2"]);
+        let next = body["next"].as_str().unwrap().to_owned();
+        let second = lambda_http::RequestExt::with_query_string_parameters(
+            page(""),
+            std::collections::HashMap::from([
+                ("limit".to_owned(), "3".to_owned()),
+                ("next".to_owned(), next),
+            ]),
+        );
+        let body = json_body(&handle(&deps, second).await);
+        assert_eq!(body["jobs"].as_array().unwrap().len(), 2);
+        assert_eq!(body["next"], serde_json::Value::Null);
+        let bad = lambda_http::RequestExt::with_query_string_parameters(
+            page(""),
+            std::collections::HashMap::from([("next".to_owned(), "garbage".to_owned())]),
+        );
+        assert_eq!(handle(&deps, bad).await.status(), StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]

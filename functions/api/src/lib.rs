@@ -4,3 +4,4 @@
 pub mod handler;
 pub mod jobs;
 pub mod recommendations;
+pub mod ui;

@@ -7,10 +7,13 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use recoflow_core::errors::ServiceError;
-use recoflow_core::job::{now_rfc3339, JobId, JobRecord, JobStatus, StatusChange};
+use recoflow_core::job::{job_listing, now_rfc3339, JobId, JobRecord, JobStatus, ListCursor, StatusChange};
 use recoflow_core::ports::{Created, JobPatch, JobStore, TransitionError, TransitionExtras};
 
 use crate::service_error;
+
+/// The jobs table's index of jobs by creation time (see `JobRecord::listing`).
+const RECENT_INDEX: &str = "RecentIndex";
 
 pub struct DynamoJobStore {
     client: Client,
@@ -186,6 +189,50 @@ impl JobStore for DynamoJobStore {
                 to,
             }),
         }
+    }
+
+    async fn recent(
+        &self,
+        limit: u32,
+        after: Option<&ListCursor>,
+    ) -> Result<(Vec<JobRecord>, Option<ListCursor>), ServiceError> {
+        let start = after.map(|cursor| {
+            HashMap::from([
+                ("listing".to_owned(), AttributeValue::S(job_listing())),
+                (
+                    "created_at".to_owned(),
+                    AttributeValue::S(cursor.created_at.clone()),
+                ),
+                ("job_id".to_owned(), AttributeValue::S(cursor.job_id.to_string())),
+            ])
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(RECENT_INDEX)
+            .key_condition_expression("listing = :listing")
+            .expression_attribute_values(":listing", AttributeValue::S(job_listing()))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| service_error("DynamoDB", "Query", &e))?;
+        let records = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output.last_evaluated_key.and_then(|key| {
+            let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
+            Some(ListCursor {
+                created_at: text("created_at")?,
+                job_id: JobId::parse(&text("job_id")?)?,
+            })
+        });
+        Ok((records, next))
     }
 
     async fn patch(

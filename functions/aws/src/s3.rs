@@ -211,7 +211,7 @@ impl ObjectStore for S3Objects {
         }
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+    async fn list(&self, bucket: &str, prefix: &str, max: usize) -> Result<Vec<String>, ServiceError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -223,8 +223,12 @@ impl ObjectStore for S3Objects {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| service_error("S3", "ListObjectsV2", &e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            if keys.len() >= max {
+                break;
+            }
         }
         keys.sort();
+        keys.truncate(max);
         Ok(keys)
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::delivery::{Pointer, StoredList};
 use crate::errors::ServiceError;
 use crate::form::JobForm;
-use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, StatusChange};
+use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, ListCursor, StatusChange};
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
@@ -149,6 +149,30 @@ impl JobStore for FakeJobStore {
             record.cancellation = extras.cancellation;
         }
         Ok(())
+    }
+
+    async fn recent(
+        &self,
+        limit: u32,
+        after: Option<&ListCursor>,
+    ) -> Result<(Vec<JobRecord>, Option<ListCursor>), ServiceError> {
+        let mut all = self.all();
+        all.sort_by(|a, b| (&b.created_at, &b.job_id).cmp(&(&a.created_at, &a.job_id)));
+        let start = after
+            .and_then(|c| {
+                all.iter()
+                    .position(|r| r.created_at == c.created_at && r.job_id == c.job_id)
+            })
+            .map_or(0, |i| i + 1);
+        let page: Vec<JobRecord> = all.iter().skip(start).take(limit as usize).cloned().collect();
+        let next = (start + page.len() < all.len())
+            .then(|| page.last())
+            .flatten()
+            .map(|r| ListCursor {
+                created_at: r.created_at.clone(),
+                job_id: r.job_id.clone(),
+            });
+        Ok((page, next))
     }
 
     async fn patch(
@@ -290,7 +314,7 @@ impl ObjectStore for FakeObjects {
         }))
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+    async fn list(&self, bucket: &str, prefix: &str, max: usize) -> Result<Vec<String>, ServiceError> {
         let mut keys: Vec<String> = self
             .objects
             .lock()
@@ -300,6 +324,7 @@ impl ObjectStore for FakeObjects {
             .map(|(_, k)| k.clone())
             .collect();
         keys.sort();
+        keys.truncate(max);
         Ok(keys)
     }
 

@@ -276,6 +276,37 @@ impl Prepared {
     }
 }
 
+/// The `listing` every job record carries (see [`JobRecord::listing`]).
+pub fn job_listing() -> String {
+    "job".to_owned()
+}
+
+/// A position in the list of recent jobs: the last job of a page (its creation time and id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: String,
+    pub job_id: JobId,
+}
+
+impl ListCursor {
+    /// `<created_at>~<job_id>`, as it travels in a URL's query string.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.created_at, self.job_id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (created_at, job_id) = text.rsplit_once('~')?;
+        let well_formed = created_at.len() <= 40
+            && created_at
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z'));
+        Some(Self {
+            created_at: well_formed.then(|| created_at.to_owned())?,
+            job_id: JobId::parse(job_id)?,
+        })
+    }
+}
+
 /// Who cancelled a job, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cancellation {
@@ -293,6 +324,10 @@ pub struct JobRecord {
     pub source: JobSource,
     pub created_at: String,
     pub updated_at: String,
+    /// Partition key of the jobs table's `RecentIndex` (sorted by `created_at`): every job has
+    /// the same, so the newest jobs come first in one query.
+    #[serde(default = "job_listing")]
+    pub listing: String,
     /// Name given in the form; absent for a form too broken to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
@@ -356,6 +391,7 @@ impl JobRecord {
 
     fn received(job_id: JobId, source: JobSource, now: &str) -> Self {
         Self {
+            listing: job_listing(),
             job_id,
             status: JobStatus::Received,
             history: vec![StatusChange {

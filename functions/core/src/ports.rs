@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::delivery::{Delivery, Pointer, StoredList};
 use crate::errors::ServiceError;
-use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, Prepared};
+use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, ListCursor, Prepared};
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::LaunchedResource;
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
@@ -74,6 +74,12 @@ pub trait JobStore: Send + Sync {
         detail: &str,
         extras: TransitionExtras,
     ) -> Result<(), TransitionError>;
+    /// The newest jobs first, `limit` of them after `after`; the cursor of the next page, if any.
+    async fn recent(
+        &self,
+        limit: u32,
+        after: Option<&ListCursor>,
+    ) -> Result<(Vec<JobRecord>, Option<ListCursor>), ServiceError>;
     /// Applies `patch` if the job exists and, when `while_in` is given, its status is one of
     /// those. `Ok(false)`: the job is missing or in another status; nothing was written.
     async fn patch(
@@ -142,8 +148,8 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<Option<ObjectHead>, ServiceError>;
     /// Streams an object's body from byte `offset` on; `None` if it does not exist.
     async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError>;
-    /// Keys under a prefix, in key order.
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError>;
+    /// Keys under a prefix, in key order, at most `max` of them.
+    async fn list(&self, bucket: &str, prefix: &str, max: usize) -> Result<Vec<String>, ServiceError>;
     async fn put(
         &self,
         bucket: &str,

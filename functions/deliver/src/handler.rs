@@ -39,6 +39,8 @@ const CHUNK_LISTS: usize = 200;
 const SAVE_EVERY: u32 = 25;
 /// A score line longer than this is not one (Personalize caps numResults at 500).
 const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Score files read per job (a batch-inference output is one file per input file).
+const MAX_SCORE_FILES: usize = 10_000;
 /// Banned-items files: at most this many ids (they are stored with the version).
 const MAX_EXCLUDED_ITEMS: usize = 10_000;
 const MAX_EXCLUDE_FILE_BYTES: u64 = 1024 * 1024;
@@ -231,7 +233,7 @@ where
     let prefix = format!("jobs/{job_id}/scores/");
     let files: Vec<String> = deps
         .objects
-        .list(&deps.settings.results_bucket, &prefix)
+        .list(&deps.settings.results_bucket, &prefix, MAX_SCORE_FILES)
         .await?
         .into_iter()
         .filter(|key| key.ends_with(".out"))

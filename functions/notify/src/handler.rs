@@ -39,6 +39,9 @@ pub struct NotifyDeps<J, O, F, W, P, C> {
     pub objects: O,
     pub folds: F,
     pub webhook: W,
+    /// The REST API's base URL (the stack's ApiUrl output, kept in an SSM parameter), for links
+    /// to `GET /jobs/{id}`; no link without it.
+    pub api_url: W,
     pub poster: P,
     pub clock: C,
     pub settings: NotifySettings,
@@ -47,8 +50,6 @@ pub struct NotifyDeps<J, O, F, W, P, C> {
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
     pub region: String,
-    /// The API's base URL, for links to `GET /jobs/{id}`.
-    pub api_url: String,
     /// Function names by state machine state, for links to the failed function's logs.
     pub functions: Vec<(String, String)>,
     /// Delivery gives up after this long (retries included).
@@ -191,24 +192,21 @@ where
         Ok(())
     }
 
-    fn links(&self, record: &JobRecord) -> Links {
+    async fn links(&self, record: &JobRecord) -> Links {
         let state = record
             .failure
             .as_ref()
             .map(|f| f.state.as_str())
             .unwrap_or_default();
+        // A link the reader can do without: no answer is no link.
+        let api_url = self.api_url.secret().await.ok().flatten().unwrap_or_default();
         Links {
             execution: record
                 .execution_arn
                 .as_deref()
                 .map(|arn| execution_console_url(&self.settings.region, arn)),
-            job: (!self.settings.api_url.is_empty()).then(|| {
-                format!(
-                    "{}/jobs/{}",
-                    self.settings.api_url.trim_end_matches('/'),
-                    record.job_id
-                )
-            }),
+            job: (!api_url.is_empty())
+                .then(|| format!("{}/jobs/{}", api_url.trim_end_matches('/'), record.job_id)),
             logs: self
                 .settings
                 .functions
@@ -267,7 +265,7 @@ where
                 signature,
             });
         }
-        let message = failure_message(&record, ran_seconds(&record), &self.links(&record));
+        let message = failure_message(&record, ran_seconds(&record), &self.links(&record).await);
         let message = with_channel(message, &record);
         let sent = self.deliver(&message).await?;
         let state = if sent.delivered {
@@ -295,7 +293,7 @@ where
             return Ok(outcome(if asked { "ALREADY_NOTIFIED" } else { "NOT_ASKED" }));
         }
         let message = with_channel(
-            success_message(&record, ran_seconds(&record), &self.links(&record)),
+            success_message(&record, ran_seconds(&record), &self.links(&record).await),
             &record,
         );
         let sent = self.deliver(&message).await?;

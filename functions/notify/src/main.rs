@@ -33,7 +33,6 @@ async fn main() -> Result<(), Error> {
         .collect();
     let settings = NotifySettings {
         region: required_env("AWS_REGION")?,
-        api_url: std::env::var("API_URL").unwrap_or_default(),
         functions,
         retry_budget: Duration::from_secs(required_u32("SLACK_RETRY_BUDGET_SECONDS")?.into()),
         fold_window_seconds: required_u32("FOLD_WINDOW_SECONDS")?,
@@ -46,6 +45,11 @@ async fn main() -> Result<(), Error> {
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         folds: DynamoFolds::new(dynamodb, notifications_table),
         webhook: SsmSecret::new(Ssm::new(&sdk), webhook_parameter, WEBHOOK_MAX_AGE),
+        api_url: SsmSecret::new(
+            Ssm::new(&sdk),
+            required_env("API_URL_PARAMETER")?,
+            WEBHOOK_MAX_AGE,
+        ),
         poster: HttpsPoster::new(POST_TIMEOUT)?,
         clock: SystemClock,
         settings,

@@ -20,11 +20,11 @@ fn deps() -> Deps {
         objects: FakeObjects::default(),
         folds: FakeFolds::default(),
         webhook: FakeSecret(Some("https://hooks.slack.test/services/T/B/secret".into())),
+        api_url: FakeSecret(Some("https://api.test/Prod".into())),
         poster: FakePoster::default(),
         clock: FakeClock::default(),
         settings: NotifySettings {
             region: "us-east-1".into(),
-            api_url: "https://api.test/Prod".into(),
             functions: vec![("TRAINING".into(), "recoflow-RunnerFunction".into())],
             retry_budget: Duration::from_secs(180),
             fold_window_seconds: 60,

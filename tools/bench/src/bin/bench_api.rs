@@ -13,7 +13,9 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use recoflow_core::delivery::{keys, Attributes, Pointer, StoredList};
-use recoflow_core::fakes::{FakeExecutions, FakeJobStore, FakeRecommendations, FakeSlots};
+use recoflow_core::fakes::{
+    FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeSecret, FakeSlots,
+};
 use recoflow_core::job::JobId;
 use recoflow_core::validation::ValidationRules;
 
@@ -101,6 +103,9 @@ async fn main() {
         lists: published(),
         pointers: PointerCache::default(),
         rules: ValidationRules::default(),
+        objects: FakeObjects::default(),
+        data_bucket: "bench-data".into(),
+        ui_token: FakeSecret(None),
     };
     let mut latencies = Vec::with_capacity(requests);
     let started = Instant::now();

@@ -77,7 +77,7 @@ impl ObjectStore for LocalObjects {
         Ok(Some(Box::pin(file)))
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ServiceError> {
+    async fn list(&self, bucket: &str, prefix: &str, _max: usize) -> Result<Vec<String>, ServiceError> {
         let dir = self.root.join(bucket).join(prefix);
         let mut keys: Vec<String> = std::fs::read_dir(&dir)
             .map(|entries| {

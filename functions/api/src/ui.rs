@@ -1,0 +1,150 @@
+//! The web page for business users (`web/`): served by the API itself, with its stylesheet and
+//! script inlined (so the page works under any stage or base path), and the routes it calls
+//! under `/ui/api/`. A browser cannot sign requests with AWS keys, so those routes carry a
+//! bearer token instead, checked here against an SSM SecureString (`UiTokenParameter`).
+
+use std::sync::OnceLock;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use recoflow_core::ports::SecretSource;
+
+use crate::handler::error_response;
+
+const STYLE: &str = include_str!("../../../web/style.css");
+const SCRIPT: &str = include_str!("../../../web/app.js");
+const FORM_PAGE: &str = include_str!("../../../web/index.html");
+const JOBS_PAGE: &str = include_str!("../../../web/jobs.html");
+const STYLE_LINK: &str = r#"<link rel="stylesheet" href="ui/style.css">"#;
+const SCRIPT_TAG: &str = r#"<script src="ui/app.js"></script>"#;
+
+/// A page with its stylesheet and script inlined.
+fn assemble(page: &str) -> String {
+    page.replace(STYLE_LINK, &format!("<style>\n{STYLE}</style>"))
+        .replace(SCRIPT_TAG, &format!("<script>\n{SCRIPT}</script>"))
+}
+
+pub fn form_page() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| assemble(FORM_PAGE))
+}
+
+pub fn jobs_page() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| assemble(JOBS_PAGE))
+}
+
+pub fn html_response(page: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/html; charset=utf-8")
+        // The page shows job data: not for caches shared between users.
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+        .body(Body::Text(page.to_owned()))
+        .expect("a page response is valid")
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// `Ok` when the request carries the page's token; else the answer to give.
+pub async fn authorize<T: SecretSource>(tokens: &T, request: &Request) -> Result<(), Response<Body>> {
+    let expected = match tokens.secret().await {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return Err(error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PageNotConfigured",
+                "the web page's access token is not set (see the stack output UiTokenParameter)",
+            ))
+        }
+        Err(err) => return Err(crate::handler::service_failure(&err)),
+    };
+    let given = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !given.is_empty() && same(given.trim().as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid access token is needed (Authorization: Bearer <token>)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of the published form schema has a control on the page (an element with
+    /// its JSON path in `data-path`), so the page and the schema cannot drift apart.
+    #[test]
+    fn every_schema_field_has_a_control_on_the_page() {
+        let schema: serde_json::Value =
+            serde_json::from_str(recoflow_core::validation::FORM_SCHEMA_V1).unwrap();
+        let mut fields = Vec::new();
+        fn walk(
+            schema: &serde_json::Value,
+            node: &serde_json::Value,
+            path: String,
+            fields: &mut Vec<String>,
+        ) {
+            let node = match node.get("$ref").and_then(|r| r.as_str()) {
+                Some(reference) => &schema["$defs"][reference.rsplit('/').next().unwrap()],
+                None => node,
+            };
+            match node.get("properties").and_then(|p| p.as_object()) {
+                Some(properties) => {
+                    for (name, child) in properties {
+                        walk(schema, child, format!("{path}.{name}"), fields);
+                    }
+                }
+                None => fields.push(path),
+            }
+        }
+        walk(&schema, &schema, "$".into(), &mut fields);
+        assert!(fields.len() > 20, "{fields:?}");
+        for field in &fields {
+            assert!(
+                FORM_PAGE.contains(&format!("data-path=\"{field}\"")),
+                "schema field {field} has no control on web/index.html"
+            );
+        }
+    }
+
+    #[test]
+    fn pages_are_served_whole() {
+        for page in [form_page(), jobs_page()] {
+            assert!(!page.contains(STYLE_LINK) && !page.contains(SCRIPT_TAG));
+            assert!(page.contains("const recoflow"));
+        }
+    }
+
+    #[test]
+    fn every_label_has_both_languages() {
+        let labels = |page: &'static str| {
+            page.split("data-i18n=\"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+        };
+        for key in labels(FORM_PAGE).chain(labels(JOBS_PAGE)) {
+            let quoted = format!("\"{key}\":");
+            let bare = format!("{key}:");
+            let count = SCRIPT.matches(&quoted).count() + SCRIPT.matches(&format!(" {bare}")).count();
+            assert!(
+                count >= 2,
+                "label {key} lacks its English or Japanese text in web/app.js"
+            );
+        }
+    }
+}

@@ -1,0 +1,433 @@
+// recoflow web page: the job form and the recent-jobs list. Dependency-free; the API is the
+// judge of a form (its problems, with the same codes and messages, are shown beside each field).
+"use strict";
+
+const recoflow = (() => {
+  const TEXT = {
+    en: {
+      title: "recoflow – new recommendation job",
+      "jobs.title": "recoflow – recent jobs",
+      "nav.jobs": "Recent jobs",
+      "nav.new": "New job",
+      "token.label": "Access token",
+      "token.hint": "Ask the team that runs recoflow. It is kept in this browser tab only.",
+      "token.save": "Use this token",
+      "token.wrong": "The access token was refused. Enter it again.",
+      "section.job": "The job",
+      job_name: "Job name",
+      "job_name.hint": "Lower-case letters, digits and single hyphens, 3 to 48 characters.",
+      submitted_by: "Your e-mail",
+      result_set: "Result set",
+      "result_set.hint": "The name apps read the recommendations under.",
+      backend: "Engine",
+      "backend.personalize": "Amazon Personalize",
+      "backend.container": "Our own model (SageMaker)",
+      num_results: "Items per user",
+      "section.dataset": "Data files",
+      "dataset.hint": "Choose a file of the data bucket, or type its s3:// address.",
+      "dataset.interactions": "Interactions (who bought or clicked what)",
+      "dataset.users": "Customers (with gender, age, region)",
+      "dataset.items": "Products (optional)",
+      "section.segment": "Who to recommend to",
+      "segment.hint": "Leave empty for every customer.",
+      "segment.gender": "Gender",
+      "gender.F": "Women",
+      "gender.M": "Men",
+      "segment.age.min": "Age from",
+      "segment.age.max": "Age to",
+      "segment.region": "Regions",
+      "list.hint": "Separate several with commas.",
+      "section.personalize": "Amazon Personalize",
+      "personalize.recipe": "Recipe",
+      "personalize.training_mode": "Training",
+      "training_mode.FULL": "Full",
+      "training_mode.UPDATE": "Update",
+      "personalize.perform_hpo": "Tune hyper-parameters (costs about 15 trainings)",
+      "section.container": "Our own model",
+      "container.training_image": "Training image",
+      "container.scoring_image": "Scoring image",
+      "container.instance_type": "Machine type",
+      "container.instance_count": "Machines",
+      "container.max_runtime_seconds": "Longest run (seconds)",
+      "container.hyperparameters": "Settings (one name=value per line)",
+      "section.more": "More",
+      exclude_items: "Banned products (a file of item ids)",
+      "notify.slack_channel": "Slack channel",
+      "notify.on_success": "Also tell me when it succeeds",
+      submit: "Start the job",
+      "submit.problems": "The form has problems; nothing was started. See the fields marked in red.",
+      "submit.unavailable": "recoflow could not be reached; nothing was lost, try again shortly.",
+      "progress.title": "Your job",
+      "progress.id": "Job id",
+      "progress.status": "Now",
+      "progress.since": "for",
+      "progress.failure": "Why it failed",
+      "progress.try": "Try the recommendations for a customer",
+      "progress.again": "Start another job",
+      "jobs.job": "Job",
+      "jobs.status": "Status",
+      "jobs.since": "Since",
+      "jobs.created": "Created",
+      "jobs.by": "By",
+      "jobs.more": "Older jobs",
+      "jobs.none": "No jobs yet.",
+      "status.RECEIVED": "received", "status.QUEUED": "queued", "status.PREPARING": "checking data",
+      "status.WAITING_FOR_QUOTA": "waiting for capacity", "status.IMPORTING": "importing data",
+      "status.TRAINING": "training", "status.SCORING": "scoring", "status.DELIVERING": "publishing",
+      "status.SUCCEEDED": "done", "status.FAILED": "failed", "status.REJECTED": "rejected",
+      "status.CANCELLED": "cancelled",
+    },
+    ja: {
+      title: "recoflow – 新しいレコメンドジョブ",
+      "jobs.title": "recoflow – 最近のジョブ",
+      "nav.jobs": "最近のジョブ",
+      "nav.new": "新しいジョブ",
+      "token.label": "アクセストークン",
+      "token.hint": "recoflow の運用チームにお問い合わせください。このタブの中だけに保存されます。",
+      "token.save": "このトークンを使う",
+      "token.wrong": "アクセストークンが拒否されました。もう一度入力してください。",
+      "section.job": "ジョブ",
+      job_name: "ジョブ名",
+      "job_name.hint": "英小文字・数字・ハイフン（連続不可）で 3〜48 文字。",
+      submitted_by: "メールアドレス",
+      result_set: "結果セット名",
+      "result_set.hint": "アプリがレコメンドを読み出すときの名前です。",
+      backend: "エンジン",
+      "backend.personalize": "Amazon Personalize",
+      "backend.container": "自社モデル（SageMaker）",
+      num_results: "1 人あたりの商品数",
+      "section.dataset": "データファイル",
+      "dataset.hint": "データバケットのファイルを選ぶか、s3:// のアドレスを入力してください。",
+      "dataset.interactions": "行動履歴（誰が何を買った・見たか）",
+      "dataset.users": "顧客（性別・年齢・地域つき）",
+      "dataset.items": "商品（任意）",
+      "section.segment": "対象の顧客",
+      "segment.hint": "空欄なら全顧客が対象です。",
+      "segment.gender": "性別",
+      "gender.F": "女性",
+      "gender.M": "男性",
+      "segment.age.min": "年齢（から）",
+      "segment.age.max": "年齢（まで）",
+      "segment.region": "地域",
+      "list.hint": "複数の場合はカンマで区切ってください。",
+      "section.personalize": "Amazon Personalize",
+      "personalize.recipe": "レシピ",
+      "personalize.training_mode": "学習",
+      "training_mode.FULL": "全体",
+      "training_mode.UPDATE": "差分",
+      "personalize.perform_hpo": "ハイパーパラメータを調整する（学習約 15 回分の費用）",
+      "section.container": "自社モデル",
+      "container.training_image": "学習イメージ",
+      "container.scoring_image": "推論イメージ",
+      "container.instance_type": "マシンの種類",
+      "container.instance_count": "マシン台数",
+      "container.max_runtime_seconds": "最長実行時間（秒）",
+      "container.hyperparameters": "設定（1 行に 名前=値）",
+      "section.more": "その他",
+      exclude_items: "除外商品（商品 ID のファイル）",
+      "notify.slack_channel": "Slack チャンネル",
+      "notify.on_success": "成功したときも通知する",
+      submit: "ジョブを開始",
+      "submit.problems": "フォームに問題があります。何も開始していません。赤い項目を確認してください。",
+      "submit.unavailable": "recoflow に接続できませんでした。データは失われていません。少ししてから再度お試しください。",
+      "progress.title": "ジョブの状況",
+      "progress.id": "ジョブ ID",
+      "progress.status": "現在",
+      "progress.since": "経過",
+      "progress.failure": "失敗の理由",
+      "progress.try": "顧客向けのレコメンドを試す",
+      "progress.again": "別のジョブを開始",
+      "jobs.job": "ジョブ",
+      "jobs.status": "状態",
+      "jobs.since": "経過",
+      "jobs.created": "作成",
+      "jobs.by": "依頼者",
+      "jobs.more": "さらに古いジョブ",
+      "jobs.none": "ジョブはまだありません。",
+      "status.RECEIVED": "受付", "status.QUEUED": "待機中", "status.PREPARING": "データ確認中",
+      "status.WAITING_FOR_QUOTA": "空き待ち", "status.IMPORTING": "データ取り込み中",
+      "status.TRAINING": "学習中", "status.SCORING": "推論中", "status.DELIVERING": "公開中",
+      "status.SUCCEEDED": "完了", "status.FAILED": "失敗", "status.REJECTED": "却下",
+      "status.CANCELLED": "取り消し",
+    },
+  };
+
+  const state = { language: sessionStorage.getItem("recoflow.language") || (navigator.language || "en").slice(0, 2) };
+  if (!TEXT[state.language]) state.language = "en";
+
+  const t = (key) => (TEXT[state.language] && TEXT[state.language][key]) || TEXT.en[key] || key;
+
+  function translate() {
+    document.documentElement.lang = state.language;
+    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    const title = document.querySelector("header h1");
+    if (title) document.title = title.textContent;
+    const chooser = document.getElementById("language");
+    if (chooser) chooser.value = state.language;
+  }
+
+  function setupLanguage(onChange) {
+    const chooser = document.getElementById("language");
+    chooser.addEventListener("change", () => {
+      state.language = chooser.value;
+      sessionStorage.setItem("recoflow.language", state.language);
+      translate();
+      if (onChange) onChange();
+    });
+    translate();
+  }
+
+  // The API lives beside the page: <base>/ui/api/...
+  function basePath() {
+    const path = location.pathname.replace(/ui\/jobs\/?$/, "");
+    return path.endsWith("/") ? path : path + "/";
+  }
+
+  function banner(kind, text) {
+    const el = document.getElementById("banner");
+    el.className = text ? kind : "hidden";
+    el.textContent = text || "";
+  }
+
+  // --- the access token: asked once per tab, never AWS keys ---------------------------------
+  function token() { return sessionStorage.getItem("recoflow.token") || ""; }
+
+  function askToken(message) {
+    const box = document.getElementById("token-box");
+    box.classList.remove("hidden");
+    if (message) banner("error", message);
+    return new Promise((resolve) => {
+      document.getElementById("token-save").onclick = () => {
+        sessionStorage.setItem("recoflow.token", document.getElementById("token").value.trim());
+        box.classList.add("hidden");
+        banner();
+        resolve();
+      };
+    });
+  }
+
+  async function api(method, path, body) {
+    for (;;) {
+      if (!token()) await askToken();
+      const response = await fetch(basePath() + "ui/api/" + path, {
+        method,
+        headers: Object.assign({ authorization: "Bearer " + token() }, body ? { "content-type": "application/json" } : {}),
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      if (response.status === 401) {
+        sessionStorage.removeItem("recoflow.token");
+        await askToken(t("token.wrong"));
+        continue;
+      }
+      let json = null;
+      try { json = await response.json(); } catch (_) { /* not JSON */ }
+      return { status: response.status, json };
+    }
+  }
+
+  function since(at) {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(at)) / 1000));
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  function statusText(status) { return t("status." + status) + " (" + status + ")"; }
+
+  // --- the form ---------------------------------------------------------------------------------
+  // Each control sits in an element with data-path (its JSON path in the form); the form's JSON
+  // is built from them, and the API's problems are shown beside the element their path names.
+
+  function put(target, path, value) {
+    const keys = path.replace(/^\$\./, "").split(".");
+    let node = target;
+    keys.slice(0, -1).forEach((key) => { node = node[key] = node[key] || {}; });
+    node[keys[keys.length - 1]] = value;
+  }
+
+  function valueOf(field) {
+    const checkboxes = field.querySelectorAll(":scope > label > input[type=checkbox]");
+    const radios = field.querySelectorAll(":scope > label > input[type=radio]");
+    if (radios.length) { const on = [...radios].find((r) => r.checked); return on ? on.value : undefined; }
+    if (checkboxes.length > 1) { const on = [...checkboxes].filter((c) => c.checked).map((c) => c.value); return on.length ? on : undefined; }
+    if (checkboxes.length === 1) return checkboxes[0].checked;
+    const control = field.matches("input") ? field : field.querySelector(":scope > input, :scope > select, :scope > textarea");
+    if (!control) return undefined;
+    const raw = control.value.trim();
+    if (raw === "") return undefined;
+    switch (control.dataset.type) {
+      case "integer": return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      case "list": return raw.split(",").map((s) => s.trim()).filter(Boolean);
+      case "map": return Object.fromEntries(raw.split("\n").map((l) => l.trim()).filter(Boolean)
+        .map((l) => { const i = l.indexOf("="); return i < 0 ? [l, ""] : [l.slice(0, i).trim(), l.slice(i + 1).trim()]; }));
+      default: return raw;
+    }
+  }
+
+  function buildForm(form) {
+    const backend = form.querySelector("input[name=backend]:checked").value;
+    const result = {};
+    form.querySelectorAll("[data-path]").forEach((field) => {
+      const path = field.dataset.path;
+      if (field.closest("[data-backend]") && field.closest("[data-backend]").dataset.backend !== backend) return;
+      if (field.querySelector("[data-path]") && !field.matches("input")) return; // a group, not a control
+      const value = valueOf(field);
+      if (value !== undefined && value !== false) put(result, path, value);
+      if (path === "$.personalize.perform_hpo" && backend === "personalize") put(result, path, value === true);
+    });
+    if (backend === "personalize" && !result.personalize) result.personalize = {};
+    return result;
+  }
+
+  function clearProblems(form) {
+    form.querySelectorAll(".problems").forEach((el) => { el.innerHTML = ""; });
+    form.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
+  }
+
+  // The element a problem's path belongs to: the deepest data-path it starts with.
+  function fieldFor(form, path) {
+    const plain = path.replace(/\[\d+\]/g, "");
+    let best = form.querySelector('[data-path="$"]');
+    form.querySelectorAll("[data-path]").forEach((el) => {
+      const p = el.dataset.path;
+      if (el.querySelector(":scope > .problems") && (plain === p || plain.startsWith(p + ".")) && p.length > best.dataset.path.length) best = el;
+    });
+    return best;
+  }
+
+  function showProblems(form, problems) {
+    problems.forEach((problem) => {
+      const field = fieldFor(form, problem.path);
+      field.classList.add("invalid");
+      const line = document.createElement("div");
+      line.className = "problem";
+      line.dataset.code = problem.code;
+      line.textContent = problem.message + " ";
+      const code = document.createElement("code");
+      code.textContent = "(" + problem.code + ")";
+      line.appendChild(code);
+      field.querySelector(":scope > .problems").appendChild(line);
+    });
+  }
+
+  function showBackend(form) {
+    const backend = form.querySelector("input[name=backend]:checked").value;
+    form.querySelectorAll("[data-backend]").forEach((el) => el.classList.toggle("hidden", el.dataset.backend !== backend));
+  }
+
+  async function loadDataFiles() {
+    const { status, json } = await api("GET", "data-files");
+    if (status !== 200 || !json) return;
+    const list = document.getElementById("data-files");
+    list.innerHTML = "";
+    json.files.forEach((file) => {
+      const option = document.createElement("option");
+      option.value = file.uri;
+      list.appendChild(option);
+    });
+  }
+
+  async function follow(jobId) {
+    const progress = document.getElementById("progress");
+    progress.classList.remove("hidden");
+    document.getElementById("job-id").textContent = jobId;
+    for (;;) {
+      const { status, json: job } = await api("GET", "jobs/" + encodeURIComponent(jobId));
+      if (status === 200 && job) {
+        const now = document.getElementById("job-status");
+        now.textContent = statusText(job.status);
+        now.className = "status " + job.status;
+        document.getElementById("job-since").textContent = since(job.status_since);
+        const history = document.getElementById("job-history");
+        history.innerHTML = "";
+        job.history.forEach((change) => {
+          const item = document.createElement("li");
+          item.textContent = new Date(change.at).toLocaleTimeString() + "  " + statusText(change.status) + (change.detail ? " – " + change.detail : "");
+          history.appendChild(item);
+        });
+        if (job.failure) {
+          document.getElementById("job-failure").classList.remove("hidden");
+          document.getElementById("job-cause").textContent = job.failure.error + ": " + job.failure.cause;
+        }
+        if (job.status === "SUCCEEDED") {
+          const link = document.getElementById("try-link");
+          const user = job.form && job.form.result_set;
+          link.href = basePath() + "ui/api/recommendations/" + encodeURIComponent(user) + "/example-user?n=10";
+          link.onclick = async (event) => {
+            event.preventDefault();
+            const answer = await api("GET", "recommendations/" + encodeURIComponent(user) + "/example-user?n=10");
+            document.getElementById("job-cause").textContent = JSON.stringify(answer.json, null, 2);
+            document.getElementById("job-failure").classList.remove("hidden");
+          };
+          document.getElementById("job-done").classList.remove("hidden");
+        }
+        if (["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].includes(job.status)) return job;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+
+  function formPage() {
+    const form = document.getElementById("job-form");
+    document.querySelector('a[href="ui/jobs"]').href = basePath() + "ui/jobs";
+    setupLanguage();
+    showBackend(form);
+    form.querySelectorAll("input[name=backend]").forEach((r) => r.addEventListener("change", () => showBackend(form)));
+    loadDataFiles();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearProblems(form);
+      banner();
+      const button = document.getElementById("submit");
+      button.disabled = true;
+      try {
+        const { status, json } = await api("POST", "jobs", buildForm(form));
+        if (status === 202 || status === 200) {
+          form.classList.add("hidden");
+          await follow(json.job_id);
+        } else if (json && json.error && json.error.problems) {
+          banner("error", t("submit.problems"));
+          showProblems(form, json.error.problems);
+        } else {
+          banner("error", (json && json.error && json.error.message) || t("submit.unavailable"));
+        }
+      } catch (_) {
+        banner("error", t("submit.unavailable"));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    document.getElementById("new-job").addEventListener("click", () => location.reload());
+  }
+
+  // --- recent jobs ------------------------------------------------------------------------------
+  function jobsPage() {
+    document.querySelector('a[href="../"]').href = basePath();
+    const rows = document.getElementById("jobs");
+    const more = document.getElementById("more");
+    let next = null;
+    async function page(cursor) {
+      const { status, json } = await api("GET", "jobs?limit=20" + (cursor ? "&next=" + encodeURIComponent(cursor) : ""));
+      if (status !== 200) { banner("error", (json && json.error && json.error.message) || t("submit.unavailable")); return; }
+      json.jobs.forEach((job) => {
+        const row = document.createElement("tr");
+        row.dataset.jobId = job.job_id;
+        const cell = (text, className) => { const td = document.createElement("td"); td.textContent = text; if (className) td.className = className; row.appendChild(td); return td; };
+        cell((job.job_name || "") + "\n").appendChild(Object.assign(document.createElement("code"), { textContent: job.job_id }));
+        cell(statusText(job.status), "status " + job.status).dataset.status = job.status;
+        cell(since(job.status_since));
+        cell(new Date(job.created_at).toLocaleString());
+        cell(job.submitted_by || "");
+        rows.appendChild(row);
+      });
+      if (!rows.children.length) banner("ok", t("jobs.none"));
+      next = json.next;
+      more.classList.toggle("hidden", !next);
+    }
+    setupLanguage(() => { rows.innerHTML = ""; page(null); });
+    more.addEventListener("click", () => page(next));
+    page(null);
+  }
+
+  return { formPage, jobsPage, buildForm, fieldFor };
+})();
