@@ -76,24 +76,30 @@ fi
   | "$PYTHON" -c 'import json,sys; print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin)}, indent=2))' \
   > "$OUTPUTS_FILE"
 echo "deploy-local: outputs in $OUTPUTS_FILE"
+# Parameters written after each deploy (the CLI would fetch URL-looking values: boto3 instead).
+put_parameter() {  # name type value
+  "$PYTHON" - "$@" <<'PY'
+import os, sys, boto3
+name, kind, value = sys.argv[1:4]
+boto3.client("ssm", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).put_parameter(
+    Name=name, Type=kind, Value=value, Overwrite=True)
+PY
+}
+output() { "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$OUTPUTS_FILE" "$1"; }
 # The API's address, for links in Slack messages (a function cannot name SAM's implicit API).
-api_url=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApiUrl"])' "$OUTPUTS_FILE")
-"$AWS" ssm put-parameter --name "/$STACK_NAME/api-url" --type String --overwrite --value "$api_url" >/dev/null
+put_parameter "/$STACK_NAME/api-url" String "$(output ApiUrl)"
 # Secrets are SecureStrings, which CloudFormation cannot create. The web page's token: UI_TOKEN,
 # else a fixed local one (the local stack is on 127.0.0.1 only).
-token_parameter=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["UiTokenParameter"])' "$OUTPUTS_FILE")
-"$AWS" ssm put-parameter --name "$token_parameter" --type SecureString --overwrite \
-  --value "${UI_TOKEN:-recoflow-local-token}" >/dev/null
+put_parameter "$(output UiTokenParameter)" SecureString "${UI_TOKEN:-recoflow-local-token}"
 if [[ -n "${UI_TOKEN:-}" ]]; then
-  echo "deploy-local: web page token (from UI_TOKEN) in $token_parameter"
+  echo "deploy-local: web page token (from UI_TOKEN) in $(output UiTokenParameter)"
 else
-  echo "deploy-local: web page token in $token_parameter: recoflow-local-token"
+  echo "deploy-local: web page token in $(output UiTokenParameter): recoflow-local-token"
 fi
 # The Slack webhook: the local stand-in when SLACK_WEBHOOK_URL is given (make demo and make
 # test start one).
 if [[ -n "${SLACK_WEBHOOK_URL:-}" ]]; then
-  parameter=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["SlackWebhookParameter"])' "$OUTPUTS_FILE")
-  "$AWS" ssm put-parameter --name "$parameter" --type SecureString --overwrite --value "$SLACK_WEBHOOK_URL" >/dev/null
-  echo "deploy-local: Slack webhook parameter $parameter set"
+  put_parameter "$(output SlackWebhookParameter)" SecureString "$SLACK_WEBHOOK_URL"
+  echo "deploy-local: Slack webhook parameter $(output SlackWebhookParameter) set"
 fi
 cat "$OUTPUTS_FILE"
