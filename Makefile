@@ -17,7 +17,7 @@ DEMO_SLACK_PORT ?= 4597
 TEST_ENV := LOCALSTACK_PORT=$(TEST_PORT) LOCALSTACK_HOST_DIR=$(TEST_DIR) LOCALSTACK_VENV=$(CURDIR)/$(VENV) \
             LOCALSTACK_ENDPOINT=http://127.0.0.1:$(TEST_PORT) STACK_OUTPUTS=$(CURDIR)/build/test-stack-outputs.json
 
-.PHONY: demo test lint unit e2e install build deploy start stop teardown bench clean
+.PHONY: demo test lint unit e2e install build deploy start slack stop teardown bench clean
 
 install:
 	localstack/host/install.sh
@@ -28,17 +28,26 @@ build:
 start:
 	localstack/host/start.sh
 
+# The demo's Slack stand-in (scripts/slack_standin.py), left running with the stack.
+DEMO_SLACK_PID := .localstack-host/slack-standin.pid
+slack: start
+	@if [ -f $(DEMO_SLACK_PID) ] && kill -0 $$(cat $(DEMO_SLACK_PID)) 2>/dev/null; then :; else \
+	  nohup $(VENV)/bin/python scripts/slack_standin.py --port $(DEMO_SLACK_PORT) --pid-file $(DEMO_SLACK_PID) \
+	    >.localstack-host/slack-standin.log 2>&1 & sleep 1; fi
+	@echo "Slack stand-in on http://127.0.0.1:$(DEMO_SLACK_PORT) (messages: /_messages)"
+
 stop:
 	localstack/host/stop.sh
+	@if [ -f $(DEMO_SLACK_PID) ]; then kill $$(cat $(DEMO_SLACK_PID)) 2>/dev/null || true; rm -f $(DEMO_SLACK_PID); fi
 
-deploy: start
-	scripts/deploy-local.sh
+deploy: start slack
+	SLACK_WEBHOOK_URL=http://127.0.0.1:$(DEMO_SLACK_PORT)/services/recoflow-demo scripts/deploy-local.sh
 
 teardown:
 	scripts/teardown-local.sh
 
 demo: deploy
-	$(VENV)/bin/python scripts/demo.py
+	SLACK_STANDIN=http://127.0.0.1:$(DEMO_SLACK_PORT) $(VENV)/bin/python scripts/demo.py
 
 lint:
 	cargo fmt --all -- --check

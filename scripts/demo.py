@@ -1,8 +1,12 @@
-"""`make demo`: uploads the example data set, drops every examples/forms/*.json into the forms
-bucket of the deployed local stack, prints each job's status as it changes, and ends by showing
-each job through the REST API (GET /jobs/{id}).
+"""`make demo`: the whole story on the local stack, from forms to recommendations and Slack.
 
-Run by `make demo` after the stack is started and deployed; reads build/stack-outputs.json.
+Run by `make demo` once the stack is started and deployed (with the Slack stand-in): uploads the
+example data, submits a container job and a personalize job from examples/forms/ and a third one
+that fails on purpose (examples/forms/demo/: a TIMESTAMP that is not a number), shows each job's
+progress as it changes (one line per change, with the time since submission), then prints a
+personalized list, a segment fallback for a new user, a global fallback, the Slack message the
+failed job produced, and the commands to explore further. Running it again works: new jobs,
+new versions of the same result sets.
 """
 
 import json
@@ -14,77 +18,111 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
-TIMEOUT_SECONDS = 120
-TERMINAL = {"SUCCEEDED", "FAILED", "REJECTED"}
+TIMEOUT_SECONDS = 240
+FINAL = {"SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"}
+FORMS = [
+    ("container", REPO / "examples/forms/weekly-all-users-container.json"),
+    ("personalize", REPO / "examples/forms/spring-tokyo-personalize.json"),
+    ("failing on purpose", REPO / "examples/forms/demo/broken-timestamps-container.json"),
+]
+
+
+def get_json(url: str, headers: dict | None = None):
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        return json.load(error)
 
 
 def main() -> int:
     outputs = json.loads((REPO / "build" / "stack-outputs.json").read_text())
     endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
+    standin = os.environ.get("SLACK_STANDIN", "http://127.0.0.1:4597")
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    config = Config(s3={"addressing_style": "path"})
-    s3 = session.client("s3", endpoint_url=endpoint, config=config)
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    s3 = session.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
+    jobs_table = session.resource("dynamodb", endpoint_url=endpoint).Table(outputs["JobsTable"])
+    api = outputs["ApiUrl"]
 
-    for path in sorted((REPO / "examples" / "data").glob("*.csv")):
-        s3.upload_file(str(path), outputs["DataBucket"], f"examples/{path.name}")
-    print(f"uploaded examples/data/*.csv to s3://{outputs['DataBucket']}/examples/")
+    data = REPO / "examples" / "data"
+    for path in sorted(data.glob("*.csv")) + sorted(data.glob("broken/*.csv")):
+        key = f"examples/{path.relative_to(data)}"
+        s3.upload_file(str(path), outputs["DataBucket"], key)
+    print(f"uploaded examples/data to s3://{outputs['DataBucket']}/examples/")
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    keys = []
-    for path in sorted((REPO / "examples" / "forms").glob("*.json")):
+    submitted = []  # (label, form, S3 key)
+    started = time.monotonic()
+    for label, path in FORMS:
+        form = json.loads(path.read_text())
         key = f"submissions/{path.stem}-{stamp}.json"
-        s3.put_object(Bucket=outputs["FormsBucket"], Key=key, Body=path.read_bytes())
-        keys.append(key)
-        print(f"submitted {path.relative_to(REPO)} as s3://{outputs['FormsBucket']}/{key}")
+        s3.put_object(Bucket=outputs["FormsBucket"], Key=key, Body=json.dumps(form).encode())
+        submitted.append((label, form, key))
+        print(f"submitted {path.relative_to(REPO)} ({label})")
 
-    deserialize = TypeDeserializer().deserialize
-    seen = {}  # key -> (job_id, number of history entries printed)
-    settled = set()
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while len(settled) < len(keys) and time.monotonic() < deadline:
-        items = dynamodb.scan(TableName=outputs["JobsTable"], ConsistentRead=True)["Items"]
-        records = {}
-        for item in items:
-            record = {k: deserialize(v) for k, v in item.items()}
-            records[record["source"].get("key")] = record
-        for key in keys:
-            record = records.get(key)
-            if record is None:
+    print("\nprogress (seconds since submission):")
+    job_ids, printed, done = {}, {}, set()
+    deadline = started + TIMEOUT_SECONDS
+    while len(done) < len(submitted) and time.monotonic() < deadline:
+        for label, form, key in submitted:
+            if key in done:
                 continue
-            job_id = record["job_id"]
-            printed = seen.get(key, (job_id, 0))[1]
-            for change in record["history"][printed:]:
-                detail = f"  ({change['detail']})" if change.get("detail") else ""
-                print(f"  {change['at']}  {job_id:<45} {change['status']}{detail}")
-            seen[key] = (job_id, len(record["history"]))
-            if record["status"] in TERMINAL:
-                settled.add(key)
-            elif record.get("execution_arn"):
-                execution = sfn.describe_execution(executionArn=record["execution_arn"])
-                if execution["status"] != "RUNNING":
-                    settled.add(key)
+            if key not in job_ids:
+                found = jobs_table.scan(ConsistentRead=True, FilterExpression="#s.#k = :key",
+                                        ExpressionAttributeNames={"#s": "source", "#k": "key"},
+                                        ExpressionAttributeValues={":key": key})["Items"]
+                if not found:
+                    continue
+                job_ids[key] = found[0]["job_id"]
+            record = jobs_table.get_item(Key={"job_id": job_ids[key]}, ConsistentRead=True).get("Item") or {}
+            for change in record.get("history", [])[printed.get(key, 0):]:
+                elapsed = time.monotonic() - started
+                detail = f"  {change['detail']}" if change.get("detail") else ""
+                print(f"  {elapsed:6.1f}s  {form['job_name']:<22} {change['status']:<18}{detail[:110]}")
+            printed[key] = len(record.get("history", []))
+            # A failed job is done once Slack was told.
+            if record.get("status") in FINAL and (record["status"] != "FAILED" or record.get("notification")):
+                done.add(key)
         time.sleep(0.5)
-
-    if len(settled) < len(keys):
-        print(f"some jobs did not settle within {TIMEOUT_SECONDS}s", file=sys.stderr)
+    if len(done) < len(submitted):
+        print(f"\nsome jobs did not finish within {TIMEOUT_SECONDS} s; look at GET {api}/jobs/<id>", file=sys.stderr)
         return 1
 
-    print("\nThe jobs through the API:")
-    for key in keys:
-        job_id = seen[key][0]
-        url = f"{outputs['ApiUrl']}/jobs/{job_id}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            job = json.load(response)
-        print(f"\nGET {url}\n  status {job['status']}, history "
-              + " -> ".join(change["status"] for change in job["history"]))
-    print("\nAt this stage a valid job stops at PREPARING once its data files are checked; "
-          "launching the ML jobs comes next.\nStop the local stack with: make stop")
+    container_form = submitted[0][1]
+    result_set = container_form["result_set"]
+    print(f"\nrecommendations from result set '{result_set}' (GET {api}/recommendations/...):")
+    examples = [
+        ("a customer the model was trained on", f"{result_set}/u000?n=5"),
+        ("a new customer: women 20-29 in Tokyo", f"{result_set}/someone-new?gender=F&age=24&region=tokyo&n=5"),
+        ("a new customer nothing is known about", f"{result_set}/someone-else?n=5"),
+    ]
+    for what, path in examples:
+        answer = get_json(f"{api}/recommendations/{path}")
+        items = ", ".join(i["item_id"] for i in answer.get("items", []))
+        extra = f" ({answer['segment']})" if answer.get("segment") else ""
+        print(f"  {what}:\n    source {answer.get('source')}{extra}: {items}")
+
+    failed = submitted[2][1]
+    failed_id = job_ids[submitted[2][2]]
+    messages = [m for m in get_json(f"{standin}/_messages") if failed_id in json.dumps(m.get("body"))]
+    print(f"\nthe Slack message for the job that failed on purpose ({failed['job_name']}):")
+    for message in messages:
+        print("  " + message["body"].get("text", "")[:400])
+
+    web = outputs["WebPageUrl"]
+    print(f"""
+explore further:
+  web page (token recoflow-local-token):  {web}
+  a job:                 curl -s {api}/jobs/{job_ids[submitted[0][2]]} | python3 -m json.tool
+  recent jobs:           curl -s '{api}/jobs?limit=5' | python3 -m json.tool
+  recommendations:       curl -s '{api}/recommendations/{result_set}/u001?n=10'
+  Slack stand-in:        curl -s {standin}/_messages | python3 -m json.tool
+  submit your own form:  aws --endpoint-url {endpoint} s3 cp my-form.json s3://{outputs['FormsBucket']}/submissions/
+stop everything:         make stop""")
     return 0
 
 
