@@ -17,13 +17,17 @@ DEMO_SLACK_PORT ?= 4597
 TEST_ENV := LOCALSTACK_PORT=$(TEST_PORT) LOCALSTACK_HOST_DIR=$(TEST_DIR) LOCALSTACK_VENV=$(CURDIR)/$(VENV) \
             LOCALSTACK_ENDPOINT=http://127.0.0.1:$(TEST_PORT) STACK_OUTPUTS=$(CURDIR)/build/test-stack-outputs.json
 
-.PHONY: demo test lint unit e2e install build deploy start slack stop teardown bench clean
+.PHONY: demo test lint unit e2e install build package deploy start slack stop teardown bench clean
 
 install:
 	localstack/host/install.sh
 
 build:
 	CARGO_PROFILE=$(CARGO_PROFILE) scripts/build-functions.sh
+
+# Release zips for AWS Lambda (provided.al2023) with cargo-lambda: build/package/<name>/bootstrap.zip.
+package: install
+	scripts/package.sh
 
 start:
 	localstack/host/start.sh

@@ -8,7 +8,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 PROFILE="${CARGO_PROFILE:-local}"
-FUNCTIONS=(intake api prepare runner deliver notify record-failure)
+source scripts/functions.sh
 
 args=()
 for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done

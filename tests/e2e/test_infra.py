@@ -83,6 +83,18 @@ def test_no_data_action_applies_to_every_resource():
     assert checked > 50
 
 
+def test_the_function_binaries_run_on_amazon_linux_2023():
+    """The bootstraps this run deployed (make package checks its release zips the same way)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from check_packages import check_binary, glibc_versions
+
+    binaries = sorted((REPO / "build" / "lambda").glob("*/bootstrap"))
+    assert len(binaries) >= 7
+    for binary in binaries:
+        assert check_binary(binary.parent.name, binary) == []
+        assert glibc_versions(binary), f"{binary} has no glibc symbols: is it the right file?"
+
+
 def test_buckets_are_private_and_encrypted():
     template, _ = decode_str(TEMPLATE.read_text())
     buckets = {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"}

@@ -3,16 +3,17 @@
 use lambda_runtime::Diagnostic;
 use recoflow_core::errors::{ErrorName, NamedError};
 
-/// Logs: JSON lines through `tracing`. Handlers open a span with the job id, and the span's
-/// fields are printed on every line inside it.
+/// Logs: JSON lines through `tracing`. The runtime opens a span per invocation with the Lambda
+/// request id, handlers one with the job id; every line lists the fields of the spans it is in
+/// (`spans`), so both are on every line of a job's work.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
+        .with_current_span(false)
+        .with_span_list(true)
         .with_target(false)
         .init();
 }

@@ -9,26 +9,39 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use recoflow_core::ports::{WebhookPoster, WebhookReply};
+use tokio::sync::OnceCell;
+
+type Client = HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Posts JSON over HTTPS (or HTTP, for a local stand-in).
 pub struct HttpsPoster {
-    client: HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Built at the first post: reading the system's root certificates costs start-up time,
+    /// and most invocations post nothing.
+    client: OnceCell<Client>,
     timeout: Duration,
 }
 
 impl HttpsPoster {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Self {
-            client: HttpClient::builder(TokioExecutor::new()).build(connector),
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            client: OnceCell::new(),
             timeout,
-        })
+        }
+    }
+
+    async fn client(&self) -> Result<&Client, String> {
+        self.client
+            .get_or_try_init(|| async {
+                let provider = rustls::crypto::aws_lc_rs::default_provider();
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(provider)
+                    .map_err(|e| format!("no TLS root certificates: {e}"))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(HttpClient::builder(TokioExecutor::new()).build(connector))
+            })
+            .await
     }
 }
 
@@ -39,8 +52,9 @@ impl WebhookPoster for HttpsPoster {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|_| "the webhook URL is not a valid URL".to_owned())?;
+        let client = self.client().await?;
         let call = async {
-            let response = self.client.request(request).await.map_err(|e| e.to_string())?;
+            let response = client.request(request).await.map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()

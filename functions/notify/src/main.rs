@@ -50,7 +50,7 @@ async fn main() -> Result<(), Error> {
             required_env("API_URL_PARAMETER")?,
             WEBHOOK_MAX_AGE,
         ),
-        poster: HttpsPoster::new(POST_TIMEOUT)?,
+        poster: HttpsPoster::new(POST_TIMEOUT),
         clock: SystemClock,
         settings,
     };

@@ -6,14 +6,14 @@
 //! No room → `QuotaUnavailable`, and the state machine waits and asks again; the job shows
 //! `WAITING_FOR_QUOTA` meanwhile and nobody is told, because waiting is not failing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
 use recoflow_aws::lambda::diagnostic;
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::form::{Backend, JobForm};
 use recoflow_core::job::{now_rfc3339, JobFailure, JobId, JobRecord, JobStatus};
-use recoflow_core::phase::{Phase, ResourceKind, ResourceState};
+use recoflow_core::phase::{LaunchedResource, Phase, ResourceKind, ResourceState};
 use recoflow_core::ports::{
     Acquired, JobPatch, JobStore, LimitSource, MlService, SlotStore, TransitionError, TransitionExtras,
 };
@@ -316,6 +316,88 @@ where
     Ok(done(job_id, &format!("slot in {pool} released")))
 }
 
+/// How long clean-up waits for the jobs it stopped to say so (SageMaker stops take a while).
+const STOP_WAIT: Duration = Duration::from_secs(20);
+
+/// Asks the service to stop every job the record shows running, waits a little for them to end,
+/// and records what the service says became of each (not what was asked). Answers the names of
+/// the jobs stopped or stopping.
+async fn stop_launched<J, S, L, C, P>(
+    deps: &RunnerDeps<J, S, L, C, P>,
+    record: &JobRecord,
+    form: &JobForm,
+    why: &str,
+) -> Result<Vec<String>, RunnerError>
+where
+    J: JobStore,
+    C: MlService,
+    P: MlService,
+{
+    let service = deps.service(form.backend);
+    let running: Vec<&LaunchedResource> = record
+        .resources
+        .values()
+        .filter(|r| r.kind.is_job() && !r.state.is_final())
+        .collect();
+    for resource in &running {
+        if let Err(err) = service.stop(resource).await {
+            warn!(resource = %resource.name, error = %err, "could not stop; it runs to its end");
+        }
+    }
+    let deadline = std::time::Instant::now() + STOP_WAIT;
+    let mut seen = Vec::with_capacity(running.len());
+    loop {
+        seen.clear();
+        for resource in &running {
+            seen.push(service.observe(resource).await?);
+        }
+        let settled = seen.iter().zip(&running).all(|(now, resource)| {
+            now.as_ref().is_none_or(|o| o.state.is_final()) || !stoppable(resource.kind)
+        });
+        if settled || std::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut stopped = Vec::new();
+    for (resource, now) in running.iter().zip(seen) {
+        let mut entry = (*resource).clone();
+        entry.at = now_rfc3339();
+        match now {
+            None => {
+                entry.state = ResourceState::Failed;
+                entry.reason = Some("never created: the launch did not go through".into());
+            }
+            Some(observed) if observed.state.is_final() => {
+                entry.state = observed.state;
+                entry.reason = observed.reason.or_else(|| Some(format!("{why}; it had ended")));
+                if observed.state == ResourceState::Stopped {
+                    stopped.push(resource.name.clone());
+                }
+            }
+            Some(_) if !stoppable(resource.kind) => {
+                entry.reason = Some(format!("runs to its end: Personalize cannot stop it ({why})"));
+            }
+            Some(_) => {
+                entry.reason = Some(format!("stopping ({why})"));
+                stopped.push(resource.name.clone());
+            }
+        }
+        deps.jobs
+            .patch(&record.job_id, JobPatch::Resource(entry), None)
+            .await?;
+    }
+    Ok(stopped)
+}
+
+/// Personalize import and batch inference jobs cannot be stopped.
+fn stoppable(kind: ResourceKind) -> bool {
+    !matches!(
+        kind,
+        ResourceKind::DatasetImportJob | ResourceKind::BatchInferenceJob
+    )
+}
+
 /// Stops whatever the job still runs and gives its slots back. Called on the failure path and
 /// when an execution ended from outside (then the job, if still shown running, is marked
 /// FAILED). Repeating it is harmless.
@@ -342,54 +424,8 @@ where
         (_, Some(status)) => format!("execution {status}"),
         _ => "job failed".to_owned(),
     };
-    let service = deps.service(form.backend);
-    let mut stopped = Vec::new();
-    for resource in record
-        .resources
-        .values()
-        .filter(|r| r.kind.is_job() && !r.state.is_final())
-    {
-        if let Err(err) = service.stop(resource).await {
-            warn!(resource = %resource.name, error = %err, "could not stop; it runs to its end");
-        }
-        // Record what the service says became of it, not what was asked.
-        let mut entry = resource.clone();
-        entry.at = now_rfc3339();
-        match service.observe(resource).await? {
-            None => {
-                entry.state = ResourceState::Failed;
-                entry.reason = Some("never created: the launch did not go through".into());
-            }
-            Some(seen) if seen.state.is_final() => {
-                entry.state = seen.state;
-                entry.reason = seen.reason.or_else(|| Some(format!("{why}; it had ended")));
-                if seen.state == ResourceState::Stopped {
-                    stopped.push(resource.name.clone());
-                }
-            }
-            Some(seen) => {
-                entry.state = ResourceState::Running;
-                entry.reason = Some(match seen.detail {
-                    Some(detail) if detail.contains("Stopping") || detail.contains("STOPPING") => {
-                        stopped.push(resource.name.clone());
-                        format!("stopping ({why})")
-                    }
-                    _ if matches!(
-                        resource.kind,
-                        ResourceKind::DatasetImportJob | ResourceKind::BatchInferenceJob
-                    ) =>
-                    {
-                        format!("runs to its end: Personalize cannot stop it ({why})")
-                    }
-                    _ => {
-                        stopped.push(resource.name.clone());
-                        format!("stop requested ({why})")
-                    }
-                });
-            }
-        }
-        deps.jobs.patch(job_id, JobPatch::Resource(entry), None).await?;
-    }
+    // Slots first: they are what other jobs wait for; then the job's status; then the stops,
+    // which may take a while to show.
     let released = release_job_slots(&deps.slots, job_id, form).await?;
     if let Some(status) = execution_status {
         if record.status.is_running() {
@@ -414,6 +450,7 @@ where
             }
         }
     }
+    let stopped = stop_launched(deps, &record, form, &why).await?;
     info!(stopped = stopped.len(), released = released.len(), why = %why, "cleaned up");
     Ok(done(
         job_id,
