@@ -75,10 +75,11 @@ e2e: build install
 test: lint unit e2e
 
 # Benchmarks build optimised binaries of their own (profile bench-opt: release without LTO).
-bench: build install
+bench: build install package
 	cargo build --profile bench-opt --locked -p recoflow-bench
 	$(VENV)/bin/python scripts/bench_recsys_memory.py
 	$(VENV)/bin/python scripts/bench_delivery.py
+	$(VENV)/bin/python scripts/bench_cold_start.py
 
 clean:
 	rm -rf build target .localstack-host
