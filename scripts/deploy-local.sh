@@ -22,12 +22,14 @@ LOCAL_TIMINGS=(
   SlackRetryBudgetSeconds=8 FoldWindowSeconds=15
 )
 
-mkdir -p build
+# The packaged template beside the outputs, so stacks deployed side by side (make e2e) keep apart.
+PACKAGED="${OUTPUTS_FILE%.json}-packaged.yaml"
+mkdir -p "$(dirname "$OUTPUTS_FILE")"
 echo "deploy-local: packaging"
 # package prints a progress line per chunk: keep its output for when it fails.
 if ! "$AWS" cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACTS" \
-  --output-template-file build/packaged.yaml >build/package.log 2>&1; then
-  tail -20 build/package.log >&2; exit 1
+  --output-template-file "$PACKAGED" >"$PACKAGED.log" 2>&1; then
+  tail -20 "$PACKAGED.log" >&2; exit 1
 fi
 stack_status() {
   "$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" \
@@ -38,7 +40,7 @@ stack_status() {
 # ROLLBACK_COMPLETE, which that waiter never accepts (it would wait an hour). So the deploy runs
 # in the background while this loop watches the stack and gives up on any failed state.
 deploy_once() {
-  "$AWS" cloudformation deploy --template-file build/packaged.yaml --stack-name "$STACK_NAME" \
+  "$AWS" cloudformation deploy --template-file "$PACKAGED" --stack-name "$STACK_NAME" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
     --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}" &
   local deploy=$!

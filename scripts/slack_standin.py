@@ -11,6 +11,9 @@ Control (JSON):
     POST   /_answers               answers for the next posts, in order, then `200 ok` again:
                                    [{"status": 429, "retry_after": 1}, {"status": 500},
                                     {"status": 400, "body": "invalid_payload"}, ...]
+                                   An answer with "match": "<text>" is used only for a post
+                                   whose body contains that text (a job id, say), so tests
+                                   running side by side do not take each other's answers.
     DELETE /_answers               forget the queued answers
     GET    /_health                `ok`
 Posts that get anything but 200 are recorded too (with the status they got), so a test can see
@@ -76,16 +79,18 @@ class Handler(BaseHTTPRequestHandler):
                 answers = json.loads(raw)
                 assert isinstance(answers, list) and all(isinstance(a, dict) and "status" in a for a in answers)
             except (ValueError, AssertionError):
-                return self._reply(400, "a list of {status, retry_after?, body?}")
+                return self._reply(400, "a list of {status, retry_after?, body?, match?}")
             with LOCK:
                 ANSWERS.extend(answers)
             return self._reply(200, "ok")
+        text = raw.decode(errors="replace")
         with LOCK:
-            answer = ANSWERS.pop(0) if ANSWERS else {"status": 200, "body": "ok"}
+            index = next((i for i, a in enumerate(ANSWERS) if a.get("match", "") in text), None)
+            answer = ANSWERS.pop(index) if index is not None else {"status": 200, "body": "ok"}
         try:
             body = json.loads(raw)
         except ValueError:
-            body = raw.decode(errors="replace")
+            body = text
         status = int(answer["status"])
         entry = {"path": self.path, "at": time.time(), "status": status, "body": body}
         with LOCK:

@@ -327,6 +327,22 @@ const recoflow = (() => {
     });
   }
 
+  // The job's status and history, in the chosen language (shown again when it changes).
+  function showStatus(job) {
+    state.job = job;
+    const now = document.getElementById("job-status");
+    now.textContent = statusText(job.status);
+    now.className = "status " + job.status;
+    document.getElementById("job-since").textContent = since(job.status_since);
+    const history = document.getElementById("job-history");
+    history.innerHTML = "";
+    job.history.forEach((change) => {
+      const item = document.createElement("li");
+      item.textContent = new Date(change.at).toLocaleTimeString() + "  " + statusText(change.status) + (change.detail ? " – " + change.detail : "");
+      history.appendChild(item);
+    });
+  }
+
   async function follow(jobId) {
     const progress = document.getElementById("progress");
     progress.classList.remove("hidden");
@@ -334,17 +350,7 @@ const recoflow = (() => {
     for (;;) {
       const { status, json: job } = await api("GET", "jobs/" + encodeURIComponent(jobId));
       if (status === 200 && job) {
-        const now = document.getElementById("job-status");
-        now.textContent = statusText(job.status);
-        now.className = "status " + job.status;
-        document.getElementById("job-since").textContent = since(job.status_since);
-        const history = document.getElementById("job-history");
-        history.innerHTML = "";
-        job.history.forEach((change) => {
-          const item = document.createElement("li");
-          item.textContent = new Date(change.at).toLocaleTimeString() + "  " + statusText(change.status) + (change.detail ? " – " + change.detail : "");
-          history.appendChild(item);
-        });
+        showStatus(job);
         if (job.failure) {
           document.getElementById("job-failure").classList.remove("hidden");
           document.getElementById("job-cause").textContent = job.failure.error + ": " + job.failure.cause;
@@ -356,8 +362,9 @@ const recoflow = (() => {
           link.onclick = async (event) => {
             event.preventDefault();
             const answer = await api("GET", "recommendations/" + encodeURIComponent(user) + "/example-user?n=10");
-            document.getElementById("job-cause").textContent = JSON.stringify(answer.json, null, 2);
-            document.getElementById("job-failure").classList.remove("hidden");
+            const shown = document.getElementById("try-answer");
+            shown.textContent = JSON.stringify(answer.json, null, 2);
+            shown.classList.remove("hidden");
           };
           document.getElementById("job-done").classList.remove("hidden");
         }
@@ -370,7 +377,7 @@ const recoflow = (() => {
   function formPage() {
     const form = document.getElementById("job-form");
     document.querySelector('a[href="ui/jobs"]').href = basePath() + "ui/jobs";
-    setupLanguage();
+    setupLanguage(() => { if (state.job) showStatus(state.job); });
     showBackend(form);
     form.querySelectorAll("input[name=backend]").forEach((r) => r.addEventListener("change", () => showBackend(form)));
     loadDataFiles();

@@ -73,6 +73,11 @@ class Api:
     def get_job(self, job_id: str) -> requests.Response:
         return self.http.get(f"{self.base}/jobs/{job_id}", timeout=30)
 
+    def recommendations(self, result_set: str, user_id: str, **query) -> requests.Response:
+        """GET /recommendations/{result_set}/{user_id}; the path parts are sent as given
+        (percent-encode them yourself to test odd ones)."""
+        return self.http.get(f"{self.base}/recommendations/{result_set}/{user_id}", params=query, timeout=30)
+
 
 @pytest.fixture(scope="session")
 def api(stack) -> Api:
@@ -81,7 +86,14 @@ def api(stack) -> Api:
 
 # ---------- running jobs (issue 6): faults, quota limits, forms for both backends ----------
 
-from e2e_helpers import RECSYS_IMAGE, Faults, QuotaLimits, Recoflow, unique  # noqa: E402
+from e2e_helpers import (  # noqa: E402
+    Faults,
+    QuotaLimits,
+    Recoflow,
+    SlackStandin,
+    container_form_for,
+    personalize_form_for,
+)
 
 # Emulated job durations for the whole suite: short, yet long enough for jobs to overlap.
 SUITE_FAULTS = {"durations": {"personalize": 1.0, "sagemaker": 1.0}}
@@ -119,58 +131,20 @@ def quota_limits(aws, stack):
 @pytest.fixture
 def container_form(data_uris, suite_faults):
     """A valid container form (reference recsys image) with a unique job name and result set."""
-
-    def build(instance_type="ml.m5.large", **overrides) -> dict:
-        form = {
-            "schema_version": 1,
-            "job_name": unique("e2e-container"),
-            "submitted_by": "e2e-container@example.com",
-            "result_set": unique("e2e-c"),
-            "backend": "container",
-            "dataset": {
-                "interactions": data_uris["interactions.csv"],
-                "users": data_uris["users.csv"],
-                "items": data_uris["items.csv"],
-            },
-            "segment": {"gender": ["F"], "age": {"min": 20, "max": 39}},
-            "num_results": 10,
-            "container": {
-                "training_image": RECSYS_IMAGE,
-                "scoring_image": RECSYS_IMAGE,
-                "instance_type": instance_type,
-                "instance_count": 1,
-                "hyperparameters": {"max_neighbours": "50", "min_count": "2"},
-                "max_runtime_seconds": 600,
-            },
-        }
-        form.update(overrides)
-        return form
-
-    return build
+    return lambda instance_type="ml.m5.large", **overrides: container_form_for(data_uris, instance_type, **overrides)
 
 
 @pytest.fixture
 def personalize_form(data_uris, suite_faults):
     """A valid personalize form with a unique job name and result set (so nothing is shared
     with another test unless it asks for the same result_set)."""
+    return lambda **overrides: personalize_form_for(data_uris, **overrides)
 
-    def build(**overrides) -> dict:
-        form = {
-            "schema_version": 1,
-            "job_name": unique("e2e-personalize"),
-            "submitted_by": "e2e-personalize@example.com",
-            "result_set": unique("e2e-p"),
-            "backend": "personalize",
-            "dataset": {
-                "interactions": data_uris["interactions.csv"],
-                "users": data_uris["users.csv"],
-                "items": data_uris["items.csv"],
-            },
-            "segment": {"gender": ["F"], "region": ["tokyo", "osaka"]},
-            "num_results": 15,
-            "personalize": {"recipe": "aws-user-personalization", "perform_hpo": False, "training_mode": "FULL"},
-        }
-        form.update(overrides)
-        return form
 
-    return build
+@pytest.fixture(scope="session")
+def slack(stack) -> SlackStandin:
+    """The suite's Slack stand-in (scripts/slack_standin.py), which the stack's webhook points at."""
+    url = os.environ.get("SLACK_STANDIN")
+    if not url:
+        pytest.fail("SLACK_STANDIN is not set: run the suite with make e2e (it starts the stand-in)")
+    return SlackStandin(url)

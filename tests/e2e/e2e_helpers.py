@@ -276,6 +276,14 @@ class Recoflow:
 
         return wait_for(f"job {job_id}: {what}", probe, timeout, interval=0.3)
 
+    def wait_notified(self, job_id: str, timeout: float = 60) -> dict:
+        """The job record once notify has settled what Slack was told (after the job ended)."""
+        def probe():
+            job = self.job(job_id)
+            return job if job.get("notification") else None
+
+        return wait_for(f"job {job_id}: its notification", probe, timeout, interval=0.5)
+
     # ---- quota ----
     def quota_pools(self) -> dict:
         """Every pool of the quota table: pool key -> {"used", "holders"}."""
@@ -361,3 +369,74 @@ def expected_tags(job: dict) -> dict:
         "recoflow:result-set": form["result_set"],
         "recoflow:submitted-by": form["submitted_by"],
     }
+
+
+def container_form_for(data_uris: dict, instance_type: str = "ml.m5.large", **overrides) -> dict:
+    """A valid container form (reference recsys image) with a unique job name and result set."""
+    form = {
+        "schema_version": 1,
+        "job_name": unique("e2e-container"),
+        "submitted_by": "e2e-container@example.com",
+        "result_set": unique("e2e-c"),
+        "backend": "container",
+        "dataset": {
+            "interactions": data_uris["interactions.csv"],
+            "users": data_uris["users.csv"],
+            "items": data_uris["items.csv"],
+        },
+        "segment": {"gender": ["F"], "age": {"min": 20, "max": 39}},
+        "num_results": 10,
+        "container": {
+            "training_image": RECSYS_IMAGE,
+            "scoring_image": RECSYS_IMAGE,
+            "instance_type": instance_type,
+            "instance_count": 1,
+            "hyperparameters": {"max_neighbours": "50", "min_count": "2"},
+            "max_runtime_seconds": 600,
+        },
+    }
+    form.update(overrides)
+    return form
+
+
+def personalize_form_for(data_uris: dict, **overrides) -> dict:
+    """A valid personalize form with a unique job name and result set."""
+    form = {
+        "schema_version": 1,
+        "job_name": unique("e2e-personalize"),
+        "submitted_by": "e2e-personalize@example.com",
+        "result_set": unique("e2e-p"),
+        "backend": "personalize",
+        "dataset": {
+            "interactions": data_uris["interactions.csv"],
+            "users": data_uris["users.csv"],
+            "items": data_uris["items.csv"],
+        },
+        "segment": {"gender": ["F"], "region": ["tokyo", "osaka"]},
+        "num_results": 15,
+        "personalize": {"recipe": "aws-user-personalization", "perform_hpo": False, "training_mode": "FULL"},
+    }
+    form.update(overrides)
+    return form
+
+
+class SlackStandin:
+    """The Slack stand-in's control API (scripts/slack_standin.py)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def messages(self) -> list:
+        """Every post received, oldest first: {"path", "at", "status", "body"}."""
+        return requests.get(f"{self.url}/_messages", timeout=10).json()
+
+    def about(self, *needles: str) -> list:
+        """Posts whose body mentions every one of `needles` (job ids, say)."""
+        return [m for m in self.messages() if all(n in json.dumps(m.get("body")) for n in needles)]
+
+    def answer(self, answers: list):
+        """Answers for the next posts, in order; then 200 ok again."""
+        requests.post(f"{self.url}/_answers", data=json.dumps(answers), timeout=10).raise_for_status()
+
+    def reset_answers(self):
+        requests.delete(f"{self.url}/_answers", timeout=10).raise_for_status()

@@ -24,7 +24,7 @@ def upload_broken_interactions(recoflow) -> str:
 
 
 def test_a_failing_training_container_fails_the_job_with_its_reason_and_frees_its_slot_at_once(
-    recoflow, quota_limits, container_form
+    recoflow, quota_limits, container_form, slack
 ):
     instance_type = "ml.m5.2xlarge"
     # One slot: had the failed job kept it, the next job would wait for its lease (20 s).
@@ -55,6 +55,18 @@ def test_a_failing_training_container_fails_the_job_with_its_reason_and_frees_it
     assert failure["error"] == "TrainingFailed", failure
     assert failure["state"] == "TRAINING", failure
     assert reason in failure["cause"], f"the cause should carry the container's reason {reason!r}: {failure}"
+
+    # Slack heard of it once, with what a reader needs to act (issue 8).
+    notified = recoflow.wait_notified(job_id, timeout=30)
+    assert notified["notification"]["state"] == "DELIVERED", notified["notification"]
+    assert notified["notification"]["attempts"] == 1
+    (message,) = slack.about(job_id)
+    text = message["body"]["text"]
+    for needed in (job_id, "TRAINING", "TrainingFailed", "model/container", "AlgorithmError"):
+        assert needed in text, f"{needed!r} missing from {text!r}"
+    urls = [e["url"] for b in message["body"]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert any("console.aws.amazon.com/states" in u and job_id in u for u in urls), urls
+    assert any(u.endswith(f"/jobs/{job_id}") for u in urls), urls
 
     # The next job in the one-slot pool runs at once.
     follower = recoflow.submit(container_form(instance_type=instance_type))
@@ -107,7 +119,7 @@ def test_a_failed_personalize_import_fails_the_job_with_its_reason_and_the_recor
             assert resource["state"] == "FAILED" and resource["reason"] == reason, resource
 
 
-def test_a_segment_matching_nobody_fails_before_anything_is_launched(recoflow, container_form, personalize_form):
+def test_a_segment_matching_nobody_fails_before_anything_is_launched(recoflow, container_form, personalize_form, slack):
     def run(form):
         job_id = recoflow.submit(form)
         return recoflow.wait_ended(job_id, timeout=60)
@@ -130,6 +142,12 @@ def test_a_segment_matching_nobody_fails_before_anything_is_launched(recoflow, c
         assert recoflow.processing_jobs(NameContains=job["job_id"]) == []
         errors = recoflow.task_errors(job["job_id"])
         assert "QuotaUnavailable" not in errors and "LaunchRefused" not in errors
+        # One message, telling the reader to look at the input first.
+        recoflow.wait_notified(job["job_id"], timeout=30)
+        messages = slack.about(job["job_id"])
+        assert len(messages) <= 1, messages
+        if messages:  # else folded with other failures of this cause (test_slack.py)
+            assert "[input/data]" in messages[0]["body"]["text"], messages[0]["body"]["text"]
     personalize_job = ended[1][0]
     group = f"rf-{personalize_job['form']['result_set']}"
     groups = recoflow.personalize_list("list_dataset_groups", "datasetGroups")

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use recoflow_core::delivery::Delivery;
 use recoflow_core::form::{JobForm, MAX_FORM_BYTES};
 use recoflow_core::job::{
     form_digest, now_rfc3339, Cancellation, JobFailure, JobId, JobRecord, JobSource, JobStatus, ListCursor,
@@ -249,6 +250,13 @@ pub async fn list<J: JobStore, E, S, R, O, T>(
     request: &Request,
 ) -> Response<Body> {
     let parameters = request.query_string_parameters();
+    if let Some((name, _)) = parameters.iter().find(|(name, _)| !["limit", "next"].contains(name)) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            &format!("{name}: unknown query parameter; use limit or next"),
+        );
+    }
     let limit = match parameters.first("limit") {
         None => DEFAULT_PAGE,
         Some(limit) => match limit.parse::<u32>() {
@@ -381,9 +389,36 @@ pub struct JobView<'a> {
     /// Whether Slack was told (`DELIVERED`, `UNDELIVERED` and why, `FOLDED` into a summary).
     #[serde(skip_serializing_if = "Option::is_none")]
     notification: Option<&'a Notification>,
+    /// Where publishing the results stands: the version being written (served once
+    /// `published`) and how far it got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<DeliveryView<'a>>,
     counts: &'a BTreeMap<String, u64>,
     /// Everything the job launched, oldest first.
     resources: Vec<ResourceView<'a>>,
+}
+
+#[derive(Serialize)]
+struct DeliveryView<'a> {
+    version: &'a str,
+    published: bool,
+    started_at: &'a str,
+    users_delivered: u64,
+    lines_skipped: u64,
+    segments_published: u64,
+}
+
+impl<'a> DeliveryView<'a> {
+    fn of(delivery: &'a Delivery) -> Self {
+        Self {
+            version: &delivery.version,
+            published: delivery.published,
+            started_at: &delivery.started_at,
+            users_delivered: delivery.users,
+            lines_skipped: delivery.skipped,
+            segments_published: delivery.segments,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -425,6 +460,7 @@ impl<'a> JobView<'a> {
             cancellation: record.cancellation.as_ref(),
             users_to_score: record.prepared.as_ref().map(|p| p.users_to_score),
             notification: record.notification.as_ref(),
+            delivery: record.delivery.as_ref().map(DeliveryView::of),
             counts: &record.counts,
             resources,
         }
@@ -660,6 +696,16 @@ mod tests {
             std::collections::HashMap::from([("next".to_owned(), "garbage".to_owned())]),
         );
         assert_eq!(handle(&deps, bad).await.status(), StatusCode::BAD_REQUEST);
+        let unknown = lambda_http::RequestExt::with_query_string_parameters(
+            page(""),
+            std::collections::HashMap::from([("cursor".to_owned(), "x".to_owned())]),
+        );
+        let answer = handle(&deps, unknown).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        assert!(json_body(&answer)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cursor:"));
     }
 
     #[tokio::test]

@@ -87,6 +87,16 @@ fn plain_text(value: &str, max: usize) -> bool {
     !value.is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
 }
 
+/// A user id is plain text as given and, should a gateway pass the path undecoded (LocalStack
+/// does; API Gateway decodes it), once percent-decoded too, so `%0A` cannot smuggle a newline.
+fn valid_user_id(user_id: &str) -> bool {
+    plain_text(user_id, MAX_USER_ID_CHARS)
+        && match percent_encoding::percent_decode_str(user_id).decode_utf8() {
+            Ok(decoded) => plain_text(&decoded, MAX_USER_ID_CHARS),
+            Err(_) => false,
+        }
+}
+
 fn is_result_set_name(name: &str) -> bool {
     (3..=48).contains(&name.len())
         && name
@@ -225,7 +235,7 @@ pub async fn recommend<R: RecommendationStore>(
     if !is_result_set_name(result_set) {
         return not_found();
     }
-    if !plain_text(user_id, MAX_USER_ID_CHARS) {
+    if !valid_user_id(user_id) {
         return bad_parameter(
             "user_id",
             &format!("must be 1 to {MAX_USER_ID_CHARS} characters without control characters"),
@@ -518,8 +528,11 @@ mod tests {
             ("/recommendations/spring/u1?colour=red", "colour"),
             ("/recommendations/spring/u1?n=1&n=2", "n"),
             ("/recommendations/spring/u%01x", "user_id"),
+            ("/recommendations/spring/u%250Ax", "user_id"),
+            ("/recommendations/spring/u%25FFx", "user_id"),
         ] {
-            let path = path.replace("%01", "\u{1}");
+            // What the handler sees: %01 a control character, %25 a literal percent sign.
+            let path = path.replace("%01", "\u{1}").replace("%25", "%");
             let (status, body) = get(&deps, &path).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
             assert_eq!(body["error"]["code"], "InvalidParameter");

@@ -1,0 +1,187 @@
+"""Issue 9: the web page for business users, driven in headless Chromium against the deployed
+local stack. The browser is Debian's /usr/bin/chromium (scripts/install-browser.sh, run by
+make install), driven by Playwright; no browser is ever downloaded. Screenshots of the pages
+are saved under build/test-artifacts/."""
+
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from e2e_helpers import FINAL_STATUSES, REPO, RUNNING_STATUSES, unique
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium dials out at start (updates, sync, QUIC),
+# which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = REPO / "build" / "test-artifacts"
+
+# Each page call is a Lambda invocation on the local stack: allow for a cold start.
+expect.set_options(timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-browser.sh (part of make install)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def token(aws, stack) -> str:
+    parameter = aws("ssm").get_parameter(Name=stack["UiTokenParameter"], WithDecryption=True)
+    return parameter["Parameter"]["Value"]
+
+
+@pytest.fixture
+def page(browser, stack, token):
+    """The form page in a fresh tab, with the access token typed into its token box."""
+    context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack["WebPageUrl"])
+    page.fill("#token", token)  # the box appears when the page first calls the API
+    page.click("#token-save")
+    yield page
+    context.close()
+    assert not errors, f"the page's script failed: {errors}"
+
+
+def screenshot(page, name: str):
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def fill_valid_form(page, data_uris) -> dict:
+    """Fills a valid Amazon Personalize form, choosing the example data the picker offers."""
+    for name in ("interactions.csv", "users.csv", "items.csv"):
+        expect(page.locator(f'#data-files option[value="{data_uris[name]}"]')).to_have_count(1)
+    values = {"job_name": unique("web"), "result_set": unique("web"), "submitted_by": "web-page@example.com"}
+    for field, value in values.items():
+        page.fill(f"#{field}", value)
+    page.check("input[name=backend][value=personalize]")
+    page.fill("#num_results", "10")
+    page.fill("#interactions", data_uris["interactions.csv"])
+    page.fill("#users", data_uris["users.csv"])
+    page.fill("#items", data_uris["items.csv"])
+    page.check("input[name=gender][value=F]")
+    page.fill("#region", "tokyo, osaka")
+    return values
+
+
+def submit(page):
+    """Clicks the submit button; the API's answer to the page's POST."""
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/ui/api/jobs")) as answer:
+        page.click("#submit")
+    return answer.value
+
+
+def test_a_valid_form_is_followed_live_to_success(page, data_uris, suite_faults):
+    values = fill_valid_form(page, data_uris)
+    answer = submit(page)
+    assert answer.status == 202, answer.text()
+    job_id = answer.json()["job_id"]
+    expect(page.locator("#job-id")).to_have_text(job_id)
+    expect(page.locator("#job-form")).to_be_hidden()
+
+    # Watch the status the page shows, as a person would, until it is final.
+    seen, deadline = [], time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = page.locator("#job-status").get_attribute("class").removeprefix("status").strip()
+        if status and (not seen or seen[-1] != status):
+            seen.append(status)
+        if status in FINAL_STATUSES:
+            break
+        time.sleep(0.25)
+    assert seen and seen[-1] == "SUCCEEDED", f"the page showed {seen}: {page.inner_text('#progress')}"
+    assert RUNNING_STATUSES & set(seen), f"the page never showed the job running: {seen}"
+    expect(page.locator("#job-status")).to_have_text("done (SUCCEEDED)")
+    expect(page.locator("#job-history li").last).to_contain_text("SUCCEEDED")
+    expect(page.locator("#job-failure")).to_be_hidden()
+
+    # The link to try the recommendations API, and its answer shown on the page.
+    link = page.locator("#try-link")
+    expect(link).to_be_visible()
+    expect(link).to_have_attribute("href", re.compile(f"ui/api/recommendations/{values['result_set']}/"))
+    link.click()
+    expect(page.locator("#try-answer")).to_contain_text('"items"')
+    expect(page.locator("#job-failure")).to_be_hidden()
+    screenshot(page, "web-form-submitted.png")
+
+    # The finished job reads in Japanese too.
+    page.select_option("#language", "ja")
+    expect(page.locator("#job-status")).to_have_text("完了 (SUCCEEDED)")
+
+
+def test_b_each_problem_is_shown_beside_its_field(page, data_uris):
+    page.fill("#job_name", "")
+    page.fill("#submitted_by", "web-page@example.com")
+    page.fill("#result_set", unique("web"))
+    page.fill("#num_results", "0")
+    page.fill("#interactions", "s3://not-an-allowed-bucket/interactions.csv")
+    page.fill("#users", data_uris["users.csv"])
+    answer = submit(page)
+    assert answer.status == 400, answer.text()
+    problems = answer.json()["error"]["problems"]
+    assert {("$.job_name", "missing_field"), ("$.num_results", "out_of_range"),
+            ("$.dataset.interactions", "bucket_not_allowed")} <= {(p["path"], p["code"]) for p in problems}
+
+    # Every problem of the API's answer, with its code and message, beside its own field.
+    for problem in problems:
+        field = page.locator(f'[data-path="{problem["path"]}"]')
+        expect(field).to_have_class(re.compile(r"\binvalid\b"))
+        line = field.locator(f':scope > .problems > .problem[data-code="{problem["code"]}"]')
+        expect(line).to_have_text(f'{problem["message"]} ({problem["code"]})')
+    expect(page.locator(".problem")).to_have_count(len(problems))
+    expect(page.locator("#banner")).to_have_text("The form has problems; nothing was started. See the fields marked in red.")
+    expect(page.locator("#progress")).to_be_hidden()
+    screenshot(page, "web-form-problems.png")
+
+
+def test_c_the_language_switches_to_japanese_and_back(page):
+    page.select_option("#language", "ja")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page).to_have_title("recoflow – 新しいレコメンドジョブ")
+    expect(page.locator("label[for=job_name]")).to_have_text("ジョブ名")
+    expect(page.locator("legend[data-i18n='section.segment']")).to_have_text("対象の顧客")
+    expect(page.locator("#submit")).to_have_text("ジョブを開始")
+    screenshot(page, "web-form-ja.png")
+
+    # The choice holds on the jobs page (same tab), and switches back there.
+    page.click("a[data-i18n='nav.jobs']")
+    expect(page.locator("th[data-i18n='jobs.status']")).to_have_text("状態")
+    page.select_option("#language", "en")
+    expect(page.locator("th[data-i18n='jobs.status']")).to_have_text("Status")
+    page.go_back()
+    expect(page.locator("label[for=job_name]")).to_have_text("Job name")
+    expect(page.locator("#submit")).to_have_text("Start the job")
+
+
+def test_d_recent_jobs_are_listed_newest_first(page, data_uris, suite_faults):
+    fill_valid_form(page, data_uris)
+    answer = submit(page)
+    assert answer.status == 202, answer.text()
+    job_id = answer.json()["job_id"]
+    expect(page.locator("#job-id")).to_have_text(job_id)
+
+    page.click("a[data-i18n='nav.jobs']")
+    row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
+    expect(row).to_be_visible()
+    expect(row.locator("td").nth(4)).to_have_text("web-page@example.com")
+    expect(row.locator("td.status")).to_have_attribute("data-status", re.compile(r"^[A-Z_]+$"))
+
+    created = [datetime.strptime(text.replace("\u202f", " "), "%m/%d/%Y, %I:%M:%S %p")
+               for text in page.locator("#jobs tr td:nth-child(4)").all_inner_texts()]
+    assert len(created) > 1 and created == sorted(created, reverse=True), created
+    screenshot(page, "web-jobs.png")
