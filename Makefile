@@ -8,19 +8,15 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO_PROFILE ?= local
 VENV := .localstack-host/venv
-# make test runs its own LocalStack (own port and state dir), so a demo stack left running is untouched.
-TEST_PORT ?= 4599
-TEST_DIR := $(CURDIR)/.localstack-host/test-run
-# A Slack stand-in for the tests (scripts/slack_standin.py), and one for make demo.
-TEST_SLACK_PORT ?= 4598
+# make test runs its own LocalStacks (own ports and state dirs: scripts/e2e.sh), so a demo stack
+# left running is untouched. The demo's Slack stand-in:
 DEMO_SLACK_PORT ?= 4597
-TEST_ENV := LOCALSTACK_PORT=$(TEST_PORT) LOCALSTACK_HOST_DIR=$(TEST_DIR) LOCALSTACK_VENV=$(CURDIR)/$(VENV) \
-            LOCALSTACK_ENDPOINT=http://127.0.0.1:$(TEST_PORT) STACK_OUTPUTS=$(CURDIR)/build/test-stack-outputs.json
 
 .PHONY: demo test lint unit e2e install build package deploy start slack stop teardown bench clean
 
 install:
 	localstack/host/install.sh
+	scripts/install-browser.sh
 
 build:
 	CARGO_PROFILE=$(CARGO_PROFILE) scripts/build-functions.sh
@@ -60,19 +56,15 @@ lint:
 unit:
 	cargo nextest run --workspace --cargo-profile $(CARGO_PROFILE) --locked
 
-# A fresh LocalStack for the end-to-end suites, stopped afterwards even when they fail.
+# The end-to-end suites, in shards side by side, each on a fresh LocalStack stopped afterwards
+# even when they fail. TESTS="tests/e2e/test_slack.py ..." runs just those, on one stack.
 e2e: build install
-	rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)
-	trap '$(TEST_ENV) localstack/host/stop.sh; kill $$(cat $(TEST_DIR)/slack.pid 2>/dev/null) 2>/dev/null || true' EXIT; \
-	$(VENV)/bin/python scripts/slack_standin.py --port $(TEST_SLACK_PORT) --pid-file $(TEST_DIR)/slack.pid >/dev/null & \
-	$(TEST_ENV) localstack/host/start.sh; \
-	$(TEST_ENV) SLACK_WEBHOOK_URL=http://127.0.0.1:$(TEST_SLACK_PORT)/services/recoflow-test \
-	  SKIP_BUILD=1 STACK_OUTPUTS_FILE=build/test-stack-outputs.json scripts/deploy-local.sh >build/test-deploy.log 2>&1 \
-	  || { tail -40 build/test-deploy.log; exit 1; }; \
-	$(TEST_ENV) SLACK_STANDIN=http://127.0.0.1:$(TEST_SLACK_PORT) \
-	  $(VENV)/bin/pytest -q -p no:cacheprovider tests/localstack_host tests/emulators tests/e2e
+	TESTS="$(TESTS)" scripts/e2e.sh
 
-test: lint unit e2e
+# The Python tools and the browser install (downloads, mostly one core) while clippy compiles.
+test:
+	$(MAKE) --no-print-directory -j2 install lint
+	$(MAKE) --no-print-directory unit e2e
 
 # Benchmarks build optimised binaries of their own (profile bench-opt: release without LTO).
 bench: build install package

@@ -62,7 +62,8 @@ def test_a_failing_training_container_fails_the_job_with_its_reason_and_frees_it
     assert notified["notification"]["attempts"] == 1
     (message,) = slack.about(job_id)
     text = message["body"]["text"]
-    for needed in (job_id, "TRAINING", "TrainingFailed", "model/container", "AlgorithmError"):
+    # The container failed on the data (a broken CSV column): the reader should look there first.
+    for needed in (job_id, "TRAINING", "TrainingFailed", "[input/data]", "AlgorithmError", "TIMESTAMP"):
         assert needed in text, f"{needed!r} missing from {text!r}"
     urls = [e["url"] for b in message["body"]["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert any("console.aws.amazon.com/states" in u and job_id in u for u in urls), urls
