@@ -2,7 +2,8 @@
 still shown as running.
 
 - An execution stopped from outside (Step Functions StopExecution) leaves no slot held once its
-  lease expires (sooner through the execution-stopped rule, which also closes the job).
+  lease expires (sooner through the execution-stopped rule, which also closes the job); a slot
+  leaked by an execution that died without its clean-up is reclaimed once its lease ends.
 - DELETE /jobs/{id} frees the job's slot at once, marks it CANCELLED with who and when, stops
   its execution and the SageMaker job it started (Stopping, then Stopped).
 - Cancelling a finished job answers 409 and changes nothing; cancelling twice answers 200.
@@ -11,6 +12,7 @@ The training jobs here are made long (emulated duration) so they are still runni
 test stops them; each test has an instance type, hence quota pools, of its own.
 """
 
+import calendar
 import time
 
 from e2e_helpers import (
@@ -155,3 +157,38 @@ def test_cancelling_a_finished_job_answers_409_and_changes_nothing(recoflow, con
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "JobFinished"
     assert recoflow.job(done) == done_job, "a refused cancel changed the job"
+
+
+def test_a_slot_leaked_by_an_execution_that_died_is_reclaimed_when_its_lease_ends(
+    recoflow, quota_limits, container_form
+):
+    """A holder no clean-up will ever release (its execution died without its Catch): the next
+    job in the pool waits for quota until the holder's lease is over, then reclaims the slot."""
+    instance_type = "ml.g4dn.xlarge"
+    pool = f"sagemaker-training:{instance_type}"
+    quota_limits.set({pool: 1})
+    ghost = f"ghost-{int(time.time())}"
+    expires_at = int(time.time()) + 12
+    holder = {
+        "job_id": {"S": ghost},
+        "phase": {"S": "train"},
+        "units": {"N": "1"},
+        "expires_at": {"N": str(expires_at)},
+        "resource_prefix": {"S": f"rf-{ghost}-train"},
+    }
+    recoflow.aws("dynamodb").put_item(
+        TableName=recoflow.stack["QuotaTable"],
+        Item={"pool": {"S": pool}, "used": {"N": "1"}, "holders": {"M": {f"{ghost}#train": {"M": holder}}}},
+        ConditionExpression="attribute_not_exists(#p)",
+        ExpressionAttributeNames={"#p": "pool"},
+    )
+
+    job_id = recoflow.submit(container_form(instance_type=instance_type))
+    job, execution = recoflow.wait_ended(job_id, timeout=120)
+    assert_finished_ok(job, execution)
+    assert "WAITING_FOR_QUOTA" in statuses(job), f"the leaked slot was not respected: {statuses(job)}"
+    training_since = next(h["at"] for h in job["history"] if h["status"] == "TRAINING")
+    started = calendar.timegm(time.strptime(training_since[:19], "%Y-%m-%dT%H:%M:%S"))
+    assert started >= expires_at - 1, f"the slot was taken at {training_since}, before the lease ended"
+    state = recoflow.quota_pools()[pool]
+    assert (state["used"], state["holders"]) == (0, {}), state

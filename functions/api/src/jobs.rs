@@ -250,7 +250,10 @@ pub async fn list<J: JobStore, E, S, R, O, T>(
     request: &Request,
 ) -> Response<Body> {
     let parameters = request.query_string_parameters();
-    if let Some((name, _)) = parameters.iter().find(|(name, _)| !["limit", "next"].contains(name)) {
+    if let Some((name, _)) = parameters
+        .iter()
+        .find(|(name, _)| !["limit", "next"].contains(name))
+    {
         return error_response(
             StatusCode::BAD_REQUEST,
             "InvalidParameter",
