@@ -68,8 +68,8 @@ test:
 
 # Benchmarks build optimised binaries of their own (profile bench-opt: release without LTO).
 bench: build install package
-	cargo build --profile bench-opt --locked -p recoflow-bench
-	$(VENV)/bin/python scripts/bench_recsys_memory.py
+	cargo build --profile bench-opt --locked -p recoflow-bench -p recsys
+	CARGO_PROFILE=bench-opt $(VENV)/bin/python scripts/bench_recsys_memory.py
 	$(VENV)/bin/python scripts/bench_delivery.py
 	$(VENV)/bin/python scripts/bench_cold_start.py
 
