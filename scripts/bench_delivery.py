@@ -145,8 +145,9 @@ def main() -> int:
         results["fake_endpoint"] = deliver(big, fake.endpoint, "bench")
         stats = fake.stats()
         expected = SMALL + USERS
-        if stats["put_requests"] != expected:
-            sys.exit(f"the fake endpoint received {stats['put_requests']} puts of user lists and others; expected {expected}")
+        # One put per user, plus each run's few fallback lists and its pointer.
+        if not expected <= stats["put_requests"] <= expected + 10:
+            sys.exit(f"the fake endpoint received {stats['put_requests']} puts; expected {expected} user lists and a few more")
         results["boto3_batch_writer"] = boto3_loader(big, BOTO3_USERS, fake.endpoint)
 
     # (a) and the API through API Gateway: a local stack of its own, deployed with the built functions.
