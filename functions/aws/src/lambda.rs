@@ -1,7 +1,14 @@
-//! Lambda runtime glue shared by every function: JSON logs and error payloads.
+//! Lambda runtime glue shared by every function: start-up (logs, configuration, SDK config)
+//! and the runtime loop that turns a handler's named errors into Lambda error payloads.
 
-use lambda_runtime::Diagnostic;
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use recoflow_core::config::{from_env, ConfigError};
 use recoflow_core::errors::{ErrorName, NamedError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Logs: JSON lines through `tracing`. The runtime opens a span per invocation with the Lambda
 /// request id, handlers one with the job id; every line lists the fields of the spans it is in
@@ -18,6 +25,32 @@ pub fn init_logging() {
         .init();
 }
 
+/// A function's start: logging, its configuration `C` read once from the environment (a
+/// missing or malformed variable fails the init with its name), and the SDK configuration its
+/// clients are built from, once.
+pub async fn start<C: DeserializeOwned>() -> Result<(C, SdkConfig), ConfigError> {
+    init_logging();
+    let config = from_env()?;
+    Ok((config, crate::load_sdk_config().await))
+}
+
+/// Serves a handler of typed events: each invocation's payload goes to `handler`; an error
+/// answers Step Functions with its stable name (what Retry and Catch match).
+pub async fn serve<E, T, Er, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    E: DeserializeOwned + Send,
+    T: Serialize,
+    Er: NamedError,
+    F: Fn(E) -> Fut,
+    Fut: Future<Output = Result<T, Er>>,
+{
+    lambda_runtime::run(service_fn(|event: LambdaEvent<E>| {
+        let answer = handler(event.payload);
+        async move { answer.await.map_err(|err| named_diagnostic(&err)) }
+    }))
+    .await
+}
+
 /// The Lambda error payload: the stable error name (what Step Functions' Retry and Catch
 /// match) and a message for people.
 pub fn diagnostic(name: ErrorName, message: impl ToString) -> Diagnostic {
@@ -30,18 +63,4 @@ pub fn diagnostic(name: ErrorName, message: impl ToString) -> Diagnostic {
 /// The payload of any error that knows its name.
 pub fn named_diagnostic<E: NamedError>(err: &E) -> Diagnostic {
     diagnostic(err.error_name(), err)
-}
-
-/// Real time, for retry budgets.
-pub struct SystemClock;
-
-#[async_trait::async_trait]
-impl recoflow_core::ports::Clock for SystemClock {
-    fn now(&self) -> std::time::Instant {
-        std::time::Instant::now()
-    }
-
-    async fn sleep(&self, duration: std::time::Duration) {
-        tokio::time::sleep(duration).await;
-    }
 }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::JobId;
+use crate::job::id::{form_digest, JobId};
 
 /// Age bands of the segment fallback lists (lower bounds): `<20`, `20-29`, …, `60+`.
 pub const AGE_BANDS: [u32; 5] = [20, 30, 40, 50, 60];
@@ -180,7 +180,7 @@ pub fn version_id(started_unix: i64, job_id: &JobId) -> String {
         time::OffsetDateTime::from_unix_timestamp(started_unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let stamp = time.format(&format).unwrap_or_else(|_| started_unix.to_string());
-    let digest = crate::job::form_digest(job_id.as_str().as_bytes());
+    let digest = form_digest(job_id.as_str().as_bytes());
     format!("{stamp}-{}", &digest[..8])
 }
 

@@ -2,10 +2,25 @@
 //! Retry and Catch match these strings, so they are stable, listed once here, and never a Rust
 //! type name. A test holds `statemachines/*.asl.json` against this list.
 
-use std::fmt;
+use strum::{EnumIter, EnumString, IntoEnumIterator, IntoStaticStr};
 
-/// Every error name a recoflow function raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use crate::job::{JobId, JobStatus};
+
+/// Every error name a recoflow function raises. The variant's name is the error name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    strum::Display,
+)]
 pub enum ErrorName {
     /// An AWS service asked us to slow down; retried with backoff.
     ServiceThrottled,
@@ -46,64 +61,30 @@ pub enum ErrorName {
     ExecutionStopped,
     /// The scores cannot be published: none found, or too many lines were errors.
     ScoresInvalid,
+    /// The API accepted a form but could not start its execution (and the caller cannot
+    /// retry it: no idempotency key), so the job was closed.
+    ExecutionNotStarted,
+    /// The job failed but no error was recorded for it (its RecordFailure step failed too).
+    FailureNotRecorded,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 19] = [
-        ErrorName::ServiceThrottled,
-        ErrorName::ServiceUnavailable,
-        ErrorName::JobNotFound,
-        ErrorName::IllegalTransition,
-        ErrorName::DatasetMissing,
-        ErrorName::DatasetInvalid,
-        ErrorName::SegmentEmpty,
-        ErrorName::QuotaUnavailable,
-        ErrorName::LaunchRefused,
-        ErrorName::LaunchInvalid,
-        ErrorName::ImportFailed,
-        ErrorName::TrainingFailed,
-        ErrorName::ScoringFailed,
-        ErrorName::PlatformFailed,
-        ErrorName::PhaseTimedOut,
-        ErrorName::JobCancelled,
-        ErrorName::ConfigurationInvalid,
-        ErrorName::ExecutionStopped,
-        ErrorName::ScoresInvalid,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorName::ServiceThrottled => "ServiceThrottled",
-            ErrorName::ServiceUnavailable => "ServiceUnavailable",
-            ErrorName::JobNotFound => "JobNotFound",
-            ErrorName::IllegalTransition => "IllegalTransition",
-            ErrorName::DatasetMissing => "DatasetMissing",
-            ErrorName::DatasetInvalid => "DatasetInvalid",
-            ErrorName::SegmentEmpty => "SegmentEmpty",
-            ErrorName::QuotaUnavailable => "QuotaUnavailable",
-            ErrorName::LaunchRefused => "LaunchRefused",
-            ErrorName::LaunchInvalid => "LaunchInvalid",
-            ErrorName::ImportFailed => "ImportFailed",
-            ErrorName::TrainingFailed => "TrainingFailed",
-            ErrorName::ScoringFailed => "ScoringFailed",
-            ErrorName::PlatformFailed => "PlatformFailed",
-            ErrorName::PhaseTimedOut => "PhaseTimedOut",
-            ErrorName::JobCancelled => "JobCancelled",
-            ErrorName::ConfigurationInvalid => "ConfigurationInvalid",
-            ErrorName::ExecutionStopped => "ExecutionStopped",
-            ErrorName::ScoresInvalid => "ScoresInvalid",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|n| n.as_str() == name)
+        name.parse().ok()
     }
-}
 
-impl fmt::Display for ErrorName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    /// Every name, in declaration order.
+    pub fn all() -> impl Iterator<Item = ErrorName> {
+        Self::iter()
     }
+
+    /// Names that mean "try again shortly": a step failing with one of these is retried by
+    /// the state machine with backoff (together with Lambda's own transient errors).
+    pub const TRANSIENT: [ErrorName; 2] = [ErrorName::ServiceThrottled, ErrorName::ServiceUnavailable];
 }
 
 /// An error that knows its stable name; functions turn it into their Lambda error payload.
@@ -138,6 +119,45 @@ impl NamedError for ServiceError {
     }
 }
 
+/// A refused status change.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("job {0} does not exist")]
+    NotFound(JobId),
+    #[error("job {job_id} cannot move from {from} to {to}")]
+    Illegal {
+        job_id: JobId,
+        from: JobStatus,
+        to: JobStatus,
+    },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// What any step that reads or moves a job can fail with; each function's own error enum
+/// wraps it, so the job-level failures and their names are said once.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("job {0} does not exist or has no valid form")]
+    JobNotFound(JobId),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl NamedError for StepError {
+    fn error_name(&self) -> ErrorName {
+        match self {
+            StepError::JobNotFound(_) | StepError::Transition(TransitionError::NotFound(_)) => {
+                ErrorName::JobNotFound
+            }
+            StepError::Transition(TransitionError::Illegal { .. }) => ErrorName::IllegalTransition,
+            StepError::Transition(TransitionError::Service(e)) | StepError::Service(e) => e.error_name(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,9 +165,11 @@ mod tests {
     #[test]
     fn names_round_trip_and_are_unique() {
         let mut seen = std::collections::BTreeSet::new();
-        for name in ErrorName::ALL {
+        for name in ErrorName::all() {
             assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+            assert_eq!(name.to_string(), name.as_str());
             assert!(seen.insert(name.as_str()), "{name} listed twice");
         }
+        assert_eq!(ErrorName::parse("NoSuchName"), None);
     }
 }

@@ -803,9 +803,11 @@ impl WebhookPoster for FakePoster {
     }
 }
 
-/// Time that passes only when slept, instantly.
+/// Time that passes only when slept (or advanced), instantly: wall-clock and monotonic time
+/// move together.
 pub struct FakeClock {
     start: std::time::Instant,
+    start_utc: time::OffsetDateTime,
     pub slept: Mutex<std::time::Duration>,
 }
 
@@ -813,8 +815,16 @@ impl Default for FakeClock {
     fn default() -> Self {
         Self {
             start: std::time::Instant::now(),
+            start_utc: time::OffsetDateTime::now_utc(),
             slept: Mutex::new(std::time::Duration::ZERO),
         }
+    }
+}
+
+impl FakeClock {
+    /// Lets time pass without anyone sleeping (a lease running out, a phase running long).
+    pub fn advance(&self, duration: std::time::Duration) {
+        *self.slept.lock().unwrap() += duration;
     }
 }
 
@@ -824,7 +834,11 @@ impl Clock for FakeClock {
         self.start + *self.slept.lock().unwrap()
     }
 
+    fn utc(&self) -> time::OffsetDateTime {
+        self.start_utc + *self.slept.lock().unwrap()
+    }
+
     async fn sleep(&self, duration: std::time::Duration) {
-        *self.slept.lock().unwrap() += duration;
+        self.advance(duration);
     }
 }

@@ -4,6 +4,7 @@
 //! Lambda runtime here: handlers built on these are tested with the fakes.
 
 pub mod backoff;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod errors;
@@ -17,6 +18,7 @@ pub mod ports;
 pub mod quota;
 pub mod s3uri;
 pub mod segment;
+pub mod slot_release;
 pub mod submit;
 pub mod task;
 pub mod validation;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::errors::ErrorName;
-use crate::job::{JobId, JobRecord};
+use crate::job::{JobFailure, JobId, JobRecord};
 use crate::validation::FormProblem;
 
 /// Where the reader of a failure should look first.
@@ -73,27 +73,6 @@ pub fn classify(error: &str, cause: &str) -> FailureClass {
     }
 }
 
-/// Where a job's notification stands (kept on the job record, shown by `GET /jobs/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
-    pub state: NotificationState,
-    pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// What was (or was to be) sent: `failure`, `success`.
-    pub kind: String,
-    pub at: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum NotificationState {
-    Delivered,
-    Undelivered,
-    /// Part of a summary of failures sharing one cause (see [`FoldDecision`]).
-    Folded,
-}
-
 /// Links a message carries.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Links {
@@ -156,10 +135,11 @@ pub fn human_duration(seconds: u64) -> String {
 
 /// A failed job's message.
 pub fn failure_message(record: &JobRecord, ran_seconds: u64, links: &Links) -> Value {
-    let failure = record.failure.clone().unwrap_or_else(|| crate::job::JobFailure {
-        error: "Unknown".into(),
+    let failure = record.failure.clone().unwrap_or_else(|| JobFailure {
+        error: ErrorName::FailureNotRecorded.to_string(),
         cause: "no cause was recorded".into(),
-        state: String::new(),
+        status: None,
+        state: None,
     });
     let class = classify(&failure.error, &failure.cause);
     let name = record.job_name.as_deref().unwrap_or("(unnamed)");
@@ -173,10 +153,11 @@ pub fn failure_message(record: &JobRecord, ran_seconds: u64, links: &Links) -> V
                 .unwrap_or_default()
         })
         .unwrap_or_default();
-    let phase = if failure.state.is_empty() {
-        "unknown".to_owned()
-    } else {
-        failure.state.clone()
+    let phase = match (failure.status, &failure.state) {
+        (Some(status), Some(state)) => format!("{status} (state {state})"),
+        (Some(status), None) => status.to_string(),
+        (None, Some(state)) => format!("state {state}"),
+        (None, None) => "unknown".to_owned(),
     };
     let text = format!(
         "recoflow job {name} ({}) FAILED in {phase}: {} [{}] {}",
@@ -357,7 +338,7 @@ mod tests {
     use crate::fakes::test_form;
     use crate::job::{now_rfc3339, JobFailure, JobSource};
 
-    fn failed(error: &str, cause: &str, state: &str) -> JobRecord {
+    fn failed(error: &str, cause: &str, status: &str) -> JobRecord {
         let mut record = JobRecord::queued(
             JobId::parse("weekly-abc").unwrap(),
             JobSource::Api {
@@ -370,7 +351,8 @@ mod tests {
         record.failure = Some(JobFailure {
             error: error.into(),
             cause: cause.into(),
-            state: state.into(),
+            status: status.parse().ok(),
+            state: Some("RunPhases".into()),
         });
         record
     }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::delivery::{Delivery, Pointer, StoredList};
 use crate::errors::ServiceError;
+pub use crate::errors::TransitionError;
 use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, ListCursor, Prepared};
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::LaunchedResource;
@@ -21,21 +22,6 @@ pub enum Created {
     New,
     /// A record with this id already existed; it is returned untouched.
     AlreadyExists(Box<JobRecord>),
-}
-
-/// A refused status change.
-#[derive(Debug, thiserror::Error)]
-pub enum TransitionError {
-    #[error("job {0} does not exist")]
-    NotFound(JobId),
-    #[error("job {job_id} cannot move from {from} to {to}")]
-    Illegal {
-        job_id: JobId,
-        from: JobStatus,
-        to: JobStatus,
-    },
-    #[error(transparent)]
-    Service(#[from] ServiceError),
 }
 
 /// Extra fields written together with a status change.
@@ -58,7 +44,7 @@ pub enum JobPatch {
     /// Where the delivery of the results stands.
     Delivery(Delivery),
     /// Whether the job's Slack message went out.
-    Notification(crate::notification::Notification),
+    Notification(crate::job::Notification),
 }
 
 #[async_trait]
@@ -279,12 +265,7 @@ pub struct WebhookReply {
     pub retry_after: Option<String>,
 }
 
-/// Time, for retry budgets: real in Lambda, simulated in tests.
-#[async_trait]
-pub trait Clock: Send + Sync {
-    fn now(&self) -> std::time::Instant;
-    async fn sleep(&self, duration: std::time::Duration);
-}
+pub use crate::clock::Clock;
 
 /// Failures of one cause within a window: the first few are sent, the rest folded into one
 /// summary (see `notification`).

@@ -12,11 +12,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::errors::ServiceError;
 use crate::form::{Backend, JobForm};
 use crate::job::JobId;
 use crate::phase::{job_phase_prefix, Phase};
-use crate::ports::SlotStore;
 
 /// A quota pool: one service limit recoflow shares between its jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -203,26 +201,6 @@ pub fn external_units(pool: &PoolState, running: &[ServiceJob]) -> u32 {
 /// How many units recoflow's holders may hold in all: the limit minus what others use.
 pub fn capacity(limit: u32, external: u32) -> u32 {
     limit.saturating_sub(external)
-}
-
-/// Gives back every slot the job may hold (one per phase of its plan). Repeating it is
-/// harmless: a release removes only this job's holder of each pool.
-pub async fn release_job_slots<S: SlotStore + ?Sized>(
-    slots: &S,
-    job_id: &JobId,
-    form: &JobForm,
-) -> Result<Vec<Pool>, ServiceError> {
-    let mut released = Vec::new();
-    for &phase in Phase::plan(form.backend) {
-        let Some((pool, units)) = Pool::for_phase(form, phase) else {
-            continue;
-        };
-        let holder = SlotHolder::new(job_id, phase, units, 0, 0);
-        if slots.release(&pool, &holder).await? {
-            released.push(pool);
-        }
-    }
-    Ok(released)
 }
 
 #[cfg(test)]

@@ -77,14 +77,65 @@ pub enum NotifyTask {
     Summary { signature: String },
 }
 
+/// RecordFailure's input: the job, what the Catch caught (`ResultPath: $.error`) and the state
+/// whose Catch it was (the `failed_state` variable each Catch assigns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordFailureTask {
+    pub job_id: String,
+    pub error: CaughtError,
+    #[serde(default)]
+    pub failed_state: Option<String>,
+}
+
+/// What Step Functions puts in a Catch result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// What became of a notify call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotifyState {
+    Delivered,
+    Undelivered,
+    /// The job's message went out before (a retried step): nothing sent.
+    AlreadyNotified,
+    /// A success message the form did not ask for.
+    NotAsked,
+    /// Held for the summary of its cause's window.
+    Folded,
+    /// An S3 event that is not a rejection report.
+    NoReport,
+    SummaryDelivered,
+    SummaryUndelivered,
+    /// Another execution sent the summary first.
+    SummarySentElsewhere,
+}
+
 /// What notify answers: a folded failure's execution waits `wait_seconds`, then asks for the
 /// summary of `signature` (whichever execution asks first sends it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyOutcome {
-    pub state: String,
+    pub state: NotifyState,
     pub wait_seconds: u32,
     #[serde(default)]
     pub signature: String,
+}
+
+impl NotifyOutcome {
+    /// An outcome that asks for no summary.
+    pub fn of(state: NotifyState) -> Self {
+        Self {
+            state,
+            wait_seconds: 0,
+            signature: String::new(),
+        }
+    }
 }
 
 #[cfg(test)]

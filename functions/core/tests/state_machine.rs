@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use recoflow_core::errors::ErrorName;
-use recoflow_core::task::{JobTask, NotifyTask, RunnerTask};
+use recoflow_core::task::{JobTask, NotifyTask, RecordFailureTask, RunnerTask};
 use serde_json::{json, Value};
 
 const ASL: &str = include_str!("../../../statemachines/job.asl.json");
@@ -164,6 +164,9 @@ fn every_task_input_is_one_its_function_accepts() {
         if input.get("kind").is_some() {
             serde_json::from_value::<NotifyTask>(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a notify task: {e}"));
+        } else if input.get("error").is_some() {
+            serde_json::from_value::<RecordFailureTask>(input.clone())
+                .unwrap_or_else(|e| panic!("{name}: {input} is not a record-failure task: {e}"));
         } else if input.get("action").is_some() {
             let task: RunnerTask = serde_json::from_value(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a runner task: {e}"));
@@ -176,4 +179,71 @@ fn every_task_input_is_one_its_function_accepts() {
     for action in ["acquire", "advance", "release", "cleanup"] {
         assert!(runner_actions.contains(&json!(action)), "no state runs {action}");
     }
+}
+
+/// The errors every task retries with backoff: recoflow's transient names and Lambda's own.
+fn transient_retry() -> Vec<String> {
+    ErrorName::TRANSIENT
+        .iter()
+        .map(|n| n.as_str().to_owned())
+        .chain(
+            [
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+                "Lambda.TooManyRequestsException",
+                "Sandbox.Timedout",
+            ]
+            .map(str::to_owned),
+        )
+        .collect()
+}
+
+#[test]
+fn every_task_retries_the_transient_errors_alike() {
+    let transient = transient_retry();
+    for (_, name, state) in states() {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        let rules = state["Retry"].as_array().unwrap();
+        let listed: Vec<Vec<String>> = rules
+            .iter()
+            .map(|r| {
+                r["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .collect();
+        let retries_everything = listed.iter().any(|l| l == &["States.ALL".to_owned()]);
+        assert!(
+            retries_everything || listed.contains(&transient),
+            "{name}: its Retry must list exactly {transient:?} (or States.ALL); it lists {listed:?}"
+        );
+        for list in listed.iter().filter(|l| l.iter().any(|n| transient.contains(n))) {
+            assert_eq!(list, &transient, "{name}: a partial transient list");
+        }
+    }
+}
+
+#[test]
+fn every_catch_into_the_failure_path_names_its_state() {
+    let mut named = 0;
+    for (scope, name, state) in states() {
+        for rule in state.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+            if rule["Next"] == "Cleanup" {
+                assert!(scope.is_empty(), "{name}: only top-level states lead to Cleanup");
+                assert_eq!(
+                    rule["Assign"]["failed_state"],
+                    json!(name),
+                    "{name}: its Catch must assign failed_state = its own name"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 3, "Prepare, RunPhases and Deliver catch into Cleanup");
 }

@@ -1,0 +1,107 @@
+//! Job ids: also the Step Functions execution names, derived so that a repeated submission
+//! gets the same id.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A job id; also the Step Functions execution name, so it keeps to that name's rules:
+/// 1-80 characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+impl TryFrom<String> for JobId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::parse(&id).ok_or_else(|| format!("{id:?} is not a job id (1-80 of A-Z a-z 0-9 - _)"))
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> Self {
+        id.0
+    }
+}
+
+const HASH_CHARS: usize = 20;
+const MAX_STEM_CHARS: usize = 40;
+
+impl JobId {
+    /// Id of a form dropped in S3. The same object version always gives the same id, so a
+    /// duplicated S3 event can never start a second run. `version` is the object's version id
+    /// when the bucket is versioned, else its ETag.
+    pub fn for_s3_object(bucket: &str, key: &str, version: &str) -> Self {
+        let file_name = key.rsplit('/').next().unwrap_or(key);
+        let stem = file_name.strip_suffix(".json").unwrap_or(file_name);
+        let digest = hex_digest(&["s3", bucket, key, version]);
+        Self::from_stem_and_digest(stem, &digest)
+    }
+
+    /// Id of an API submission carrying an `Idempotency-Key`: the same key gives the same id.
+    pub fn for_idempotency_key(key: &str) -> Self {
+        Self::from_stem_and_digest("api", &hex_digest(&["api", key]))
+    }
+
+    /// Id of an API submission without an idempotency key.
+    pub fn for_api_request(unique: &str) -> Self {
+        Self::from_stem_and_digest("api", &hex_digest(&["api-request", unique]))
+    }
+
+    fn from_stem_and_digest(stem: &str, digest: &str) -> Self {
+        let mut readable: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(MAX_STEM_CHARS)
+            .collect();
+        readable = readable.trim_matches('-').to_owned();
+        if readable.is_empty() {
+            readable.push_str("form");
+        }
+        Self(format!("{readable}-{}", &digest[..HASH_CHARS]))
+    }
+
+    /// Accepts an id from a URL path, refusing anything that cannot be a job id.
+    pub fn parse(id: &str) -> Option<Self> {
+        let valid = (1..=80).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn hex_digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        // Length-prefixed so ("ab","c") and ("a","bc") differ.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a form body, kept to tell an idempotent retry from a reused key.
+pub fn form_digest(body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(body);
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
