@@ -22,6 +22,7 @@ pub mod segment;
 pub mod slot_release;
 pub mod submit;
 pub mod task;
+pub mod topk;
 pub mod validation;
 
 #[cfg(any(test, feature = "fakes"))]
