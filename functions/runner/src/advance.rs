@@ -10,6 +10,7 @@
 use recoflow_core::backoff::full_jitter_seconds;
 use recoflow_core::clock::Clock;
 use recoflow_core::form::JobForm;
+use recoflow_core::history::{phase_deadline_seconds, poll_wait};
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use recoflow_core::phase::{LaunchedResource, Phase, ResourceState};
@@ -62,7 +63,7 @@ pub async fn advance<P: RunnerPorts>(
         for spec in &stage {
             match look.step(spec).await? {
                 Step::Ready => {}
-                Step::Running => waiting = Some(waiting.unwrap_or(settings.poll_seconds)),
+                Step::Running => waiting = Some(waiting.unwrap_or_else(|| look.next_look_in())),
                 Step::Relaunching(wait) => waiting = Some(wait),
             }
         }
@@ -215,7 +216,7 @@ impl<P: RunnerPorts> PhaseLook<'_, P> {
         match observed.state {
             ResourceState::Succeeded => Ok(Step::Ready),
             ResourceState::Launching | ResourceState::Running => {
-                let limit = settings.phase_timeout_seconds;
+                let limit = self.deadline_seconds();
                 if spec.kind().is_job() && self.over_time(&current, limit) {
                     self.service.stop(&current).await?;
                     return Err(RunnerError::PhaseTimedOut(format!(
@@ -274,10 +275,44 @@ impl<P: RunnerPorts> PhaseLook<'_, P> {
         Ok(current)
     }
 
-    /// Whether a running resource has run past the phase limit. Its entry's time is when it
-    /// was last seen to change state, so a running job's clock starts when it was launched.
-    fn over_time(&self, resource: &LaunchedResource, limit_seconds: u32) -> bool {
-        self.ports.clock().seconds_since(&resource.at) > u64::from(limit_seconds)
+    /// Seconds the phase has run: since the job first entered the phase's status (its slot
+    /// taken), else since the resource was last seen to change state.
+    fn phase_age(&self, resource: Option<&LaunchedResource>) -> u64 {
+        let started = self
+            .record
+            .history
+            .iter()
+            .find(|change| change.status == self.phase.status())
+            .map(|change| change.at.as_str())
+            .or(resource.map(|r| r.at.as_str()));
+        started.map_or(0, |at| self.ports.clock().seconds_since(at))
+    }
+
+    /// The next look: sooner while the phase is young, up to the longest wait as it ages, so
+    /// the longest phase fits in one execution's history (`recoflow_core::history`).
+    fn next_look_in(&self) -> u32 {
+        let settings = self.ports.settings();
+        poll_wait(
+            self.phase_age(None),
+            settings.poll_seconds,
+            settings.max_poll_seconds,
+        )
+    }
+
+    /// How long recoflow lets this phase run.
+    fn deadline_seconds(&self) -> u64 {
+        let runtime = self
+            .record
+            .form
+            .as_ref()
+            .and_then(|f| f.container.as_ref())
+            .map(|c| c.max_runtime_seconds);
+        phase_deadline_seconds(self.ports.settings().phase_timeout_seconds, runtime)
+    }
+
+    /// Whether a running resource's phase has run past its deadline (relaunches included).
+    fn over_time(&self, resource: &LaunchedResource, limit_seconds: u64) -> bool {
+        self.phase_age(Some(resource)) > limit_seconds
     }
 }
 
@@ -419,18 +454,39 @@ mod tests {
     #[tokio::test]
     async fn a_phase_over_its_time_limit_is_stopped() {
         let mut ports = FakeRunnerPorts::new(LIMITS);
+        // A container phase may run its form's runtime (86,400 s here) and an hour.
         ports.settings.phase_timeout_seconds = 10;
         let job_id = training_job(&ports).await;
         advance(&ports, &job_id, Phase::Train).await.unwrap();
         // At the limit it still runs.
-        ports.clock.advance(Duration::from_secs(10));
+        ports.clock.advance(Duration::from_secs(86_400 + 3_600));
         advance(&ports, &job_id, Phase::Train).await.unwrap();
         assert!(ports.sagemaker.stopped.lock().unwrap().is_empty());
 
-        ports.clock.advance(Duration::from_secs(1));
+        // (The record's times are the fake store's real ones: a second of slack.)
+        ports.clock.advance(Duration::from_secs(2));
         let err = advance(&ports, &job_id, Phase::Train).await.unwrap_err();
         assert_eq!(err.error_name(), ErrorName::PhaseTimedOut);
         assert_eq!(ports.sagemaker.stopped.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn looks_at_a_phase_grow_rarer_as_it_ages() {
+        let mut ports = FakeRunnerPorts::new(LIMITS);
+        ports.settings.poll_seconds = 30;
+        ports.settings.max_poll_seconds = 900;
+        let job_id = training_job(&ports).await;
+        let first = advance(&ports, &job_id, Phase::Train).await.unwrap();
+        assert_eq!(
+            first.wait_seconds, 30,
+            "a young phase is looked at every poll interval"
+        );
+        ports.clock.advance(Duration::from_secs(3_005));
+        let later = advance(&ports, &job_id, Phase::Train).await.unwrap();
+        assert_eq!(later.wait_seconds, 300, "a tenth of its age");
+        ports.clock.advance(Duration::from_secs(20_000));
+        let old = advance(&ports, &job_id, Phase::Train).await.unwrap();
+        assert_eq!(old.wait_seconds, 900, "never longer than the cap");
     }
 
     #[tokio::test]

@@ -16,6 +16,8 @@ pub struct RunnerConfig {
     pub quota_limits_cache_seconds: u32,
     pub results_bucket: String,
     pub poll_seconds: u32,
+    /// Looks at a phase grow with its age up to this (see `recoflow_core::history`).
+    pub max_poll_seconds: u32,
     pub slot_lease_seconds: u32,
     pub phase_timeout_seconds: u32,
     pub max_launch_attempts: u32,
@@ -35,6 +37,7 @@ impl RunnerConfig {
         RunnerSettings {
             results_bucket: self.results_bucket.clone(),
             poll_seconds: self.poll_seconds,
+            max_poll_seconds: self.max_poll_seconds,
             lease_seconds: self.slot_lease_seconds,
             phase_timeout_seconds: self.phase_timeout_seconds,
             max_attempts: self.max_launch_attempts,
@@ -47,11 +50,14 @@ impl RunnerConfig {
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
     pub results_bucket: String,
-    /// Wait between two looks at a running phase.
+    /// Wait between two looks at a phase that has just started.
     pub poll_seconds: u32,
+    /// Longest wait between two looks at a phase that has run long.
+    pub max_poll_seconds: u32,
     /// A slot holder not renewed for this long is reclaimed (renewed at every look).
     pub lease_seconds: u32,
-    /// A phase running longer than this is stopped and fails the job.
+    /// A phase running longer than this (a container phase: its form's runtime and an hour,
+    /// when longer) is stopped and fails the job.
     pub phase_timeout_seconds: u32,
     /// Launches per job resource: the first plus relaunches after platform failures.
     pub max_attempts: u32,
@@ -75,6 +81,7 @@ mod tests {
             ("QUOTA_LIMITS_CACHE_SECONDS", "60"),
             ("RESULTS_BUCKET", "results"),
             ("POLL_SECONDS", "30"),
+            ("MAX_POLL_SECONDS", "900"),
             ("SLOT_LEASE_SECONDS", "900"),
             ("PHASE_TIMEOUT_SECONDS", "86400"),
             ("MAX_LAUNCH_ATTEMPTS", "3"),
@@ -100,6 +107,7 @@ mod tests {
         let settings = config.settings();
         assert_eq!(settings.results_bucket, "results");
         assert_eq!(settings.poll_seconds, 30);
+        assert_eq!(settings.max_poll_seconds, 900);
         assert_eq!(settings.lease_seconds, 900);
         assert_eq!(settings.phase_timeout_seconds, 86400);
         assert_eq!(settings.max_attempts, 3);

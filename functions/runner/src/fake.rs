@@ -37,6 +37,7 @@ impl FakeRunnerPorts {
             settings: RunnerSettings {
                 results_bucket: "results".into(),
                 poll_seconds: 2,
+                max_poll_seconds: 60,
                 lease_seconds: 60,
                 phase_timeout_seconds: 3600,
                 max_attempts: 3,
