@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds every Lambda function and the reference container once, and stages each function as
-# build/lambda/<name>/bootstrap (the custom-runtime layout the template's CodeUri points at).
+# Builds every Lambda function, the reference container and the recoflow CLI once, and stages
+# each function as build/lambda/<name>/bootstrap (the custom-runtime layout the template's
+# CodeUri points at).
 #   scripts/build-functions.sh            # profile "local": what the local stack and tests use
 #   CARGO_PROFILE=release scripts/build-functions.sh   # LTO'd binaries for AWS
 # Binaries are built for this machine (x86_64 Linux): on AWS use the same architecture.
@@ -12,7 +13,9 @@ source scripts/functions.sh
 
 args=()
 for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
-cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys
+# The CLI (target/$PROFILE/recoflow) comes from the same invocation: its dependencies are the
+# functions' (one feature resolution, nothing compiled twice); the e2e suite drives it.
+cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys -p recoflow-cli
 
 for f in "${FUNCTIONS[@]}"; do
   mkdir -p "build/lambda/$f"
