@@ -114,14 +114,19 @@ def main() -> int:
         print("  " + message["body"].get("text", "")[:400])
 
     web = outputs["WebPageUrl"]
+    # `recoflow --local` finds LocalStack at $LOCALSTACK_ENDPOINT, else at 4566.
+    cli = "recoflow --local" if endpoint == "http://127.0.0.1:4566" else f"LOCALSTACK_ENDPOINT={endpoint} recoflow --local"
     print(f"""
-explore further:
+explore further (the recoflow CLI: cargo install --path cli, or target/local/recoflow as make built it):
   web page (token recoflow-local-token):  {web}
-  a job:                 curl -s {api}/jobs/{job_ids[submitted[0][2]]} | python3 -m json.tool
-  recent jobs:           curl -s '{api}/jobs?limit=5' | python3 -m json.tool
-  recommendations:       curl -s '{api}/recommendations/{result_set}/u001?n=10'
+  a job:                 {cli} status {job_ids[submitted[0][2]]}
+  the failed job:        {cli} status {failed_id}
+  recent jobs:           {cli} jobs --limit 5
+  recommendations:       {cli} recommend {result_set} u001 --n 10
+  a new customer:        {cli} recommend {result_set} someone-new --attr gender=F --attr age=24 --attr region=tokyo
+  check your own form:   {cli} validate my-form.json
+  submit it and follow:  {cli} submit my-form.json --wait
   Slack stand-in:        curl -s {standin}/_messages | python3 -m json.tool
-  submit your own form:  aws --endpoint-url {endpoint} s3 cp my-form.json s3://{outputs['FormsBucket']}/submissions/
 stop everything:         make stop""")
     return 0
 
