@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, AppSpecification, Channel, DataSource, OutputDataConfig, ProcessingClusterConfig,
-    ProcessingInput, ProcessingInstanceType, ProcessingJobStatus, ProcessingOutput, ProcessingOutputConfig,
-    ProcessingResources, ProcessingS3DataDistributionType, ProcessingS3DataType, ProcessingS3Input,
-    ProcessingS3InputMode, ProcessingS3Output, ProcessingS3UploadMode, ProcessingStoppingCondition,
-    ResourceConfig, S3DataDistribution, S3DataSource, S3DataType, StoppingCondition, Tag, TrainingInputMode,
-    TrainingInstanceType, TrainingJobStatus,
+    AlgorithmSpecification, AppSpecification, Channel, DataSource, NetworkConfig, OutputDataConfig,
+    ProcessingClusterConfig, ProcessingInput, ProcessingInstanceType, ProcessingJobStatus, ProcessingOutput,
+    ProcessingOutputConfig, ProcessingResources, ProcessingS3DataDistributionType, ProcessingS3DataType,
+    ProcessingS3Input, ProcessingS3InputMode, ProcessingS3Output, ProcessingS3UploadMode,
+    ProcessingStoppingCondition, ResourceConfig, S3DataDistribution, S3DataSource, S3DataType,
+    StoppingCondition, Tag, TrainingInputMode, TrainingInstanceType, TrainingJobStatus,
 };
 use aws_sdk_sagemaker::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -255,6 +255,7 @@ impl SageMakerService {
                     .into_iter()
                     .collect::<HashMap<_, _>>()
             }))
+            .enable_network_isolation(spec.network_isolation)
             .set_tags(Some(tags(&spec.tags)))
             .send()
             .await;
@@ -319,6 +320,11 @@ impl SageMakerService {
             .stopping_condition(
                 ProcessingStoppingCondition::builder()
                     .max_runtime_in_seconds(spec.max_runtime_seconds as i32)
+                    .build(),
+            )
+            .network_config(
+                NetworkConfig::builder()
+                    .enable_network_isolation(spec.network_isolation)
                     .build(),
             )
             .set_tags(Some(tags(&spec.tags)))

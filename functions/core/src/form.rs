@@ -123,6 +123,15 @@ pub struct ContainerSettings {
     pub hyperparameters: BTreeMap<String, String>,
     #[serde(default = "default_max_runtime_seconds")]
     pub max_runtime_seconds: u32,
+    /// Training and scoring run without network access unless the form turns it off, saying why.
+    #[serde(default = "default_network_isolation")]
+    pub network_isolation: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_isolation_reason: Option<String>,
+}
+
+fn default_network_isolation() -> bool {
+    true
 }
 
 fn default_instance_count() -> u32 {

@@ -30,6 +30,8 @@ pub struct TrainingJobSpec {
     pub channels: Vec<(String, String)>,
     /// SageMaker writes `<output_path>/<job name>/output/model.tar.gz`.
     pub output_path: String,
+    /// No network access for the container (SageMaker's `EnableNetworkIsolation`).
+    pub network_isolation: bool,
     pub tags: Vec<Tag>,
 }
 
@@ -50,6 +52,8 @@ pub struct ProcessingJobSpec {
     pub inputs: Vec<ProcessingInput>,
     /// (local path, S3 URI) of the one output.
     pub output: (String, String),
+    /// No network access for the container (`NetworkConfig.EnableNetworkIsolation`).
+    pub network_isolation: bool,
     pub tags: Vec<Tag>,
 }
 

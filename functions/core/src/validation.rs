@@ -45,19 +45,43 @@ impl FormProblem {
 pub struct ValidationRules {
     /// Buckets a form may read data from (`ALLOWED_DATA_BUCKETS`). Empty allows none.
     pub allowed_data_buckets: Vec<String>,
+    /// ECR repositories a container job's images may come from (`ALLOWED_IMAGE_REPOSITORIES`,
+    /// e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/recsys`). `None`: not checked (a form
+    /// validated away from any deployment); an empty list allows none.
+    pub allowed_image_repositories: Option<Vec<String>>,
+}
+
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl ValidationRules {
     /// Parses the comma-separated `ALLOWED_DATA_BUCKETS` value.
     pub fn from_allow_list(list: &str) -> Self {
         Self {
-            allowed_data_buckets: list
-                .split(',')
-                .map(str::trim)
-                .filter(|b| !b.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            allowed_data_buckets: comma_list(list),
+            allowed_image_repositories: None,
         }
+    }
+
+    /// Also checks images against the comma-separated `ALLOWED_IMAGE_REPOSITORIES` value.
+    pub fn with_image_repositories(mut self, list: &str) -> Self {
+        self.allowed_image_repositories = Some(comma_list(list));
+        self
+    }
+}
+
+/// The repository of an image URI: without its `:tag` or `@digest`.
+fn image_repository(image: &str) -> &str {
+    let name = image.split('@').next().unwrap_or(image);
+    match name.rfind(':') {
+        // A colon after the last slash is a tag; one before it is a registry's port.
+        Some(colon) if colon > name.rfind('/').unwrap_or(0) => &name[..colon],
+        _ => name,
     }
 }
 
@@ -407,7 +431,38 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
             Ok(_) => {}
         }
     }
+    problems.extend(image_problems(form, rules));
     problems
+}
+
+/// Images from repositories the deployment does not allow (a form names any image; the
+/// container runs with the job's data and role).
+fn image_problems(form: &serde_json::Map<String, Value>, rules: &ValidationRules) -> Vec<FormProblem> {
+    let (Some(allowed), Some(container)) = (
+        &rules.allowed_image_repositories,
+        form.get("container").and_then(Value::as_object),
+    ) else {
+        return Vec::new();
+    };
+    ["training_image", "scoring_image"]
+        .into_iter()
+        .filter_map(|field| Some((field, container.get(field)?.as_str()?)))
+        .filter(|(_, image)| !allowed.iter().any(|repo| repo == image_repository(image)))
+        .map(|(field, image)| {
+            let choices = if allowed.is_empty() {
+                "this deployment allows no container images".to_owned()
+            } else {
+                format!("allowed repositories: {}", allowed.join(", "))
+            };
+            FormProblem::new(
+                format!("$.container.{field}"),
+                "image_not_allowed",
+                format!(
+                    "image \"{image}\" is not from a repository recoflow may run ({choices}); push it to one of them"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// `/segment/region/0` → `$.segment.region[0]`.
@@ -509,6 +564,52 @@ mod tests {
 
     fn problems(form: &Value) -> Vec<FormProblem> {
         validate_form(form.to_string().as_bytes(), &rules()).unwrap_err()
+    }
+
+    #[test]
+    fn images_must_come_from_an_allowed_repository() {
+        let rules = rules()
+            .with_image_repositories("123.dkr.ecr.eu-west-1.amazonaws.com/recsys, registry:5000/team/model");
+        let mut form = valid_form();
+        form["backend"] = json!("container");
+        form.as_object_mut().unwrap().remove("personalize");
+        form["container"] = json!({
+            "training_image": "123.dkr.ecr.eu-west-1.amazonaws.com/recsys:2",
+            "scoring_image": "registry:5000/team/model@sha256:abc",
+            "instance_type": "ml.m5.large"
+        });
+        assert!(validate_form(form.to_string().as_bytes(), &rules).is_ok());
+        form["container"]["training_image"] = json!("123.dkr.ecr.eu-west-1.amazonaws.com/recsys-evil:2");
+        form["container"]["scoring_image"] = json!("docker.io/library/python:3.11");
+        let problems = validate_form(form.to_string().as_bytes(), &rules).unwrap_err();
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.code.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("$.container.scoring_image", "image_not_allowed"),
+                ("$.container.training_image", "image_not_allowed")
+            ]
+        );
+        // Unchecked when no list is given (a form checked away from a deployment).
+        assert!(validate_form(
+            form.to_string().as_bytes(),
+            &super::super::validation::ValidationRules::from_allow_list("data")
+        )
+        .is_err_and(|p| p.iter().all(|p| p.code != "image_not_allowed")));
+        // Network isolation is on unless turned off with a reason.
+        form["container"]["training_image"] = json!("123.dkr.ecr.eu-west-1.amazonaws.com/recsys:2");
+        form["container"]["scoring_image"] = json!("123.dkr.ecr.eu-west-1.amazonaws.com/recsys:2");
+        let isolated = validate_form(form.to_string().as_bytes(), &rules).unwrap();
+        assert!(isolated.container.as_ref().unwrap().network_isolation);
+        form["container"]["network_isolation"] = json!(false);
+        let problems = validate_form(form.to_string().as_bytes(), &rules).unwrap_err();
+        assert_eq!(problems[0].path, "$.container.network_isolation_reason");
+        form["container"]["network_isolation_reason"] = json!("downloads embeddings from our feature store");
+        let open = validate_form(form.to_string().as_bytes(), &rules).unwrap();
+        assert!(!open.container.unwrap().network_isolation);
     }
 
     #[test]

@@ -12,6 +12,7 @@ fn examples() -> PathBuf {
 /// The local stack's data bucket, which the examples read from.
 fn rules() -> ValidationRules {
     ValidationRules::from_allow_list("recoflow-data-000000000000")
+        .with_image_repositories("000000000000.dkr.ecr.us-east-1.amazonaws.com/recsys")
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {

@@ -125,6 +125,7 @@ fn training_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
         hyperparameters: container.hyperparameters.clone(),
         channels,
         output_path: ctx.results_uri("model"),
+        network_isolation: container.network_isolation,
         tags: ctx.tags(),
     }))
 }
@@ -159,6 +160,7 @@ fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
             },
         ],
         output: (OUTPUT_PATH.into(), ctx.results_uri("scores")),
+        network_isolation: container.network_isolation,
         tags: ctx.tags(),
     }))
 }
@@ -373,6 +375,7 @@ mod tests {
             ]
         );
         assert_eq!(spec.output_path, "s3://results/jobs/spring-1/model/");
+        assert!(spec.network_isolation, "isolated unless the form says otherwise");
         let tags: Vec<(&str, &str)> = spec
             .tags
             .iter()
