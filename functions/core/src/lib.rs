@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod errors;
 pub mod form;
 pub mod forms_bucket;
+pub mod history;
 pub mod job;
 pub mod launch;
 pub mod notification;
@@ -22,6 +23,7 @@ pub mod segment;
 pub mod slot_release;
 pub mod submit;
 pub mod task;
+pub mod topk;
 pub mod validation;
 
 #[cfg(any(test, feature = "fakes"))]

@@ -3,7 +3,11 @@
 //! for users the model never saw.
 //!
 //! Memory: users are kept as (64-bit hash of the id, segment) pairs, 16 bytes each, so a file of
-//! a million users costs about 16 MB; interactions are streamed and only counted.
+//! a million users costs about 16 MB; interactions are streamed and counted per segment by a
+//! Space-Saving counter of [`COUNTERS_PER_LIST`] items (`topk`), so the counts take at most
+//! that many items per segment whatever the size of the catalogue. Below that many distinct
+//! items a segment's counts are exact; above it each count over-states by at most the segment's
+//! interactions / `COUNTERS_PER_LIST` and no item more popular than that is missed.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -11,10 +15,14 @@ use std::io::Read;
 
 use crate::delivery::{Attributes, MAX_LIST_ITEMS};
 use crate::segment::{AGE_COLUMN, GENDER_COLUMN, REGION_COLUMN, USER_ID_COLUMN};
+use crate::topk::SpaceSaving;
 
 /// Segments with fewer users than this get no list of their own (the API then falls back to
 /// a broader segment, then to the global list): a handful of users is not a trend.
 pub const MIN_SEGMENT_USERS: u32 = 5;
+
+/// Items counted per list: twice the longest list, so the list's tail is not the counter's.
+pub const COUNTERS_PER_LIST: usize = 2 * MAX_LIST_ITEMS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PopularityError {
@@ -59,12 +67,11 @@ pub struct Popularity {
     segment_ids: HashMap<String, u32>,
     profile_segments: Vec<Vec<u32>>,
     segment_users: Vec<u32>,
-    items: Vec<String>,
-    item_ids: HashMap<String, u32>,
-    counts: HashMap<(u32, u32), u32>,
-    global: HashMap<u32, u32>,
-    segment_totals: Vec<u64>,
-    global_total: u64,
+    /// Per segment, made at its first interaction.
+    counts: Vec<Option<SpaceSaving>>,
+    global: Option<SpaceSaving>,
+    /// Items never counted (the banned items): they would take counters from the lists.
+    excluded: HashSet<String>,
     pub interactions: u64,
 }
 
@@ -143,18 +150,13 @@ impl Popularity {
         self.segments.push(key.clone());
         self.segment_ids.insert(key, id);
         self.segment_users.push(0);
-        self.segment_totals.push(0);
+        self.counts.push(None);
         id
     }
 
-    fn item(&mut self, item: &str) -> u32 {
-        if let Some(id) = self.item_ids.get(item) {
-            return *id;
-        }
-        let id = self.items.len() as u32;
-        self.items.push(item.to_owned());
-        self.item_ids.insert(item.to_owned(), id);
-        id
+    /// Leaves these items out of the counts (and so out of every list).
+    pub fn exclude(&mut self, items: HashSet<String>) {
+        self.excluded = items;
     }
 
     /// Streams the interactions file and counts each one for every segment of its user.
@@ -173,16 +175,20 @@ impl Popularity {
             if user.is_empty() || item.is_empty() {
                 continue;
             }
-            let item = self.item(item);
-            *self.global.entry(item).or_default() += 1;
-            self.global_total += 1;
+            if self.excluded.contains(item) {
+                continue;
+            }
+            self.global
+                .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
+                .add(item);
             self.interactions += 1;
             let hash = user_hash(user);
             if let Ok(i) = self.users.binary_search_by_key(&hash, |(h, _)| *h) {
                 let profile = self.users[i].1 as usize;
                 for &segment in &self.profile_segments[profile] {
-                    *self.counts.entry((segment, item)).or_default() += 1;
-                    self.segment_totals[segment as usize] += 1;
+                    self.counts[segment as usize]
+                        .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
+                        .add(item);
                 }
             }
         }
@@ -191,52 +197,36 @@ impl Popularity {
 
     /// The global list and one list per segment with enough users, banned items left out.
     pub fn lists(&self, banned: &HashSet<String>) -> Vec<PopularList> {
-        let mut per_segment: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.segments.len()];
-        for (&(segment, item), &count) in &self.counts {
-            per_segment[segment as usize].push((item, count));
-        }
-        let mut lists = vec![self.top(
-            None,
-            self.global.iter().map(|(i, c)| (*i, *c)).collect(),
-            self.global_total,
-            banned,
-        )];
-        for (segment, counted) in per_segment.into_iter().enumerate() {
-            if self.segment_users[segment] >= MIN_SEGMENT_USERS && !counted.is_empty() {
-                lists.push(self.top(
-                    Some(self.segments[segment].clone()),
-                    counted,
-                    self.segment_totals[segment],
-                    banned,
-                ));
+        let empty = SpaceSaving::new(1);
+        let mut lists = vec![top(None, self.global.as_ref().unwrap_or(&empty), banned)];
+        for (segment, counted) in self.counts.iter().enumerate() {
+            if let Some(counted) = counted
+                .as_ref()
+                .filter(|_| self.segment_users[segment] >= MIN_SEGMENT_USERS)
+            {
+                lists.push(top(Some(self.segments[segment].clone()), counted, banned));
             }
         }
         lists
     }
+}
 
-    fn top(
-        &self,
-        segment: Option<String>,
-        mut counted: Vec<(u32, u32)>,
-        total: u64,
-        banned: &HashSet<String>,
-    ) -> PopularList {
-        counted.retain(|(item, _)| !banned.contains(&self.items[*item as usize]));
-        // Most interactions first; ties by item id, so the same data gives the same list.
-        counted.sort_by(|a, b| {
-            b.1.cmp(&a.1)
-                .then_with(|| self.items[a.0 as usize].cmp(&self.items[b.0 as usize]))
-        });
-        counted.truncate(MAX_LIST_ITEMS);
-        let share = |count: u32| ((f64::from(count) / total.max(1) as f64) * 1e6).round() / 1e6;
-        PopularList {
-            segment,
-            items: counted
-                .iter()
-                .map(|(i, _)| self.items[*i as usize].clone())
-                .collect(),
-            scores: counted.iter().map(|(_, c)| share(*c)).collect(),
-        }
+/// A counter's most counted items (ties by item id, so the same data gives the same list) with
+/// their share of its interactions.
+fn top(segment: Option<String>, counted: &SpaceSaving, banned: &HashSet<String>) -> PopularList {
+    let total = counted.total().max(1) as f64;
+    let share = |count: u64| ((count as f64 / total) * 1e6).round() / 1e6;
+    let (items, scores) = counted
+        .top()
+        .into_iter()
+        .filter(|c| !banned.contains(&*c.item))
+        .take(MAX_LIST_ITEMS)
+        .map(|c| (c.item.to_string(), share(c.count)))
+        .unzip();
+    PopularList {
+        segment,
+        items,
+        scores,
     }
 }
 

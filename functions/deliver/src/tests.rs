@@ -1,17 +1,91 @@
-//! Delivery scenarios on fakes: whole versions, resumed stretches, banned items, bad scores.
+//! Delivery scenarios on fakes: whole versions, resumed stretches, banned items, bad scores,
+//! and time (budgets, versions, durations) read from a fake clock.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recoflow_core::delivery::{keys, Pointer};
-use recoflow_core::errors::{ErrorName, NamedError};
-use recoflow_core::fakes::{test_form, FakeJobStore, FakeObjects, FakeRecommendations};
+use async_trait::async_trait;
+use recoflow_core::clock::Clock;
+use recoflow_core::delivery::{keys, version_id, Pointer, StoredList};
+use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
+use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeObjects, FakeRecommendations};
 use recoflow_core::job::{JobId, JobStatus};
-use recoflow_core::ports::RecommendationStore;
+use recoflow_core::ports::{Published, RecommendationStore};
 use recoflow_core::task::JobTask;
 
-use crate::handler::{handle, DeliverDeps, DeliverSettings};
+use crate::error::DeliverError;
+use crate::handler::handle;
+use crate::ports::{DeliverPorts, DeliverSettings};
 
-type Deps = DeliverDeps<FakeJobStore, FakeObjects, FakeRecommendations>;
+/// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
+/// clock's time (as a real table's writes take real time).
+struct TimedTable {
+    table: FakeRecommendations,
+    clock: Arc<FakeClock>,
+    put_takes: Mutex<Duration>,
+}
+
+#[async_trait]
+impl RecommendationStore for TimedTable {
+    async fn put_lists(&self, lists: Vec<StoredList>) -> Result<(), ServiceError> {
+        self.clock.advance(*self.put_takes.lock().unwrap());
+        self.table.put_lists(lists).await
+    }
+
+    async fn get_lists(&self, keys: &[String]) -> Result<HashMap<String, StoredList>, ServiceError> {
+        self.table.get_lists(keys).await
+    }
+
+    async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError> {
+        self.table.pointer(result_set).await
+    }
+
+    async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
+        self.table.publish(pointer).await
+    }
+}
+
+struct FakePorts {
+    jobs: FakeJobStore,
+    objects: FakeObjects,
+    lists: TimedTable,
+    clock: Arc<FakeClock>,
+    settings: DeliverSettings,
+}
+
+impl FakePorts {
+    fn table(&self) -> &FakeRecommendations {
+        &self.lists.table
+    }
+}
+
+impl DeliverPorts for FakePorts {
+    type Jobs = FakeJobStore;
+    type Objects = FakeObjects;
+    type Lists = TimedTable;
+    type Clock = FakeClock;
+
+    fn jobs(&self) -> &FakeJobStore {
+        &self.jobs
+    }
+
+    fn objects(&self) -> &FakeObjects {
+        &self.objects
+    }
+
+    fn lists(&self) -> &TimedTable {
+        &self.lists
+    }
+
+    fn clock(&self) -> &FakeClock {
+        &self.clock
+    }
+
+    fn settings(&self) -> &DeliverSettings {
+        &self.settings
+    }
+}
 
 const USERS: &str = "USER_ID,GENDER,AGE,REGION\nu1,F,25,tokyo\nu2,F,26,tokyo\nu3,F,27,tokyo\nu4,F,28,tokyo\nu5,F,29,tokyo\nu6,M,45,osaka\n";
 const INTERACTIONS: &str =
@@ -24,11 +98,17 @@ fn line(user: &str, items: &[&str]) -> String {
 }
 
 /// A job that finished scoring, with `scores` as its batch output.
-fn deps_with_scores(scores: &str, budget_seconds: u64) -> (Deps, JobId) {
-    let deps = DeliverDeps {
+fn ports_with_scores(scores: &str, budget_seconds: u64) -> (FakePorts, JobId) {
+    let clock = Arc::new(FakeClock::default());
+    let ports = FakePorts {
         jobs: FakeJobStore::default(),
         objects: FakeObjects::default(),
-        lists: FakeRecommendations::default(),
+        lists: TimedTable {
+            table: FakeRecommendations::default(),
+            clock: clock.clone(),
+            put_takes: Mutex::new(Duration::ZERO),
+        },
+        clock,
         settings: DeliverSettings {
             results_bucket: "results".into(),
             retention_seconds: 86_400,
@@ -36,25 +116,26 @@ fn deps_with_scores(scores: &str, budget_seconds: u64) -> (Deps, JobId) {
             max_skipped_share: 0.4,
         },
     };
-    let job_id = deps.jobs.insert_queued("spring-1", test_form("container"));
-    deps.jobs.force_status(&job_id, JobStatus::Scoring);
-    deps.objects.insert("data", "u.csv", USERS);
-    deps.objects.insert("data", "i.csv", INTERACTIONS);
-    deps.objects
+    let job_id = ports.jobs.insert_queued("spring-1", test_form("container"));
+    ports.jobs.force_status(&job_id, JobStatus::Scoring);
+    ports.objects.insert("data", "u.csv", USERS);
+    ports.objects.insert("data", "i.csv", INTERACTIONS);
+    ports
+        .objects
         .insert("results", "jobs/spring-1/scores/users.jsonl.out", scores);
-    (deps, job_id)
+    (ports, job_id)
 }
 
-async fn deliver(deps: &Deps, job_id: &JobId) -> Result<bool, crate::handler::DeliverError> {
-    handle(deps, JobTask::new(job_id)).await.map(|p| p.done)
+async fn deliver(ports: &FakePorts, job_id: &JobId) -> Result<bool, DeliverError> {
+    handle(ports, JobTask::new(job_id)).await.map(|p| p.done)
 }
 
-fn pointer(deps: &Deps) -> Pointer {
-    deps.lists.pointers.lock().unwrap()["spring"].clone()
+fn pointer(ports: &FakePorts) -> Pointer {
+    ports.table().pointers.lock().unwrap()["spring"].clone()
 }
 
-fn items(deps: &Deps, key: &str) -> Vec<String> {
-    deps.lists.lists.lock().unwrap()[key].items.clone()
+fn items(ports: &FakePorts, key: &str) -> Vec<String> {
+    ports.table().lists.lock().unwrap()[key].items.clone()
 }
 
 #[tokio::test]
@@ -66,57 +147,57 @@ async fn a_job_s_scores_and_fallbacks_are_published_as_one_version() {
         String::new(),
     ]
     .join("\n");
-    let (deps, job_id) = deps_with_scores(&scores, 60);
-    assert!(deliver(&deps, &job_id).await.unwrap());
+    let (ports, job_id) = ports_with_scores(&scores, 60);
+    assert!(deliver(&ports, &job_id).await.unwrap());
 
-    let pointer = pointer(&deps);
+    let pointer = pointer(&ports);
     let version = pointer.version.clone();
     assert_eq!((pointer.users, pointer.num_results), (2, 5));
     assert_eq!(
-        items(&deps, &keys::user("spring", &version, "u1")),
+        items(&ports, &keys::user("spring", &version, "u1")),
         ["bag", "dress"]
     );
     assert_eq!(
-        items(&deps, &keys::global("spring", &version)),
+        items(&ports, &keys::global("spring", &version)),
         ["tent", "dress", "bag"]
     );
     assert_eq!(
         items(
-            &deps,
+            &ports,
             &keys::segment("spring", &version, "AGE=20-29|GENDER=F|REGION=tokyo")
         ),
         ["dress", "bag"]
     );
-    let attributes = deps.lists.lists.lock().unwrap()[&keys::attributes("spring", &version, "u6")].clone();
+    let attributes = ports.table().lists.lock().unwrap()[&keys::attributes("spring", &version, "u6")].clone();
     assert_eq!(
         attributes.segment.as_deref(),
         Some("AGE=40-49|GENDER=M|REGION=osaka")
     );
 
-    let record = deps.jobs.record(&job_id).unwrap();
+    let record = ports.jobs.record(&job_id).unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
     assert_eq!(record.counts["users_delivered"], 2);
     assert_eq!(record.counts["lines_skipped"], 1);
     assert!(record.counts["segments_published"] >= 1);
-    let statuses = deps.jobs.statuses(&job_id);
+    let statuses = ports.jobs.statuses(&job_id);
     assert_eq!(
         &statuses[statuses.len() - 2..],
         [JobStatus::Delivering, JobStatus::Succeeded]
     );
 
     // A retry after the answer was lost changes nothing.
-    assert!(deliver(&deps, &job_id).await.unwrap());
+    assert!(deliver(&ports, &job_id).await.unwrap());
 }
 
 #[tokio::test]
 async fn large_output_is_split_across_invocations_without_losing_or_repeating_users() {
     let scores: Vec<String> = (0..450).map(|i| line(&format!("user-{i}"), &["dress"])).collect();
-    let (deps, job_id) = deps_with_scores(&(scores.join("\n") + "\n"), 0);
+    let (ports, job_id) = ports_with_scores(&(scores.join("\n") + "\n"), 0);
     let mut calls = 0;
-    while !deliver(&deps, &job_id).await.unwrap() {
+    while !deliver(&ports, &job_id).await.unwrap() {
         calls += 1;
         assert!(
-            deps.lists.pointers.lock().unwrap().is_empty(),
+            ports.table().pointers.lock().unwrap().is_empty(),
             "nothing is served before the end"
         );
         assert!(calls < 10);
@@ -125,11 +206,11 @@ async fn large_output_is_split_across_invocations_without_losing_or_repeating_us
         calls, 2,
         "three stretches of at most 200 lines: two more calls after the first"
     );
-    assert_eq!(pointer(&deps).users, 450);
-    assert_eq!(deps.jobs.record(&job_id).unwrap().counts["users_delivered"], 450);
-    let version = pointer(&deps).version;
-    let written = deps
-        .lists
+    assert_eq!(pointer(&ports).users, 450);
+    assert_eq!(ports.jobs.record(&job_id).unwrap().counts["users_delivered"], 450);
+    let version = pointer(&ports).version;
+    let written = ports
+        .table()
         .lists
         .lock()
         .unwrap()
@@ -142,32 +223,32 @@ async fn large_output_is_split_across_invocations_without_losing_or_repeating_us
 #[tokio::test]
 async fn a_failed_stretch_is_resumed_from_the_saved_cursor() {
     let scores: Vec<String> = (0..450).map(|i| line(&format!("user-{i}"), &["dress"])).collect();
-    let (deps, job_id) = deps_with_scores(&(scores.join("\n") + "\n"), 60);
+    let (ports, job_id) = ports_with_scores(&(scores.join("\n") + "\n"), 60);
     // Writes: users' segments, fallback lists, then 200-line stretches. The second stretch's
     // write fails, as a table still throttling after every retry would.
-    *deps.lists.fail_put_call.lock().unwrap() = Some(4);
-    let err = deliver(&deps, &job_id).await.unwrap_err();
+    *ports.table().fail_put_call.lock().unwrap() = Some(4);
+    let err = deliver(&ports, &job_id).await.unwrap_err();
     assert_eq!(err.error_name(), ErrorName::ServiceThrottled);
-    assert!(deps.lists.pointers.lock().unwrap().is_empty());
-    let saved = deps.jobs.record(&job_id).unwrap().delivery.unwrap();
+    assert!(ports.table().pointers.lock().unwrap().is_empty());
+    let saved = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
     assert!(saved.users < 450 && !saved.published, "{saved:?}");
 
-    assert!(deliver(&deps, &job_id).await.unwrap());
-    assert_eq!(pointer(&deps).users, 450, "every user counted once");
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    assert_eq!(pointer(&ports).users, 450, "every user counted once");
 }
 
 #[tokio::test]
 async fn banned_items_are_never_published_and_are_kept_with_the_version() {
-    let (deps, job_id) = deps_with_scores(&line("u1", &["bag", "dress", "tent"]), 60);
-    deps.objects.insert("data", "ng.csv", "ITEM_ID\nbag\n\"tent\"\n");
-    let mut record = deps.jobs.record(&job_id).unwrap();
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag", "dress", "tent"]), 60);
+    ports.objects.insert("data", "ng.csv", "ITEM_ID\nbag\n\"tent\"\n");
+    let mut record = ports.jobs.record(&job_id).unwrap();
     record.form.as_mut().unwrap().exclude_items = Some("s3://data/ng.csv".into());
-    deps.jobs.records.lock().unwrap().insert(job_id.clone(), record);
+    ports.jobs.records.lock().unwrap().insert(job_id.clone(), record);
 
-    assert!(deliver(&deps, &job_id).await.unwrap());
-    let pointer = pointer(&deps);
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    let pointer = pointer(&ports);
     assert_eq!(pointer.excluded_items, ["bag", "tent"]);
-    for list in deps.lists.lists.lock().unwrap().values() {
+    for list in ports.table().lists.lock().unwrap().values() {
         for banned in ["bag", "tent"] {
             assert!(!list.items.contains(&banned.to_owned()), "{list:?}");
         }
@@ -177,29 +258,30 @@ async fn banned_items_are_never_published_and_are_kept_with_the_version() {
 #[tokio::test]
 async fn too_many_bad_lines_publish_nothing() {
     let scores = ["not json", "also not", &line("u1", &["bag"])].join("\n");
-    let (deps, job_id) = deps_with_scores(&scores, 60);
-    let err = deliver(&deps, &job_id).await.unwrap_err();
+    let (ports, job_id) = ports_with_scores(&scores, 60);
+    let err = deliver(&ports, &job_id).await.unwrap_err();
     assert_eq!(err.error_name(), ErrorName::ScoresInvalid);
     assert!(err.to_string().contains("2 of 3 score lines"), "{err}");
-    assert!(deps.lists.pointers.lock().unwrap().is_empty());
+    assert!(ports.table().pointers.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn no_scores_at_all_is_named() {
-    let (deps, job_id) = deps_with_scores("", 60);
-    deps.objects
+    let (ports, job_id) = ports_with_scores("", 60);
+    ports
+        .objects
         .objects
         .lock()
         .unwrap()
         .retain(|(_, key), _| !key.contains("/scores/"));
-    let err = deliver(&deps, &job_id).await.unwrap_err();
+    let err = deliver(&ports, &job_id).await.unwrap_err();
     assert_eq!(err.error_name(), ErrorName::ScoresInvalid);
     assert!(err.to_string().contains("jobs/spring-1/scores/"), "{err}");
 }
 
 #[tokio::test]
 async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
-    let (deps, job_id) = deps_with_scores(&line("u1", &["bag"]), 60);
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
     let mut newer = Pointer {
         pk: keys::pointer("spring"),
         result_set: "spring".into(),
@@ -213,11 +295,46 @@ async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
         expires_at: 0,
         previous_version: None,
     };
-    deps.lists.publish(&newer).await.unwrap();
-    assert!(deliver(&deps, &job_id).await.unwrap());
-    newer.published_at = pointer(&deps).published_at;
-    assert_eq!(pointer(&deps), newer);
-    let record = deps.jobs.record(&job_id).unwrap();
+    ports.table().publish(&newer).await.unwrap();
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    newer.published_at = pointer(&ports).published_at;
+    assert_eq!(pointer(&ports), newer);
+    let record = ports.jobs.record(&job_id).unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
     assert!(record.history.last().unwrap().detail.contains("not made current"));
+}
+
+#[tokio::test]
+async fn the_time_budget_counts_from_the_invocation_s_start_on_the_clock() {
+    let scores: Vec<String> = (0..450).map(|i| line(&format!("user-{i}"), &["dress"])).collect();
+    let (ports, job_id) = ports_with_scores(&(scores.join("\n") + "\n"), 60);
+    // Every write takes 20 s: users' segments, fallback lists and the first 200-line stretch
+    // spend the first invocation's 60 s; the other two stretches fit in the second's.
+    *ports.lists.put_takes.lock().unwrap() = Duration::from_secs(20);
+    assert!(!deliver(&ports, &job_id).await.unwrap());
+    let saved = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
+    assert_eq!((saved.users, saved.file), (200, 0), "{saved:?}");
+    assert!(ports.table().pointers.lock().unwrap().is_empty());
+
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    assert_eq!(pointer(&ports).users, 450);
+    let record = ports.jobs.record(&job_id).unwrap();
+    assert_eq!(
+        record.counts["delivery_seconds"], 100,
+        "five writes of 20 s from the first invocation's start to the publish"
+    );
+}
+
+#[tokio::test]
+async fn the_version_and_its_times_come_from_the_clock() {
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
+    // Far from the real time, so a handler reading the system's time would be seen.
+    ports.clock.advance(Duration::from_secs(1000 * 86_400));
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    let pointer = pointer(&ports);
+    assert_eq!(pointer.version, version_id(ports.clock.unix_now(), &job_id));
+    assert_eq!(pointer.published_at, ports.clock.rfc3339_now());
+    assert_eq!(pointer.expires_at, ports.clock.unix_now() + 86_400);
+    let delivery = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
+    assert_eq!(delivery.started_at, ports.clock.rfc3339_now());
 }

@@ -13,9 +13,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use deliver::handler::{handle, DeliverDeps, DeliverSettings};
+use deliver::handler::handle;
+use deliver::ports::{DeliverPorts, DeliverSettings};
 use recoflow_aws::clients::DynamoDb;
 use recoflow_aws::DynamoRecommendations;
+use recoflow_core::clock::SystemClock;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{test_form, FakeJobStore};
 use recoflow_core::job::JobStatus;
@@ -114,6 +116,42 @@ impl ObjectStore for LocalObjects {
     }
 }
 
+/// The Deliver step's ports for the benchmark: the job record in memory, scores from local
+/// files, the lists written through the real DynamoDB adapter, real time.
+struct BenchPorts {
+    jobs: FakeJobStore,
+    objects: LocalObjects,
+    lists: DynamoRecommendations,
+    settings: DeliverSettings,
+}
+
+impl DeliverPorts for BenchPorts {
+    type Jobs = FakeJobStore;
+    type Objects = LocalObjects;
+    type Lists = DynamoRecommendations;
+    type Clock = SystemClock;
+
+    fn jobs(&self) -> &FakeJobStore {
+        &self.jobs
+    }
+
+    fn objects(&self) -> &LocalObjects {
+        &self.objects
+    }
+
+    fn lists(&self) -> &DynamoRecommendations {
+        &self.lists
+    }
+
+    fn clock(&self) -> &SystemClock {
+        &SystemClock
+    }
+
+    fn settings(&self) -> &DeliverSettings {
+        &self.settings
+    }
+}
+
 fn generate(users: u64, out: &str) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
     for user in 0..users {
@@ -172,7 +210,7 @@ async fn run(scores: &str, endpoint: &str, table: &str, in_flight: usize) -> Res
     let jobs = FakeJobStore::default();
     let job_id = jobs.insert_queued("bench-1", test_form("container"));
     jobs.force_status(&job_id, JobStatus::Scoring);
-    let deps = DeliverDeps {
+    let ports = BenchPorts {
         jobs,
         objects: LocalObjects { root: root.clone() },
         lists: DynamoRecommendations::new(DynamoDb::new(&sdk), table, in_flight),
@@ -185,7 +223,7 @@ async fn run(scores: &str, endpoint: &str, table: &str, in_flight: usize) -> Res
     };
     let started = Instant::now();
     let users = loop {
-        let progress = handle(&deps, JobTask::new(&job_id))
+        let progress = handle(&ports, JobTask::new(&job_id))
             .await
             .map_err(|e| e.to_string())?;
         if progress.done {

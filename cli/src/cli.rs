@@ -1,0 +1,201 @@
+//! The command line: every command and flag, declared once (clap derive). A new command is a
+//! variant of [`Command`] with its arguments in its own module under `commands/`, and an arm in
+//! `commands::run`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{cancel, completions, jobs, recommend, status, submit, validate};
+use crate::exit::EXIT_CODES_HELP;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "recoflow",
+    version,
+    about = "Validate, submit and follow recoflow jobs; read recommendations.",
+    after_help = EXIT_CODES_HELP,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check forms with the service's own validation; every problem with its path and code.
+    Validate(validate::ValidateArgs),
+    /// Submit a form through the API (signed with SigV4) or by upload to the forms bucket.
+    Submit(submit::SubmitArgs),
+    /// A job's status, time in it, history, and the cause and its class when it failed.
+    Status(status::StatusArgs),
+    /// Recent jobs, newest first.
+    Jobs(jobs::JobsArgs),
+    /// Cancel a running job (its execution stops, its quota slots are freed).
+    Cancel(cancel::CancelArgs),
+    /// A user's recommendations from a result set.
+    Recommend(recommend::RecommendArgs),
+    /// Print a shell completion script: `recoflow completions bash > /etc/bash_completion.d/recoflow`.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Where and how to talk to recoflow; each also comes from a `RECOFLOW_*` variable or the
+/// config file (flags first, then the environment, then the file).
+#[derive(Debug, Default, Clone, Args)]
+pub struct GlobalArgs {
+    /// CloudFormation stack whose outputs give the API URL and buckets [env: RECOFLOW_STACK]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// The local stack (LocalStack at $LOCALSTACK_ENDPOINT or 127.0.0.1:4566, stack "recoflow") [env: RECOFLOW_LOCAL]
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// The API's base URL, instead of the stack's ApiUrl output [env: RECOFLOW_API_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// AWS endpoint for CloudFormation and S3, e.g. LocalStack's [env: RECOFLOW_ENDPOINT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region (default: the AWS configuration's) [env: RECOFLOW_REGION]
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS profile for credentials (default: the standard chain) [env: RECOFLOW_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Longest wait for one answer, 1-300 s (default 30) [env: RECOFLOW_TIMEOUT]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout: Option<u64>,
+    /// Config file (default ~/.config/recoflow/config.toml) [env: RECOFLOW_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// JSON on stdout instead of tables (for scripts)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// `validate --allow-bucket`, carried here to be resolved with the other settings.
+    #[arg(skip)]
+    pub allow_bucket: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("recoflow").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = parse(&["status", "job-1", "--stack", "prod", "--json", "--follow"]).unwrap();
+        assert_eq!(cli.global.stack.as_deref(), Some("prod"));
+        assert!(cli.global.json);
+        let Command::Status(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.job, "job-1");
+        assert!(args.follow);
+        let cli = parse(&["--local", "jobs", "--limit", "5"]).unwrap();
+        assert!(cli.global.local);
+        let Command::Jobs(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.limit, Some(5));
+    }
+
+    #[test]
+    fn submit_takes_a_route_a_key_and_wait() {
+        let cli = parse(&["submit", "f.json", "--via", "s3", "--wait"]).unwrap();
+        let Command::Submit(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.via, submit::Via::S3);
+        assert!(args.wait);
+        let cli = parse(&["submit", "f.json", "--idempotency-key", "k-1"]).unwrap();
+        let Command::Submit(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.via, submit::Via::Api);
+        assert_eq!(args.idempotency_key.as_deref(), Some("k-1"));
+    }
+
+    #[test]
+    fn recommend_takes_attributes_as_pairs() {
+        let cli = parse(&[
+            "recommend",
+            "rs",
+            "u1",
+            "--n",
+            "5",
+            "--attr",
+            "gender=F",
+            "--attr",
+            "age=27",
+        ])
+        .unwrap();
+        let Command::Recommend(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.n, Some(5));
+        assert_eq!(
+            args.attr,
+            [
+                ("gender".to_owned(), "F".to_owned()),
+                ("age".to_owned(), "27".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_takes_formats_and_buckets() {
+        let cli = parse(&[
+            "validate",
+            "a.json",
+            "dir/",
+            "--format",
+            "github",
+            "--allow-bucket",
+            "b1",
+        ])
+        .unwrap();
+        let Command::Validate(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.forms.len(), 2);
+        assert_eq!(args.format, Some(validate::Format::Github));
+        assert_eq!(args.allow_bucket, ["b1"]);
+    }
+
+    #[test]
+    fn bad_command_lines_are_usage_errors() {
+        for args in [
+            &["submit"][..],
+            &["submit", "f.json", "--via", "ftp"],
+            &["jobs", "--limit", "0"],
+            &["jobs", "--limit", "101"],
+            &["recommend", "rs", "u1", "--attr", "gender"],
+            &["recommend", "rs", "u1", "--n", "0"],
+            &["validate"],
+            &["completions", "cmd.exe"],
+            &["frobnicate"],
+            &["--timeout", "0", "jobs"],
+        ] {
+            let err = parse(args).expect_err(&format!("{args:?} should not parse"));
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"));
+        assert!(help.contains("RECOFLOW_STACK"));
+    }
+}

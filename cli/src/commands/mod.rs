@@ -1,0 +1,29 @@
+//! The commands, one module each; `run` dispatches. A command for a new route: its module
+//! (arguments + `run`), a variant in `cli::Command`, an arm here, a constant in `routes`.
+
+pub mod cancel;
+pub mod completions;
+mod follow;
+pub mod jobs;
+mod locate;
+pub mod recommend;
+pub mod status;
+pub mod submit;
+pub mod validate;
+
+use crate::cli::Command;
+use crate::context::Context;
+use crate::exit::CliError;
+use crate::output::Report;
+
+pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
+    match command {
+        Command::Validate(args) => validate::run(args, ctx).await,
+        Command::Submit(args) => submit::run(args, ctx).await,
+        Command::Status(args) => status::run(args, ctx).await,
+        Command::Jobs(args) => jobs::run(args, ctx).await,
+        Command::Cancel(args) => cancel::run(args, ctx).await,
+        Command::Recommend(args) => recommend::run(args, ctx).await,
+        Command::Completions(args) => Ok(completions::run(args)),
+    }
+}

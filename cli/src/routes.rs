@@ -1,0 +1,100 @@
+//! The API routes the CLI calls, one constant each, mirroring the resources of
+//! `infra/template.yaml` and the match in `functions/api/src/handler.rs`. A command for a new
+//! route adds its constant here and sends it with `Api::send(ROUTE.call(&[..]))`.
+
+use hyper::Method;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// API Gateway's resource path; `{name}` parts are filled from the call's parameters.
+    pub template: &'static str,
+}
+
+pub const SUBMIT_JOB: Route = Route {
+    method: Method::POST,
+    template: "/jobs",
+};
+pub const LIST_JOBS: Route = Route {
+    method: Method::GET,
+    template: "/jobs",
+};
+pub const SHOW_JOB: Route = Route {
+    method: Method::GET,
+    template: "/jobs/{id}",
+};
+pub const CANCEL_JOB: Route = Route {
+    method: Method::DELETE,
+    template: "/jobs/{id}",
+};
+pub const RECOMMEND: Route = Route {
+    method: Method::GET,
+    template: "/recommendations/{result_set}/{user_id}",
+};
+
+/// Everything but RFC 3986's unreserved characters is encoded in a path segment or query.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+pub fn encode(part: &str) -> String {
+    utf8_percent_encode(part, COMPONENT).to_string()
+}
+
+impl Route {
+    /// The path with each `{name}` replaced, in order, by a parameter (percent-encoded, so a
+    /// user id with `/` or `?` stays one segment).
+    pub fn path(&self, params: &[&str]) -> String {
+        let mut path = String::new();
+        let mut rest = self.template;
+        let mut params = params.iter();
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+            path.push_str(&rest[..open]);
+            let param = params
+                .next()
+                .unwrap_or_else(|| panic!("{} needs more parameters", self.template));
+            path.push_str(&encode(param));
+            rest = &rest[close..];
+        }
+        path.push_str(rest);
+        assert!(
+            params.next().is_none(),
+            "{} was given too many parameters",
+            self.template
+        );
+        path
+    }
+
+    pub fn call(&'static self, params: &[&str]) -> crate::api::Call {
+        crate::api::Call::new(self, self.path(params))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_fill_the_template_encoded() {
+        assert_eq!(SHOW_JOB.path(&["job-1"]), "/jobs/job-1");
+        assert_eq!(
+            RECOMMEND.path(&["spring-2026", "u 1/../x?y"]),
+            "/recommendations/spring-2026/u%201%2F..%2Fx%3Fy"
+        );
+        assert_eq!(LIST_JOBS.path(&[]), "/jobs");
+        assert_eq!(
+            RECOMMEND.path(&["rs", "ユーザー"]),
+            "/recommendations/rs/%E3%83%A6%E3%83%BC%E3%82%B6%E3%83%BC"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "needs more parameters")]
+    fn a_missing_parameter_is_a_bug() {
+        RECOMMEND.path(&["rs"]);
+    }
+}

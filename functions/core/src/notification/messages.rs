@@ -1,0 +1,202 @@
+//! The Slack messages: Block Kit JSON with a plain-text fallback (`text`), one builder per kind.
+//! Every piece of text that is not recoflow's own (names, causes, problems, paths) goes through
+//! `markup::escape`, in `text` and in blocks alike.
+
+use serde_json::{json, Value};
+
+use super::classify::classify;
+use super::markup::{code, escape, escape_short, fit, human_duration, MAX_SECTION_CHARS};
+use crate::errors::ErrorName;
+use crate::job::{JobFailure, JobId, JobRecord};
+use crate::validation::FormProblem;
+
+/// Links a message carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Links {
+    pub execution: Option<String>,
+    pub job: Option<String>,
+    pub logs: Option<String>,
+}
+
+/// The AWS console page of a Step Functions execution.
+pub fn execution_console_url(region: &str, execution_arn: &str) -> String {
+    format!("https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}")
+}
+
+/// The AWS console page of a Lambda function's log group.
+pub fn logs_console_url(region: &str, function_name: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/$252Faws$252Flambda$252F{function_name}"
+    )
+}
+
+/// Buttons to recoflow's own links (URLs it built; a button's URL is not markup).
+pub(super) fn link_buttons(links: &Links) -> Option<Value> {
+    let buttons: Vec<Value> = [
+        ("Execution", &links.execution),
+        ("Job (API)", &links.job),
+        ("Logs", &links.logs),
+    ]
+    .into_iter()
+    .filter_map(|(label, url)| {
+        url.as_ref()
+            .map(|url| json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}))
+    })
+    .collect();
+    (!buttons.is_empty()).then(|| json!({"type": "actions", "elements": buttons}))
+}
+
+/// The job's name and who submitted it, escaped.
+fn job_names(record: &JobRecord) -> (String, String) {
+    let name = escape_short(record.job_name.as_deref().unwrap_or("(unnamed)"), 100);
+    let submitter = escape_short(
+        record
+            .form
+            .as_ref()
+            .map(|f| f.submitted_by.as_str())
+            .unwrap_or("unknown"),
+        254,
+    );
+    (name, submitter)
+}
+
+/// Where the job was when it failed: its status and the state-machine state.
+fn failed_while(failure: &JobFailure) -> String {
+    match (failure.status, &failure.state) {
+        (Some(status), Some(state)) => format!("{status} (state {})", escape(state)),
+        (Some(status), None) => status.to_string(),
+        (None, Some(state)) => format!("state {}", escape(state)),
+        (None, None) => "unknown".to_owned(),
+    }
+}
+
+/// A failed job's message.
+pub fn failure_message(record: &JobRecord, ran_seconds: u64, links: &Links) -> Value {
+    let failure = record.failure.clone().unwrap_or_else(|| JobFailure {
+        error: ErrorName::FailureNotRecorded.to_string(),
+        cause: "no cause was recorded".into(),
+        status: None,
+        state: None,
+    });
+    let class = classify(&failure.error, &failure.cause);
+    let (name, submitter) = job_names(record);
+    let backend = record
+        .form
+        .as_ref()
+        .and_then(|f| serde_json::to_value(f.backend).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let phase = failed_while(&failure);
+    let error = escape(&failure.error);
+    let text = format!(
+        "recoflow job {name} ({}) FAILED in {phase}: {error} [{}] {}",
+        record.job_id,
+        class.label(),
+        escape_short(&failure.cause, 300)
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":x: Job {name} failed"), "emoji": true}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Job*\n`{}`", record.job_id)},
+            {"type": "mrkdwn", "text": format!("*Submitted by*\n{submitter}")},
+            {"type": "mrkdwn", "text": format!("*Backend*\n{backend}")},
+            {"type": "mrkdwn", "text": format!("*Failed while*\n{phase}")},
+            {"type": "mrkdwn", "text": format!("*Error*\n`{error}`")},
+            {"type": "mrkdwn", "text": format!("*Look first at*\n{}", class.label())},
+        ]}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Cause*\n```{}```", code(&failure.cause, MAX_SECTION_CHARS))}}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{} Ran {}.", class.advice(), human_duration(ran_seconds))}]}),
+    ];
+    blocks.extend(link_buttons(links));
+    json!({"text": text, "blocks": blocks})
+}
+
+/// A form intake rejected: its problems as a short list, and where the report is.
+pub fn rejection_message(
+    job_id: &JobId,
+    form_uri: &str,
+    report_uri: &str,
+    problems: &[FormProblem],
+) -> Value {
+    const SHOWN: usize = 10;
+    let (form_uri, report_uri) = (escape(form_uri), escape(report_uri));
+    let mut lines: Vec<String> = problems
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            format!(
+                "• `{}` {}",
+                escape_short(&p.path, 200),
+                escape_short(&p.message, 200)
+            )
+        })
+        .collect();
+    if problems.len() > SHOWN {
+        lines.push(format!("…and {} more in the report", problems.len() - SHOWN));
+    }
+    let text = format!(
+        "recoflow rejected the form {form_uri}: {} problem(s); report: {report_uri}",
+        problems.len()
+    );
+    json!({"text": text, "blocks": [
+        json!({"type": "header", "text": {"type": "plain_text", "text": ":no_entry: Form rejected", "emoji": true}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{form_uri}* has {} problem(s); nothing was started.", problems.len())}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": fit(&lines.join("\n"), MAX_SECTION_CHARS)}}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Job id `{job_id}` · full report: {report_uri} · fix the form and upload it again")}]}),
+    ]})
+}
+
+/// A job that succeeded, for forms asking for it (`notify.on_success`).
+pub fn success_message(record: &JobRecord, ran_seconds: u64, links: &Links) -> Value {
+    let (name, _) = job_names(record);
+    let users = record.counts.get("users_delivered").copied().unwrap_or(0);
+    let version = escape(
+        record
+            .delivery
+            .as_ref()
+            .map(|d| d.version.as_str())
+            .unwrap_or("?"),
+    );
+    let result_set = escape(record.form.as_ref().map(|f| f.result_set.as_str()).unwrap_or("?"));
+    let text = format!(
+        "recoflow job {name} ({}) SUCCEEDED: {users} users delivered to {result_set}, version {version}, in {}",
+        record.job_id,
+        human_duration(ran_seconds)
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":white_check_mark: Job {name} succeeded"), "emoji": true}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Job*\n`{}`", record.job_id)},
+            {"type": "mrkdwn", "text": format!("*Result set*\n{result_set}")},
+            {"type": "mrkdwn", "text": format!("*Users delivered*\n{users}")},
+            {"type": "mrkdwn", "text": format!("*Version*\n`{version}`")},
+            {"type": "mrkdwn", "text": format!("*Took*\n{}", human_duration(ran_seconds))},
+        ]}),
+    ];
+    blocks.extend(link_buttons(links));
+    json!({"text": text, "blocks": blocks})
+}
+
+/// One summary for failures folded together.
+pub fn fold_summary_message(error: &str, cause: &str, job_ids: &[String], window_seconds: u32) -> Value {
+    let class = classify(error, cause);
+    let error = escape(error);
+    let ids: Vec<String> = job_ids.iter().map(|id| escape(id)).collect();
+    let text = format!(
+        "recoflow: {} more job(s) failed with {error} [{}] within {window_seconds} s: {}",
+        job_ids.len(),
+        class.label(),
+        ids.join(", ")
+    );
+    let listed = ids
+        .iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    json!({"text": text, "blocks": [
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":x: {} more jobs failed with {error}", job_ids.len()), "emoji": true}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Same cause, folded into one message* ({error}; look first at {})\n```{}```", class.label(), code(cause, 1_000))}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": fit(&format!("*Jobs*: {listed}"), MAX_SECTION_CHARS)}}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "Each job's GET /jobs/{id} has its own cause and links."}]}),
+    ]})
+}

@@ -1,0 +1,21 @@
+//! Slack notifications: what a failure is (so the reader knows where to look first), the
+//! messages (Block Kit JSON with a plain-text fallback; outside text escaped), how to read
+//! Slack's answers (retry or not), and when failures sharing a cause are folded into one summary
+//! instead of a flood.
+
+mod answer;
+mod classify;
+mod fold;
+pub mod markup;
+mod messages;
+#[cfg(test)]
+mod tests;
+
+pub use answer::{read_answer, SlackAnswer};
+pub use classify::{classify, FailureClass};
+pub use fold::{fold_signature, job_fold_signature};
+pub use markup::human_duration;
+pub use messages::{
+    execution_console_url, failure_message, fold_summary_message, logs_console_url, rejection_message,
+    success_message, Links,
+};

@@ -1,0 +1,39 @@
+//! The delivery cursor on the job record: saved after every step that moved it, so a retried
+//! or resumed invocation continues from there.
+
+use recoflow_core::delivery::Delivery;
+use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::ports::{JobPatch, JobStore};
+
+use crate::error::DeliverError;
+use crate::ports::DeliverPorts;
+
+/// Saves where the delivery stands, only while the job is still `DELIVERING`: a job cancelled
+/// or failed meanwhile stops the delivery with its status.
+pub(crate) async fn save<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    delivery: &Delivery,
+) -> Result<(), DeliverError> {
+    let written = ports
+        .jobs()
+        .patch(
+            job_id,
+            JobPatch::Delivery(delivery.clone()),
+            Some(&[JobStatus::Delivering]),
+        )
+        .await?;
+    if !written {
+        let status = ports
+            .jobs()
+            .get(job_id)
+            .await?
+            .map(|r| r.status)
+            .unwrap_or(JobStatus::Failed);
+        return Err(DeliverError::NotDeliverable {
+            job_id: job_id.clone(),
+            status,
+        });
+    }
+    Ok(())
+}

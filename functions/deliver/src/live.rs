@@ -1,0 +1,58 @@
+//! The ports in Lambda: the SDK adapters and the system clock, built once at init.
+
+use recoflow_aws::clients::DynamoDb;
+use recoflow_aws::{DynamoJobStore, DynamoRecommendations, S3Objects};
+use recoflow_core::clock::SystemClock;
+
+use crate::config::DeliverConfig;
+use crate::ports::{DeliverPorts, DeliverSettings};
+
+/// BatchWriteItem requests in flight at once.
+const WRITES_IN_FLIGHT: usize = 8;
+
+pub struct LivePorts {
+    jobs: DynamoJobStore,
+    objects: S3Objects,
+    lists: DynamoRecommendations,
+    clock: SystemClock,
+    settings: DeliverSettings,
+}
+
+impl LivePorts {
+    pub fn new(config: &DeliverConfig, dynamodb: DynamoDb, objects: S3Objects) -> Self {
+        Self {
+            jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
+            objects,
+            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, WRITES_IN_FLIGHT),
+            clock: SystemClock,
+            settings: config.settings(),
+        }
+    }
+}
+
+impl DeliverPorts for LivePorts {
+    type Jobs = DynamoJobStore;
+    type Objects = S3Objects;
+    type Lists = DynamoRecommendations;
+    type Clock = SystemClock;
+
+    fn jobs(&self) -> &DynamoJobStore {
+        &self.jobs
+    }
+
+    fn objects(&self) -> &S3Objects {
+        &self.objects
+    }
+
+    fn lists(&self) -> &DynamoRecommendations {
+        &self.lists
+    }
+
+    fn clock(&self) -> &SystemClock {
+        &self.clock
+    }
+
+    fn settings(&self) -> &DeliverSettings {
+        &self.settings
+    }
+}

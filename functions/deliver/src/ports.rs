@@ -1,0 +1,33 @@
+//! What the Deliver step reaches outside itself: one trait, implemented by the SDK adapters in
+//! Lambda (`live.rs`), by the fakes in tests, and by a mix of both in the delivery benchmark.
+
+use std::time::Duration;
+
+use recoflow_core::clock::Clock;
+use recoflow_core::ports::{JobStore, ObjectStore, RecommendationStore};
+
+pub trait DeliverPorts: Send + Sync {
+    type Jobs: JobStore;
+    type Objects: ObjectStore;
+    type Lists: RecommendationStore;
+    type Clock: Clock;
+    /// The jobs table: the record, its status and the delivery cursor.
+    fn jobs(&self) -> &Self::Jobs;
+    /// The results bucket (score files) and the data files the form names.
+    fn objects(&self) -> &Self::Objects;
+    /// The recommendations table: the version's lists and the result set's pointer.
+    fn lists(&self) -> &Self::Lists;
+    fn clock(&self) -> &Self::Clock;
+    fn settings(&self) -> &DeliverSettings;
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliverSettings {
+    pub results_bucket: String,
+    /// How long a version's items live (the table's TTL).
+    pub retention_seconds: u32,
+    /// Writing time per invocation; the rest of the Lambda timeout is margin.
+    pub budget: Duration,
+    /// Largest share of score lines that may be errors before the delivery is refused.
+    pub max_skipped_share: f64,
+}
