@@ -104,3 +104,76 @@ def test_buckets_are_private_and_encrypted():
         assert properties["BucketEncryption"], name
         block = properties["PublicAccessBlockConfiguration"]
         assert all(block[k] for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")), name
+
+
+def nested_machines(state: dict) -> list:
+    """The state machines inside a Map (its ItemProcessor) or a Parallel (its Branches)."""
+    processor = state.get("ItemProcessor") or state.get("Iterator")
+    return ([processor] if processor else []) + state.get("Branches", [])
+
+
+def states_of(states: dict):
+    """(name, state) of every state, those inside Maps and Parallels too."""
+    for name, state in states.items():
+        yield name, state
+        for machine in nested_machines(state):
+            yield from states_of(machine["States"])
+
+
+def functions_called(state: dict, placeholder_functions: dict) -> set:
+    """The template functions (logical ids) a state invokes: a Task's Resource, or for a Map or
+    Parallel the Resources of the tasks inside it."""
+    if state["Type"] == "Task":
+        placeholder = state["Resource"].rsplit("function:", 1)[-1]
+        return {placeholder_functions.get(placeholder, placeholder)}
+    return {
+        function
+        for machine in nested_machines(state)
+        for _, inner in states_of(machine["States"])
+        if inner["Type"] == "Task"
+        for function in functions_called(inner, placeholder_functions)
+    }
+
+
+def state_function_problems(template: dict, definition: dict) -> list:
+    """What is wrong with notify's STATE_FUNCTIONS: every state a Catch names as failed_state
+    must be listed with the function that state runs, and nothing else may be listed."""
+    resources = template["Resources"]
+    listed = resources["NotifyFunction"]["Properties"]["Environment"]["Variables"]["STATE_FUNCTIONS"]
+    pairs = dict(pair.split("=", 1) for pair in listed["Fn::Sub"].split(","))
+    listed_functions = {state: re.fullmatch(r"\$\{(\w+)\}", ref).group(1) for state, ref in pairs.items()}
+    substitutions = next(
+        r["Properties"]["DefinitionSubstitutions"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"
+    )
+    placeholder_functions = {}
+    for placeholder, value in substitutions.items():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            placeholder_functions[placeholder] = target[0] if isinstance(target, list) else target.split(".")[0]
+    problems, failed_states = [], set()
+    for name, state in states_of(definition["States"]):
+        for catch in state.get("Catch", []):
+            failed_state = catch.get("Assign", {}).get("failed_state")
+            if failed_state is None:
+                continue
+            failed_states.add(failed_state)
+            called = functions_called(state, placeholder_functions)
+            if failed_state not in listed_functions:
+                problems.append(f"{name}: failed_state {failed_state} is not in STATE_FUNCTIONS")
+            elif called != {listed_functions[failed_state]}:
+                problems.append(
+                    f"{name}: STATE_FUNCTIONS says {failed_state}={listed_functions[failed_state]}, the state calls {sorted(called)}"
+                )
+    problems += [f"STATE_FUNCTIONS lists {s}, which no Catch names" for s in sorted(set(listed_functions) - failed_states)]
+    return problems
+
+
+def test_notify_links_each_failed_state_to_the_function_it_runs():
+    template, _ = decode_str(TEMPLATE.read_text())
+    definition = json.loads(filled_definition())
+    assert state_function_problems(template, definition) == []
+    # The check can fail: Deliver calling the runner no longer matches its listed function.
+    definition["States"]["Deliver"]["Resource"] = definition["States"]["Cleanup"]["Resource"]
+    assert state_function_problems(template, definition) == [
+        "Deliver: STATE_FUNCTIONS says Deliver=DeliverFunction, the state calls ['RunnerFunction']"
+    ]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod errors;
 pub mod form;
+pub mod forms_bucket;
 pub mod history;
 pub mod job;
 pub mod launch;

@@ -1,30 +1,35 @@
 //! Lambda `intake`: S3 ObjectCreated under submissions/ in the forms bucket.
 
+mod config;
+mod error;
 mod handler;
+mod live;
+mod ports;
+mod rejected;
+mod submission;
+#[cfg(test)]
+mod tests;
+mod valid;
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use recoflow_aws::{load_sdk_config, DynamoJobStore, S3Objects, SfnExecutions};
-use recoflow_core::config::required_env;
+use aws_lambda_events::event::s3::S3Event;
+use recoflow_aws::clients::{DynamoDb, StepFunctions};
+use recoflow_aws::lambda::{serve, start};
+use recoflow_aws::{DynamoJobStore, S3Objects, SfnExecutions};
+use recoflow_core::clock::SystemClock;
 use recoflow_core::validation::ValidationRules;
 
-use handler::{handle_event, IntakeDeps};
+use config::Config;
+use live::LiveIntakePorts;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    recoflow_aws::lambda::init_logging();
-    let jobs_table = required_env("JOBS_TABLE")?;
-    let state_machine_arn = required_env("STATE_MACHINE_ARN")?;
-    let allowed_buckets = required_env("ALLOWED_DATA_BUCKETS")?;
-
-    let sdk = load_sdk_config().await;
-    let deps = IntakeDeps {
-        jobs: DynamoJobStore::new(recoflow_aws::clients::DynamoDb::new(&sdk), jobs_table),
-        executions: SfnExecutions::new(recoflow_aws::clients::StepFunctions::new(&sdk), state_machine_arn),
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (config, sdk) = start::<Config>().await?;
+    let ports = LiveIntakePorts {
+        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), config.jobs_table),
+        executions: SfnExecutions::new(StepFunctions::new(&sdk), config.state_machine_arn),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
-        rules: ValidationRules::from_allow_list(&allowed_buckets),
+        clock: SystemClock,
+        rules: ValidationRules::from_allow_list(&config.allowed_data_buckets),
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        handle_event(&deps, event.payload)
-    }))
-    .await
+    serve(|event: S3Event| handler::handle_event(&ports, event)).await
 }

@@ -1,28 +1,30 @@
 //! Lambda `prepare`: state `Prepare` of statemachines/job.asl.json.
 
+mod config;
+mod datasets;
+mod error;
 mod handler;
+mod live;
+mod ports;
+mod scoring_input;
+#[cfg(test)]
+mod tests;
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use recoflow_aws::clients::DynamoDb;
-use recoflow_aws::{load_sdk_config, DynamoJobStore, S3Objects};
-use recoflow_core::config::required_env;
+use recoflow_aws::lambda::{serve, start};
+use recoflow_aws::{DynamoJobStore, S3Objects};
 use recoflow_core::task::JobTask;
 
-use handler::{handle, PrepareDeps};
+use config::Config;
+use live::LivePreparePorts;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    recoflow_aws::lambda::init_logging();
-    let jobs_table = required_env("JOBS_TABLE")?;
-    let results_bucket = required_env("RESULTS_BUCKET")?;
-    let sdk = load_sdk_config().await;
-    let deps = PrepareDeps {
-        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), jobs_table),
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (config, sdk) = start::<Config>().await?;
+    let ports = LivePreparePorts {
+        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), config.jobs_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
-        results_bucket,
+        results_bucket: config.results_bucket,
     };
-    run(service_fn(|event: LambdaEvent<JobTask>| {
-        handle(&deps, event.payload)
-    }))
-    .await
+    serve(|task: JobTask| handler::handle(&ports, task)).await
 }

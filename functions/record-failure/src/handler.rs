@@ -1,62 +1,21 @@
 //! RecordFailure (the state machine's Catch path): writes why a job failed onto its record
-//! and marks it FAILED, so `GET /jobs/{id}` says what failed and where.
+//! and marks it FAILED, so `GET /jobs/{id}` says what failed, in which status and which state.
 
-use lambda_runtime::Diagnostic;
-use recoflow_aws::lambda::diagnostic;
-use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
+use recoflow_core::errors::{StepError, TransitionError};
 use recoflow_core::job::{JobFailure, JobId, JobStatus};
-use recoflow_core::ports::{JobStore, TransitionError, TransitionExtras};
-use serde::{Deserialize, Serialize};
+use recoflow_core::ports::{JobStore, TransitionExtras};
+use recoflow_core::task::RecordFailureTask;
+use serde::Serialize;
 use tracing::{info, Instrument};
 
-pub struct RecordFailureDeps<J> {
-    pub jobs: J,
-}
-
-/// The state input with the Catch result under `error` (`ResultPath: $.error`).
-#[derive(Debug, Deserialize)]
-pub struct FailedJob {
-    pub job_id: String,
-    pub error: CaughtError,
-}
-
-/// What Step Functions puts in a Catch result.
-#[derive(Debug, Deserialize)]
-pub struct CaughtError {
-    #[serde(rename = "Error", default)]
-    pub error: String,
-    #[serde(rename = "Cause", default)]
-    pub cause: String,
-}
+use crate::error::RecordFailureError;
+use crate::ports::RecordFailurePorts;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Recorded {
     pub job_id: String,
     pub error: String,
     pub cause: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RecordFailureError {
-    #[error("job {0} does not exist")]
-    JobNotFound(String),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-impl NamedError for RecordFailureError {
-    fn error_name(&self) -> ErrorName {
-        match self {
-            RecordFailureError::JobNotFound(_) => ErrorName::JobNotFound,
-            RecordFailureError::Service(e) => e.error_name(),
-        }
-    }
-}
-
-impl From<RecordFailureError> for Diagnostic {
-    fn from(err: RecordFailureError) -> Self {
-        diagnostic(err.error_name(), &err)
-    }
 }
 
 /// A Lambda error's Cause is its JSON payload; keep just the message a person should read.
@@ -67,52 +26,46 @@ fn readable_cause(cause: &str) -> String {
         .unwrap_or_else(|| cause.to_owned())
 }
 
-pub async fn handle<J: JobStore>(
-    deps: &RecordFailureDeps<J>,
-    input: FailedJob,
+pub async fn handle<P: RecordFailurePorts>(
+    ports: &P,
+    task: RecordFailureTask,
 ) -> Result<Recorded, RecordFailureError> {
     let job_id =
-        JobId::parse(&input.job_id).ok_or_else(|| RecordFailureError::JobNotFound(input.job_id.clone()))?;
+        JobId::parse(&task.job_id).ok_or_else(|| RecordFailureError::InvalidJobId(task.job_id.clone()))?;
     let span = tracing::info_span!("record_failure", job_id = %job_id);
     async {
-        let record = deps
-            .jobs
+        let record = ports
+            .jobs()
             .get(&job_id)
             .await?
-            .ok_or_else(|| RecordFailureError::JobNotFound(job_id.to_string()))?;
-        let cause = readable_cause(&input.error.cause);
+            .ok_or_else(|| StepError::JobNotFound(job_id.clone()))?;
+        let cause = readable_cause(&task.error.cause);
         let failure = JobFailure {
-            error: input.error.error.clone(),
+            error: task.error.error.clone(),
             cause: cause.clone(),
-            state: record.status.to_string(),
+            status: Some(record.status),
+            state: task.failed_state.clone(),
         };
         let detail = format!("{} while {}: {}", failure.error, record.status, cause);
-        match deps
-            .jobs
-            .transition(
-                &job_id,
-                JobStatus::Failed,
-                &detail,
-                TransitionExtras {
-                    failure: Some(failure),
-                    ..TransitionExtras::default()
-                },
-            )
+        let extras = TransitionExtras {
+            failure: Some(failure),
+            ..TransitionExtras::default()
+        };
+        match ports
+            .jobs()
+            .transition(&job_id, JobStatus::Failed, &detail, extras)
             .await
         {
-            Ok(()) => info!(error = %input.error.error, "job marked FAILED"),
+            Ok(()) => info!(error = %task.error.error, state = ?task.failed_state, "job marked FAILED"),
             // Already finished (e.g. this state retried after its write landed): keep the first word.
             Err(TransitionError::Illegal { from, .. }) => {
                 info!(status = %from, "job already finished; left as is")
             }
-            Err(TransitionError::NotFound(id)) => {
-                return Err(RecordFailureError::JobNotFound(id.to_string()))
-            }
-            Err(TransitionError::Service(e)) => return Err(e.into()),
+            Err(other) => return Err(other.into()),
         }
         Ok(Recorded {
             job_id: job_id.to_string(),
-            error: input.error.error,
+            error: task.error.error,
             cause,
         })
     }
@@ -122,50 +75,76 @@ pub async fn handle<J: JobStore>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use recoflow_core::fakes::FakeJobStore;
+    use recoflow_core::errors::{ErrorName, NamedError};
+    use recoflow_core::fakes::{test_form, FakeJobStore};
 
-    fn deps_with_queued_job() -> (RecordFailureDeps<FakeJobStore>, JobId) {
-        let form = recoflow_core::fakes::test_form("personalize");
-        let deps = RecordFailureDeps {
-            jobs: FakeJobStore::default(),
-        };
-        let job_id = deps.jobs.insert_queued("job-1", form);
-        (deps, job_id)
+    use super::*;
+
+    struct FakeRecordFailurePorts {
+        jobs: FakeJobStore,
     }
 
-    fn caught(job_id: &JobId) -> FailedJob {
+    impl RecordFailurePorts for FakeRecordFailurePorts {
+        type Jobs = FakeJobStore;
+
+        fn jobs(&self) -> &Self::Jobs {
+            &self.jobs
+        }
+    }
+
+    fn ports_with_queued_job() -> (FakeRecordFailurePorts, JobId) {
+        let ports = FakeRecordFailurePorts {
+            jobs: FakeJobStore::default(),
+        };
+        let job_id = ports.jobs.insert_queued("job-1", test_form("personalize"));
+        (ports, job_id)
+    }
+
+    /// What the Prepare state's Catch hands RecordFailure.
+    fn caught(job_id: &str) -> RecordFailureTask {
         serde_json::from_value(serde_json::json!({
             "job_id": job_id,
             "error": {
                 "Error": "DatasetMissing",
                 "Cause": "{\"errorType\":\"DatasetMissing\",\"errorMessage\":\"dataset.interactions: s3://data/i.csv does not exist\"}"
-            }
+            },
+            "failed_state": "Prepare"
         }))
         .unwrap()
     }
 
     #[tokio::test]
     async fn failure_is_recorded_with_a_readable_cause() {
-        let (deps, job_id) = deps_with_queued_job();
-        let recorded = handle(&deps, caught(&job_id)).await.unwrap();
+        let (ports, job_id) = ports_with_queued_job();
+        let recorded = handle(&ports, caught(job_id.as_str())).await.unwrap();
         assert_eq!(
             recorded.cause,
             "dataset.interactions: s3://data/i.csv does not exist"
         );
-        let record = deps.jobs.record(&job_id).unwrap();
+        let record = ports.jobs.record(&job_id).unwrap();
         assert_eq!(record.status, JobStatus::Failed);
         let failure = record.failure.unwrap();
         assert_eq!(failure.error, "DatasetMissing");
-        assert_eq!(failure.state, "QUEUED");
+        assert_eq!(failure.status, Some(JobStatus::Queued));
+        assert_eq!(failure.state.as_deref(), Some("Prepare"));
+    }
+
+    #[tokio::test]
+    async fn without_a_failed_state_the_status_alone_is_recorded() {
+        let (ports, job_id) = ports_with_queued_job();
+        let mut task = caught(job_id.as_str());
+        task.failed_state = None;
+        handle(&ports, task).await.unwrap();
+        let failure = ports.jobs.record(&job_id).unwrap().failure.unwrap();
+        assert_eq!((failure.status, failure.state), (Some(JobStatus::Queued), None));
     }
 
     #[tokio::test]
     async fn recording_twice_keeps_the_first_failure() {
-        let (deps, job_id) = deps_with_queued_job();
-        handle(&deps, caught(&job_id)).await.unwrap();
-        handle(&deps, caught(&job_id)).await.unwrap();
-        let record = deps.jobs.record(&job_id).unwrap();
+        let (ports, job_id) = ports_with_queued_job();
+        handle(&ports, caught(job_id.as_str())).await.unwrap();
+        handle(&ports, caught(job_id.as_str())).await.unwrap();
+        let record = ports.jobs.record(&job_id).unwrap();
         assert_eq!(
             record
                 .history
@@ -174,5 +153,15 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_or_malformed_job_is_job_not_found() {
+        let (ports, _) = ports_with_queued_job();
+        let unknown = handle(&ports, caught("job-2")).await.unwrap_err();
+        assert_eq!(unknown.error_name(), ErrorName::JobNotFound);
+        let malformed = handle(&ports, caught("../x")).await.unwrap_err();
+        assert_eq!(malformed.error_name(), ErrorName::JobNotFound);
+        assert_eq!(malformed.to_string(), "job ../x does not exist");
     }
 }

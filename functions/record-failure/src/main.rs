@@ -1,24 +1,24 @@
 //! Lambda `record-failure`: state `RecordFailure` of statemachines/job.asl.json.
 
+mod config;
+mod error;
 mod handler;
+mod live;
+mod ports;
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use recoflow_aws::clients::DynamoDb;
-use recoflow_aws::{load_sdk_config, DynamoJobStore};
-use recoflow_core::config::required_env;
+use recoflow_aws::lambda::{serve, start};
+use recoflow_aws::DynamoJobStore;
+use recoflow_core::task::RecordFailureTask;
 
-use handler::{handle, FailedJob, RecordFailureDeps};
+use config::Config;
+use live::LiveRecordFailurePorts;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    recoflow_aws::lambda::init_logging();
-    let jobs_table = required_env("JOBS_TABLE")?;
-    let sdk = load_sdk_config().await;
-    let deps = RecordFailureDeps {
-        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), jobs_table),
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (config, sdk) = start::<Config>().await?;
+    let ports = LiveRecordFailurePorts {
+        jobs: DynamoJobStore::new(DynamoDb::new(&sdk), config.jobs_table),
     };
-    run(service_fn(|event: LambdaEvent<FailedJob>| {
-        handle(&deps, event.payload)
-    }))
-    .await
+    serve(|task: RecordFailureTask| handler::handle(&ports, task)).await
 }

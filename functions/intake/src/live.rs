@@ -1,0 +1,13 @@
+//! The ports in Lambda: the SDK adapters and the system clock.
+
+use recoflow_aws::{DynamoJobStore, S3Objects, SfnExecutions};
+use recoflow_core::clock::SystemClock;
+
+use crate::ports::intake_ports_struct;
+
+intake_ports_struct!(LiveIntakePorts {
+    jobs: DynamoJobStore,
+    executions: SfnExecutions,
+    objects: S3Objects,
+    clock: SystemClock,
+});

@@ -1,0 +1,96 @@
+//! What the function reads from its environment, once, at start-up.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::state_functions::StateFunctions;
+
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    pub jobs_table: String,
+    pub notifications_table: String,
+    /// SSM parameter holding the Slack webhook URL (a SecureString).
+    pub slack_webhook_parameter: String,
+    /// SSM parameter holding the REST API's base URL (the stack's ApiUrl output), for links to
+    /// `GET /jobs/{id}`.
+    pub api_url_parameter: String,
+    /// Set by Lambda; for links to the console.
+    pub aws_region: String,
+    pub state_functions: StateFunctions,
+    pub slack_retry_budget_seconds: u32,
+    pub fold_window_seconds: u32,
+    pub fold_max_messages: u32,
+}
+
+/// What the handlers go by.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub region: String,
+    /// Function names by state machine state, for links to the failed function's logs.
+    pub state_functions: StateFunctions,
+    /// Delivery gives up after this long (retries included).
+    pub retry_budget: Duration,
+    pub fold_window_seconds: u32,
+    pub fold_max_messages: u32,
+}
+
+impl Config {
+    pub fn settings(&self) -> NotifySettings {
+        NotifySettings {
+            region: self.aws_region.clone(),
+            state_functions: self.state_functions.clone(),
+            retry_budget: Duration::from_secs(self.slack_retry_budget_seconds.into()),
+            fold_window_seconds: self.fold_window_seconds,
+            fold_max_messages: self.fold_max_messages,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use recoflow_core::config::from_iter;
+
+    use super::*;
+
+    fn vars(state_functions: &str) -> Vec<(String, String)> {
+        [
+            ("JOBS_TABLE", "jobs"),
+            ("NOTIFICATIONS_TABLE", "notifications"),
+            ("SLACK_WEBHOOK_PARAMETER", "/recoflow/slack-webhook"),
+            ("API_URL_PARAMETER", "/recoflow/api-url"),
+            ("AWS_REGION", "us-east-1"),
+            ("STATE_FUNCTIONS", state_functions),
+            ("SLACK_RETRY_BUDGET_SECONDS", "180"),
+            ("FOLD_WINDOW_SECONDS", "60"),
+            ("FOLD_MAX_MESSAGES", "3"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn the_environment_gives_the_settings() {
+        let config: Config = from_iter(vars("Prepare=p,RunPhases=r,Deliver=d")).unwrap();
+        let settings = config.settings();
+        assert_eq!(settings.retry_budget, Duration::from_secs(180));
+        assert_eq!(settings.region, "us-east-1");
+        assert_eq!(
+            settings.state_functions,
+            StateFunctions::parse("Prepare=p,RunPhases=r,Deliver=d").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_missing_or_malformed_state_functions_fails_the_start_naming_it() {
+        let missing = vars("");
+        let err = from_iter::<Config>(missing).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: environment variable STATE_FUNCTIONS is not set"
+        );
+        let err = from_iter::<Config>(vars("TRAINING")).unwrap_err();
+        assert!(err.to_string().contains("STATE_FUNCTIONS: `TRAINING`"), "{err}");
+    }
+}
