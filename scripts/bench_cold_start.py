@@ -33,7 +33,8 @@ COMMON = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACC
           "AWS_SECRET_ACCESS_KEY": "bench", "JOBS_TABLE": "jobs", "RUST_LOG": "warn"}
 # Each function's configuration (what the template gives it) and the AWS clients it builds.
 FUNCTIONS = {
-    "intake": ({"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:0:stateMachine:jobs", "ALLOWED_DATA_BUCKETS": "data"},
+    "intake": ({"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:0:stateMachine:jobs", "ALLOWED_DATA_BUCKETS": "data",
+                "ALLOWED_IMAGE_REPOSITORIES": "0.dkr.ecr.us-east-1.amazonaws.com/recsys"},
                ["dynamodb", "stepfunctions", "s3"]),
     "api": ({"QUOTA_TABLE": "quota", "RECOMMENDATIONS_TABLE": "recommendations", "DATA_BUCKET": "data",
              "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:0:stateMachine:jobs", "ALLOWED_DATA_BUCKETS": "data",
@@ -41,7 +42,7 @@ FUNCTIONS = {
             ["dynamodb", "stepfunctions", "s3", "ssm"]),
     "prepare": ({"RESULTS_BUCKET": "results"}, ["dynamodb", "s3"]),
     "runner": ({"QUOTA_TABLE": "quota", "QUOTA_LIMITS_PARAMETER": "/recoflow/quota-limits",
-                "QUOTA_LIMITS_CACHE_SECONDS": "30", "RESULTS_BUCKET": "results", "POLL_SECONDS": "60",
+                "QUOTA_LIMITS_CACHE_SECONDS": "30", "RESULTS_BUCKET": "results", "POLL_SECONDS": "60", "MAX_POLL_SECONDS": "900",
                 "SLOT_LEASE_SECONDS": "1800", "PHASE_TIMEOUT_SECONDS": "172800", "MAX_LAUNCH_ATTEMPTS": "3",
                 "RELAUNCH_BASE_SECONDS": "60", "SAGEMAKER_ROLE_ARN": "arn:aws:iam::000000000000:role/sm",
                 "PERSONALIZE_ROLE_ARN": "arn:aws:iam::000000000000:role/p",
@@ -51,7 +52,7 @@ FUNCTIONS = {
                  "RESULT_RETENTION_DAYS": "30", "DELIVER_BUDGET_SECONDS": "600", "MAX_SKIPPED_PERCENT": "5"},
                 ["dynamodb", "s3"]),
     "notify": ({"NOTIFICATIONS_TABLE": "notifications", "SLACK_WEBHOOK_PARAMETER": "/recoflow/slack-webhook",
-                "API_URL_PARAMETER": "/recoflow/api-url", "FUNCTIONS_BY_STATUS": "TRAINING=runner",
+                "API_URL_PARAMETER": "/recoflow/api-url", "STATE_FUNCTIONS": "RunPhases=runner",
                 "SLACK_RETRY_BUDGET_SECONDS": "170", "FOLD_WINDOW_SECONDS": "60", "FOLD_MAX_MESSAGES": "3"},
                ["dynamodb", "s3", "ssm"]),
     "record-failure": ({}, ["dynamodb"]),

@@ -53,7 +53,7 @@ def test_a_failing_training_container_fails_the_job_with_its_reason_and_frees_it
 
     failure = job["failure"]
     assert failure["error"] == "TrainingFailed", failure
-    assert failure["state"] == "TRAINING", failure
+    assert (failure["status"], failure["state"]) == ("TRAINING", "RunPhases"), failure
     assert reason in failure["cause"], f"the cause should carry the container's reason {reason!r}: {failure}"
 
     # Slack heard of it once, with what a reader needs to act (issue 8).
@@ -96,7 +96,7 @@ def test_a_failed_personalize_import_fails_the_job_with_its_reason_and_the_recor
     assert len(failed) == 1, described
     reason = described[failed[0]]["failureReason"]
     assert job["failure"]["error"] == "ImportFailed", job["failure"]
-    assert job["failure"]["state"] == "IMPORTING", job["failure"]
+    assert (job["failure"]["status"], job["failure"]["state"]) == ("IMPORTING", "RunPhases"), job["failure"]
     assert reason in job["failure"]["cause"], job["failure"]
     assert resources_of(job, "solution-version") == [] and resources_of(job, "batch-inference-job") == []
 
@@ -135,7 +135,7 @@ def test_a_segment_matching_nobody_fails_before_anything_is_launched(recoflow, c
         assert job["status"] == "FAILED"
         assert statuses(job) == ["RECEIVED", "QUEUED", "PREPARING", "FAILED"], statuses(job)
         assert job["failure"]["error"] == "SegmentEmpty", job["failure"]
-        assert job["failure"]["state"] == "PREPARING"
+        assert (job["failure"]["status"], job["failure"]["state"]) == ("PREPARING", "Prepare"), job["failure"]
         assert words in job["failure"]["cause"], f"the reason should name the segment: {job['failure']}"
         assert job["resources"] == []
         assert recoflow.holders_of(job["job_id"]) == {}

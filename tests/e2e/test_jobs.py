@@ -199,7 +199,7 @@ def test_missing_data_file_fails_the_job_with_the_file_named(aws, api, stack, ma
     job = wait_for_status(api, response.json()["job_id"], {"FAILED"})
     assert job["failure"]["error"] == "DatasetMissing"
     assert job["failure"]["cause"] == f"dataset.interactions: {missing} does not exist or cannot be read"
-    assert job["failure"]["state"] == "PREPARING"
+    assert (job["failure"]["status"], job["failure"]["state"]) == ("PREPARING", "Prepare"), job["failure"]
     assert [h["status"] for h in job["history"]] == ["RECEIVED", "QUEUED", "PREPARING", "FAILED"]
 
     # A finished job never moves again: the jobs table refuses the write (conditional update).

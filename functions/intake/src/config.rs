@@ -8,4 +8,6 @@ pub struct Config {
     pub state_machine_arn: String,
     /// Comma-separated buckets a form's data files may be in.
     pub allowed_data_buckets: String,
+    /// Comma-separated ECR repositories a container job's images may come from.
+    pub allowed_image_repositories: String,
 }

@@ -29,7 +29,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         executions: SfnExecutions::new(StepFunctions::new(&sdk), config.state_machine_arn),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         clock: SystemClock,
-        rules: ValidationRules::from_allow_list(&config.allowed_data_buckets),
+        rules: ValidationRules::from_allow_list(&config.allowed_data_buckets)
+            .with_image_repositories(&config.allowed_image_repositories),
     };
     serve(|event: S3Event| handler::handle_event(&ports, event)).await
 }

@@ -4,7 +4,7 @@
 
 use recoflow_core::errors::ErrorName;
 use recoflow_core::job::{JobFailure, JobId, NotificationState};
-use recoflow_core::notification::{failure_message, fold_signature};
+use recoflow_core::notification::{failure_message, job_fold_signature};
 use recoflow_core::ports::{FoldOutcome, FoldStore};
 use recoflow_core::task::{NotifyOutcome, NotifyState};
 use tracing::info;
@@ -26,7 +26,7 @@ pub async fn notify_failure<P: NotifyPorts>(ports: &P, job_id: &JobId) -> Result
         status: None,
         state: None,
     });
-    let signature = fold_signature(&failure.error, &failure.cause);
+    let signature = job_fold_signature(&record, &failure);
     let settings = ports.settings();
     let decision = ports
         .folds()

@@ -6,22 +6,16 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::job::JobRecord;
+use crate::job::{JobFailure, JobRecord};
 
 /// Words of the cause that count (a long cause differs in its tail, rarely in its point).
 const SIGNATURE_WORDS: usize = 40;
 
 /// The signature of a job's failure (its own id and name blanked too).
-pub fn job_fold_signature(record: &JobRecord) -> Option<String> {
-    let failure = record.failure.as_ref()?;
+pub fn job_fold_signature(record: &JobRecord, failure: &JobFailure) -> String {
     let mut own = vec![record.job_id.as_str()];
     own.extend(record.job_name.as_deref());
-    Some(signature(&failure.error, &failure.cause, &own))
-}
-
-/// The signature of a failure when the job is not at hand.
-pub fn fold_signature(error: &str, cause: &str) -> String {
-    signature(error, cause, &[])
+    signature(&failure.error, &failure.cause, &own)
 }
 
 /// `<error>-<hash of the normalised cause>`; `job_tokens` are the job's own words (id, name).

@@ -13,7 +13,7 @@ mod tests;
 
 pub use answer::{read_answer, SlackAnswer};
 pub use classify::{classify, FailureClass};
-pub use fold::{fold_signature, job_fold_signature};
+pub use fold::job_fold_signature;
 pub use markup::human_duration;
 pub use messages::{
     execution_console_url, failure_message, fold_summary_message, logs_console_url, rejection_message,

@@ -207,7 +207,7 @@ fn causes_of_one_kind_share_a_signature_and_different_causes_never_do() {
                 let mut record = failed(&case.error, &case.cause, "TRAINING");
                 record.job_id = JobId::parse(&case.job_id).unwrap();
                 record.job_name = Some(case.job_name.clone());
-                job_fold_signature(&record).unwrap()
+                job_fold_signature(&record, record.failure.as_ref().unwrap())
             })
             .collect();
         assert_eq!(
