@@ -5,56 +5,26 @@
 //! `segment`); else the result set's most popular items (`global`). A personalized list
 //! shorter than `n` once banned items are removed is backfilled from the fallback.
 //!
-//! Cost: the result set's pointer (cached for `POINTER_MAX_AGE`), then one BatchGetItem for the
+//! Cost: the result set's pointer (cached, see `pointer_cache`), then one BatchGetItem for the
 //! user's list, their stored attributes, the global list, the banned items and the segments of
 //! the query's attributes; a second one only when a segment from stored attributes is needed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use recoflow_core::clock::Clock;
 use recoflow_core::delivery::{keys, Attributes, Pointer, StoredList, MAX_LIST_ITEMS, MAX_USER_ID_CHARS};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::ports::RecommendationStore;
 use serde::Serialize;
 
-use crate::handler::{error_response, json_response, service_failure};
+use crate::call::Call;
+use crate::ports::ApiPorts;
+use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
 
-/// How stale a result set's pointer may be: a new version is served at most this long after
-/// it is published.
-pub const POINTER_MAX_AGE: Duration = Duration::from_secs(5);
 const MAX_ATTRIBUTE_CHARS: usize = 64;
 const QUERY_PARAMETERS: [&str; 4] = ["n", "gender", "age", "region"];
-
-/// Result-set pointers read recently, per function instance.
-#[derive(Default)]
-pub struct PointerCache {
-    entries: Mutex<HashMap<String, (Instant, Option<Pointer>)>>,
-}
-
-impl PointerCache {
-    async fn get<R: RecommendationStore>(
-        &self,
-        lists: &R,
-        result_set: &str,
-    ) -> Result<Option<Pointer>, ServiceError> {
-        if let Some((read_at, pointer)) = self.entries.lock().unwrap().get(result_set) {
-            if read_at.elapsed() < POINTER_MAX_AGE {
-                return Ok(pointer.clone());
-            }
-        }
-        let pointer = lists.pointer(result_set).await?;
-        let mut entries = self.entries.lock().unwrap();
-        // Bounded: a flood of made-up result sets must not grow it without end.
-        if entries.len() > 1_000 {
-            entries.clear();
-        }
-        entries.insert(result_set.to_owned(), (Instant::now(), pointer.clone()));
-        Ok(pointer)
-    }
-}
 
 #[derive(Serialize)]
 struct Recommended<'a> {
@@ -73,14 +43,6 @@ struct Answer<'a> {
     items: Vec<Recommended<'a>>,
     /// Items taken from the fallback to fill a list shorter than `n`.
     backfilled: usize,
-}
-
-fn bad_parameter(name: &str, problem: &str) -> Response<Body> {
-    error_response(
-        StatusCode::BAD_REQUEST,
-        "InvalidParameter",
-        &format!("{name}: {problem}"),
-    )
 }
 
 fn plain_text(value: &str, max: usize) -> bool {
@@ -110,23 +72,19 @@ struct Query {
     attributes: Attributes,
 }
 
-/// A query parameter that cannot be used: its name and what is wrong.
-struct BadParameter(String, String);
-
-fn bad(name: &str, problem: impl Into<String>) -> BadParameter {
-    BadParameter(name.to_owned(), problem.into())
-}
-
-fn parse_query(request: &Request) -> Result<Query, BadParameter> {
+fn parse_query(request: &Request) -> Result<Query, ApiError> {
     let parameters = request.query_string_parameters();
     let mut single = HashMap::new();
     for (name, _) in parameters.iter() {
         if !QUERY_PARAMETERS.contains(&name) {
-            return Err(bad(name, "unknown query parameter; use n, gender, age or region"));
+            return Err(ApiError::invalid_parameter(
+                name,
+                "unknown query parameter; use n, gender, age or region",
+            ));
         }
         let values = parameters.all(name).unwrap_or_default();
         if values.len() > 1 {
-            return Err(bad(name, "given more than once"));
+            return Err(ApiError::invalid_parameter(name, "given more than once"));
         }
         single.insert(name.to_owned(), values[0].to_owned());
     }
@@ -135,29 +93,24 @@ fn parse_query(request: &Request) -> Result<Query, BadParameter> {
         Some(n) => match n.parse::<usize>() {
             Ok(n) if (1..=MAX_LIST_ITEMS).contains(&n) => Some(n),
             _ => {
-                return Err(bad(
-                    "n",
-                    format!("must be a whole number from 1 to {MAX_LIST_ITEMS}, got {n:?}"),
-                ))
+                let problem = format!("must be a whole number from 1 to {MAX_LIST_ITEMS}, got {n:?}");
+                return Err(ApiError::invalid_parameter("n", &problem));
             }
         },
     };
     for name in ["gender", "region"] {
         if let Some(value) = single.get(name) {
             if !plain_text(value, MAX_ATTRIBUTE_CHARS) {
-                return Err(bad(
-                    name,
-                    format!("must be 1 to {MAX_ATTRIBUTE_CHARS} characters without control characters"),
-                ));
+                let problem =
+                    format!("must be 1 to {MAX_ATTRIBUTE_CHARS} characters without control characters");
+                return Err(ApiError::invalid_parameter(name, &problem));
             }
         }
     }
     if let Some(age) = single.get("age") {
         if !age.parse::<u32>().is_ok_and(|a| a <= 150) {
-            return Err(bad(
-                "age",
-                format!("must be a whole number from 0 to 150, got {age:?}"),
-            ));
+            let problem = format!("must be a whole number from 0 to 150, got {age:?}");
+            return Err(ApiError::invalid_parameter("age", &problem));
         }
     }
     Ok(Query {
@@ -204,88 +157,97 @@ impl<'a> Picker<'a> {
     }
 }
 
-/// The most specific segment list present among these segment keys.
-fn best_segment<'a>(
-    lists: &'a HashMap<String, StoredList>,
-    result_set: &str,
-    version: &str,
-    attributes: &Attributes,
-) -> Option<(String, &'a StoredList)> {
-    attributes.segment_keys().into_iter().find_map(|segment| {
-        lists
-            .get(&keys::segment(result_set, version, &segment))
-            .map(|list| (segment, list))
-    })
-}
-
-pub async fn recommend<R: RecommendationStore>(
-    lists: &R,
-    pointers: &PointerCache,
-    request: &Request,
-    result_set: &str,
-    user_id: &str,
-) -> Response<Body> {
+pub async fn recommend<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
+    let result_set = call.path_parameter("result_set");
+    let user_id = call.path_parameter("user_id");
     let not_found = || {
-        error_response(
-            StatusCode::NOT_FOUND,
-            "ResultSetNotFound",
-            &format!("no result set \"{result_set}\" has been published"),
+        ApiError::new(
+            ErrorCode::ResultSetNotFound,
+            format!("no result set \"{result_set}\" has been published"),
         )
     };
     if !is_result_set_name(result_set) {
-        return not_found();
+        return Err(not_found());
     }
     if !valid_user_id(user_id) {
-        return bad_parameter(
-            "user_id",
-            &format!("must be 1 to {MAX_USER_ID_CHARS} characters without control characters"),
-        );
+        let problem = format!("must be 1 to {MAX_USER_ID_CHARS} characters without control characters");
+        return Err(ApiError::invalid_parameter("user_id", &problem));
     }
-    let query = match parse_query(request) {
-        Ok(query) => query,
-        Err(BadParameter(name, problem)) => return bad_parameter(&name, &problem),
-    };
-    let pointer = match pointers.get(lists, result_set).await {
-        Ok(Some(pointer)) => pointer,
-        Ok(None) => return not_found(),
-        Err(err) => return service_failure(&err),
-    };
-    if pointer.expires_at > 0 && pointer.expires_at < time::OffsetDateTime::now_utc().unix_timestamp() {
-        return error_response(
-            StatusCode::GONE,
-            "ResultSetExpired",
-            &format!("result set \"{result_set}\" was last published at {}, and that version has expired; run its job again", pointer.published_at),
-        );
+    let query = parse_query(call.request)?;
+    let pointer = ports
+        .pointers()
+        .get(ports.lists(), ports.clock(), result_set)
+        .await
+        .map_err(ApiError::service)?
+        .ok_or_else(not_found)?;
+    if pointer.expires_at > 0 && pointer.expires_at < ports.clock().unix_now() {
+        let published_at = &pointer.published_at;
+        return Err(ApiError::new(
+            ErrorCode::ResultSetExpired,
+            format!("result set \"{result_set}\" was last published at {published_at}, and that version has expired; run its job again"),
+        ));
     }
-    match compose(lists, &pointer, user_id, &query).await {
-        Ok(response) => response,
-        Err(err) => service_failure(&err),
+    compose(ports.lists(), &pointer, user_id, &query)
+        .await
+        .map_err(ApiError::service)
+}
+
+/// The keys of a user's lists in the pointer's version.
+struct UserKeys<'a> {
+    result_set: &'a str,
+    version: &'a str,
+    list: String,
+    attributes: String,
+    global: String,
+}
+
+impl<'a> UserKeys<'a> {
+    fn new(pointer: &'a Pointer, user_id: &str) -> Self {
+        let (result_set, version) = (pointer.result_set.as_str(), pointer.version.as_str());
+        Self {
+            result_set,
+            version,
+            list: keys::user(result_set, version, user_id),
+            attributes: keys::attributes(result_set, version, user_id),
+            global: keys::global(result_set, version),
+        }
+    }
+
+    /// The keys of these attributes' segment lists, the most specific first.
+    fn segments(&self, attributes: &Attributes) -> Vec<String> {
+        attributes
+            .segment_keys()
+            .iter()
+            .map(|segment| keys::segment(self.result_set, self.version, segment))
+            .collect()
     }
 }
 
-async fn compose<R: RecommendationStore>(
+/// The lists an answer is made from.
+struct Found {
+    lists: HashMap<String, StoredList>,
+    banned: HashSet<String>,
+    /// Whose segment: the query's attributes, else what the job's users data says.
+    attributes: Attributes,
+}
+
+/// One batch for the user's list, their stored attributes, the global list, the banned items
+/// and the query's segments; a second for the segments of the stored attributes, only when the
+/// user's own list cannot fill `n`.
+async fn read_lists<R: RecommendationStore>(
     lists: &R,
     pointer: &Pointer,
-    user_id: &str,
+    keys: &UserKeys<'_>,
     query: &Query,
-) -> Result<Response<Body>, ServiceError> {
-    let (rs, version) = (pointer.result_set.as_str(), pointer.version.as_str());
-    let user_key = keys::user(rs, version, user_id);
-    let attributes_key = keys::attributes(rs, version, user_id);
-    let global_key = keys::global(rs, version);
+    n: usize,
+) -> Result<Found, ServiceError> {
     let mut wanted = vec![
-        user_key.clone(),
-        attributes_key.clone(),
-        global_key.clone(),
+        keys.list.clone(),
+        keys.attributes.clone(),
+        keys.global.clone(),
         keys::ALWAYS_BANNED.to_owned(),
     ];
-    wanted.extend(
-        query
-            .attributes
-            .segment_keys()
-            .iter()
-            .map(|s| keys::segment(rs, version, s)),
-    );
+    wanted.extend(keys.segments(&query.attributes));
     let mut found = lists.get_lists(&wanted).await?;
     let banned: HashSet<String> = found
         .get(keys::ALWAYS_BANNED)
@@ -294,37 +256,57 @@ async fn compose<R: RecommendationStore>(
         .into_iter()
         .chain(pointer.excluded_items.iter().cloned())
         .collect();
+    let mut attributes = query.attributes.clone();
+    if attributes.is_empty() {
+        if let Some(stored) = found.get(&keys.attributes).and_then(|a| a.segment.clone()) {
+            attributes = Attributes::from_segment_key(&stored);
+        }
+    }
+    let needs_fallback_segment = !attributes.is_empty()
+        && query.attributes.is_empty()
+        && found
+            .get(&keys.list)
+            .is_none_or(|p| p.items.iter().filter(|i| !banned.contains(*i)).count() < n);
+    if needs_fallback_segment {
+        found.extend(lists.get_lists(&keys.segments(&attributes)).await?);
+    }
+    Ok(Found {
+        lists: found,
+        banned,
+        attributes,
+    })
+}
+
+/// The most specific segment list found for these attributes, with the segment's name.
+fn best_segment<'a>(
+    found: &'a HashMap<String, StoredList>,
+    keys: &UserKeys<'_>,
+    attributes: &Attributes,
+) -> Option<(String, &'a StoredList)> {
+    attributes.segment_keys().into_iter().find_map(|segment| {
+        found
+            .get(&keys::segment(keys.result_set, keys.version, &segment))
+            .map(|list| (segment, list))
+    })
+}
+
+async fn compose<R: RecommendationStore>(
+    lists: &R,
+    pointer: &Pointer,
+    user_id: &str,
+    query: &Query,
+) -> Result<Response<Body>, ServiceError> {
+    let keys = UserKeys::new(pointer, user_id);
     let n = query
         .n
         .unwrap_or(pointer.num_results as usize)
         .clamp(1, MAX_LIST_ITEMS);
+    let found = read_lists(lists, pointer, &keys, query, n).await?;
+    let personal = found.lists.get(&keys.list);
+    let segment = best_segment(&found.lists, &keys, &found.attributes);
 
-    // Whose segment: the query's attributes, else what the job's users data says.
-    let mut attributes = query.attributes.clone();
-    if attributes.is_empty() {
-        if let Some(stored) = found.get(&attributes_key).and_then(|a| a.segment.clone()) {
-            attributes = Attributes::from_segment_key(&stored);
-        }
-    }
-    let personal = found.get(&user_key).cloned();
-    let needs_fallback_segment = !attributes.is_empty()
-        && query.attributes.is_empty()
-        && personal
-            .as_ref()
-            .is_none_or(|p| p.items.iter().filter(|i| !banned.contains(*i)).count() < n);
-    if needs_fallback_segment {
-        let segment_keys: Vec<String> = attributes
-            .segment_keys()
-            .iter()
-            .map(|s| keys::segment(rs, version, s))
-            .collect();
-        found.extend(lists.get_lists(&segment_keys).await?);
-    }
-    let segment = best_segment(&found, rs, version, &attributes);
-    let global = found.get(&global_key);
-
-    let mut picked = Picker::new(n, &banned);
-    let (source, segment_used) = match (&personal, &segment) {
+    let mut picked = Picker::new(n, &found.banned);
+    let (source, segment_used) = match (personal, &segment) {
         (Some(list), _) => {
             picked.take(list);
             ("personalized", None)
@@ -341,16 +323,16 @@ async fn compose<R: RecommendationStore>(
             backfilled += picked.take(list);
         }
     }
-    if let Some(list) = global {
+    if let Some(list) = found.lists.get(&keys.global) {
         let taken = picked.take(list);
         if source != "global" {
             backfilled += taken;
         }
     }
     let answer = Answer {
-        result_set: rs,
+        result_set: keys.result_set,
         user_id,
-        version,
+        version: keys.version,
         source,
         segment: segment_used,
         items: picked
@@ -363,20 +345,18 @@ async fn compose<R: RecommendationStore>(
             .collect(),
         backfilled,
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::to_value(answer).unwrap_or_default(),
-    ))
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::handler::handle;
-    use crate::handler::test_support::*;
-    use recoflow_core::delivery::Pointer;
+    use std::time::Duration;
+
     use recoflow_core::job::JobId;
     use serde_json::{json, Value};
+
+    use super::*;
+    use crate::fake::*;
 
     const V: &str = "20261123T000000Z-aaaaaaaa";
 
@@ -390,9 +370,9 @@ mod tests {
         }
     }
 
-    fn published() -> FakeDeps {
-        let deps = deps();
-        let mut lists = deps.lists.lists.lock().unwrap();
+    fn published() -> FakeApiPorts {
+        let ports = FakeApiPorts::default();
+        let mut lists = ports.lists.lists.lock().unwrap();
         for list in [
             stored(keys::user("spring", V, "u1"), &["a", "ng", "b"]),
             stored(keys::global("spring", V), &["g1", "g2", "a", "g3"]),
@@ -411,7 +391,7 @@ mod tests {
             lists.insert(list.pk.clone(), list);
         }
         drop(lists);
-        deps.lists.pointers.lock().unwrap().insert(
+        ports.lists.pointers.lock().unwrap().insert(
             "spring".into(),
             Pointer {
                 pk: keys::pointer("spring"),
@@ -427,22 +407,20 @@ mod tests {
                 previous_version: None,
             },
         );
-        deps
+        ports
     }
 
-    async fn get(deps: &FakeDeps, path_and_query: &str) -> (StatusCode, Value) {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let mut request = request("GET", "/recommendations/{result_set}/{user_id}", path, "", &[]);
-        if !query.is_empty() {
-            let parameters: HashMap<String, Vec<String>> =
-                query.split('&').fold(HashMap::new(), |mut all, pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    all.entry(k.to_owned()).or_default().push(v.to_owned());
-                    all
-                });
-            request = request.with_query_string_parameters(parameters);
-        }
-        let response = handle(deps, request).await;
+    async fn get(ports: &FakeApiPorts, path_and_query: &str) -> (StatusCode, Value) {
+        let request = gateway_request(
+            "GET",
+            "/recommendations/{result_set}/{user_id}",
+            path_and_query,
+            "",
+            &[],
+        );
+        let response = recommend(ports, &signed_call(&request))
+            .await
+            .unwrap_or_else(|refused| refused.response());
         (response.status(), json_body(&response))
     }
 
@@ -457,8 +435,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_scored_user_gets_their_list_without_banned_items_backfilled() {
-        let deps = published();
-        let (status, body) = get(&deps, "/recommendations/spring/u1?n=4").await;
+        let ports = published();
+        let (status, body) = get(&ports, "/recommendations/spring/u1?n=4").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["source"], "personalized");
         assert_eq!(body["version"], V);
@@ -469,21 +447,21 @@ mod tests {
         );
         assert_eq!(body["backfilled"], 2);
         assert_eq!(body["items"][0], json!({"item_id": "a", "score": 1.0}));
-        assert_eq!(*deps.lists.get_calls.lock().unwrap(), 2, "pointer + one batch");
+        assert_eq!(*ports.lists.get_calls.lock().unwrap(), 2, "pointer + one batch");
     }
 
     #[tokio::test]
     async fn a_new_user_with_attributes_gets_their_most_specific_segment() {
-        let deps = published();
+        let ports = published();
         let (_, tokyo) = get(
-            &deps,
+            &ports,
             "/recommendations/spring/new-1?gender=f&age=27&region=Tokyo",
         )
         .await;
         assert_eq!(tokyo["source"], "segment");
         assert_eq!(tokyo["segment"], "AGE=20-29|GENDER=F|REGION=tokyo");
         assert_eq!(item_ids(&tokyo), ["t1", "t2", "t3"]);
-        let (_, women) = get(&deps, "/recommendations/spring/new-1?gender=F&region=osaka").await;
+        let (_, women) = get(&ports, "/recommendations/spring/new-1?gender=F&region=osaka").await;
         assert_eq!(
             item_ids(&women),
             ["f1", "f2", "g1"],
@@ -494,18 +472,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_known_from_the_users_data_gets_their_segment_in_a_second_round_trip() {
-        let deps = published();
-        let (_, body) = get(&deps, "/recommendations/spring/known-new?n=2").await;
+        let ports = published();
+        let (_, body) = get(&ports, "/recommendations/spring/known-new?n=2").await;
         assert_eq!(body["source"], "segment");
         assert_eq!(body["segment"], "GENDER=M");
         assert_eq!(item_ids(&body), ["m1", "m2"]);
-        assert_eq!(*deps.lists.get_calls.lock().unwrap(), 3, "pointer + two batches");
+        assert_eq!(*ports.lists.get_calls.lock().unwrap(), 3, "pointer + two batches");
     }
 
     #[tokio::test]
     async fn a_stranger_gets_the_global_list() {
-        let deps = published();
-        let (_, body) = get(&deps, "/recommendations/spring/stranger").await;
+        let ports = published();
+        let (_, body) = get(&ports, "/recommendations/spring/stranger").await;
         assert_eq!(body["source"], "global");
         assert_eq!(
             item_ids(&body),
@@ -513,13 +491,13 @@ mod tests {
             "n defaults to the job's num_results"
         );
         // The pointer is cached: a second request reads only the lists.
-        get(&deps, "/recommendations/spring/stranger").await;
-        assert_eq!(*deps.lists.get_calls.lock().unwrap(), 3);
+        get(&ports, "/recommendations/spring/stranger").await;
+        assert_eq!(*ports.lists.get_calls.lock().unwrap(), 3);
     }
 
     #[tokio::test]
     async fn bad_requests_are_400_naming_the_parameter_and_unknown_sets_404() {
-        let deps = published();
+        let ports = published();
         for (path, name) in [
             ("/recommendations/spring/u1?n=0", "n"),
             ("/recommendations/spring/u1?n=501", "n"),
@@ -533,7 +511,7 @@ mod tests {
         ] {
             // What the handler sees: %01 a control character, %25 a literal percent sign.
             let path = path.replace("%01", "\u{1}").replace("%25", "%");
-            let (status, body) = get(&deps, &path).await;
+            let (status, body) = get(&ports, &path).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
             assert_eq!(body["error"]["code"], "InvalidParameter");
             assert!(
@@ -542,11 +520,30 @@ mod tests {
             );
         }
         let long = format!("/recommendations/spring/{}", "x".repeat(300));
-        assert_eq!(get(&deps, &long).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(get(&ports, &long).await.0, StatusCode::BAD_REQUEST);
         for unknown in ["/recommendations/autumn/u1", "/recommendations/../u1"] {
-            let (status, body) = get(&deps, unknown).await;
+            let (status, body) = get(&ports, unknown).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
             assert_eq!(body["error"]["code"], "ResultSetNotFound");
         }
+    }
+
+    #[tokio::test]
+    async fn an_expired_version_is_410_once_its_time_is_past() {
+        let ports = published();
+        let expires_at = ports.clock.unix_now() + 60;
+        ports
+            .lists
+            .pointers
+            .lock()
+            .unwrap()
+            .get_mut("spring")
+            .unwrap()
+            .expires_at = expires_at;
+        assert_eq!(get(&ports, "/recommendations/spring/u1").await.0, StatusCode::OK);
+        ports.clock.advance(Duration::from_secs(61));
+        let (status, body) = get(&ports, "/recommendations/spring/u1").await;
+        assert_eq!(status, StatusCode::GONE);
+        assert_eq!(body["error"]["code"], "ResultSetExpired");
     }
 }

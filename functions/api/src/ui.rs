@@ -9,7 +9,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use recoflow_core::ports::SecretSource;
 
-use crate::handler::error_response;
+use crate::call::Call;
+use crate::ports::ApiPorts;
+use crate::response::{ApiError, ErrorCode, RouteResult};
 
 const STYLE: &str = include_str!("../../../web/style.css");
 const SCRIPT: &str = include_str!("../../../web/app.js");
@@ -24,17 +26,27 @@ fn assemble(page: &str) -> String {
         .replace(SCRIPT_TAG, &format!("<script>\n{SCRIPT}</script>"))
 }
 
-pub fn form_page() -> &'static str {
+fn form_page_html() -> &'static str {
     static PAGE: OnceLock<String> = OnceLock::new();
     PAGE.get_or_init(|| assemble(FORM_PAGE))
 }
 
-pub fn jobs_page() -> &'static str {
+fn jobs_page_html() -> &'static str {
     static PAGE: OnceLock<String> = OnceLock::new();
     PAGE.get_or_init(|| assemble(JOBS_PAGE))
 }
 
-pub fn html_response(page: &str) -> Response<Body> {
+/// `GET /`: the form.
+pub async fn form_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
+    Ok(html_response(form_page_html()))
+}
+
+/// `GET /ui/jobs`: the jobs and their status.
+pub async fn jobs_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
+    Ok(html_response(jobs_page_html()))
+}
+
+fn html_response(page: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/html; charset=utf-8")
@@ -52,18 +64,14 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// `Ok` when the request carries the page's token; else the answer to give.
-pub async fn authorize<T: SecretSource>(tokens: &T, request: &Request) -> Result<(), Response<Body>> {
-    let expected = match tokens.secret().await {
-        Ok(Some(token)) => token,
-        Ok(None) => {
-            return Err(error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "PageNotConfigured",
-                "the web page's access token is not set (see the stack output UiTokenParameter)",
-            ))
-        }
-        Err(err) => return Err(crate::handler::service_failure(&err)),
+/// `Ok` when the request carries the page's token. The dispatcher calls it before any route
+/// of the page's API.
+pub async fn authorize<T: SecretSource>(tokens: &T, request: &Request) -> Result<(), ApiError> {
+    let Some(expected) = tokens.secret().await.map_err(ApiError::service)? else {
+        return Err(ApiError::new(
+            ErrorCode::PageNotConfigured,
+            "the web page's access token is not set (see the stack output UiTokenParameter)",
+        ));
     };
     let given = request
         .headers()
@@ -74,9 +82,8 @@ pub async fn authorize<T: SecretSource>(tokens: &T, request: &Request) -> Result
     if !given.is_empty() && same(given.trim().as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
-        Err(error_response(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
             "a valid access token is needed (Authorization: Bearer <token>)",
         ))
     }
@@ -124,7 +131,7 @@ mod tests {
 
     #[test]
     fn pages_are_served_whole() {
-        for page in [form_page(), jobs_page()] {
+        for page in [form_page_html(), jobs_page_html()] {
             assert!(!page.contains(STYLE_LINK) && !page.contains(SCRIPT_TAG));
             assert!(page.contains("const recoflow"));
         }

@@ -4,20 +4,13 @@
 //!
 //!     bench-api [REQUESTS]      # prints one JSON line: p50/p99 microseconds, requests/s
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use api::handler::{handle, ApiDeps};
-use api::recommendations::PointerCache;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use api::fake::{gateway_request, FakeApiPorts};
+use api::handler::handle;
 use recoflow_core::delivery::{keys, Attributes, Pointer, StoredList};
-use recoflow_core::fakes::{
-    FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeSecret, FakeSlots,
-};
+use recoflow_core::fakes::FakeRecommendations;
 use recoflow_core::job::JobId;
-use recoflow_core::validation::ValidationRules;
 
 const VERSION: &str = "20261123T000000Z-bench000";
 const USERS: usize = 10_000;
@@ -69,25 +62,10 @@ fn published() -> FakeRecommendations {
     table
 }
 
-fn request(user: &str, query: &[(&str, &str)]) -> lambda_http::Request {
-    let mut context = ApiGatewayProxyRequestContext::default();
-    context.resource_path = Some("/recommendations/{result_set}/{user_id}".into());
-    let path_parameters = HashMap::from([
-        ("result_set".to_owned(), "bench".to_owned()),
-        ("user_id".to_owned(), user.to_owned()),
-    ]);
-    let query: HashMap<String, String> = query
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    lambda_http::http::Request::builder()
-        .method("GET")
-        .uri(format!("/recommendations/bench/{user}"))
-        .body(Body::Empty)
-        .expect("a valid request")
-        .with_path_parameters(path_parameters)
-        .with_query_string_parameters(query)
-        .with_request_context(RequestContext::ApiGatewayV1(context))
+/// `GET /recommendations/bench/<user>?<query>` as API Gateway hands it over.
+fn request(user: &str, query: &str) -> lambda_http::Request {
+    let path = format!("/recommendations/bench/{user}?{query}");
+    gateway_request("GET", "/recommendations/{result_set}/{user_id}", &path, "", &[])
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -96,28 +74,21 @@ async fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(50_000);
-    let deps = ApiDeps {
-        jobs: FakeJobStore::default(),
-        executions: FakeExecutions::default(),
-        slots: FakeSlots::default(),
+    let ports = FakeApiPorts {
         lists: published(),
-        pointers: PointerCache::default(),
-        rules: ValidationRules::default(),
-        objects: FakeObjects::default(),
-        data_bucket: "bench-data".into(),
-        ui_token: FakeSecret(None),
+        ..FakeApiPorts::default()
     };
     let mut latencies = Vec::with_capacity(requests);
     let started = Instant::now();
     for i in 0..requests {
         // A third each: personalized (with backfill), segment by query, global.
         let request = match i % 3 {
-            0 => request(&format!("u{}", i % USERS), &[("n", "30")]),
-            1 => request("new-user", &[("gender", "F"), ("age", "25"), ("region", "tokyo")]),
-            _ => request("stranger", &[("n", "10")]),
+            0 => request(&format!("u{}", i % USERS), "n=30"),
+            1 => request("new-user", "gender=F&age=25&region=tokyo"),
+            _ => request("stranger", "n=10"),
         };
         let t = Instant::now();
-        let response = handle(&deps, request).await;
+        let response = handle(&ports, request).await;
         latencies.push(t.elapsed().as_nanos() as u64);
         assert_eq!(response.status(), 200, "{:?}", response.body());
     }

@@ -1,0 +1,91 @@
+//! The API's configuration: its environment, read once at init (a missing or malformed
+//! variable fails the init with its name), and the settings the routes read from it.
+
+use serde::Deserialize;
+
+use recoflow_core::validation::ValidationRules;
+
+/// The API's environment variables, by their names in lower case.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiConfig {
+    pub jobs_table: String,
+    pub quota_table: String,
+    pub recommendations_table: String,
+    /// The bucket whose data files the web page offers.
+    pub data_bucket: String,
+    /// The SSM SecureString holding the web page's access token.
+    pub ui_token_parameter: String,
+    pub state_machine_arn: String,
+    /// Comma-separated buckets a form's data files may be in.
+    pub allowed_data_buckets: String,
+    /// Set by Lambda itself; the console links of `GET /jobs/{id}` point into this region.
+    pub aws_region: String,
+}
+
+impl ApiConfig {
+    pub fn settings(&self) -> ApiSettings {
+        ApiSettings {
+            rules: ValidationRules::from_allow_list(&self.allowed_data_buckets),
+            data_bucket: self.data_bucket.clone(),
+            region: self.aws_region.clone(),
+        }
+    }
+}
+
+/// What the routes need to know besides their ports.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// What a submitted form is checked against (the buckets its data may be in).
+    pub rules: ValidationRules,
+    /// The bucket `GET /ui/api/data-files` lists.
+    pub data_bucket: String,
+    /// The AWS region of the console links.
+    pub region: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use recoflow_core::config::{from_iter, ConfigError};
+
+    use super::*;
+
+    /// The API's variables as the template and Lambda set them.
+    fn deployed_vars() -> Vec<(String, String)> {
+        [
+            ("JOBS_TABLE", "jobs"),
+            ("QUOTA_TABLE", "quota"),
+            ("RECOMMENDATIONS_TABLE", "recommendations"),
+            ("DATA_BUCKET", "data"),
+            ("UI_TOKEN_PARAMETER", "/recoflow/ui-token"),
+            (
+                "STATE_MACHINE_ARN",
+                "arn:aws:states:eu-west-1:000000000000:stateMachine:jobs",
+            ),
+            ("ALLOWED_DATA_BUCKETS", "data,shared"),
+            ("AWS_REGION", "eu-west-1"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn the_deployed_environment_gives_the_settings() {
+        let config: ApiConfig = from_iter(deployed_vars()).unwrap();
+        let settings = config.settings();
+        assert_eq!(settings.data_bucket, "data");
+        assert_eq!(settings.region, "eu-west-1");
+        assert_eq!(settings.rules.allowed_data_buckets, ["data", "shared"]);
+    }
+
+    #[test]
+    fn each_missing_variable_fails_the_init_by_name() {
+        for (missing, _) in deployed_vars() {
+            let vars = deployed_vars().into_iter().filter(|(name, _)| *name != missing);
+            match from_iter::<ApiConfig>(vars) {
+                Err(ConfigError::Missing(name)) => assert_eq!(name, missing),
+                other => panic!("without {missing}: {other:?}"),
+            }
+        }
+    }
+}

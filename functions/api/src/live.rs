@@ -1,0 +1,85 @@
+//! The API's ports in Lambda: the SDK adapters, built once per instance.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use recoflow_aws::clients::{DynamoDb, Ssm, StepFunctions};
+use recoflow_aws::{
+    DynamoJobStore, DynamoRecommendations, DynamoSlotStore, S3Objects, SfnExecutions, SsmSecret,
+};
+use recoflow_core::clock::SystemClock;
+
+use crate::config::{ApiConfig, ApiSettings};
+use crate::pointer_cache::PointerCache;
+use crate::ports::ApiPorts;
+
+/// A rotated page token is accepted within this time.
+const UI_TOKEN_MAX_AGE: Duration = Duration::from_secs(30);
+
+pub struct LivePorts {
+    jobs: DynamoJobStore,
+    executions: SfnExecutions,
+    slots: DynamoSlotStore,
+    lists: DynamoRecommendations,
+    objects: S3Objects,
+    ui_token: SsmSecret,
+    clock: SystemClock,
+    pointers: PointerCache,
+    settings: ApiSettings,
+}
+
+impl LivePorts {
+    pub fn new(config: &ApiConfig, sdk: &SdkConfig) -> Self {
+        let dynamodb = DynamoDb::new(sdk);
+        Self {
+            jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
+            executions: SfnExecutions::new(StepFunctions::new(sdk), &config.state_machine_arn),
+            slots: DynamoSlotStore::new(dynamodb.clone(), &config.quota_table),
+            // Reads only: one BatchGetItem at a time per request.
+            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, 1),
+            objects: S3Objects::new(S3Objects::client_for(sdk)),
+            ui_token: SsmSecret::new(Ssm::new(sdk), &config.ui_token_parameter, UI_TOKEN_MAX_AGE),
+            clock: SystemClock,
+            pointers: PointerCache::default(),
+            settings: config.settings(),
+        }
+    }
+}
+
+impl ApiPorts for LivePorts {
+    type Jobs = DynamoJobStore;
+    type Executions = SfnExecutions;
+    type Slots = DynamoSlotStore;
+    type Lists = DynamoRecommendations;
+    type Objects = S3Objects;
+    type UiToken = SsmSecret;
+    type Clock = SystemClock;
+
+    fn jobs(&self) -> &Self::Jobs {
+        &self.jobs
+    }
+    fn executions(&self) -> &Self::Executions {
+        &self.executions
+    }
+    fn slots(&self) -> &Self::Slots {
+        &self.slots
+    }
+    fn lists(&self) -> &Self::Lists {
+        &self.lists
+    }
+    fn objects(&self) -> &Self::Objects {
+        &self.objects
+    }
+    fn ui_token(&self) -> &Self::UiToken {
+        &self.ui_token
+    }
+    fn clock(&self) -> &Self::Clock {
+        &self.clock
+    }
+    fn pointers(&self) -> &PointerCache {
+        &self.pointers
+    }
+    fn settings(&self) -> &ApiSettings {
+        &self.settings
+    }
+}

@@ -1,0 +1,70 @@
+//! Result-set pointers read recently, per function instance: most recommendation requests
+//! then cost one BatchGetItem, and a new version is served at most `POINTER_MAX_AGE` after it
+//! is published.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use recoflow_core::clock::Clock;
+use recoflow_core::delivery::Pointer;
+use recoflow_core::errors::ServiceError;
+use recoflow_core::ports::RecommendationStore;
+
+/// How stale a result set's pointer may be.
+pub const POINTER_MAX_AGE: Duration = Duration::from_secs(5);
+
+/// Bounded: a flood of made-up result sets must not grow the cache without end.
+const MAX_ENTRIES: usize = 1_000;
+
+#[derive(Default)]
+pub struct PointerCache {
+    /// By result set: when the pointer was read, and what it was (`None`: not published).
+    entries: Mutex<HashMap<String, (Instant, Option<Pointer>)>>,
+}
+
+impl PointerCache {
+    /// The result set's pointer, from the cache while it is fresh, else from the table.
+    pub async fn get<R: RecommendationStore, C: Clock>(
+        &self,
+        lists: &R,
+        clock: &C,
+        result_set: &str,
+    ) -> Result<Option<Pointer>, ServiceError> {
+        if let Some((read_at, pointer)) = self.entries.lock().unwrap().get(result_set) {
+            if clock.now().duration_since(*read_at) < POINTER_MAX_AGE {
+                return Ok(pointer.clone());
+            }
+        }
+        let pointer = lists.pointer(result_set).await?;
+        let mut entries = self.entries.lock().unwrap();
+        if entries.len() > MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(result_set.to_owned(), (clock.now(), pointer.clone()));
+        Ok(pointer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use recoflow_core::fakes::{FakeClock, FakeRecommendations};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pointer_is_read_again_once_it_is_older_than_the_max_age() {
+        let (cache, lists, clock) = (
+            PointerCache::default(),
+            FakeRecommendations::default(),
+            FakeClock::default(),
+        );
+        for _ in 0..3 {
+            assert_eq!(cache.get(&lists, &clock, "spring").await.unwrap(), None);
+        }
+        assert_eq!(*lists.get_calls.lock().unwrap(), 1, "read once, then cached");
+        clock.advance(POINTER_MAX_AGE);
+        cache.get(&lists, &clock, "spring").await.unwrap();
+        assert_eq!(*lists.get_calls.lock().unwrap(), 2, "read again when stale");
+    }
+}

@@ -1,0 +1,35 @@
+//! What the API's routes reach the world through: one trait, implemented by the SDK adapters
+//! in Lambda (`live`) and by the in-memory fakes in tests and the benchmark (`fake`).
+
+use recoflow_core::clock::Clock;
+use recoflow_core::ports::{Executions, JobStore, ObjectStore, RecommendationStore, SecretSource, SlotStore};
+
+use crate::config::ApiSettings;
+use crate::pointer_cache::PointerCache;
+
+/// Built once per instance and kept for its life (`'static`: the routing table is a constant).
+pub trait ApiPorts: Send + Sync + 'static {
+    type Jobs: JobStore;
+    /// The job state machine's executions.
+    type Executions: Executions;
+    /// The quota table: a cancelled job's slots are given back at once.
+    type Slots: SlotStore;
+    /// The recommendations table: lists and result-set pointers.
+    type Lists: RecommendationStore;
+    /// The data bucket, whose files the web page offers.
+    type Objects: ObjectStore;
+    /// The web page's access token.
+    type UiToken: SecretSource;
+    type Clock: Clock;
+
+    fn jobs(&self) -> &Self::Jobs;
+    fn executions(&self) -> &Self::Executions;
+    fn slots(&self) -> &Self::Slots;
+    fn lists(&self) -> &Self::Lists;
+    fn objects(&self) -> &Self::Objects;
+    fn ui_token(&self) -> &Self::UiToken;
+    fn clock(&self) -> &Self::Clock;
+    /// Result-set pointers read recently (this instance's own).
+    fn pointers(&self) -> &PointerCache;
+    fn settings(&self) -> &ApiSettings;
+}
