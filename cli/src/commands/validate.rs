@@ -99,12 +99,13 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
 
 /// The allow-list: the settings', else the target's data bucket, else none (and the bucket
 /// rule is not applied: validating offline without a deployment must not fail every form).
+/// Container images are left to the service, whose allow-list is no stack output.
 pub async fn rules(ctx: &Context) -> Result<(ValidationRules, bool), CliError> {
     if !ctx.settings.allow_buckets.is_empty() {
-        let rules = ValidationRules {
-            allowed_data_buckets: ctx.settings.allow_buckets.clone(),
-        };
-        return Ok((rules, true));
+        return Ok((
+            ValidationRules::from_allow_list(&ctx.settings.allow_buckets.join(",")),
+            true,
+        ));
     }
     if ctx.settings.target.stack_name().is_some() {
         let bucket = ctx.output("DataBucket").await?;
