@@ -38,6 +38,7 @@ FUNCTIONS = {
                ["dynamodb", "stepfunctions", "s3"]),
     "api": ({"QUOTA_TABLE": "quota", "RECOMMENDATIONS_TABLE": "recommendations", "DATA_BUCKET": "data",
              "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:0:stateMachine:jobs", "ALLOWED_DATA_BUCKETS": "data",
+             "ALLOWED_IMAGE_REPOSITORIES": "0.dkr.ecr.us-east-1.amazonaws.com/recsys",
              "UI_TOKEN_PARAMETER": "/recoflow/ui-token"},
             ["dynamodb", "stepfunctions", "s3", "ssm"]),
     "prepare": ({"RESULTS_BUCKET": "results"}, ["dynamodb", "s3"]),

@@ -49,6 +49,8 @@ const recoflow = (() => {
       "container.instance_type": "Machine type",
       "container.instance_count": "Machines",
       "container.max_runtime_seconds": "Longest run (seconds)",
+      "container.network_isolation": "No network access for the containers (recommended)",
+      "container.network_isolation_reason": "Why the containers need the network (when allowed)",
       "container.hyperparameters": "Settings (one name=value per line)",
       "section.more": "More",
       exclude_items: "Banned products (a file of item ids)",
@@ -122,6 +124,8 @@ const recoflow = (() => {
       "container.instance_type": "マシンの種類",
       "container.instance_count": "マシン台数",
       "container.max_runtime_seconds": "最長実行時間（秒）",
+      "container.network_isolation": "コンテナをネットワークから切り離す（推奨）",
+      "container.network_isolation_reason": "ネットワークが必要な理由（許可する場合）",
       "container.hyperparameters": "設定（1 行に 名前=値）",
       "section.more": "その他",
       exclude_items: "除外商品（商品 ID のファイル）",
@@ -274,6 +278,7 @@ const recoflow = (() => {
       const value = valueOf(field);
       if (value !== undefined && value !== false) put(result, path, value);
       if (path === "$.personalize.perform_hpo" && backend === "personalize") put(result, path, value === true);
+      if (path === "$.container.network_isolation" && backend === "container") put(result, path, value === true);
     });
     if (backend === "personalize" && !result.personalize) result.personalize = {};
     return result;

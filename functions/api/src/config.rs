@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub state_machine_arn: String,
     /// Comma-separated buckets a form's data files may be in.
     pub allowed_data_buckets: String,
+    /// Comma-separated ECR repositories a container job's images may come from.
+    pub allowed_image_repositories: String,
     /// Set by Lambda itself; the console links of `GET /jobs/{id}` point into this region.
     pub aws_region: String,
 }
@@ -25,7 +27,8 @@ pub struct ApiConfig {
 impl ApiConfig {
     pub fn settings(&self) -> ApiSettings {
         ApiSettings {
-            rules: ValidationRules::from_allow_list(&self.allowed_data_buckets),
+            rules: ValidationRules::from_allow_list(&self.allowed_data_buckets)
+                .with_image_repositories(&self.allowed_image_repositories),
             data_bucket: self.data_bucket.clone(),
             region: self.aws_region.clone(),
         }
@@ -62,6 +65,10 @@ mod tests {
                 "arn:aws:states:eu-west-1:000000000000:stateMachine:jobs",
             ),
             ("ALLOWED_DATA_BUCKETS", "data,shared"),
+            (
+                "ALLOWED_IMAGE_REPOSITORIES",
+                "0.dkr.ecr.eu-west-1.amazonaws.com/recsys",
+            ),
             ("AWS_REGION", "eu-west-1"),
         ]
         .into_iter()
@@ -76,6 +83,10 @@ mod tests {
         assert_eq!(settings.data_bucket, "data");
         assert_eq!(settings.region, "eu-west-1");
         assert_eq!(settings.rules.allowed_data_buckets, ["data", "shared"]);
+        assert_eq!(
+            settings.rules.allowed_image_repositories,
+            Some(vec!["0.dkr.ecr.eu-west-1.amazonaws.com/recsys".to_owned()])
+        );
     }
 
     #[test]

@@ -76,8 +76,18 @@ pub struct JobView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     delivery: Option<DeliveryView<'a>>,
     counts: &'a BTreeMap<String, u64>,
+    /// A container job's network access: off unless the form turned it on, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_isolation: Option<NetworkIsolationView<'a>>,
     /// Everything the job launched, oldest first.
     resources: Vec<ResourceView<'a>>,
+}
+
+#[derive(Serialize)]
+struct NetworkIsolationView<'a> {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 impl<'a> JobView<'a> {
@@ -110,6 +120,12 @@ impl<'a> JobView<'a> {
             notification: record.notification.as_ref(),
             delivery: record.delivery.as_ref().map(DeliveryView::of),
             counts: &record.counts,
+            network_isolation: record.form.as_ref().and_then(|f| f.container.as_ref()).map(|c| {
+                NetworkIsolationView {
+                    enabled: c.network_isolation,
+                    reason: c.network_isolation_reason.as_deref(),
+                }
+            }),
             resources,
         }
     }
