@@ -43,3 +43,11 @@ class RecoflowExtension(Extension):
         loaded only by their first request, and tests configure faults before that."""
         router.add(faults.FAULTS_PATH, faults.faults_endpoint, methods=["GET", "POST", "PUT", "DELETE"])
         LOG.info("recoflow fault endpoint at %s", faults.FAULTS_PATH)
+
+    def on_platform_ready(self):
+        """Says in LocalStack's log what SageMaker jobs get on this machine (their directory at
+        /opt/ml, network isolation: ``sagemaker/sandbox.py``). Probing once now, after start-up,
+        also keeps the probe out of the first job's time."""
+        from recoflow_localstack.sagemaker import sandbox
+
+        sandbox.support()

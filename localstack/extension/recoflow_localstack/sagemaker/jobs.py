@@ -18,7 +18,7 @@ from localstack.aws.api import RequestContext
 
 from recoflow_localstack import faults, paging
 from recoflow_localstack.emulation import EmulatorProvider, ServiceError, error_code, list_keys, parse_s3_uri, utcnow
-from recoflow_localstack.sagemaker import runner
+from recoflow_localstack.sagemaker import runner, sandbox
 from recoflow_localstack.tagging import TagStore
 
 LOG = logging.getLogger(__name__)
@@ -48,20 +48,41 @@ class ResourceNotFound(ServiceError):
     pass
 
 
+class JobFailure(Exception):
+    """Ends a job Failed with this FailureReason (a processing job: and this ExitMessage)."""
+
+    def __init__(self, reason: str, exit_message: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_message = exit_message
+
+
 @dataclass
 class Job:
     kind: str  # "training" | "processing"
     record: dict
     stop_requested: threading.Event = field(default_factory=threading.Event)
     process: runner.Process | None = None
+    # set when the job gets its directory: where its command runs and how it sees /opt/ml
+    paths: runner.LocalPaths | None = None
+    sandbox: sandbox.JobSandbox | None = None
     instance_type: str = ""
     instance_count: int = 1
     # monotonic time before which a stopped job is still Stopping (set by Stop*Job)
     stopping_until: float = 0.0
 
+    @property
+    def name(self) -> str:
+        return self.record[f"{self.kind.capitalize()}JobName"]
+
     def hold_stopping(self) -> None:
         """Called by the job thread before it records Stopped."""
         time.sleep(max(0.0, self.stopping_until - time.monotonic()))
+
+    def reported(self, text: str) -> str:
+        """Text for FailureReason or ExitMessage: what the job reports with the container's paths
+        (never the job directory's host path), at most 1024 characters."""
+        return truncate(self.paths.as_container_text(text) if self.paths else text)
 
 
 @dataclass
@@ -168,14 +189,40 @@ class SageMakerJobs(EmulatorProvider[Store]):
             result["NextToken"] = token
         return result
 
-    def _run_process(self, context, job: Job, argv, env, root: Path, deadline: float) -> tuple[str, int | None]:
-        """Runs the command; returns ("exited", rc) | ("stopped", rc) | ("timeout", rc). The
-        output goes to <job dir>/job.log and, when the process ends, to CloudWatch Logs."""
+    @staticmethod
+    def _image_command(image: str | None) -> list[str]:
+        """The host command that stands in for ``image``."""
+        try:
+            argv = runner.image_command(image or "")
+            runner.check_runnable(argv)
+            return argv
+        except runner.ImageNotRunnable as e:
+            raise JobFailure(f"ClientError: image {image} cannot be run locally: {e}")
+
+    @staticmethod
+    def _workspace(job: Job, isolate_network: bool) -> runner.LocalPaths:
+        """A fresh directory for the job, and the sandbox its command will run in."""
+        root = runner.job_dir(job.kind, job.name)
+        job.record["_WorkDir"] = str(root)
+        job.sandbox = sandbox.JobSandbox(root, isolate_network)
+        job.paths = runner.LocalPaths(root, mounted=job.sandbox.mounts_opt_ml)
+        return job.paths
+
+    def _run_process(self, context, job: Job, argv: list[str], env: dict[str, str], deadline: float) -> tuple[str, int | None]:
+        """Runs the command in the job's sandbox; returns ("exited", rc) | ("stopped", rc) |
+        ("timeout", rc). The output goes to <job dir>/job.log and, when the process ends, to
+        CloudWatch Logs."""
         if job.stop_requested.is_set():
             return "stopped", None
-        LOG.info("sagemaker %s job %s: running %s (log %s)", job.kind, root.name, argv, root / "job.log")
+        log_path = job.paths.root / "job.log"
+        notes = job.sandbox.log_notes()
+        for note in notes:
+            LOG.warning("sagemaker %s job %s: %s", job.kind, job.name, note)
+        log_path.write_text("".join(f"{note}\n" for note in notes))
+        command = job.sandbox.command(argv)
+        LOG.info("sagemaker %s job %s: running %s (log %s)", job.kind, job.name, command, log_path)
         started = time.time()
-        job.process = runner.Process(argv, env, root, root / "job.log")
+        job.process = runner.Process(command, env, job.paths.opt_ml, log_path)
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -188,7 +235,13 @@ class SageMakerJobs(EmulatorProvider[Store]):
                     return "stopped", job.process.stop(faults.stop_grace_seconds())
         finally:
             job.process.close()
-            publish_log(context, job, root / "job.log", started)
+            job.sandbox.tidy()
+            publish_log(context, job, log_path, started)
+
+    @staticmethod
+    def _failure_detail(job: Job, failure: str) -> str:
+        """What a failed command said: its failure file, else the tail of its output."""
+        return failure or (job.process.tail() if job.process else "") or "See job logs for more information"
 
     @staticmethod
     def _secondary(job: Job, status: str, message: str) -> None:
@@ -247,7 +300,7 @@ def error_text(e: Exception) -> str:
 def publish_log(context, job: Job, log_path: Path, started: float) -> None:
     """Copies the container output to CloudWatch Logs where SageMaker puts it:
     /aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs, stream <job name>/algo-1-<epoch>."""
-    name = job.record.get("TrainingJobName") or job.record.get("ProcessingJobName")
+    name = job.name
     group = "/aws/sagemaker/TrainingJobs" if job.kind == "training" else "/aws/sagemaker/ProcessingJobs"
     stream = f"{name}/algo-1-{int(started)}"
     try:
@@ -259,7 +312,8 @@ def publish_log(context, job: Job, log_path: Path, started: float) -> None:
         except Exception:
             pass  # already exists
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        lines = log_path.read_text(errors="replace").splitlines()[-5000:] or ["(no output)"]
+        text = job.paths.as_container_text(log_path.read_text(errors="replace"))
+        lines = text.splitlines()[-5000:] or ["(no output)"]
         now_ms = int(time.time() * 1000)
         events = [{"timestamp": now_ms, "message": line[:250000] or " "} for line in lines]
         for i in range(0, len(events), 1000):
@@ -269,11 +323,24 @@ def publish_log(context, job: Job, log_path: Path, started: float) -> None:
         LOG.warning("could not copy %s job %s output to CloudWatch Logs: %s", job.kind, name, e)
 
 
-def base_env(paths: runner.LocalPaths, job_env: dict | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_SECRET", "AWS_SESSION"))}
+# never passed on from LocalStack's environment
+SECRET_VARIABLES = ("AWS_SECRET", "AWS_SESSION")
+# also withheld with network isolation: SageMaker then gives the container no AWS credentials
+CREDENTIAL_VARIABLES = SECRET_VARIABLES + (
+    "AWS_ACCESS_KEY_ID", "AWS_CONTAINER_", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_PROFILE",
+)
+
+
+def base_env(paths: runner.LocalPaths, job_env: dict | None, network_isolation: bool) -> dict[str, str]:
+    """The command's environment: LocalStack's own (without secrets; with network isolation
+    without any AWS credentials), the job's Environment, and where /opt/ml is: the container sees
+    it at /opt/ml, or is told its host path in RECSYS_OPT_ML (the reference container's variable)."""
+    withheld = CREDENTIAL_VARIABLES if network_isolation else SECRET_VARIABLES
+    env = {k: v for k, v in os.environ.items() if not k.startswith(withheld) and k != runner.OPT_ML_VARIABLE}
     env.update(job_env or {})
-    env["RECSYS_OPT_ML"] = str(paths.opt_ml)
-    env["SM_OUTPUT_DIR"] = str(paths.local("/opt/ml/output"))
+    if not paths.mounted:
+        env[runner.OPT_ML_VARIABLE] = str(paths.opt_ml)
+    env["SM_OUTPUT_DIR"] = paths.given("/opt/ml/output")
     return env
 
 

@@ -11,13 +11,17 @@ from localstack.aws.api import RequestContext, handler
 
 from recoflow_localstack import faults
 from recoflow_localstack.emulation import public_view, s3_client, start_thread, utcnow
-from recoflow_localstack.sagemaker import runner
 from recoflow_localstack.sagemaker.jobs import (
-    INJECTED_FAILURE, SERVICE, Job, ResourceInUse, SageMakerJobs, ValidationException, base_env, download, error_text,
-    read_failure, truncate, upload_dir,
+    INJECTED_FAILURE, SERVICE, Job, JobFailure, ResourceInUse, SageMakerJobs, ValidationException, base_env, download,
+    error_text, read_failure, upload_dir,
 )
 
 LOG = logging.getLogger(__name__)
+
+# the members of the job written to /opt/ml/config/processingjobconfig.json
+PROCESSING_JOB_CONFIG = (
+    "ProcessingJobName", "ProcessingJobArn", "ProcessingInputs", "ProcessingOutputConfig", "AppSpecification", "Environment",
+)
 
 
 class ProcessingJobs(SageMakerJobs):
@@ -71,89 +75,87 @@ class ProcessingJobs(SageMakerJobs):
             now = utcnow()
             r["ProcessingJobStatus"] = status
             if reason:
-                r["FailureReason"] = truncate(reason)
+                r["FailureReason"] = job.reported(reason)
             if exit_message:
-                r["ExitMessage"] = truncate(exit_message)
+                r["ExitMessage"] = job.reported(exit_message)
             r["ProcessingEndTime"] = now
             r["LastModifiedTime"] = now
 
     def _run_processing(self, context: RequestContext, job: Job) -> None:
-        r = job.record
-        name = r["ProcessingJobName"]
-        duration = faults.job_duration(SERVICE)
         try:
-            if job.stop_requested.wait(duration * 0.4):
-                self._finish_processing(job, "Stopped")
-                return
-            if faults.take_injected_failure(SERVICE):
-                self._finish_processing(job, "Failed", INJECTED_FAILURE)
-                return
-            app = r["AppSpecification"]
-            try:
-                argv = runner.image_command(app["ImageUri"])
-                runner.check_runnable(argv)
-            except runner.ImageNotRunnable as e:
-                self._finish_processing(job, "Failed", f"ClientError: image {app['ImageUri']} cannot be run locally: {e}")
-                return
-            root = runner.job_dir("processing", name)
-            r["_WorkDir"] = str(root)
-            paths = runner.LocalPaths(root)
-            paths.local("/opt/ml/output").mkdir(parents=True, exist_ok=True)
-            paths.local("/opt/ml/config").mkdir(parents=True, exist_ok=True)
-            paths.local("/opt/ml/config/processingjobconfig.json").write_text(
-                json.dumps({k: v for k, v in public_view(r).items() if k in ("ProcessingJobName", "ProcessingJobArn", "ProcessingInputs", "ProcessingOutputConfig", "AppSpecification", "Environment")}, default=str)
-            )
-            r["ProcessingStartTime"] = utcnow()
-            deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
-            s3 = s3_client(context.account_id, context.region)
-            for item in r.get("ProcessingInputs") or []:
-                s3in = item["S3Input"]
-                target = paths.local(s3in["LocalPath"])
-                target.mkdir(parents=True, exist_ok=True)
-                try:
-                    n = download(s3, s3in["S3Uri"], target)
-                except Exception as e:
-                    self._finish_processing(job, "Failed", f"ClientError: Failed to download data. {s3in['S3Uri']}: {error_text(e)}")
-                    return
-                if n == 0:
-                    self._finish_processing(job, "Failed", f"ClientError: No objects exist under the S3 prefix {s3in['S3Uri']} of input {item.get('InputName')}.")
-                    return
-            for item in (r.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-                paths.local(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-
-            entry = app.get("ContainerEntrypoint") or []
-            argv = argv + [paths.rewrite_arg(a) for a in entry[1:]] + [paths.rewrite_arg(a) for a in app.get("ContainerArguments") or []]
-            env = base_env(paths, r.get("Environment"))
-            env["PROCESSING_JOB_NAME"] = name
-            outcome, rc = self._run_process(context, job, argv, env, root, deadline)
-            failure = read_failure(paths, "failure") or read_failure(paths, "message")
-            if outcome == "stopped":
-                self._finish_processing(job, "Stopped")
-                return
-            if outcome == "timeout":
-                self._finish_processing(
-                    job, "Failed",
-                    f"ProcessingJob exceeded MaxRuntimeInSeconds ({r['StoppingCondition']['MaxRuntimeInSeconds']} s) and was stopped.",
-                )
-                return
-            if rc != 0:
-                detail = failure or (job.process.tail() if job.process else "")
-                self._finish_processing(job, "Failed", f"AlgorithmError: {detail or 'See job logs for more information'}, exit code: {rc}", failure)
-                return
-            for item in (r.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-                s3out = item["S3Output"]
-                try:
-                    upload_dir(s3, paths.local(s3out["LocalPath"]), s3out["S3Uri"])
-                except Exception as e:
-                    self._finish_processing(job, "Failed", f"ClientError: Failed to upload output {item.get('OutputName')} to {s3out['S3Uri']}: {error_text(e)}")
-                    return
-            if job.stop_requested.wait(duration * 0.6):
-                self._finish_processing(job, "Stopped")
-                return
-            self._finish_processing(job, "Completed", exit_message=failure)
+            self._process(context, job)
+        except JobFailure as failure:
+            self._finish_processing(job, "Failed", failure.reason, failure.exit_message)
         except Exception as e:
-            LOG.exception("processing job %s crashed", name)
+            LOG.exception("processing job %s crashed", job.name)
             self._finish_processing(job, "Failed", f"InternalServerError: {e}")
+
+    def _process(self, context: RequestContext, job: Job) -> None:
+        """Inputs downloaded, the command run, outputs uploaded -> Completed, or Stopped; a failure
+        raises JobFailure."""
+        r = job.record
+        duration = faults.job_duration(SERVICE)
+        if job.stop_requested.wait(duration * 0.4):
+            self._finish_processing(job, "Stopped")
+            return
+        if faults.take_injected_failure(SERVICE):
+            raise JobFailure(INJECTED_FAILURE)
+        app = r["AppSpecification"]
+        argv = self._image_command(app["ImageUri"])
+        isolated = bool((r.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+        paths = self._workspace(job, isolate_network=isolated)
+        paths.local("/opt/ml/output").mkdir(parents=True, exist_ok=True)
+        paths.local("/opt/ml/config").mkdir(parents=True, exist_ok=True)
+        paths.local("/opt/ml/config/processingjobconfig.json").write_text(
+            json.dumps({k: v for k, v in public_view(r).items() if k in PROCESSING_JOB_CONFIG}, default=str)
+        )
+        r["ProcessingStartTime"] = utcnow()
+        deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
+        s3 = s3_client(context.account_id, context.region)
+        self._download_inputs(s3, job)
+
+        entry = app.get("ContainerEntrypoint") or []
+        argv = argv + [paths.rewrite_arg(a) for a in entry[1:] + (app.get("ContainerArguments") or [])]
+        env = base_env(paths, r.get("Environment"), isolated)
+        env["PROCESSING_JOB_NAME"] = job.name
+        outcome, rc = self._run_process(context, job, argv, env, deadline)
+        failure = read_failure(paths, "failure") or read_failure(paths, "message")
+        if outcome == "stopped":
+            self._finish_processing(job, "Stopped")
+            return
+        if outcome == "timeout":
+            raise JobFailure(
+                f"ProcessingJob exceeded MaxRuntimeInSeconds ({r['StoppingCondition']['MaxRuntimeInSeconds']} s) and was stopped."
+            )
+        if rc != 0:
+            raise JobFailure(f"AlgorithmError: {self._failure_detail(job, failure)}, exit code: {rc}", failure)
+        for item in (r.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            s3out = item["S3Output"]
+            try:
+                upload_dir(s3, paths.local(s3out["LocalPath"]), s3out["S3Uri"])
+            except Exception as e:
+                raise JobFailure(f"ClientError: Failed to upload output {item.get('OutputName')} to {s3out['S3Uri']}: {error_text(e)}")
+        if job.stop_requested.wait(duration * 0.6):
+            self._finish_processing(job, "Stopped")
+            return
+        self._finish_processing(job, "Completed", exit_message=failure)
+
+    @staticmethod
+    def _download_inputs(s3, job: Job) -> None:
+        """Every input into its LocalPath, and an empty directory for every output's."""
+        r, paths = job.record, job.paths
+        for item in r.get("ProcessingInputs") or []:
+            s3in = item["S3Input"]
+            target = paths.local(s3in["LocalPath"])
+            target.mkdir(parents=True, exist_ok=True)
+            try:
+                n = download(s3, s3in["S3Uri"], target)
+            except Exception as e:
+                raise JobFailure(f"ClientError: Failed to download data. {s3in['S3Uri']}: {error_text(e)}")
+            if n == 0:
+                raise JobFailure(f"ClientError: No objects exist under the S3 prefix {s3in['S3Uri']} of input {item.get('InputName')}.")
+        for item in (r.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            paths.local(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
     @handler("DescribeProcessingJob", expand=False)
     def describe_processing_job(self, context: RequestContext, request: dict) -> dict:

@@ -14,8 +14,8 @@ from recoflow_localstack import faults
 from recoflow_localstack.emulation import list_keys, parse_s3_uri, public_view, s3_client, start_thread, utcnow
 from recoflow_localstack.sagemaker import runner
 from recoflow_localstack.sagemaker.jobs import (
-    INJECTED_FAILURE, SERVICE, Job, ResourceInUse, SageMakerJobs, ValidationException, base_env, download, error_text,
-    no_objects_message, read_failure, truncate,
+    INJECTED_FAILURE, SERVICE, Job, JobFailure, ResourceInUse, SageMakerJobs, ValidationException, base_env, download,
+    error_text, no_objects_message, read_failure,
 )
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class TrainingJobs(SageMakerJobs):
                 "AlgorithmSpecification": algo, "RoleArn": request["RoleArn"], "InputDataConfig": channels or None,
                 "OutputDataConfig": output, "ResourceConfig": resources, "StoppingCondition": {**stopping, "MaxRuntimeInSeconds": max_runtime},
                 "Environment": request.get("Environment"), "CreationTime": now, "LastModifiedTime": now,
+                # Describe answers it whether or not the request set it (false by default), as AWS does
+                "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation")),
                 "SecondaryStatusTransitions": [
                     {"Status": "Starting", "StartTime": now, "StatusMessage": "Starting the training job"}
                 ],
@@ -98,124 +100,95 @@ class TrainingJobs(SageMakerJobs):
             r["SecondaryStatusTransitions"][-1]["EndTime"] = r["LastModifiedTime"]
             r["TrainingJobStatus"] = status
             if reason:
-                r["FailureReason"] = truncate(reason)
+                r["FailureReason"] = job.reported(reason)
             r["TrainingEndTime"] = r["LastModifiedTime"]
             if r.get("TrainingStartTime"):
                 seconds = int((r["TrainingEndTime"] - r["TrainingStartTime"]).total_seconds())
                 r["TrainingTimeInSeconds"] = r["BillableTimeInSeconds"] = max(1, seconds)
 
     def _run_training(self, context: RequestContext, job: Job) -> None:
-        r = job.record
-        name = r["TrainingJobName"]
-        duration = faults.job_duration(SERVICE)
-        stop_reason = None
         try:
-            if job.stop_requested.wait(duration * 0.4):
-                self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
-                return
-            if faults.take_injected_failure(SERVICE):
-                self._finish_training(job, "Failed", "Failed", "Training job failed", INJECTED_FAILURE)
-                return
-            try:
-                argv = runner.image_command(r["AlgorithmSpecification"].get("TrainingImage") or "")
-                runner.check_runnable(argv)
-            except runner.ImageNotRunnable as e:
-                self._finish_training(
-                    job, "Failed", "Failed", "Training job failed",
-                    f"ClientError: image {r['AlgorithmSpecification'].get('TrainingImage')} cannot be run locally: {e}",
-                )
-                return
-            root = runner.job_dir("training", name)
-            r["_WorkDir"] = str(root)
-            paths = runner.LocalPaths(root)
-            for sub in ("input/config", "input/data", "model", "output/data", "code"):
-                paths.local(f"/opt/ml/{sub}").mkdir(parents=True, exist_ok=True)
-            r["TrainingStartTime"] = utcnow()
-            deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
-
-            # Downloading
-            self._secondary(job, "Downloading", "Downloading input data")
-            s3 = s3_client(context.account_id, context.region)
-            (paths.local("/opt/ml/input/config/hyperparameters.json")).write_text(json.dumps(r.get("HyperParameters") or {}))
-            (paths.local("/opt/ml/input/config/resourceconfig.json")).write_text(
-                json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-            )
-            channel_config = {}
-            for channel in r.get("InputDataConfig") or []:
-                cname = channel["ChannelName"]
-                target = paths.local(f"/opt/ml/input/data/{cname}")
-                target.mkdir(parents=True, exist_ok=True)
-                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-                try:
-                    n = download(s3, uri, target)
-                except Exception as e:
-                    self._finish_training(job, "Failed", "Failed", "Training job failed",
-                                          f"ClientError: Data download failed: could not download {uri}: {error_text(e)}")
-                    return
-                if n == 0:
-                    self._finish_training(job, "Failed", "Failed", "Training job failed",
-                                          f"ClientError: {no_objects_message(uri, context.region, r['RoleArn'])}")
-                    return
-                channel_config[cname] = {"TrainingInputMode": channel.get("InputMode") or "File"}
-            paths.local("/opt/ml/input/config/inputdataconfig.json").write_text(json.dumps(channel_config))
-            if job.stop_requested.wait(duration * 0.2):
-                self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
-                return
-
-            # Training
-            self._secondary(job, "Training", "Training image download completed. Training in progress.")
-            env = base_env(paths, r.get("Environment"))
-            env.update({
-                "TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": r["TrainingJobArn"],
-                "SM_MODEL_DIR": str(paths.local("/opt/ml/model")),
-                "SM_OUTPUT_DATA_DIR": str(paths.local("/opt/ml/output/data")),
-                "SM_HPS": json.dumps(r.get("HyperParameters") or {}),
-                "SM_CHANNELS": json.dumps(sorted(channel_config)),
-            })
-            for cname in channel_config:
-                env[f"SM_CHANNEL_{cname.upper()}"] = str(paths.local(f"/opt/ml/input/data/{cname}"))
-            algo = r["AlgorithmSpecification"]
-            if algo.get("ContainerEntrypoint"):
-                argv = argv + [paths.rewrite_arg(a) for a in algo["ContainerEntrypoint"][1:]]
-                argv += [paths.rewrite_arg(a) for a in algo.get("ContainerArguments") or []]
-            else:
-                argv = argv + ["train"]
-            outcome, rc = self._run_process(context, job, argv, env, root, deadline)
-            failure = read_failure(paths)
-
-            if outcome == "stopped":
-                self._upload_model(s3, paths, r)
-                self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
-                return
-            if outcome == "timeout":
-                stop_reason = "MaxRuntimeExceeded"
-                self._upload_model(s3, paths, r)
-                self._finish_training(
-                    job, "Stopped", "MaxRuntimeExceeded",
-                    f"Training job exceeded MaxRuntimeInSeconds provided ({r['StoppingCondition']['MaxRuntimeInSeconds']} s)",
-                )
-                return
-            if rc != 0:
-                detail = failure or job.process.tail() if job.process else failure
-                self._finish_training(job, "Failed", "Failed", "Training job failed",
-                                      f"AlgorithmError: {detail or 'See job logs for more information'}, exit code: {rc}")
-                return
-
-            # Uploading
-            self._secondary(job, "Uploading", "Uploading generated training model")
-            try:
-                self._upload_model(s3, paths, r)
-            except Exception as e:
-                self._finish_training(job, "Failed", "Failed", "Training job failed",
-                                      f"ClientError: Failed to upload model artifacts to {r['ModelArtifacts']['S3ModelArtifacts']}: {error_text(e)}")
-                return
-            if job.stop_requested.wait(duration * 0.4):
-                self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
-                return
-            self._finish_training(job, "Completed", "Completed", "Training job completed")
+            self._train(context, job)
+        except JobFailure as failure:
+            self._finish_training(job, "Failed", "Failed", "Training job failed", failure.reason)
         except Exception as e:
-            LOG.exception("training job %s crashed (%s)", name, stop_reason)
+            LOG.exception("training job %s crashed", job.name)
             self._finish_training(job, "Failed", "Failed", "Training job failed", f"InternalServerError: {e}")
+
+    def _train(self, context: RequestContext, job: Job) -> None:
+        """Starting -> Downloading -> Training -> Uploading -> Completed, or Stopped; a failure
+        raises JobFailure."""
+        r = job.record
+        duration = faults.job_duration(SERVICE)
+        if job.stop_requested.wait(duration * 0.4):
+            self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
+            return
+        if faults.take_injected_failure(SERVICE):
+            raise JobFailure(INJECTED_FAILURE)
+        argv = self._image_command(r["AlgorithmSpecification"].get("TrainingImage"))
+        paths = self._workspace(job, isolate_network=r["EnableNetworkIsolation"])
+        for sub in ("input/config", "input/data", "model", "output/data", "code"):
+            paths.local(f"/opt/ml/{sub}").mkdir(parents=True, exist_ok=True)
+        r["TrainingStartTime"] = utcnow()
+        deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
+
+        self._secondary(job, "Downloading", "Downloading input data")
+        s3 = s3_client(context.account_id, context.region)
+        channels = self._download_channels(context, s3, job)
+        if job.stop_requested.wait(duration * 0.2):
+            self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
+            return
+
+        self._secondary(job, "Training", "Training image download completed. Training in progress.")
+        outcome, rc = self._run_process(context, job, _training_argv(argv, paths, r), _training_env(paths, r, channels), deadline)
+        if outcome == "stopped":
+            self._upload_model(s3, paths, r)
+            self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
+            return
+        if outcome == "timeout":
+            self._upload_model(s3, paths, r)
+            self._finish_training(
+                job, "Stopped", "MaxRuntimeExceeded",
+                f"Training job exceeded MaxRuntimeInSeconds provided ({r['StoppingCondition']['MaxRuntimeInSeconds']} s)",
+            )
+            return
+        if rc != 0:
+            raise JobFailure(f"AlgorithmError: {self._failure_detail(job, read_failure(paths))}, exit code: {rc}")
+
+        self._secondary(job, "Uploading", "Uploading generated training model")
+        try:
+            self._upload_model(s3, paths, r)
+        except Exception as e:
+            raise JobFailure(f"ClientError: Failed to upload model artifacts to {r['ModelArtifacts']['S3ModelArtifacts']}: {error_text(e)}")
+        if job.stop_requested.wait(duration * 0.4):
+            self._finish_training(job, "Stopped", "Stopped", "Training job stopped")
+            return
+        self._finish_training(job, "Completed", "Completed", "Training job completed")
+
+    @staticmethod
+    def _download_channels(context: RequestContext, s3, job: Job) -> list[str]:
+        """Every channel's objects into /opt/ml/input/data/<channel>/, and the config files
+        SageMaker writes beside them; returns the channel names."""
+        r, paths = job.record, job.paths
+        paths.local("/opt/ml/input/config/hyperparameters.json").write_text(json.dumps(r.get("HyperParameters") or {}))
+        paths.local("/opt/ml/input/config/resourceconfig.json").write_text(
+            json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+        )
+        channel_config = {}
+        for channel in r.get("InputDataConfig") or []:
+            cname = channel["ChannelName"]
+            target = paths.local(f"/opt/ml/input/data/{cname}")
+            target.mkdir(parents=True, exist_ok=True)
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            try:
+                n = download(s3, uri, target)
+            except Exception as e:
+                raise JobFailure(f"ClientError: Data download failed: could not download {uri}: {error_text(e)}")
+            if n == 0:
+                raise JobFailure(f"ClientError: {no_objects_message(uri, context.region, r['RoleArn'])}")
+            channel_config[cname] = {"TrainingInputMode": channel.get("InputMode") or "File"}
+        paths.local("/opt/ml/input/config/inputdataconfig.json").write_text(json.dumps(channel_config))
+        return list(channel_config)
 
     @staticmethod
     def _upload_model(s3, paths: runner.LocalPaths, r: dict) -> None:
@@ -241,3 +214,25 @@ class TrainingJobs(SageMakerJobs):
     def list_training_jobs(self, context: RequestContext, request: dict) -> dict:
         keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus")
         return self._list_jobs(context, request, "training", keys)
+
+
+def _training_argv(argv: list[str], paths: runner.LocalPaths, r: dict) -> list[str]:
+    """``<command> train``, or with a ContainerEntrypoint ``<command> <entrypoint[1:]> <ContainerArguments>``."""
+    algo = r["AlgorithmSpecification"]
+    if not algo.get("ContainerEntrypoint"):
+        return argv + ["train"]
+    return argv + [paths.rewrite_arg(a) for a in algo["ContainerEntrypoint"][1:] + (algo.get("ContainerArguments") or [])]
+
+
+def _training_env(paths: runner.LocalPaths, r: dict, channels: list[str]) -> dict[str, str]:
+    env = base_env(paths, r.get("Environment"), r["EnableNetworkIsolation"])
+    env.update({
+        "TRAINING_JOB_NAME": r["TrainingJobName"], "TRAINING_JOB_ARN": r["TrainingJobArn"],
+        "SM_MODEL_DIR": paths.given("/opt/ml/model"),
+        "SM_OUTPUT_DATA_DIR": paths.given("/opt/ml/output/data"),
+        "SM_HPS": json.dumps(r.get("HyperParameters") or {}),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+    })
+    for cname in channels:
+        env[f"SM_CHANNEL_{cname.upper()}"] = paths.given(f"/opt/ml/input/data/{cname}")
+    return env
