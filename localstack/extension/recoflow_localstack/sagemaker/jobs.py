@@ -219,10 +219,9 @@ class SageMakerJobs(EmulatorProvider[Store]):
         for note in notes:
             LOG.warning("sagemaker %s job %s: %s", job.kind, job.name, note)
         log_path.write_text("".join(f"{note}\n" for note in notes))
-        command = job.sandbox.command(argv)
-        LOG.info("sagemaker %s job %s: running %s (log %s)", job.kind, job.name, command, log_path)
+        LOG.info("sagemaker %s job %s: running %s %s (log %s)", job.kind, job.name, argv, job.sandbox.describe(), log_path)
         started = time.time()
-        job.process = runner.Process(command, env, job.paths.opt_ml, log_path)
+        job.process = runner.Process(job.sandbox.command(argv), env, job.paths.opt_ml, log_path)
         try:
             while True:
                 remaining = deadline - time.monotonic()

@@ -99,6 +99,11 @@ class JobSandbox:
         return [_unshare(), *flags, "/bin/sh", "-c", _SETUP, "recoflow-sandbox",
                 str(self.opt_ml), str(self._upper), str(self._work), own_network, *argv]
 
+    def describe(self) -> str:
+        if not self.mounts_opt_ml:
+            return "given its directory's host path"
+        return "in mount and network namespaces of its own" if self.isolates_network else "in a mount namespace of its own"
+
     def log_notes(self) -> list[str]:
         """Lines for the start of the job's log: what was asked for and is not enforced here."""
         if self.isolate_network and not self.isolates_network:
