@@ -9,6 +9,7 @@ import pytest
 from botocore.config import Config
 
 from emu_helpers import fresh_account
+from sagemaker_requests import TEST_IMAGES
 
 
 def _faults_call(endpoint: str, method: str, body=None) -> dict:
@@ -42,6 +43,14 @@ def faults(faults_api):
     yield lambda update: faults_api("POST", update)
     faults_api("DELETE")
     faults_api("POST", before)
+
+
+@pytest.fixture
+def images(faults):
+    """The SageMaker test images (sagemaker_requests.TEST_IMAGES) mapped to their commands for one test;
+    returns ``faults``, for more changes."""
+    faults({"sagemaker_images": TEST_IMAGES})
+    return faults
 
 
 @pytest.fixture

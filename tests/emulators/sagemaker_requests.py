@@ -4,7 +4,9 @@ Images are mapped to commands through /_recoflow/faults ("sagemaker_images"): TE
 the names below to tests/emulators/fake_container.py (or to nothing runnable).
 """
 
+import io
 import sys
+import tarfile
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -18,11 +20,19 @@ FAKE = "recoflow-test/fake:latest"            # trains / scores like the referen
 FAKE_FAIL = "recoflow-test/fake-fail:1"       # exits 2 with /opt/ml/output/failure
 SLEEP = "recoflow-test/sleep:1"               # stays InProgress for 30 s (stop it)
 UNRUNNABLE = "recoflow-test/unrunnable:1"     # no command here: the job fails at once, no process
+BAD_ROW = "recoflow-test/bad-row:1"           # training fails on its channel file, naming it
+BAD_LINE = "recoflow-test/bad-line:1"         # processing fails on its input file, naming it on stderr
+WHERE = "recoflow-test/where:1"               # training writes model/where.json: the paths it was given
+CONNECT = "recoflow-test/connect:1"           # tries a TCP connection to $CONNECT_TO, writes connect.json
 TEST_IMAGES = {
     FAKE: FAKE_CMD,
     "recoflow-test/fake-fail:*": FAKE_CMD + ["fail"],
     "recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"],
     "recoflow-test/unrunnable:*": ["/nonexistent/recoflow-test-command"],
+    BAD_ROW: FAKE_CMD + ["bad-row"],
+    BAD_LINE: FAKE_CMD + ["bad-line"],
+    WHERE: FAKE_CMD + ["where"],
+    CONNECT: FAKE_CMD + ["connect"],
 }
 
 
@@ -105,3 +115,19 @@ def stop_job(sm, kind: str, name: str) -> None:
         sm.stop_training_job(TrainingJobName=name)
     else:
         sm.stop_processing_job(ProcessingJobName=name)
+
+
+def log_messages(logs, kind: str, name: str) -> list[str]:
+    """The CloudWatch Logs lines of a job's one stream (/aws/sagemaker/TrainingJobs or ProcessingJobs)."""
+    group = "/aws/sagemaker/TrainingJobs" if kind == "training" else "/aws/sagemaker/ProcessingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+    [stream] = [s["logStreamName"] for s in streams if s["logStreamName"].startswith(f"{name}/algo-1-")]
+    return [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]]
+
+
+def model_file(s3, job: dict, member: str) -> bytes:
+    """One file of a finished training job's model.tar.gz."""
+    bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"][len("s3://"):].split("/", 1)
+    archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return tar.extractfile(member).read()

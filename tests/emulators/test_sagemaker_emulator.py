@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from emu_helpers import unique, wait_for
 from sagemaker_requests import (
-    FAKE, ROLE, SLEEP, TEST_IMAGES, UNRUNNABLE, code, finished_processing, finished_training,
+    FAKE, ROLE, SLEEP, UNRUNNABLE, code, finished_processing, finished_training,
     job_status, processing_request, put_training_data, stop_job, training_request,
 )
 
@@ -37,12 +37,6 @@ def recsys_binary() -> str | None:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return None
-
-
-@pytest.fixture
-def images(faults):
-    faults({"sagemaker_images": TEST_IMAGES})
-    return faults
 
 
 def test_training_then_processing_produce_model_and_scores(aws, bucket, images):

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emu_helpers import fresh_account, unique, wait_for
-from sagemaker_requests import TEST_IMAGES, UNRUNNABLE, code, processing_request, training_request
+from sagemaker_requests import UNRUNNABLE, code, processing_request, training_request
 
 JOB_TAGS = {"recoflow:job-id": "job-123", "recoflow:result-set": "spring-tokyo", "recoflow:submitted-by": "ana@example.com"}
 ROLE = "arn:aws:iam::000000000000:role/personalize"
@@ -24,11 +24,6 @@ def sm_tags(tags: dict) -> list[dict]:
 
 def p_tags(tags: dict) -> list[dict]:
     return [{"tagKey": k, "tagValue": v} for k, v in tags.items()]
-
-
-@pytest.fixture
-def images(faults):
-    faults({"sagemaker_images": TEST_IMAGES})
 
 
 @pytest.mark.parametrize("kind", ["training", "processing"])

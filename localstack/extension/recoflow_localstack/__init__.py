@@ -1,4 +1,6 @@
 """recoflow's LocalStack extension (host mode, no Docker).
 
-Plugins are found by LocalStack through the entry points declared in pyproject.toml.
+LocalStack finds its pieces through the entry points in pyproject.toml: the extension
+(``extension.py``, run on community LocalStack by ``extension_loader.py``), the service
+providers (``providers.py``) and the Lambda executor (``lambda_host/executor.py``).
 """

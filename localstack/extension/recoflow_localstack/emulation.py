@@ -1,30 +1,23 @@
-"""Pieces shared by the Personalize and SageMaker emulators: the fault-endpoint hook, the
-dispatch table that throttles and validates every request, the per-account/region resource
-stores, ARNs, error shapes, S3 access through LocalStack's in-process clients, and small helpers.
-Paging lives in ``paging.py``, tags in ``tagging.py``, model validation in ``validation.py``."""
+"""What the Personalize and SageMaker emulators share: the dispatch table that throttles and
+validates every request, the error base, the provider base (one resource store per account and
+region, the lock, ARNs, paging with the service's token error), the view of a record that
+Describe*/List* answer, S3 access through LocalStack's in-process clients, and job threads.
+Paging itself lives in ``paging.py``, tags in ``tagging.py``, model validation in ``validation.py``."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from localstack.aws.api import RequestContext, ServiceException
 from localstack.aws.skeleton import create_dispatch_table
-from localstack.runtime import hooks
 
-from recoflow_localstack import faults
+from recoflow_localstack import faults, paging
 from recoflow_localstack.validation import validation_errors, validation_message
 
 LOG = logging.getLogger(__name__)
-
-
-@hooks.on_infra_start()
-def register_recoflow_faults_endpoint():
-    """Entry point (localstack.hooks.on_infra_start): serve /_recoflow/faults from start-up, before
-    any emulated service has been loaded (LocalStack loads providers lazily)."""
-    faults.register_route()
 
 
 class ServiceError(ServiceException):
@@ -101,6 +94,46 @@ def utcnow() -> datetime:
     return datetime.now(tz=timezone.utc)
 
 
+def public_view(record: dict) -> dict:
+    """What Describe*/List* answer of a resource record: its members that are set, without the
+    internal ones (``_``-prefixed). A snapshot: ``dict(...)`` / ``list(...)`` are single C-level
+    copies, and job threads change records (and their lists of dicts) while requests read them."""
+    snapshot = {k: v for k, v in dict(record).items() if v is not None and not k.startswith("_")}
+    for key, value in snapshot.items():
+        if isinstance(value, list):
+            snapshot[key] = [dict(item) if isinstance(item, dict) else item for item in list(value)]
+    return snapshot
+
+
+class EmulatorProvider(Generic[Store]):
+    """Base of the emulated services' providers: a store per account and region, the lock under
+    which requests and job threads change a resource's status, ARNs in the caller's account, and
+    list paging that answers the service's own error for a token it did not issue."""
+
+    service: str
+
+    def __init__(self, make_store: Callable[[], Store]):
+        self._stores = RegionalStores(make_store)
+        self._lock = threading.RLock()
+
+    def _store(self, context: RequestContext) -> Store:
+        return self._stores.of(context)
+
+    def _arn(self, context: RequestContext, resource: str) -> str:
+        return build_arn(context, self.service, resource)
+
+    def _invalid_token(self, token: str | None) -> Exception:
+        """The service's error for a NextToken it did not issue."""
+        raise NotImplementedError
+
+    def _page(self, items: Iterable[Any], *, token: str | None, **kwargs) -> tuple[list, str | None]:
+        """``paging.page_then_filter``, with a bad token answered as the service answers it."""
+        try:
+            return paging.page_then_filter(items, token=token, **kwargs)
+        except paging.InvalidToken:
+            raise self._invalid_token(token) from None
+
+
 # --- S3 ---------------------------------------------------------------------------------
 
 
@@ -120,6 +153,11 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"no bucket in {uri!r}")
     return bucket, key
+
+
+def error_code(e: Exception) -> str | None:
+    """The AWS error code of a failed client call (None for other exceptions)."""
+    return getattr(e, "response", {}).get("Error", {}).get("Code")
 
 
 def list_keys(s3, bucket: str, prefix: str) -> Iterator[str]:

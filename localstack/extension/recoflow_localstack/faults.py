@@ -22,7 +22,6 @@ import logging
 import os
 import random
 import threading
-import time
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -330,23 +329,3 @@ def faults_endpoint(request, **_kwargs):
         except ValueError as e:
             return _json_response({"error": str(e)}, status=400)
     return _json_response({"error": f"method {method} not allowed"}, status=405)
-
-
-_registered = False
-
-
-def register_route() -> None:
-    """Adds /_recoflow/faults to LocalStack's gateway router (idempotent)."""
-    global _registered
-    with _lock:
-        if _registered:
-            return
-        from localstack.services.edge import ROUTER
-
-        ROUTER.add(FAULTS_PATH, faults_endpoint, methods=["GET", "POST", "PUT", "DELETE"])
-        _registered = True
-        LOG.info("recoflow fault endpoint at %s", FAULTS_PATH)
-
-
-def now() -> float:
-    return time.time()

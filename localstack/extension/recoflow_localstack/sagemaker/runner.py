@@ -8,8 +8,11 @@ the reference container binary ``RECOFLOW_RECSYS_BIN`` (default ``<repo>/target/
 repo = ``RECOFLOW_REPO_ROOT``, else the working directory LocalStack was started from, else the
 repository whose ``.localstack-host/venv`` runs LocalStack).
 
-The container sees ``RECSYS_OPT_ML`` = the job's stand-in for ``/opt/ml``; container arguments
-that start with ``/opt/ml`` are rewritten to it as well.
+The job directory holds the container's ``/opt/ml`` (``opt_ml/``). Where the machine allows it
+the command sees that directory at ``/opt/ml`` itself (``sandbox.py``); elsewhere it is told the
+directory's host path (``RECSYS_OPT_ML``, ``SM_*`` variables, container arguments that start with
+``/opt/ml``), and whatever it reports back (failure files, log lines) is shown with ``/opt/ml``
+in place of that host path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import tempfile
 from pathlib import Path
 
 OPT_ML = "/opt/ml"
+# the reference container (containers/recsys) reads /opt/ml from here when set
+OPT_ML_VARIABLE = "RECSYS_OPT_ML"
 
 
 class ImageNotRunnable(Exception):
@@ -89,22 +94,37 @@ def job_dir(kind: str, name: str) -> Path:
 
 class LocalPaths:
     """Maps container paths into the job directory: /opt/ml/... -> <job>/opt_ml/..., any other
-    absolute path -> <job>/root/<path>."""
+    absolute path -> <job>/root/<path>. ``mounted``: the command sees <job>/opt_ml at /opt/ml."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, mounted: bool):
         self.root = root
         self.opt_ml = root / "opt_ml"
+        self.mounted = mounted
+        # the host spellings of opt_ml, longest first (the job dir may be reached through a link)
+        self._host_spellings = sorted({str(self.opt_ml), os.path.realpath(self.opt_ml)}, key=len, reverse=True)
 
     def local(self, container_path: str) -> Path:
+        """Where the emulator reads and writes a container path."""
         p = container_path.rstrip("/") or "/"
         if p == OPT_ML or p.startswith(OPT_ML + "/"):
             return self.opt_ml / p[len(OPT_ML) :].lstrip("/")
         return self.root / "root" / p.lstrip("/")
 
+    def given(self, container_path: str) -> str:
+        """What the command is told a container path is."""
+        return container_path if self.mounted else str(self.local(container_path))
+
     def rewrite_arg(self, arg: str) -> str:
         if arg == OPT_ML or arg.startswith(OPT_ML + "/"):
-            return str(self.local(arg))
+            return self.given(arg)
         return arg
+
+    def as_container_text(self, text: str) -> str:
+        """``text`` from or about the job with its host paths shown as the container's:
+        <job>/opt_ml/input/data/x.csv -> /opt/ml/input/data/x.csv."""
+        for host in self._host_spellings:
+            text = text.replace(host, OPT_ML)
+        return text
 
 
 class Process:
@@ -113,6 +133,8 @@ class Process:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path):
         self.log_path = log_path
         self._log = open(log_path, "ab")
+        # the command's own output starts here (the emulator may have written notes before it)
+        self._output_start = self._log.tell()
         # localstack/host/stop.sh stops what is listed in this dir, should LocalStack die without
         # stopping its jobs; the variable in the job's environment proves a pid is one of ours.
         pid_dir = os.environ.get("RECOFLOW_JOB_PID_DIR")
@@ -154,8 +176,11 @@ class Process:
             self._pid_file.unlink(missing_ok=True)
 
     def tail(self, max_chars: int = 700) -> str:
+        """The end of the command's output."""
         try:
-            text = self.log_path.read_text(errors="replace").strip()
+            with open(self.log_path, "rb") as log:
+                log.seek(self._output_start)
+                text = log.read().decode(errors="replace").strip()
         except OSError:
             return ""
         return text[-max_chars:]
