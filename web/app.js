@@ -52,6 +52,18 @@ const recoflow = (() => {
       "container.network_isolation": "No network access for the containers (recommended)",
       "container.network_isolation_reason": "Why the containers need the network (when allowed)",
       "container.hyperparameters": "Settings (one name=value per line)",
+      "section.quality": "Quality gate",
+      "quality.hint": "Leave it empty for the default gate (at least one personal list, users not down by half, no banned item served).",
+      "quality.metric": "Metric",
+      "quality.min": "At least",
+      "quality.max": "At most",
+      "quality.max_change": "Largest change (0.2 = 20 %)",
+      "quality.anomaly": "Hold a version whose metric leaves its usual band",
+      "quality.history": "Versions the band learns from",
+      "quality.on_fail": "When a version fails",
+      "quality.on_fail.hold": "hold it (the current version keeps serving)",
+      "quality.on_fail.fail": "fail the job",
+      expect_refresh_hours: "Alert when no new version for (hours)",
       "section.more": "More",
       exclude_items: "Banned products (a file of item ids)",
       "notify.slack_channel": "Slack channel",
@@ -127,6 +139,18 @@ const recoflow = (() => {
       "container.network_isolation": "コンテナをネットワークから切り離す（推奨）",
       "container.network_isolation_reason": "ネットワークが必要な理由（許可する場合）",
       "container.hyperparameters": "設定（1 行に 名前=値）",
+      "section.quality": "品質ゲート",
+      "quality.hint": "空欄なら既定のゲート（個人リストが 1 件以上、ユーザー数が半減していない、禁止商品を出さない）が使われます。",
+      "quality.metric": "指標",
+      "quality.min": "下限",
+      "quality.max": "上限",
+      "quality.max_change": "最大変化率（0.2 = 20 %）",
+      "quality.anomaly": "指標がいつもの範囲を外れたバージョンを保留する",
+      "quality.history": "範囲を学ぶバージョン数",
+      "quality.on_fail": "ゲートに通らなかったとき",
+      "quality.on_fail.hold": "保留する（現行バージョンが配信を続ける）",
+      "quality.on_fail.fail": "ジョブを失敗にする",
+      expect_refresh_hours: "新しいバージョンがないとき警告するまでの時間（時間）",
       "section.more": "その他",
       exclude_items: "除外商品（商品 ID のファイル）",
       "notify.slack_channel": "Slack チャンネル",
@@ -261,6 +285,7 @@ const recoflow = (() => {
     if (raw === "") return undefined;
     switch (control.dataset.type) {
       case "integer": return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      case "number": return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(raw) ? Number(raw) : raw;
       case "list": return raw.split(",").map((s) => s.trim()).filter(Boolean);
       case "map": return Object.fromEntries(raw.split("\n").map((l) => l.trim()).filter(Boolean)
         .map((l) => { const i = l.indexOf("="); return i < 0 ? [l, ""] : [l.slice(0, i).trim(), l.slice(i + 1).trim()]; }));

@@ -30,6 +30,11 @@ pub struct JobForm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_items: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_gate: Option<crate::quality::QualityGate>,
+    /// A result set with no new published version for this long gets one Slack alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_refresh_hours: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySettings>,
 }
 

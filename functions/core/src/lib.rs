@@ -15,6 +15,7 @@ pub mod job;
 pub mod launch;
 pub mod notification;
 pub mod phase;
+pub mod quality;
 pub mod popularity;
 pub mod ports;
 pub mod quota;

@@ -256,6 +256,11 @@ fn schema_problems(value: &Value) -> Vec<FormProblem> {
                 "out_of_range",
                 format!("{} must be at least {limit}, not {instance}", describe(&path)),
             )),
+            ValidationErrorKind::ExclusiveMinimum { limit } => problems.push(FormProblem::new(
+                &path,
+                "out_of_range",
+                format!("{} must be more than {limit}, not {instance}", describe(&path)),
+            )),
             ValidationErrorKind::Maximum { limit } => problems.push(FormProblem::new(
                 &path,
                 "out_of_range",
@@ -432,7 +437,30 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
         }
     }
     problems.extend(image_problems(form, rules));
+    problems.extend(gate_problems(form));
     problems
+}
+
+/// A quality gate whose `min` of a metric is above its `max` could never pass.
+fn gate_problems(form: &serde_json::Map<String, Value>) -> Vec<FormProblem> {
+    let gate = form.get("quality_gate");
+    let (Some(min), Some(max)) = (
+        gate.and_then(|g| g.get("min")).and_then(Value::as_object),
+        gate.and_then(|g| g.get("max")).and_then(Value::as_object),
+    ) else {
+        return Vec::new();
+    };
+    min.iter()
+        .filter_map(|(metric, low)| Some((metric, low.as_f64()?, max.get(metric)?.as_f64()?)))
+        .filter(|(_, low, high)| low > high)
+        .map(|(metric, low, high)| {
+            FormProblem::new(
+                format!("$.quality_gate.min.{metric}"),
+                "bounds_inverted",
+                format!("quality_gate.min.{metric} ({low}) is above quality_gate.max.{metric} ({high}): no version could pass; swap them"),
+            )
+        })
+        .collect()
 }
 
 /// Images from repositories the deployment does not allow (a form names any image; the
