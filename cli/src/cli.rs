@@ -75,6 +75,9 @@ pub struct GlobalArgs {
     /// `validate --allow-bucket`, carried here to be resolved with the other settings.
     #[arg(skip)]
     pub allow_bucket: Vec<String>,
+    /// `validate --allow-image-repository`, likewise.
+    #[arg(skip)]
+    pub allow_image_repository: Vec<String>,
 }
 
 #[cfg(test)]
@@ -163,6 +166,8 @@ mod tests {
             "github",
             "--allow-bucket",
             "b1",
+            "--allow-image-repository",
+            "r1,r2",
         ])
         .unwrap();
         let Command::Validate(args) = cli.command else {
@@ -171,6 +176,7 @@ mod tests {
         assert_eq!(args.forms.len(), 2);
         assert_eq!(args.format, Some(validate::Format::Github));
         assert_eq!(args.allow_bucket, ["b1"]);
+        assert_eq!(args.allow_image_repository, ["r1,r2"]);
     }
 
     #[test]

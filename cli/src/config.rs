@@ -27,6 +27,7 @@ pub struct ConfigFile {
     pub profile: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub allow_buckets: Option<Vec<String>>,
+    pub allow_image_repositories: Option<Vec<String>>,
 }
 
 /// The stack `make demo` and `scripts/deploy-local.sh` deploy.
@@ -71,6 +72,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Data buckets forms may read from (`validate`); empty: the target's data bucket.
     pub allow_buckets: Vec<String>,
+    /// Repositories container images may come from (`validate`); empty: the target's.
+    pub allow_image_repositories: Vec<String>,
 }
 
 /// Where the config file is looked for, unless `--config`/`RECOFLOW_CONFIG` says.
@@ -165,13 +168,16 @@ impl Settings {
             )));
         }
 
-        let allow_buckets = if !flags.allow_bucket.is_empty() {
-            split_buckets(&flags.allow_bucket)
-        } else if let Some(list) = env("RECOFLOW_ALLOW_BUCKETS") {
-            split_buckets(&[list])
-        } else {
-            split_buckets(file.allow_buckets.as_deref().unwrap_or_default())
-        };
+        let allow_buckets = allow_list(
+            &flags.allow_bucket,
+            env("RECOFLOW_ALLOW_BUCKETS"),
+            &file.allow_buckets,
+        );
+        let allow_image_repositories = allow_list(
+            &flags.allow_image_repository,
+            env("RECOFLOW_ALLOW_IMAGE_REPOSITORIES"),
+            &file.allow_image_repositories,
+        );
 
         let endpoint_url = flags
             .endpoint_url
@@ -198,12 +204,25 @@ impl Settings {
                 .or_else(|| file.profile.clone()),
             timeout: Duration::from_secs(timeout_seconds),
             allow_buckets,
+            allow_image_repositories,
         })
     }
 }
 
+/// An allow-list from the first source that gives one: flags (repeated or comma-separated),
+/// the environment (comma-separated), the file (a list).
+fn allow_list(flags: &[String], env: Option<String>, file: &Option<Vec<String>>) -> Vec<String> {
+    if !flags.is_empty() {
+        split_list(flags)
+    } else if let Some(list) = env {
+        split_list(&[list])
+    } else {
+        split_list(file.as_deref().unwrap_or_default())
+    }
+}
+
 /// `--allow-bucket a,b --allow-bucket c` → `[a, b, c]`.
-fn split_buckets(values: &[String]) -> Vec<String> {
+fn split_list(values: &[String]) -> Vec<String> {
     values
         .iter()
         .flat_map(|v| v.split(','))
@@ -231,6 +250,7 @@ mod tests {
         profile = "file-profile"
         timeout_seconds = 12
         allow_buckets = ["file-bucket"]
+        allow_image_repositories = ["file.example/recsys"]
     "#;
 
     #[test]
@@ -241,6 +261,7 @@ mod tests {
         assert_eq!(settings.profile.as_deref(), Some("file-profile"));
         assert_eq!(settings.timeout, Duration::from_secs(12));
         assert_eq!(settings.allow_buckets, ["file-bucket"]);
+        assert_eq!(settings.allow_image_repositories, ["file.example/recsys"]);
     }
 
     #[test]
@@ -250,6 +271,7 @@ mod tests {
             ("RECOFLOW_REGION", "ap-northeast-1"),
             ("RECOFLOW_TIMEOUT", "7"),
             ("RECOFLOW_ALLOW_BUCKETS", "a, b"),
+            ("RECOFLOW_ALLOW_IMAGE_REPOSITORIES", "env.example/recsys"),
         ];
         let settings = resolve(GlobalArgs::default(), &env, FILE).unwrap();
         assert_eq!(settings.target.stack.as_deref(), Some("from-env"));
@@ -257,6 +279,7 @@ mod tests {
         assert_eq!(settings.profile.as_deref(), Some("file-profile"));
         assert_eq!(settings.timeout, Duration::from_secs(7));
         assert_eq!(settings.allow_buckets, ["a", "b"]);
+        assert_eq!(settings.allow_image_repositories, ["env.example/recsys"]);
     }
 
     #[test]
@@ -266,18 +289,21 @@ mod tests {
             region: Some("us-west-2".into()),
             timeout: Some(3),
             allow_bucket: vec!["x,y".into(), "z".into()],
+            allow_image_repository: vec!["flag.example/recsys".into()],
             ..GlobalArgs::default()
         };
         let env = [
             ("RECOFLOW_STACK", "from-env"),
             ("RECOFLOW_REGION", "ap-northeast-1"),
             ("RECOFLOW_TIMEOUT", "7"),
+            ("RECOFLOW_ALLOW_IMAGE_REPOSITORIES", "env.example/recsys"),
         ];
         let settings = resolve(flags, &env, FILE).unwrap();
         assert_eq!(settings.target.stack.as_deref(), Some("from-flag"));
         assert_eq!(settings.region.as_deref(), Some("us-west-2"));
         assert_eq!(settings.timeout, Duration::from_secs(3));
         assert_eq!(settings.allow_buckets, ["x", "y", "z"]);
+        assert_eq!(settings.allow_image_repositories, ["flag.example/recsys"]);
     }
 
     #[test]

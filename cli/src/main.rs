@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse();
     if let Command::Validate(args) = &cli.command {
         cli.global.allow_bucket = args.allow_bucket.clone();
+        cli.global.allow_image_repository = args.allow_image_repository.clone();
     }
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

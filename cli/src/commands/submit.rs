@@ -125,8 +125,7 @@ async fn through_api(
 
 async fn through_s3(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<Result<Submitted, Report>, CliError> {
     let file = path.display().to_string();
-    let (rules, _) = rules(ctx).await?;
-    if let Err(problems) = validate_form(bytes, &rules) {
+    if let Err(problems) = validate_form(bytes, &rules(ctx).await?.rules) {
         let message = format!("the form has {} problem(s); nothing was uploaded", problems.len());
         let json = json!({"error": {"code": "InvalidForm", "message": message, "problems": problems}});
         return Ok(Err(refused(&file, bytes, problems, json, message)));

@@ -21,6 +21,9 @@ pub struct ValidateArgs {
     /// A data bucket forms may read from (repeat or comma-separate) [env: RECOFLOW_ALLOW_BUCKETS]; default: the target's DataBucket
     #[arg(long, value_name = "BUCKET")]
     pub allow_bucket: Vec<String>,
+    /// A repository container images may come from (repeat or comma-separate) [env: RECOFLOW_ALLOW_IMAGE_REPOSITORIES]; default: the target's ImageRepositories output
+    #[arg(long, value_name = "REPOSITORY")]
+    pub allow_image_repository: Vec<String>,
     /// text for people, json for scripts, github for workflow annotations (default text; --json means json)
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -50,7 +53,11 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
         (None, false) => Format::Text,
     };
     let files = form_files(&args.forms)?;
-    let (rules, buckets_checked) = rules(ctx).await?;
+    let Rules {
+        rules,
+        buckets_checked,
+        images_checked,
+    } = rules(ctx).await?;
     let checked: Vec<Checked> = files
         .iter()
         .map(|path| {
@@ -70,15 +77,24 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
         Format::Github => github_report(&checked),
         Format::Json => String::new(),
     };
-    if !buckets_checked {
-        text.push_str(
-            "note: data buckets were not checked (give --allow-bucket, or a target: --stack or --local)\n",
-        );
+    let unchecked: Vec<&str> = [
+        (!buckets_checked, "data buckets"),
+        (!images_checked, "container images"),
+    ]
+    .into_iter()
+    .filter_map(|(unchecked, what)| unchecked.then_some(what))
+    .collect();
+    if !unchecked.is_empty() && format != Format::Json {
+        text.push_str(&format!(
+            "note: {} not checked (give --allow-bucket / --allow-image-repository, or a target: --stack or --local)\n",
+            unchecked.join(" and ")
+        ));
     }
     let json = json!({
         "forms": checked.iter().map(json_entry).collect::<Vec<_>>(),
         "invalid": invalid,
         "buckets_checked": buckets_checked,
+        "images_checked": images_checked,
     });
     let json_only = format == Format::Json;
     Ok(Report {
@@ -97,21 +113,43 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
     })
 }
 
-/// The allow-list: the settings', else the target's data bucket, else none (and the bucket
-/// rule is not applied: validating offline without a deployment must not fail every form).
-/// Container images are left to the service, whose allow-list is no stack output.
-pub async fn rules(ctx: &Context) -> Result<(ValidationRules, bool), CliError> {
-    if !ctx.settings.allow_buckets.is_empty() {
-        return Ok((
-            ValidationRules::from_allow_list(&ctx.settings.allow_buckets.join(",")),
-            true,
-        ));
+/// The rules of the deployment, and which allow-lists they apply.
+pub struct Rules {
+    pub rules: ValidationRules,
+    pub buckets_checked: bool,
+    pub images_checked: bool,
+}
+
+/// Each allow-list from the settings, else from the target stack's outputs (`DataBucket`,
+/// `ImageRepositories`), else not applied: validating away from any deployment must
+/// not fail every form on its buckets.
+pub async fn rules(ctx: &Context) -> Result<Rules, CliError> {
+    let settings = &ctx.settings;
+    let from_stack = settings.target.stack_name().is_some();
+    let buckets = if !settings.allow_buckets.is_empty() {
+        Some(settings.allow_buckets.join(","))
+    } else if from_stack {
+        Some(ctx.output("DataBucket").await?)
+    } else {
+        None
+    };
+    let images = if !settings.allow_image_repositories.is_empty() {
+        Some(settings.allow_image_repositories.join(","))
+    } else if from_stack {
+        // Stacks deployed before the output existed: the service still checks images.
+        ctx.outputs().await?.get("ImageRepositories").cloned()
+    } else {
+        None
+    };
+    let mut rules = ValidationRules::from_allow_list(buckets.as_deref().unwrap_or_default());
+    if let Some(images) = &images {
+        rules = rules.with_image_repositories(images);
     }
-    if ctx.settings.target.stack_name().is_some() {
-        let bucket = ctx.output("DataBucket").await?;
-        return Ok((ValidationRules::from_allow_list(&bucket), true));
-    }
-    Ok((ValidationRules::default(), false))
+    Ok(Rules {
+        rules,
+        buckets_checked: buckets.is_some(),
+        images_checked: images.is_some(),
+    })
 }
 
 fn check(file: &str, bytes: &[u8], rules: &ValidationRules, buckets_checked: bool) -> Checked {
@@ -322,6 +360,25 @@ mod tests {
             true,
         );
         assert!(checked.problems.iter().any(|(p, _)| p.code == BUCKET_NOT_ALLOWED));
+    }
+
+    #[test]
+    fn images_are_judged_only_against_an_allow_list() {
+        let form = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/forms/invalid/image_not_allowed--public-docker-image.json"
+        ))
+        .unwrap();
+        let buckets = ValidationRules::from_allow_list("recoflow-data-000000000000");
+        assert!(check("f", &form, &buckets, true).valid.is_some());
+        let images = buckets.with_image_repositories("000000000000.dkr.ecr.us-east-1.amazonaws.com/recsys");
+        let checked = check("f", &form, &images, true);
+        let (problem, line) = &checked.problems[0];
+        assert_eq!(
+            (problem.code.as_str(), problem.path.as_str()),
+            ("image_not_allowed", "$.container.training_image")
+        );
+        assert_eq!(*line, Some(14));
     }
 
     #[test]
