@@ -245,6 +245,36 @@ mod tests {
         assert_eq!(Lines::of(b"").line("$"), Some(1));
     }
 
+    /// The paths core's validation writes are the ones found here: every problem of the
+    /// invalid examples whose value is in the file is found at its own path, not a parent's.
+    #[test]
+    fn the_validations_paths_are_found_exactly() {
+        use recoflow_core::validation::{validate_form, ValidationRules};
+        // Problems about something absent point at where it would go.
+        const ABSENT: [&str; 5] = [
+            "missing_field",
+            "missing_backend_block",
+            "segment_needs_users",
+            "not_json",
+            "not_utf8",
+        ];
+        let rules = ValidationRules::from_allow_list("recoflow-data-000000000000")
+            .with_image_repositories("000000000000.dkr.ecr.us-east-1.amazonaws.com/recsys");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/forms/invalid");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let lines = Lines::of(&bytes);
+            for problem in validate_form(&bytes, &rules).unwrap_err() {
+                if !ABSENT.contains(&problem.code.as_str()) && problem.path != "$" {
+                    assert!(lines.by_path.contains_key(&problem.path), "{problem:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 25, "{checked}");
+    }
+
     #[test]
     fn parents() {
         assert_eq!(parent("$.a.b"), Some("$.a"));
