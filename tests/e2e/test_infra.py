@@ -136,8 +136,9 @@ def functions_called(state: dict, placeholder_functions: dict) -> set:
 
 
 def state_function_problems(template: dict, definition: dict) -> list:
-    """What is wrong with notify's STATE_FUNCTIONS: every state a Catch names as failed_state
-    must be listed with the function that state runs, and nothing else may be listed."""
+    """What is wrong with notify's STATE_FUNCTIONS: every state whose Catch notes it as the
+    failed state (a Pass state setting $.failed_state on the way to Cleanup) must be listed with
+    the function that state runs, and nothing else may be listed."""
     resources = template["Resources"]
     listed = resources["NotifyFunction"]["Properties"]["Environment"]["Variables"]["STATE_FUNCTIONS"]
     pairs = dict(pair.split("=", 1) for pair in listed["Fn::Sub"].split(","))
@@ -153,9 +154,10 @@ def state_function_problems(template: dict, definition: dict) -> list:
     problems, failed_states = [], set()
     for name, state in states_of(definition["States"]):
         for catch in state.get("Catch", []):
-            failed_state = catch.get("Assign", {}).get("failed_state")
-            if failed_state is None:
+            note = definition["States"].get(catch["Next"], {})
+            if note.get("Type") != "Pass" or note.get("ResultPath") != "$.failed_state":
                 continue
+            failed_state = note["Result"]
             failed_states.add(failed_state)
             called = functions_called(state, placeholder_functions)
             if failed_state not in listed_functions:

@@ -11,8 +11,20 @@ use serde_json::{json, Value};
 
 const ASL: &str = include_str!("../../../statemachines/job.asl.json");
 
-/// States of the top-level failure path: Catch targets must be one of these.
+/// States of the top-level failure path: Catch targets must be one of these, or the Pass state
+/// that notes the catching state's name on the way to Cleanup (`<State>Failed`).
 const FAILURE_PATH: [&str; 4] = ["Cleanup", "RecordFailure", "NotifyFailure", "JobFailed"];
+
+/// Where a Catch leads once past the Pass state that names the failed state, if it is one.
+fn past_failed_state_note(next: &str) -> String {
+    let states = definition()["States"].clone();
+    match &states[next] {
+        state if state["Type"] == "Pass" && state["ResultPath"] == "$.failed_state" => {
+            state["Next"].as_str().unwrap().to_owned()
+        }
+        _ => next.to_owned(),
+    }
+}
 
 /// States after the outcome is decided (Slack): their failure must not change it.
 const OUTCOME_KEPT: [(&str, &str); 3] = [
@@ -110,7 +122,7 @@ fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
             if let Some((_, kept)) = OUTCOME_KEPT.iter().find(|(state, _)| state == name) {
                 next == *kept
             } else if scope.is_empty() {
-                FAILURE_PATH.contains(&next)
+                FAILURE_PATH.contains(&past_failed_state_note(next).as_str())
             } else {
                 // Inside a Map: a Fail state ends the Map with the error; the Map's Catch follows.
                 fail_states.get(&(scope.clone(), next.to_owned())) == Some(&true)
@@ -231,17 +243,17 @@ fn every_task_retries_the_transient_errors_alike() {
 
 #[test]
 fn every_catch_into_the_failure_path_names_its_state() {
+    let all = definition()["States"].clone();
     let mut named = 0;
     for (scope, name, state) in states() {
         for rule in state.get("Catch").and_then(Value::as_array).into_iter().flatten() {
-            if rule["Next"] == "Cleanup" {
+            let next = rule["Next"].as_str().unwrap();
+            if past_failed_state_note(next) == "Cleanup" && next != "Cleanup" {
                 assert!(scope.is_empty(), "{name}: only top-level states lead to Cleanup");
-                assert_eq!(
-                    rule["Assign"]["failed_state"],
-                    json!(name),
-                    "{name}: its Catch must assign failed_state = its own name"
-                );
+                assert_eq!(all[next]["Result"], json!(name), "{next} must note {name} as the failed state");
                 named += 1;
+            } else {
+                assert_ne!(next, "Cleanup", "{name}: its Catch must note the failed state before Cleanup");
             }
         }
     }
