@@ -26,6 +26,7 @@ pub mod submit;
 pub mod task;
 pub mod topk;
 pub mod validation;
+pub mod versions;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
