@@ -13,9 +13,10 @@ source scripts/functions.sh
 
 args=()
 for f in "${FUNCTIONS[@]}"; do args+=(-p "$f"); done
-# The CLI (target/$PROFILE/recoflow) comes from the same invocation: its dependencies are the
+# The CLI (target/$PROFILE/recoflow) and the deploys' history-budget check (recoflow-core's
+# bin) come from the same invocation: its dependencies are the
 # functions' (one feature resolution, nothing compiled twice); the e2e suite drives it.
-cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys -p recoflow-cli
+cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys -p recoflow-cli -p recoflow-core
 
 for f in "${FUNCTIONS[@]}"; do
   mkdir -p "build/lambda/$f"

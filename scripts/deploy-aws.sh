@@ -23,6 +23,9 @@ for f in "${FUNCTIONS[@]}"; do
   chmod 0755 "build/lambda/$f/bootstrap"
 done
 
+# Timings with which the longest job could outgrow one execution's history are refused.
+cargo run --quiet --profile local --locked -p recoflow-core --bin history-budget -- "$@"
+
 "$AWS" cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACT_BUCKET" \
   --output-template-file build/packaged-aws.yaml
 "$AWS" cloudformation deploy --template-file build/packaged-aws.yaml --stack-name "$STACK_NAME" \

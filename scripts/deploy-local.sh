@@ -22,6 +22,11 @@ LOCAL_TIMINGS=(
   SlackRetryBudgetSeconds=8 FoldWindowSeconds=15
 )
 
+# Timings with which the longest job could outgrow one execution's history are refused.
+BUDGET="target/${CARGO_PROFILE:-local}/history-budget"   # built by build-functions.sh
+if [[ -x "$BUDGET" ]]; then "$BUDGET" "${LOCAL_TIMINGS[@]}"
+else cargo run --quiet --profile "${CARGO_PROFILE:-local}" -p recoflow-core --bin history-budget -- "${LOCAL_TIMINGS[@]}"; fi
+
 # The packaged template beside the outputs, so stacks deployed side by side (make e2e) keep apart.
 PACKAGED="${OUTPUTS_FILE%.json}-packaged.yaml"
 mkdir -p "$(dirname "$OUTPUTS_FILE")"
