@@ -48,9 +48,12 @@ def scores_file(users: int) -> Path:
     return path
 
 
-def deliver(scores: Path, endpoint: str, table: str) -> dict:
+def deliver(scores: Path, endpoint: str, table: str, jobs_table: str | None = None) -> dict:
+    """jobs_table: a real stack's, where the job's record is kept (the pointer's publish checks
+    the job's status there); the fake endpoint needs none."""
     env = dict(os.environ, **CREDENTIALS)
-    line = subprocess.run([BIN / "bench-delivery", "run", scores, endpoint, table],
+    extra = ["8", jobs_table] if jobs_table else []
+    line = subprocess.run([BIN / "bench-delivery", "run", scores, endpoint, table, *extra],
                           check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(line.strip().splitlines()[-1])
 
@@ -160,7 +163,8 @@ def main() -> int:
                        env=dict(env, SKIP_BUILD="1", STACK_OUTPUTS_FILE=str(outputs_file)))
         outputs = json.loads(outputs_file.read_text())
         stack_scores = scores_file(STACK_USERS)
-        results["local_stack"] = deliver(stack_scores, env["LOCALSTACK_ENDPOINT"], outputs["RecommendationsTable"])
+        results["local_stack"] = deliver(stack_scores, env["LOCALSTACK_ENDPOINT"], outputs["RecommendationsTable"],
+                                         outputs["JobsTable"])
         results["api_through_gateway"] = api_through_gateway(outputs["ApiUrl"], "spring")
     finally:
         subprocess.run([REPO / "localstack/host/stop.sh"], env=env, stdout=subprocess.DEVNULL)

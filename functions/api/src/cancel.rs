@@ -83,10 +83,7 @@ async fn clean_up<P: ApiPorts>(ports: &P, record: &JobRecord, detail: &str) -> V
             warn!(error = %err, "could not stop the execution; its next step will see the job cancelled");
         }
     }
-    let Some(form) = &record.form else {
-        return Vec::new();
-    };
-    match release_job_slots(ports.slots(), &record.job_id, form).await {
+    match release_job_slots(ports.slots(), record).await {
         Ok(pools) => pools.iter().map(ToString::to_string).collect(),
         Err(err) => {
             warn!(error = %err, "could not release the job's slots; their leases will expire");

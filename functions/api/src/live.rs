@@ -36,7 +36,7 @@ impl LivePorts {
             executions: SfnExecutions::new(StepFunctions::new(sdk), &config.state_machine_arn),
             slots: DynamoSlotStore::new(dynamodb.clone(), &config.quota_table),
             // Reads only: one BatchGetItem at a time per request.
-            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, 1),
+            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, &config.jobs_table, 1),
             objects: S3Objects::new(S3Objects::client_for(sdk)),
             ui_token: SsmSecret::new(Ssm::new(sdk), &config.ui_token_parameter, UI_TOKEN_MAX_AGE),
             clock: SystemClock,

@@ -29,7 +29,8 @@ impl DynamoJobStore {
     }
 }
 
-fn key(job_id: &JobId) -> HashMap<String, AttributeValue> {
+/// A job's key in the jobs table.
+pub(crate) fn job_key(job_id: &JobId) -> HashMap<String, AttributeValue> {
     HashMap::from([("job_id".to_owned(), AttributeValue::S(job_id.to_string()))])
 }
 
@@ -83,7 +84,7 @@ impl JobStore for DynamoJobStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id)))
+            .set_key(Some(job_key(job_id)))
             .consistent_read(true)
             .send()
             .await
@@ -143,7 +144,7 @@ impl JobStore for DynamoJobStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id)))
+            .set_key(Some(job_key(job_id)))
             .expression_attribute_values(":to", AttributeValue::S(to.as_str().to_owned()))
             .expression_attribute_values(":now", AttributeValue::S(now))
             .expression_attribute_values(":change", AttributeValue::L(vec![encode(&change)?]))
@@ -245,7 +246,7 @@ impl JobStore for DynamoJobStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_id)));
+            .set_key(Some(job_key(job_id)));
         let update = match &patch {
             JobPatch::ExecutionArn(arn) => {
                 request = request.expression_attribute_values(":v", AttributeValue::S(arn.clone()));

@@ -1,23 +1,25 @@
 //! The recommendations table (partition key `pk`, TTL attribute `expires_at`): published lists
-//! and each result set's pointer to its current version.
+//! and each result set's pointer to its current version. The pointer is written in one
+//! transaction with a check on its job's record in the jobs table.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    WriteRequest,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, PutRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use recoflow_core::backoff::full_jitter;
 use recoflow_core::delivery::{keys, Pointer, StoredList};
 use recoflow_core::errors::ServiceError;
+use recoflow_core::job::JobStatus;
 use recoflow_core::ports::{Published, RecommendationStore};
 use tokio::task::JoinSet;
 
-use crate::dynamodb::codec_error;
+use crate::dynamodb::{codec_error, job_key};
 use crate::service_error;
 
 /// Items per BatchWriteItem (DynamoDB's maximum).
@@ -32,17 +34,80 @@ const MAX_WAIT_MS: u64 = 5_000;
 pub struct DynamoRecommendations {
     client: Client,
     table: String,
+    /// The jobs table: a pointer moves only while its job is `DELIVERING` there.
+    jobs_table: String,
     /// BatchWriteItem requests in flight at once.
     in_flight: usize,
 }
 
 impl DynamoRecommendations {
-    pub fn new(client: Client, table: impl Into<String>, in_flight: usize) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        jobs_table: impl Into<String>,
+        in_flight: usize,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            jobs_table: jobs_table.into(),
             in_flight: in_flight.max(1),
         }
+    }
+
+    /// The check that the pointer's job is still `DELIVERING` (its record sent back if not).
+    fn job_delivering(&self, pointer: &Pointer) -> Result<TransactWriteItem, ServiceError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.jobs_table)
+            .set_key(Some(job_key(&pointer.job_id)))
+            .condition_expression("#status = :delivering")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":delivering",
+                AttributeValue::S(JobStatus::Delivering.as_str().to_owned()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| codec_error("encode job check", e))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The pointer's put, unless a newer version is current (the current one sent back if so).
+    fn pointer_put(&self, pointer: &Pointer) -> Result<TransactWriteItem, ServiceError> {
+        let item = serde_dynamo::to_item(pointer).map_err(|e| codec_error("encode pointer", e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // Versions sort by submission: an older job finishing late never replaces a newer
+            // version; the same version again (a retry) is allowed.
+            .condition_expression("attribute_not_exists(pk) OR version <= :version")
+            .expression_attribute_values(":version", AttributeValue::S(pointer.version.clone()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| codec_error("encode pointer", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// What a cancelled publish transaction says: its job moved on, or a newer version is current.
+/// The reasons come in the order of the transaction's items (the job check, then the put).
+fn refused_publish(reasons: &[CancellationReason]) -> Option<Published> {
+    let failed = |reason: &CancellationReason| reason.code() == Some("ConditionalCheckFailed");
+    let text = |reason: &CancellationReason, name: &str| {
+        reason
+            .item()
+            .and_then(|item| item.get(name))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+    };
+    match reasons {
+        [job, ..] if failed(job) => Some(Published::JobNotDelivering {
+            status: text(job, "status").and_then(|s| s.parse::<JobStatus>().ok()),
+        }),
+        [_, current, ..] if failed(current) => Some(Published::Superseded {
+            current: text(current, "version").unwrap_or_default(),
+        }),
+        _ => None,
     }
 }
 
@@ -231,33 +296,21 @@ impl RecommendationStore for DynamoRecommendations {
     }
 
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
-        let item = serde_dynamo::to_item(pointer).map_err(|e| codec_error("encode pointer", e))?;
         let result = self
             .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // Versions sort by publication time: an older job finishing late never replaces a
-            // newer version; the same version again (a retry) is allowed.
-            .condition_expression("attribute_not_exists(pk) OR version <= :version")
-            .expression_attribute_values(":version", AttributeValue::S(pointer.version.clone()))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .transact_write_items()
+            .transact_items(self.job_delivering(pointer)?)
+            .transact_items(self.pointer_put(pointer)?)
             .send()
             .await;
-        let version_of = |item: Option<HashMap<String, AttributeValue>>| {
-            item.and_then(|mut i| i.remove("version"))
-                .and_then(|v| v.as_s().ok().cloned())
-        };
         match result {
-            Ok(output) => Ok(Published::Switched {
-                previous: version_of(output.attributes),
-            }),
+            Ok(_) => Ok(Published::Switched),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Published::Superseded {
-                    current: version_of(failed.item.clone()).unwrap_or_default(),
-                }),
-                _ => Err(service_error("DynamoDB", "PutItem", &err)),
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    refused_publish(cancelled.cancellation_reasons())
+                        .ok_or_else(|| service_error("DynamoDB", "TransactWriteItems", &err))
+                }
+                _ => Err(service_error("DynamoDB", "TransactWriteItems", &err)),
             },
         }
     }

@@ -4,7 +4,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use recoflow_core::errors::ServiceError;
-use recoflow_core::ports::{ObjectHead, ObjectRead, ObjectStore, ObjectStream};
+use recoflow_core::ports::{KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream};
 use tokio::sync::mpsc;
 
 use crate::service_error;
@@ -230,6 +230,37 @@ impl ObjectStore for S3Objects {
         keys.sort();
         keys.truncate(max);
         Ok(keys)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<KeyPage, ServiceError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .set_continuation_token(continuation.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| service_error("S3", "ListObjectsV2", &e))?;
+        let keys = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        // A truncated page names where the next starts; the last has no token.
+        let continuation = page
+            .is_truncated()
+            .unwrap_or(false)
+            .then(|| page.next_continuation_token().map(str::to_owned))
+            .flatten();
+        Ok(KeyPage { keys, continuation })
     }
 
     async fn put_chunks(

@@ -168,18 +168,26 @@ pub struct Pointer {
     pub excluded_items: Vec<String>,
     pub users: u64,
     pub segments: u64,
-    /// When this version's items expire (the table's TTL): serving stops then.
+    /// When this version's items expire: serving stops then. Stored as `version_expires_at`,
+    /// never under the table's TTL attribute (`expires_at`): the pointer itself must outlive
+    /// the sweep so readers learn the version expired (pointers written before carry
+    /// `expires_at`).
+    #[serde(rename = "version_expires_at", alias = "expires_at")]
     pub expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<String>,
 }
 
-/// A version id: sortable by publication time, unique per job.
-pub fn version_id(started_unix: i64, job_id: &JobId) -> String {
+/// A version id: sortable by the job's submission time (to the second; ties by job id),
+/// unique per job. A job submitted earlier, on older data, that finishes later never replaces
+/// the version of a job submitted after it.
+pub fn version_id(submitted_unix: i64, job_id: &JobId) -> String {
     let time =
-        time::OffsetDateTime::from_unix_timestamp(started_unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        time::OffsetDateTime::from_unix_timestamp(submitted_unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let stamp = time.format(&format).unwrap_or_else(|_| started_unix.to_string());
+    let stamp = time
+        .format(&format)
+        .unwrap_or_else(|_| submitted_unix.to_string());
     let digest = form_digest(job_id.as_str().as_bytes());
     format!("{stamp}-{}", &digest[..8])
 }
@@ -192,14 +200,20 @@ pub struct Delivery {
     pub started_at: String,
     /// Unix seconds the version's items expire.
     pub expires_at: i64,
-    /// Score files, in the order they are read.
+    /// Where the score files are: a key prefix in the results bucket. They are read in key
+    /// order, the next one found by listing after the last (so the record stays small however
+    /// many there are).
     #[serde(default)]
-    pub files: Vec<String>,
-    /// The file being read (index into `files`) and the byte offset of its next line.
+    pub prefix: String,
+    /// The score file being read and the byte offset of its next line; `None` once the last
+    /// file is read.
     #[serde(default)]
-    pub file: usize,
+    pub key: Option<String>,
     #[serde(default)]
     pub offset: u64,
+    /// Score files read to their end.
+    #[serde(default)]
+    pub files_read: u64,
     /// Users whose list is written.
     #[serde(default)]
     pub users: u64,
@@ -216,7 +230,7 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn scores_done(&self) -> bool {
-        self.file >= self.files.len()
+        self.key.is_none()
     }
 }
 
@@ -360,6 +374,32 @@ mod tests {
         without_banned(&mut items, &mut scores, &["b".to_owned()].into());
         assert_eq!(items, ["a", "c"]);
         assert_eq!(scores, [3.0, 1.0]);
+    }
+
+    #[test]
+    fn the_pointer_does_not_carry_the_table_s_ttl_attribute() {
+        let pointer = Pointer {
+            pk: keys::pointer("spring"),
+            result_set: "spring".into(),
+            version: "20261123T000000Z-aaaaaaaa".into(),
+            job_id: JobId::parse("spring-1").unwrap(),
+            published_at: "2026-11-23T00:00:00.000Z".into(),
+            num_results: 5,
+            excluded_items: Vec::new(),
+            users: 1,
+            segments: 0,
+            expires_at: 1_800_000_000,
+            previous_version: None,
+        };
+        let stored = serde_json::to_value(&pointer).unwrap();
+        assert!(stored.get("expires_at").is_none(), "{stored}");
+        assert_eq!(stored["version_expires_at"], 1_800_000_000);
+        assert_eq!(serde_json::from_value::<Pointer>(stored).unwrap(), pointer);
+        // A pointer written before still reads.
+        let mut old = serde_json::to_value(&pointer).unwrap();
+        let expiry = old.as_object_mut().unwrap().remove("version_expires_at").unwrap();
+        old["expires_at"] = expiry;
+        assert_eq!(serde_json::from_value::<Pointer>(old).unwrap(), pointer);
     }
 
     #[test]

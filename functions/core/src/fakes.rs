@@ -3,7 +3,8 @@
 //! patches, slot writes that never exceed the capacity asked for.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -16,7 +17,7 @@ use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
     Acquired, Clock, Created, ExecutionStart, Executions, FoldOutcome, FoldStore, FoldedFailures, JobPatch,
-    JobStore, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Published,
+    JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Published,
     RecommendationStore, SecretSource, SlotStore, TransitionError, TransitionExtras, WebhookPoster,
     WebhookReply,
 };
@@ -59,6 +60,8 @@ fn unavailable(service: &'static str, operation: &'static str) -> ServiceError {
 #[derive(Default)]
 pub struct FakeJobStore {
     pub records: Mutex<BTreeMap<JobId, JobRecord>>,
+    /// The next this many status changes fail, as a table that keeps failing would.
+    pub failing_transitions: Mutex<u32>,
 }
 
 impl FakeJobStore {
@@ -123,6 +126,13 @@ impl JobStore for FakeJobStore {
         detail: &str,
         extras: TransitionExtras,
     ) -> Result<(), TransitionError> {
+        {
+            let mut failing = self.failing_transitions.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(unavailable("DynamoDB", "UpdateItem").into());
+            }
+        }
         let mut records = self.records.lock().unwrap();
         let record = records
             .get_mut(job_id)
@@ -237,9 +247,13 @@ impl Executions for FakeExecutions {
     }
 }
 
+/// Keys per page of a listing (S3's).
+pub const LIST_PAGE_KEYS: usize = 1000;
+
+/// Objects by (bucket, key), in key order as S3 lists them.
 #[derive(Default)]
 pub struct FakeObjects {
-    pub objects: Mutex<HashMap<(String, String), Vec<u8>>>,
+    pub objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     /// Chunks each `put_chunks` call received, by key.
     pub chunk_counts: Mutex<HashMap<String, usize>>,
 }
@@ -326,6 +340,31 @@ impl ObjectStore for FakeObjects {
         keys.sort();
         keys.truncate(max);
         Ok(keys)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<KeyPage, ServiceError> {
+        // The token is the last key of the page before (S3's is opaque).
+        let after = continuation.or(start_after).unwrap_or_default();
+        let objects = self.objects.lock().unwrap();
+        let from = (bucket.to_owned(), after.to_owned());
+        let mut keys: Vec<String> = objects
+            .range((Bound::Excluded(from), Bound::Unbounded))
+            .map(|((b, k), _)| (b, k))
+            .take_while(|(b, _)| *b == bucket)
+            .filter(|(_, k)| k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .take(LIST_PAGE_KEYS + 1)
+            .collect();
+        let more = keys.len() > LIST_PAGE_KEYS;
+        keys.truncate(LIST_PAGE_KEYS);
+        let continuation = more.then(|| keys.last().cloned()).flatten();
+        Ok(KeyPage { keys, continuation })
     }
 
     async fn put(
@@ -633,10 +672,24 @@ impl MlService for FakeMlService {
 pub struct FakeRecommendations {
     pub lists: Mutex<BTreeMap<String, StoredList>>,
     pub pointers: Mutex<BTreeMap<String, Pointer>>,
+    /// The jobs table a publish is conditioned on (the version's job must be `DELIVERING`);
+    /// `None` for tests that only read.
+    pub jobs: Option<Arc<FakeJobStore>>,
     /// The `put_lists` call (1-based, counting every call) that fails.
     pub fail_put_call: Mutex<Option<u32>>,
     pub put_calls: Mutex<u32>,
     pub get_calls: Mutex<u32>,
+}
+
+impl FakeRecommendations {
+    /// A table whose publishes are conditioned on these jobs' statuses, as the real one is on
+    /// the jobs table.
+    pub fn publishing_for(jobs: Arc<FakeJobStore>) -> Self {
+        Self {
+            jobs: Some(jobs),
+            ..Self::default()
+        }
+    }
 }
 
 #[async_trait]
@@ -678,15 +731,20 @@ impl RecommendationStore for FakeRecommendations {
     }
 
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
+        if let Some(jobs) = &self.jobs {
+            let status = jobs.record(&pointer.job_id).map(|r| r.status);
+            if status != Some(JobStatus::Delivering) {
+                return Ok(Published::JobNotDelivering { status });
+            }
+        }
         let mut pointers = self.pointers.lock().unwrap();
         match pointers.get(&pointer.result_set) {
             Some(current) if current.version > pointer.version => Ok(Published::Superseded {
                 current: current.version.clone(),
             }),
-            current => {
-                let previous = current.map(|p| p.version.clone());
+            _ => {
                 pointers.insert(pointer.result_set.clone(), pointer.clone());
-                Ok(Published::Switched { previous })
+                Ok(Published::Switched)
             }
         }
     }

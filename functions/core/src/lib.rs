@@ -14,6 +14,7 @@ pub mod history;
 pub mod job;
 pub mod launch;
 pub mod notification;
+pub mod personalize_datasets;
 pub mod phase;
 pub mod quality;
 pub mod popularity;

@@ -204,7 +204,8 @@ fn slug(text: &str, max: usize) -> String {
     out.trim_end_matches('-').to_owned()
 }
 
-fn short_hash(text: &str, chars: usize) -> String {
+/// The first `chars` hex digits of the text's SHA-256.
+pub(crate) fn short_hash(text: &str, chars: usize) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..chars].to_owned()
 }

@@ -111,6 +111,14 @@ pub struct ObjectHead {
 /// An object's body, read as it arrives.
 pub type ObjectStream = Pin<Box<dyn AsyncRead + Send>>;
 
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` on the last page.
+    pub continuation: Option<String>,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Size of an object, `None` if it does not exist.
@@ -136,6 +144,16 @@ pub trait ObjectStore: Send + Sync {
     async fn open(&self, bucket: &str, key: &str, offset: u64) -> Result<Option<ObjectStream>, ServiceError>;
     /// Keys under a prefix, in key order, at most `max` of them.
     async fn list(&self, bucket: &str, prefix: &str, max: usize) -> Result<Vec<String>, ServiceError>;
+    /// One page of the keys under a prefix, in key order (S3's `ListObjectsV2`): those after
+    /// `start_after`, or, given `continuation` (a page's [`KeyPage::continuation`]), those after
+    /// that page.
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation: Option<&str>,
+    ) -> Result<KeyPage, ServiceError>;
     async fn put(
         &self,
         bucket: &str,
@@ -222,10 +240,13 @@ pub trait MlService: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Published {
     /// The pointer now names the new version.
-    Switched { previous: Option<String> },
+    Switched,
     /// A newer version is current already (a later job of the same result set published
     /// first): the pointer is left alone.
     Superseded { current: String },
+    /// The version's job is no longer `DELIVERING` (cancelled meanwhile): the pointer is left
+    /// alone, and the version, never current, expires. `None`: the job has no record.
+    JobNotDelivering { status: Option<JobStatus> },
 }
 
 /// The recommendations table: lists by key, and each result set's pointer.
@@ -240,8 +261,9 @@ pub trait RecommendationStore: Send + Sync {
         keys: &[String],
     ) -> Result<std::collections::HashMap<String, StoredList>, ServiceError>;
     async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError>;
-    /// One conditional write: the pointer moves to `pointer.version` unless the current
-    /// version is newer.
+    /// One transaction: the pointer moves to `pointer.version` unless the current version is
+    /// newer, and only while the version's job (`pointer.job_id`) is `DELIVERING` in the jobs
+    /// table, so a job cancelled in the last moments of its delivery never becomes current.
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError>;
 }
 

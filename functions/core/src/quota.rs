@@ -6,6 +6,11 @@
 //! repeated release never frees another job's. Every holder has a lease that the job renews
 //! while it polls; a holder whose execution died without releasing is reclaimed once its lease
 //! has expired.
+//!
+//! A result set's Personalize datasets are kept in the same table as a pool of one unit per
+//! dataset group (`Pool::PersonalizeDatasets`): one job at a time imports into them and trains
+//! on them, holding them (`<job id>#datasets`, leased and renewed like a slot) from its import
+//! until its training ends.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,7 +34,13 @@ pub enum Pool {
     PersonalizeSolutionVersions,
     /// Concurrent Personalize batch inference jobs.
     PersonalizeBatchInference,
+    /// The Personalize datasets of one dataset group: imports replace their data (`FULL`) and
+    /// training reads it, so one job at a time holds them ([`DATASETS_CAPACITY`]).
+    PersonalizeDatasets { dataset_group: String },
 }
+
+/// Jobs that may hold a dataset group's datasets at once: one.
+pub const DATASETS_CAPACITY: u32 = 1;
 
 impl Pool {
     /// The pool's key in the quota table and in the limits document.
@@ -40,6 +51,7 @@ impl Pool {
             Pool::PersonalizeImports => "personalize-dataset-imports".to_owned(),
             Pool::PersonalizeSolutionVersions => "personalize-solution-versions".to_owned(),
             Pool::PersonalizeBatchInference => "personalize-batch-inference".to_owned(),
+            Pool::PersonalizeDatasets { dataset_group } => format!("personalize-datasets:{dataset_group}"),
         }
     }
 
@@ -120,16 +132,31 @@ impl QuotaLimits {
     }
 }
 
+/// What a holder holds its units for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holding {
+    /// The service jobs of its phase.
+    #[default]
+    PhaseJobs,
+    /// The Personalize datasets of a dataset group (`Pool::PersonalizeDatasets`).
+    Datasets,
+}
+
 /// One holder of units of a pool, as kept in the quota table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlotHolder {
     pub job_id: JobId,
+    /// The phase that took the units (a datasets holder: the import).
     pub phase: Phase,
     pub units: u32,
     /// Unix seconds after which the holder may be reclaimed.
     pub expires_at: i64,
     /// Names of this holder's service jobs start with this (see `phase::job_resource_name`).
     pub resource_prefix: String,
+    /// Holders written before datasets were held are phase holders.
+    #[serde(default)]
+    pub holds: Holding,
 }
 
 impl SlotHolder {
@@ -140,12 +167,25 @@ impl SlotHolder {
             units,
             expires_at: now + i64::from(lease_seconds),
             resource_prefix: job_phase_prefix(job_id, phase),
+            holds: Holding::PhaseJobs,
         }
     }
 
-    /// The holder's key in the pool: one per job and phase.
+    /// The job's hold on a dataset group's datasets (taken with its import phase's slot).
+    pub fn datasets(job_id: &JobId, now: i64, lease_seconds: u32) -> Self {
+        Self {
+            holds: Holding::Datasets,
+            ..Self::new(job_id, Phase::Import, DATASETS_CAPACITY, now, lease_seconds)
+        }
+    }
+
+    /// The holder's key in the pool: one per job and phase (`<job id>#<phase>`), or the job's
+    /// hold on datasets (`<job id>#datasets`).
     pub fn id(&self) -> String {
-        holder_id(&self.job_id, self.phase)
+        match self.holds {
+            Holding::PhaseJobs => holder_id(&self.job_id, self.phase),
+            Holding::Datasets => format!("{}#datasets", self.job_id),
+        }
     }
 
     pub fn is_expired(&self, now: i64) -> bool {
@@ -275,5 +315,22 @@ mod tests {
         assert!(!holder.is_expired(1_060));
         assert!(holder.is_expired(1_061));
         assert_eq!(holder.id(), "a-1#train");
+    }
+
+    #[test]
+    fn a_hold_on_datasets_is_one_unit_of_its_dataset_group_s_pool() {
+        let job = JobId::parse("a-1").unwrap();
+        let hold = SlotHolder::datasets(&job, 1_000, 60);
+        assert_eq!(hold.id(), "a-1#datasets");
+        assert_eq!((hold.units, hold.expires_at), (DATASETS_CAPACITY, 1_060));
+        let pool = Pool::PersonalizeDatasets {
+            dataset_group: "rf-spring-g0123abcd".into(),
+        };
+        assert_eq!(pool.key(), "personalize-datasets:rf-spring-g0123abcd");
+        // Holders stored before the hold existed read back as phase holders.
+        let mut stored = serde_json::to_value(SlotHolder::new(&job, Phase::Train, 1, 0, 0)).unwrap();
+        stored.as_object_mut().unwrap().remove("holds");
+        let read: SlotHolder = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.id(), "a-1#train");
     }
 }

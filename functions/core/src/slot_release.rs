@@ -1,19 +1,23 @@
 //! Giving a job's quota slots back: what cancel and clean-up share.
 
 use crate::errors::ServiceError;
-use crate::form::JobForm;
-use crate::job::JobId;
+use crate::job::JobRecord;
+use crate::personalize_datasets::SchemaGeneration;
 use crate::phase::Phase;
 use crate::ports::SlotStore;
 use crate::quota::{Pool, SlotHolder};
 
-/// Gives back every slot the job may hold (one per phase of its plan). Repeating it is
-/// harmless: a release removes only this job's holder of each pool.
+/// Gives back every slot the job may hold (one per phase of its plan) and its hold on its
+/// Personalize datasets. Repeating it is harmless: a release removes only this job's holder
+/// of each pool.
 pub async fn release_job_slots<S: SlotStore + ?Sized>(
     slots: &S,
-    job_id: &JobId,
-    form: &JobForm,
+    record: &JobRecord,
 ) -> Result<Vec<Pool>, ServiceError> {
+    let Some(form) = &record.form else {
+        return Ok(Vec::new());
+    };
+    let job_id = &record.job_id;
     let mut released = Vec::new();
     for &phase in Phase::plan(form.backend) {
         let Some((pool, units)) = Pool::for_phase(form, phase) else {
@@ -24,5 +28,55 @@ pub async fn release_job_slots<S: SlotStore + ?Sized>(
             released.push(pool);
         }
     }
+    // Only a prepared job can hold datasets (their names come from its files' columns).
+    let generation = record
+        .prepared
+        .as_ref()
+        .and_then(|prepared| SchemaGeneration::of_job(form, prepared));
+    if let Some(generation) = generation {
+        let pool = generation.datasets_pool();
+        if slots.release(&pool, &SlotHolder::datasets(job_id, 0, 0)).await? {
+            released.push(pool);
+        }
+    }
     Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{test_form, FakeJobStore, FakeSlots};
+    use crate::job::{Prepared, PreparedFile};
+
+    #[tokio::test]
+    async fn a_personalize_job_s_slots_and_its_hold_on_datasets_are_given_back_once() {
+        let jobs = FakeJobStore::default();
+        let job_id = jobs.insert_queued("spring-1", test_form("personalize"));
+        let mut record = jobs.record(&job_id).unwrap();
+        record.prepared = Some(Prepared {
+            files: vec![PreparedFile {
+                field: "dataset.interactions".into(),
+                uri: "s3://data/i.csv".into(),
+                bytes: 10,
+                columns: vec!["USER_ID".into(), "ITEM_ID".into(), "TIMESTAMP".into()],
+            }],
+            scoring_input: "s3://results/jobs/spring-1/input/users.jsonl".into(),
+            users_to_score: 1,
+        });
+        let slots = FakeSlots::default();
+        let datasets =
+            SchemaGeneration::of_job(record.form.as_ref().unwrap(), record.prepared.as_ref().unwrap())
+                .unwrap()
+                .datasets_pool();
+        slots.insert(
+            &Pool::PersonalizeImports,
+            SlotHolder::new(&job_id, Phase::Import, 2, 0, 60),
+        );
+        slots.insert(&datasets, SlotHolder::datasets(&job_id, 0, 60));
+
+        let released = release_job_slots(&slots, &record).await.unwrap();
+        assert_eq!(released, [Pool::PersonalizeImports, datasets.clone()]);
+        assert_eq!(slots.state(&datasets).used, 0);
+        assert!(release_job_slots(&slots, &record).await.unwrap().is_empty());
+    }
 }

@@ -1,18 +1,16 @@
-//! The first invocation of a delivery: a new version, the score files to read, the job
+//! The first invocation of a delivery: a new version, the first score file to read, the job
 //! `DELIVERING`. Later invocations resume the delivery saved on the record.
 
-use recoflow_core::clock::Clock;
+use recoflow_core::clock::{parse_rfc3339, Clock};
 use recoflow_core::delivery::{version_id, Delivery};
 use recoflow_core::job::{JobRecord, JobStatus};
-use recoflow_core::ports::{JobStore, ObjectStore, TransitionExtras};
-use tracing::info;
+use recoflow_core::ports::{JobStore, TransitionExtras};
+use tracing::{info, warn};
 
 use crate::cursor::save;
 use crate::error::DeliverError;
 use crate::ports::DeliverPorts;
-
-/// Score files read per job (a batch-inference output is one file per input file).
-const MAX_SCORE_FILES: usize = 10_000;
+use crate::score_files::{first_score_file, scores_prefix};
 
 /// Where this invocation starts.
 pub(crate) enum Start {
@@ -42,13 +40,15 @@ pub(crate) async fn begin_or_resume<P: DeliverPorts>(
 
 async fn begin<P: DeliverPorts>(ports: &P, record: &JobRecord) -> Result<Delivery, DeliverError> {
     let job_id = &record.job_id;
-    let files = score_files(ports, record).await?;
+    let prefix = scores_prefix(job_id);
+    let first = first_score_file(ports, &prefix).await?;
     let now = ports.clock().unix_now();
     let delivery = Delivery {
-        version: version_id(now, job_id),
+        version: version_id(submitted_unix(ports, record), job_id),
         started_at: ports.clock().rfc3339_now(),
         expires_at: now + i64::from(ports.settings().retention_seconds),
-        files,
+        prefix,
+        key: Some(first),
         ..Delivery::default()
     };
     if record.status != JobStatus::Delivering {
@@ -64,25 +64,18 @@ async fn begin<P: DeliverPorts>(ports: &P, record: &JobRecord) -> Result<Deliver
             .await?;
     }
     save(ports, job_id, &delivery).await?;
-    info!(version = %delivery.version, files = delivery.files.len(), "delivery started");
+    info!(version = %delivery.version, "delivery started");
     Ok(delivery)
 }
 
-/// The scoring step's output files (`*.out` under the job's `scores/`), in listing order.
-async fn score_files<P: DeliverPorts>(ports: &P, record: &JobRecord) -> Result<Vec<String>, DeliverError> {
-    let bucket = &ports.settings().results_bucket;
-    let prefix = format!("jobs/{}/scores/", record.job_id);
-    let files: Vec<String> = ports
-        .objects()
-        .list(bucket, &prefix, MAX_SCORE_FILES)
-        .await?
-        .into_iter()
-        .filter(|key| key.ends_with(".out"))
-        .collect();
-    if files.is_empty() {
-        return Err(DeliverError::ScoresInvalid(format!(
-            "no scores (*.out) under s3://{bucket}/{prefix}: the scoring step wrote nothing"
-        )));
+/// When the job was submitted: versions are ordered by it, so a job submitted earlier (on older
+/// data) that finishes later never replaces a later job's version.
+fn submitted_unix<P: DeliverPorts>(ports: &P, record: &JobRecord) -> i64 {
+    match parse_rfc3339(&record.created_at) {
+        Some(created) => created.unix_timestamp(),
+        None => {
+            warn!(created_at = %record.created_at, "the record's creation time does not parse; the version is ordered by now");
+            ports.clock().unix_now()
+        }
     }
-    Ok(files)
 }

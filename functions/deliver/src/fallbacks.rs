@@ -73,7 +73,7 @@ pub(crate) async fn write_fallbacks<P: DeliverPorts>(
         None => None,
     };
     let interactions = open(ports, form, DataFile::Interactions).await?;
-    let popularity = count_writing_segments(ports, form, &version, users, interactions).await?;
+    let popularity = count_writing_segments(ports, form, &version, banned, users, interactions).await?;
     let segments = write_popular_lists(ports, &version, &popularity, banned).await?;
     info!(
         segments,
@@ -100,11 +100,13 @@ async fn open<P: DeliverPorts>(
 }
 
 /// Counts popular items (and users' segments) from the data files, writing the users' segments
-/// while the counting reads.
+/// while the counting reads. Banned items are never counted: they would take counters from
+/// the items the lists can show.
 async fn count_writing_segments<P: DeliverPorts>(
     ports: &P,
     form: &JobForm,
     version: &VersionLists,
+    banned: &HashSet<String>,
     users: Option<DataReader>,
     interactions: DataReader,
 ) -> Result<Popularity, DeliverError> {
@@ -112,8 +114,11 @@ async fn count_writing_segments<P: DeliverPorts>(
     // be written while it reads.
     let (segments_out, segments_in) = mpsc::channel::<Vec<StoredList>>(4);
     let counted_version = version.clone();
-    let counting =
-        tokio::task::spawn_blocking(move || count(users, interactions, &counted_version, segments_out));
+    let mut popularity = Popularity::default();
+    popularity.exclude(banned.clone());
+    let counting = tokio::task::spawn_blocking(move || {
+        count(popularity, users, interactions, &counted_version, segments_out)
+    });
     let written = write_segments(ports, segments_in).await;
     let counted = counting
         .await
@@ -124,12 +129,12 @@ async fn count_writing_segments<P: DeliverPorts>(
 
 /// The counting thread's work: users (their segments sent out in chunks), then interactions.
 fn count(
+    mut popularity: Popularity,
     users: Option<DataReader>,
     interactions: DataReader,
     version: &VersionLists,
     segments_out: mpsc::Sender<Vec<StoredList>>,
 ) -> Result<Popularity, (DataFile, PopularityError)> {
-    let mut popularity = Popularity::default();
     match users {
         Some(users) => {
             read_segments(&mut popularity, users, version, segments_out).map_err(|e| (DataFile::Users, e))?

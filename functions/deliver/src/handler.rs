@@ -65,7 +65,7 @@ async fn deliver<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<DeliveryP
         if !delivery.scores_done() {
             info!(
                 users = delivery.users,
-                file = delivery.file,
+                file = delivery.key.as_deref().unwrap_or_default(),
                 offset = delivery.offset,
                 "time budget spent; continuing in the next invocation"
             );

@@ -23,7 +23,12 @@ impl LivePorts {
         Self {
             jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
             objects,
-            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, WRITES_IN_FLIGHT),
+            lists: DynamoRecommendations::new(
+                dynamodb,
+                &config.recommendations_table,
+                &config.jobs_table,
+                WRITES_IN_FLIGHT,
+            ),
             clock: SystemClock,
             settings: config.settings(),
         }

@@ -1,5 +1,7 @@
-//! The end of a delivery: the result set's pointer moved to the new version in one conditional
-//! write, the delivery's counts on the job record, and the job `SUCCEEDED`.
+//! The end of a delivery: the result set's pointer moved to the new version in one transaction
+//! that also checks the job is still `DELIVERING` (a job cancelled in the last moments never
+//! becomes current: its version stays unreferenced and expires), the delivery's counts on the
+//! job record, and the job `SUCCEEDED`.
 
 use std::collections::HashSet;
 
@@ -26,7 +28,23 @@ pub(crate) async fn publish<P: DeliverPorts>(
 ) -> Result<(), DeliverError> {
     check_skipped_share(ports.settings(), delivery)?;
     let pointer = new_pointer(ports, job_id, form, delivery, banned).await?;
-    let detail = published_detail(ports.lists().publish(&pointer).await?, delivery);
+    let detail = match ports.lists().publish(&pointer).await? {
+        Published::Switched => switched_detail(delivery, pointer.previous_version.as_deref()),
+        Published::Superseded { current } => {
+            warn!(current = %current, "a newer version is current; this one is kept but not served");
+            format!(
+                "version {} written but not made current: version {current}, of a job submitted later, is current",
+                delivery.version
+            )
+        }
+        Published::JobNotDelivering { status } => {
+            warn!(version = %delivery.version, status = ?status, "the job moved on before its version was made current");
+            return Err(DeliverError::NotDeliverable {
+                job_id: job_id.clone(),
+                status: status.unwrap_or(JobStatus::Failed),
+            });
+        }
+    };
     delivery.published = true;
     save(ports, job_id, delivery).await?;
     record_counts(ports, job_id, delivery).await?;
@@ -75,25 +93,16 @@ async fn new_pointer<P: DeliverPorts>(
     })
 }
 
-/// What the job's history says of the publish.
-fn published_detail(published: Published, delivery: &Delivery) -> String {
-    match published {
-        Published::Switched { previous } => format!(
-            "version {} published: {} users, {} segments, {} lines skipped (previous version: {})",
-            delivery.version,
-            delivery.users,
-            delivery.segments,
-            delivery.skipped,
-            previous.as_deref().unwrap_or("none")
-        ),
-        Published::Superseded { current } => {
-            warn!(current = %current, "a newer version is current; this one is kept but not served");
-            format!(
-                "version {} written but not made current: newer version {current} was published first",
-                delivery.version
-            )
-        }
-    }
+/// What the job's history says of its version made current.
+fn switched_detail(delivery: &Delivery, previous: Option<&str>) -> String {
+    format!(
+        "version {} published: {} users, {} segments, {} lines skipped (previous version: {})",
+        delivery.version,
+        delivery.users,
+        delivery.segments,
+        delivery.skipped,
+        previous.unwrap_or("none")
+    )
 }
 
 async fn record_counts<P: DeliverPorts>(

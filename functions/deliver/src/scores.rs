@@ -1,6 +1,7 @@
 //! The users' lists, streamed from the score files in stretches: each stretch is written while
 //! the next is read, and the cursor (file, byte offset, counts) is saved on the job record as
-//! it moves, until the files are done or the invocation's time budget is spent.
+//! it moves, until the files are done or the invocation's time budget is spent. At the end of
+//! a file the next one is found by listing after it (`score_files.rs`).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -13,12 +14,14 @@ use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
 use recoflow_core::ports::{ObjectStore, ObjectStream, RecommendationStore};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, BufReader};
 
 use crate::cursor::save;
 use crate::error::DeliverError;
+use crate::lines::{read_line, LineRead};
 use crate::lists::{VersionLists, CHUNK_LISTS};
 use crate::ports::DeliverPorts;
+use crate::score_files::next_score_file;
 
 /// The job record's cursor is saved at least every this many stretches.
 const SAVE_EVERY: u32 = 25;
@@ -26,6 +29,8 @@ const SAVE_EVERY: u32 = 25;
 const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Read buffer per score file.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+/// A line buffer's first size: a few lists of the longest kind (it grows to the line limit).
+const LINE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Lines read for one stretch of writes.
 #[derive(Default)]
@@ -83,8 +88,12 @@ struct ScoreWriter<'a, P> {
 impl<P: DeliverPorts> ScoreWriter<'_, P> {
     /// Writes the cursor's file from its offset to its end, or until the budget is spent.
     async fn write_file(&mut self, delivery: &mut Delivery) -> Result<Budget, DeliverError> {
-        let mut reader = self.open(delivery).await?;
-        let mut stretch = read_stretch(&mut reader, &self.version, self.banned).await?;
+        let Some(key) = delivery.key.clone() else {
+            return Ok(Budget::Left);
+        };
+        let mut reader = self.open(&key, delivery.offset).await?;
+        let mut line = Vec::with_capacity(LINE_BUFFER_BYTES);
+        let mut stretch = read_stretch(&mut reader, &mut line, &self.version, self.banned).await?;
         loop {
             let end_of_file = stretch.end_of_file;
             let lists = std::mem::take(&mut stretch.lists);
@@ -94,11 +103,15 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
             } else {
                 tokio::join!(
                     self.ports.lists().put_lists(lists),
-                    read_stretch(&mut reader, &self.version, self.banned)
+                    read_stretch(&mut reader, &mut line, &self.version, self.banned)
                 )
             };
             written?;
             count_written(delivery, &stretch);
+            if end_of_file {
+                let next_file = next_score_file(self.ports, &delivery.prefix, Some(&key)).await?;
+                move_to(delivery, next_file);
+            }
             if self.checkpoint(delivery, end_of_file).await? == Budget::Spent {
                 return Ok(Budget::Spent);
             }
@@ -109,13 +122,12 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
         }
     }
 
-    async fn open(&self, delivery: &Delivery) -> Result<BufReader<ObjectStream>, DeliverError> {
+    async fn open(&self, key: &str, offset: u64) -> Result<BufReader<ObjectStream>, DeliverError> {
         let bucket = &self.ports.settings().results_bucket;
-        let key = &delivery.files[delivery.file];
         let stream = self
             .ports
             .objects()
-            .open(bucket, key, delivery.offset)
+            .open(bucket, key, offset)
             .await?
             .ok_or_else(|| {
                 DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} disappeared during delivery"))
@@ -146,36 +158,46 @@ fn count_written(delivery: &mut Delivery, stretch: &Stretch) {
     delivery.offset += stretch.bytes;
     delivery.users += stretch.users;
     delivery.skipped += stretch.skipped;
-    if stretch.end_of_file {
-        delivery.file += 1;
-        delivery.offset = 0;
-    }
 }
 
-/// Reads up to [`CHUNK_LISTS`] users' lists, or to the end of the file.
+/// Moves the cursor to the start of the next file, or past the last one.
+fn move_to(delivery: &mut Delivery, next_file: Option<String>) {
+    delivery.key = next_file;
+    delivery.offset = 0;
+    delivery.files_read += 1;
+}
+
+/// Reads up to [`CHUNK_LISTS`] users' lists, or to the end of the file, one line at a time in
+/// `line`.
 async fn read_stretch<S: AsyncBufRead + Unpin>(
     reader: &mut S,
+    line: &mut Vec<u8>,
     version: &VersionLists,
     banned: &HashSet<String>,
 ) -> Result<Stretch, ServiceError> {
     let mut stretch = Stretch::default();
-    let mut line = Vec::with_capacity(4096);
     while stretch.lists.len() < CHUNK_LISTS {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
+        let read = read_line(reader, line, MAX_LINE_BYTES)
             .await
             .map_err(|e| ServiceError::Failed {
                 service: "S3",
                 operation: "GetObject body",
                 message: e.to_string(),
             })?;
-        if read == 0 {
-            stretch.end_of_file = true;
-            break;
+        match read {
+            LineRead::End => {
+                stretch.end_of_file = true;
+                break;
+            }
+            LineRead::TooLong(bytes) => {
+                stretch.bytes += bytes;
+                stretch.skipped += 1;
+            }
+            LineRead::Line(bytes) => {
+                stretch.bytes += bytes;
+                add_line(&mut stretch, line, version, banned);
+            }
         }
-        stretch.bytes += read as u64;
-        add_line(&mut stretch, &line, version, banned);
     }
     Ok(stretch)
 }
@@ -184,10 +206,6 @@ async fn read_stretch<S: AsyncBufRead + Unpin>(
 /// line, or nothing for a blank one.
 fn add_line(stretch: &mut Stretch, line: &[u8], version: &VersionLists, banned: &HashSet<String>) {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
-    if line.len() > MAX_LINE_BYTES {
-        stretch.skipped += 1;
         return;
     }
     match parse_score_line(line) {

@@ -11,7 +11,7 @@ use recoflow_core::delivery::{keys, version_id, Pointer, StoredList};
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeObjects, FakeRecommendations};
 use recoflow_core::job::{JobId, JobStatus};
-use recoflow_core::ports::{Published, RecommendationStore};
+use recoflow_core::ports::{JobStore, Published, RecommendationStore, TransitionExtras};
 use recoflow_core::task::JobTask;
 
 use crate::error::DeliverError;
@@ -24,6 +24,10 @@ struct TimedTable {
     table: FakeRecommendations,
     clock: Arc<FakeClock>,
     put_takes: Mutex<Duration>,
+    /// A job cancelled (`DELETE /jobs/{id}`) as its delivery reads the current pointer: in the
+    /// last moments before the publish.
+    cancelled_at_pointer_read: Mutex<Option<JobId>>,
+    jobs: Arc<FakeJobStore>,
 }
 
 #[async_trait]
@@ -38,6 +42,18 @@ impl RecommendationStore for TimedTable {
     }
 
     async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError> {
+        let cancelled = self.cancelled_at_pointer_read.lock().unwrap().take();
+        if let Some(job_id) = cancelled {
+            self.jobs
+                .transition(
+                    &job_id,
+                    JobStatus::Cancelled,
+                    "DELETE /jobs/{id}",
+                    TransitionExtras::default(),
+                )
+                .await
+                .expect("a delivering job can be cancelled");
+        }
         self.table.pointer(result_set).await
     }
 
@@ -47,7 +63,7 @@ impl RecommendationStore for TimedTable {
 }
 
 struct FakePorts {
-    jobs: FakeJobStore,
+    jobs: Arc<FakeJobStore>,
     objects: FakeObjects,
     lists: TimedTable,
     clock: Arc<FakeClock>,
@@ -100,13 +116,16 @@ fn line(user: &str, items: &[&str]) -> String {
 /// A job that finished scoring, with `scores` as its batch output.
 fn ports_with_scores(scores: &str, budget_seconds: u64) -> (FakePorts, JobId) {
     let clock = Arc::new(FakeClock::default());
+    let jobs = Arc::new(FakeJobStore::default());
     let ports = FakePorts {
-        jobs: FakeJobStore::default(),
+        jobs: jobs.clone(),
         objects: FakeObjects::default(),
         lists: TimedTable {
-            table: FakeRecommendations::default(),
+            table: FakeRecommendations::publishing_for(jobs.clone()),
             clock: clock.clone(),
             put_takes: Mutex::new(Duration::ZERO),
+            cancelled_at_pointer_read: Mutex::new(None),
+            jobs,
         },
         clock,
         settings: DeliverSettings {
@@ -116,14 +135,20 @@ fn ports_with_scores(scores: &str, budget_seconds: u64) -> (FakePorts, JobId) {
             max_skipped_share: 0.4,
         },
     };
-    let job_id = ports.jobs.insert_queued("spring-1", test_form("container"));
-    ports.jobs.force_status(&job_id, JobStatus::Scoring);
     ports.objects.insert("data", "u.csv", USERS);
     ports.objects.insert("data", "i.csv", INTERACTIONS);
+    let job_id = scored_job(&ports, "spring-1", scores);
+    (ports, job_id)
+}
+
+/// A job of the same result set that finished scoring, with `scores` as its batch output.
+fn scored_job(ports: &FakePorts, id: &str, scores: &str) -> JobId {
+    let job_id = ports.jobs.insert_queued(id, test_form("container"));
+    ports.jobs.force_status(&job_id, JobStatus::Scoring);
     ports
         .objects
-        .insert("results", "jobs/spring-1/scores/users.jsonl.out", scores);
-    (ports, job_id)
+        .insert("results", &format!("jobs/{id}/scores/users.jsonl.out"), scores);
+    job_id
 }
 
 async fn deliver(ports: &FakePorts, job_id: &JobId) -> Result<bool, DeliverError> {
@@ -295,7 +320,12 @@ async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
         expires_at: 0,
         previous_version: None,
     };
-    ports.table().publish(&newer).await.unwrap();
+    ports
+        .table()
+        .pointers
+        .lock()
+        .unwrap()
+        .insert("spring".into(), newer.clone());
     assert!(deliver(&ports, &job_id).await.unwrap());
     newer.published_at = pointer(&ports).published_at;
     assert_eq!(pointer(&ports), newer);
@@ -313,7 +343,11 @@ async fn the_time_budget_counts_from_the_invocation_s_start_on_the_clock() {
     *ports.lists.put_takes.lock().unwrap() = Duration::from_secs(20);
     assert!(!deliver(&ports, &job_id).await.unwrap());
     let saved = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
-    assert_eq!((saved.users, saved.file), (200, 0), "{saved:?}");
+    assert_eq!(
+        (saved.users, saved.key.as_deref()),
+        (200, Some("jobs/spring-1/scores/users.jsonl.out")),
+        "{saved:?}"
+    );
     assert!(ports.table().pointers.lock().unwrap().is_empty());
 
     assert!(deliver(&ports, &job_id).await.unwrap());
@@ -326,15 +360,140 @@ async fn the_time_budget_counts_from_the_invocation_s_start_on_the_clock() {
 }
 
 #[tokio::test]
-async fn the_version_and_its_times_come_from_the_clock() {
+async fn the_version_follows_the_submission_and_its_times_come_from_the_clock() {
     let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
+    set_created_at(&ports, &job_id, "2026-11-23T21:53:41.250Z");
     // Far from the real time, so a handler reading the system's time would be seen.
     ports.clock.advance(Duration::from_secs(1000 * 86_400));
     assert!(deliver(&ports, &job_id).await.unwrap());
     let pointer = pointer(&ports);
-    assert_eq!(pointer.version, version_id(ports.clock.unix_now(), &job_id));
+    assert_eq!(pointer.version, version_id(1_795_470_821, &job_id));
+    assert!(
+        pointer.version.starts_with("20261123T215341Z-"),
+        "{}",
+        pointer.version
+    );
     assert_eq!(pointer.published_at, ports.clock.rfc3339_now());
     assert_eq!(pointer.expires_at, ports.clock.unix_now() + 86_400);
     let delivery = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
     assert_eq!(delivery.started_at, ports.clock.rfc3339_now());
+}
+
+fn set_created_at(ports: &FakePorts, job_id: &JobId, created_at: &str) {
+    ports
+        .jobs
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(job_id)
+        .unwrap()
+        .created_at = created_at.to_owned();
+}
+
+#[tokio::test]
+async fn a_job_submitted_earlier_that_finishes_later_does_not_replace_the_later_job_s_version() {
+    let (ports, earlier) = ports_with_scores(&line("u1", &["bag"]), 60);
+    let later = scored_job(&ports, "spring-2", &line("u1", &["tent"]));
+    set_created_at(&ports, &earlier, "2026-11-23T08:00:00.000Z");
+    set_created_at(&ports, &later, "2026-11-23T09:00:00.000Z");
+
+    // The later job (newer data) finishes first; the earlier one an hour after.
+    assert!(deliver(&ports, &later).await.unwrap());
+    ports.clock.advance(Duration::from_secs(3_600));
+    assert!(deliver(&ports, &earlier).await.unwrap());
+
+    let current = pointer(&ports);
+    assert_eq!(current.job_id, later);
+    assert_eq!(
+        items(&ports, &keys::user("spring", &current.version, "u1")),
+        ["tent"]
+    );
+    let record = ports.jobs.record(&earlier).unwrap();
+    assert_eq!(
+        record.status,
+        JobStatus::Succeeded,
+        "its version is kept, not current"
+    );
+    let detail = &record.history.last().unwrap().detail;
+    assert!(
+        detail.contains("not made current") && detail.contains(&current.version),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_cancelled_in_the_last_moments_of_its_delivery_is_never_made_current() {
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
+    *ports.lists.cancelled_at_pointer_read.lock().unwrap() = Some(job_id.clone());
+
+    let err = deliver(&ports, &job_id).await.unwrap_err();
+    assert_eq!(err.error_name(), ErrorName::JobCancelled);
+    assert!(
+        ports.table().pointers.lock().unwrap().is_empty(),
+        "a cancelled job's version is never current"
+    );
+    let record = ports.jobs.record(&job_id).unwrap();
+    assert_eq!(record.status, JobStatus::Cancelled);
+    let delivery = record.delivery.unwrap();
+    assert!(!delivery.published);
+    // Its lists stay written, unreferenced, until they expire.
+    let written = ports.table().lists.lock().unwrap()[&keys::user("spring", &delivery.version, "u1")].clone();
+    assert_eq!(written.expires_at, delivery.expires_at);
+}
+
+#[tokio::test]
+async fn every_score_file_is_read_however_many_there_are_and_the_cursor_stays_small() {
+    let (ports, job_id) = ports_with_scores("", 600);
+    // More files than one listing page holds many times over, with other files between them.
+    let files = 10_050;
+    for i in 0..files {
+        let key = format!("jobs/spring-1/scores/part-{i:05}.jsonl.out");
+        ports
+            .objects
+            .insert("results", &key, line(&format!("user-{i}"), &["dress"]));
+    }
+    ports
+        .objects
+        .insert("results", "jobs/spring-1/scores/_manifest.json", "{}");
+    ports.objects.insert(
+        "results",
+        "jobs/spring-1/scores/part-05000.jsonl.log",
+        "not scores",
+    );
+
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    assert_eq!(pointer(&ports).users, files, "one user per file");
+    let delivery = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
+    assert_eq!(delivery.files_read, files + 1, "and the empty users.jsonl.out");
+    let stored = serde_json::to_vec(&delivery).unwrap();
+    assert!(stored.len() < 1_024, "the cursor holds {} bytes", stored.len());
+}
+
+#[tokio::test]
+async fn a_five_mib_score_line_without_a_newline_is_skipped_and_the_others_delivered() {
+    let huge = format!("{{\"input\":{{\"userId\":\"{}\"", "x".repeat(5 * 1024 * 1024));
+    let scores = [line("u1", &["bag"]), line("u2", &["dress"]), huge].join("\n");
+    let (ports, job_id) = ports_with_scores(&scores, 60);
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    assert_eq!(pointer(&ports).users, 2);
+    let record = ports.jobs.record(&job_id).unwrap();
+    assert_eq!(record.counts["lines_skipped"], 1);
+    let delivery = record.delivery.unwrap();
+    assert!(delivery.scores_done());
+}
+
+#[tokio::test]
+async fn banned_items_take_no_share_of_the_popular_lists() {
+    let (ports, job_id) = ports_with_scores(&line("u1", &["dress"]), 60);
+    ports.objects.insert("data", "ng.csv", "tent\n");
+    let mut record = ports.jobs.record(&job_id).unwrap();
+    record.form.as_mut().unwrap().exclude_items = Some("s3://data/ng.csv".into());
+    ports.jobs.records.lock().unwrap().insert(job_id.clone(), record);
+
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    let version = pointer(&ports).version;
+    let global = ports.table().lists.lock().unwrap()[&keys::global("spring", &version)].clone();
+    // Of the interactions with items that may be shown: dress 2, bag 1 (tent's 3 not counted).
+    assert_eq!(global.items, ["dress", "bag"]);
+    assert_eq!(global.scores, [0.666667, 0.333333]);
 }

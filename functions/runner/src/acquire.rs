@@ -3,18 +3,20 @@
 //! A slot is taken in the phase's pool (DynamoDB), counted against the operator's limit minus
 //! what the service itself shows running outside recoflow. No room → `QuotaUnavailable`, and
 //! the state machine waits and asks again; the job shows `WAITING_FOR_QUOTA` meanwhile and
-//! nobody is told, because waiting is not failing.
+//! nobody is told, because waiting is not failing. A Personalize job's import first takes
+//! its datasets (`datasets.rs`), and waits the same way while another job holds them.
 
 use recoflow_core::clock::Clock;
 use recoflow_core::job::{JobId, JobStatus};
 use recoflow_core::phase::Phase;
 use recoflow_core::ports::{Acquired, LimitSource, SlotStore};
-use recoflow_core::quota::{capacity, external_units, Pool, PoolState, SlotHolder};
-use tracing::{info, warn};
+use recoflow_core::quota::{capacity, external_units, Pool, SlotHolder};
+use tracing::info;
 
+use crate::datasets;
 use crate::error::RunnerError;
 use crate::ports::RunnerPorts;
-use crate::step::{enter, running_job, RunnerOutput};
+use crate::step::{enter, pool_without_expired, running_job, RunnerOutput};
 
 pub async fn acquire<P: RunnerPorts>(
     ports: &P,
@@ -22,6 +24,8 @@ pub async fn acquire<P: RunnerPorts>(
     phase: Phase,
 ) -> Result<RunnerOutput, RunnerError> {
     let (record, form) = running_job(ports.jobs(), job_id, "acquiring quota").await?;
+    // The datasets first: a job waiting for them should not sit on an import slot meanwhile.
+    datasets::take_or_keep(ports, &record, &form, phase).await?;
     let Some((pool, units)) = Pool::for_phase(&form, phase) else {
         enter(
             ports.jobs(),
@@ -87,26 +91,6 @@ async fn pool_limit<P: RunnerPorts>(
         )));
     }
     Ok(limit)
-}
-
-/// The pool, after reclaiming the slots of holders whose execution died without releasing:
-/// their leases have run out.
-async fn pool_without_expired<S: SlotStore>(
-    slots: &S,
-    pool: &Pool,
-    now: i64,
-) -> Result<PoolState, RunnerError> {
-    let state = slots.pool(pool).await?;
-    let expired: Vec<&SlotHolder> = state.holders.iter().filter(|h| h.is_expired(now)).collect();
-    if expired.is_empty() {
-        return Ok(state);
-    }
-    for holder in expired {
-        if slots.reclaim(pool, holder).await? {
-            warn!(pool = %pool, holder = %holder.id(), "reclaimed a slot whose lease expired");
-        }
-    }
-    Ok(slots.pool(pool).await?)
 }
 
 #[cfg(test)]

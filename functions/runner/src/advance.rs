@@ -5,7 +5,9 @@
 //! `plan`), so a retried step adopts what an earlier attempt created. A resource is written on
 //! the job record (`LAUNCHING`) before the create call, on condition that the job still runs
 //! this phase, and the job is read again after the call: a job cancelled meanwhile never keeps
-//! a resource running that nobody will stop.
+//! a resource running that nobody will stop. A job left `WAITING_FOR_QUOTA` by a refused launch
+//! gets its phase's status back at the first look that launches or sees its resources running
+//! and is refused nothing, whether the launch's own status write went through or not.
 
 use recoflow_core::backoff::full_jitter_seconds;
 use recoflow_core::clock::Clock;
@@ -19,6 +21,7 @@ use recoflow_core::quota::{Pool, SlotHolder};
 use recoflow_core::task::PhaseProgress;
 use tracing::{info, warn};
 
+use crate::datasets;
 use crate::error::RunnerError;
 use crate::plan::{stages, PlanContext};
 use crate::ports::RunnerPorts;
@@ -27,6 +30,8 @@ use crate::step::{enter, job_record, running_job};
 /// Where one resource stands after a look.
 enum Step {
     Ready,
+    /// Created by this look.
+    Launched,
     Running,
     /// Failed for the platform's reasons; relaunched after this many seconds.
     Relaunching(u32),
@@ -38,7 +43,7 @@ pub async fn advance<P: RunnerPorts>(
     phase: Phase,
 ) -> Result<PhaseProgress, RunnerError> {
     let (record, form) = running_job(ports.jobs(), job_id, "the phase").await?;
-    keep_slot(ports, job_id, &form, phase).await?;
+    keep_quota(ports, &record, &form, phase).await?;
     let prepared = record
         .prepared
         .as_ref()
@@ -58,22 +63,29 @@ pub async fn advance<P: RunnerPorts>(
         record: &record,
         phase,
     };
+    let mut launched = None;
     for stage in stages(&ctx, phase)? {
         let mut waiting = None;
         for spec in &stage {
             match look.step(spec).await? {
                 Step::Ready => {}
+                Step::Launched => {
+                    launched = Some(spec.name().to_owned());
+                    waiting = Some(waiting.unwrap_or_else(|| look.next_look_in()));
+                }
                 Step::Running => waiting = Some(waiting.unwrap_or_else(|| look.next_look_in())),
                 Step::Relaunching(wait) => waiting = Some(wait),
             }
         }
         if let Some(wait_seconds) = waiting {
+            look.resume_phase(launched.as_deref()).await?;
             return Ok(PhaseProgress {
                 done: false,
                 wait_seconds: wait_seconds.max(1),
             });
         }
     }
+    look.resume_phase(launched.as_deref()).await?;
     info!(phase = %phase, "phase done");
     Ok(PhaseProgress {
         done: true,
@@ -81,19 +93,23 @@ pub async fn advance<P: RunnerPorts>(
     })
 }
 
-/// Renews the phase's lease; a holder reclaimed while the job still ran (its looks stopped
-/// for longer than the lease) takes its slot back, since its jobs run anyway.
-async fn keep_slot<P: RunnerPorts>(
+/// Renews the phase's lease (and its hold on datasets); a holder reclaimed while the job still
+/// ran (its looks stopped for longer than the lease) takes its slot back, since its jobs run
+/// anyway.
+async fn keep_quota<P: RunnerPorts>(
     ports: &P,
-    job_id: &JobId,
+    record: &JobRecord,
     form: &JobForm,
     phase: Phase,
 ) -> Result<(), RunnerError> {
+    if let Some(generation) = datasets::held_in(record, form, phase)? {
+        datasets::keep(ports, record, &generation).await?;
+    }
     let Some((pool, units)) = Pool::for_phase(form, phase) else {
         return Ok(());
     };
     let now = ports.clock().unix_now();
-    let holder = SlotHolder::new(job_id, phase, units, now, ports.settings().lease_seconds);
+    let holder = SlotHolder::new(&record.job_id, phase, units, now, ports.settings().lease_seconds);
     if !ports.slots().renew(&pool, &holder).await? {
         warn!(pool = %pool, "the phase's slot was reclaimed while it ran; taking it back");
         ports.slots().acquire(&pool, &holder, u32::MAX).await?;
@@ -201,13 +217,22 @@ impl<P: RunnerPorts> PhaseLook<'_, P> {
             }
             return Err(self.stopped_meanwhile().await);
         }
-        if self.record.status == JobStatus::WaitingForQuota {
-            let detail = format!("launched {}", spec.name());
-            enter(self.ports.jobs(), self.record, self.phase.status(), &detail).await?;
-        }
         info!(resource = %spec.name(), kind = ?spec.kind(), "launched");
         // Described at the next look (a dataset group, too, takes a moment to become ACTIVE).
-        Ok(Step::Running)
+        Ok(Step::Launched)
+    }
+
+    /// After a look that was refused nothing: a job still shown waiting for quota runs its
+    /// phase again (what it waited for is launched, or was seen running).
+    async fn resume_phase(&self, launched: Option<&str>) -> Result<(), RunnerError> {
+        if self.record.status != JobStatus::WaitingForQuota {
+            return Ok(());
+        }
+        let detail = match launched {
+            Some(name) => format!("launched {name}"),
+            None => format!("the {} phase's resources run", self.phase),
+        };
+        enter(self.ports.jobs(), self.record, self.phase.status(), &detail).await
     }
 
     async fn observe(&self, spec: &ResourceSpec, observed: Observed) -> Result<Step, RunnerError> {
@@ -327,6 +352,7 @@ mod tests {
     use super::*;
     use crate::acquire::acquire;
     use crate::fake::{prepared_job, FakeRunnerPorts, LIMITS};
+    use crate::release::release;
 
     /// A container job whose training slot is taken, as `AcquireQuota` leaves it.
     async fn training_job(ports: &FakeRunnerPorts) -> JobId {
@@ -356,6 +382,38 @@ mod tests {
                 JobStatus::WaitingForQuota,
                 JobStatus::Training
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_launch_whose_status_write_failed_gets_its_phase_status_back_at_the_next_look() {
+        let ports = FakeRunnerPorts::new(LIMITS);
+        let job_id = training_job(&ports).await;
+        *ports.sagemaker.refuse_creates.lock().unwrap() = 1;
+        advance(&ports, &job_id, Phase::Train).await.unwrap_err();
+        // The launch goes through; the status write after it does not.
+        *ports.jobs.failing_transitions.lock().unwrap() = 1;
+        let err = advance(&ports, &job_id, Phase::Train).await.unwrap_err();
+        assert_eq!(err.error_name(), ErrorName::ServiceUnavailable);
+        assert_eq!(*ports.sagemaker.create_calls.lock().unwrap(), 2);
+        assert_eq!(
+            ports.jobs.record(&job_id).unwrap().status,
+            JobStatus::WaitingForQuota
+        );
+
+        // The retried look finds the job running: the job trains again, and can be delivered.
+        let look = advance(&ports, &job_id, Phase::Train).await.unwrap();
+        assert!(!look.done);
+        let record = ports.jobs.record(&job_id).unwrap();
+        assert_eq!(record.status, JobStatus::Training);
+        assert_eq!(
+            record.history.last().unwrap().detail,
+            "the train phase's resources run"
+        );
+        assert_eq!(
+            *ports.sagemaker.create_calls.lock().unwrap(),
+            2,
+            "nothing launched twice"
         );
     }
 
@@ -541,6 +599,8 @@ mod tests {
                         .set_state(&name, ResourceState::Succeeded, None, false);
                 }
             }
+            // The next job takes the datasets once this one's training is over.
+            release(&ports, &job_id, Phase::Train).await.unwrap();
         }
         // One dataset group, two schemas, two datasets; two import jobs per job.
         assert_eq!(ports.personalize.names().len(), 5 + 2 * 2);

@@ -41,9 +41,9 @@ pub async fn cleanup<P: RunnerPorts>(
         (_, Some(status)) => format!("execution {status}"),
         _ => "job failed".to_owned(),
     };
-    // Slots first: they are what other jobs wait for; then the job's status; then the stops,
-    // which may take a while to show.
-    let released = release_job_slots(ports.slots(), job_id, form).await?;
+    // Slots (and held datasets) first: they are what other jobs wait for; then the job's
+    // status; then the stops, which may take a while to show.
+    let released = release_job_slots(ports.slots(), &record).await?;
     if let Some(status) = execution_status {
         if record.status.is_running() {
             fail_stopped_execution(ports.jobs(), &record, status).await?;

@@ -31,6 +31,9 @@ pub enum RunnerError {
     },
     #[error("{0}")]
     PhaseTimedOut(String),
+    /// The job's hold on its Personalize datasets lapsed and another job took them.
+    #[error("{0}")]
+    DatasetsLost(String),
     #[error("{0}")]
     Configuration(String),
 }
@@ -87,6 +90,8 @@ impl NamedError for RunnerError {
                 Phase::Score => ErrorName::ScoringFailed,
             },
             RunnerError::PhaseTimedOut(_) => ErrorName::PhaseTimedOut,
+            // The data the training needs may no longer be the job's: its import is undone.
+            RunnerError::DatasetsLost(_) => ErrorName::ImportFailed,
             RunnerError::Configuration(_) => ErrorName::ConfigurationInvalid,
         }
     }

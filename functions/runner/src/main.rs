@@ -6,6 +6,7 @@ mod acquire;
 mod advance;
 mod cleanup;
 mod config;
+mod datasets;
 mod error;
 #[cfg(test)]
 mod fake;

@@ -1,17 +1,18 @@
 //! What each phase creates, in stages: every resource of a stage must be ready before the next
 //! stage is created (a Personalize dataset needs its dataset group ACTIVE, an import needs its
-//! dataset). Names come from the job id, or from the result set for Personalize resources that
-//! every job of the result set shares, so describe-then-create never duplicates anything.
+//! dataset). Names come from the job id, or, for the Personalize resources that the jobs of a
+//! result set share, from the result set and the job's schema generation (the columns of its
+//! files: `recoflow_core::personalize_datasets`), so describe-then-create never duplicates
+//! anything and a dataset never gets data its schema does not fit.
 
 use recoflow_core::form::{Backend, JobForm};
 use recoflow_core::job::{JobId, JobRecord, Prepared};
 use recoflow_core::launch::{
-    DatasetType, ProcessingInput, ProcessingJobSpec, ResourceSpec, Tag, TrainingJobSpec, TAG_JOB_ID,
-    TAG_RESULT_SET, TAG_SUBMITTED_BY,
+    ProcessingInput, ProcessingJobSpec, ResourceSpec, Tag, TrainingJobSpec, TAG_JOB_ID, TAG_RESULT_SET,
+    TAG_SUBMITTED_BY,
 };
-use recoflow_core::phase::{
-    content_name, job_resource_name, result_set_resource_name, Phase, ResourceKind, ResourceState,
-};
+use recoflow_core::personalize_datasets::{dataset_files, SchemaGeneration};
+use recoflow_core::phase::{content_name, job_resource_name, Phase, ResourceKind, ResourceState};
 use serde_json::json;
 
 /// Where a processing job's container finds its inputs and leaves its output.
@@ -71,6 +72,11 @@ impl PlanContext<'_> {
             }
             attempt += 1;
         }
+    }
+
+    /// The result set's Personalize resources for this job's columns.
+    fn generation(&self) -> SchemaGeneration {
+        SchemaGeneration::of(&self.form.result_set, &dataset_files(self.prepared))
     }
 
     /// The resource of `kind` that succeeded in `phase` (the last attempt).
@@ -165,36 +171,24 @@ fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
     }))
 }
 
-/// (dataset type, S3 URI, columns) of each data file, in Personalize's order.
-fn dataset_files<'a>(ctx: &'a PlanContext<'_>) -> Vec<(DatasetType, &'a str, &'a [String])> {
-    let mut files: Vec<_> = ctx
-        .prepared
-        .files
-        .iter()
-        .filter_map(|f| DatasetType::for_field(&f.field).map(|t| (t, f.uri.as_str(), f.columns.as_slice())))
-        .collect();
-    files.sort_by_key(|(t, _, _)| *t);
-    files
-}
-
 fn personalize_import(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
-    let group = result_set_resource_name(&ctx.form.result_set, None);
-    let files = dataset_files(ctx);
+    let generation = ctx.generation();
+    let group = generation.dataset_group();
     let mut containers = vec![ResourceSpec::DatasetGroup {
         name: group.clone(),
         tags: ctx.tags(),
     }];
     let mut datasets = Vec::new();
     let mut imports = Vec::new();
-    for (dataset_type, uri, columns) in files {
-        let schema_json = avro_schema(dataset_type, columns);
-        let schema = content_name(dataset_type.lowercase(), &schema_json);
+    for file in dataset_files(ctx.prepared) {
+        let dataset_type = file.dataset_type;
+        let schema = content_name(dataset_type.lowercase(), &file.schema);
         containers.push(ResourceSpec::Schema {
             name: schema.clone(),
-            schema: schema_json,
+            schema: file.schema,
         });
         datasets.push(ResourceSpec::Dataset {
-            name: result_set_resource_name(&ctx.form.result_set, Some(dataset_type.lowercase())),
+            name: generation.resource(dataset_type.lowercase()),
             group: group.clone(),
             dataset_type,
             schema,
@@ -204,7 +198,7 @@ fn personalize_import(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
             name: ctx.job_name(Phase::Import, Some(dataset_type.lowercase())),
             group: group.clone(),
             dataset_type,
-            data_location: uri.to_owned(),
+            data_location: file.uri.to_owned(),
             tags: ctx.tags(),
         });
     }
@@ -218,16 +212,12 @@ fn personalize_settings(ctx: &PlanContext<'_>) -> recoflow_core::form::Personali
         .unwrap_or_else(|| serde_json::from_value(json!({})).expect("the personalize block's defaults"))
 }
 
-fn solution_name(ctx: &PlanContext<'_>) -> String {
-    let settings = personalize_settings(ctx);
-    let hpo = if settings.perform_hpo { "hpo" } else { "std" };
-    result_set_resource_name(&ctx.form.result_set, Some(&format!("{}-{hpo}", settings.recipe)))
-}
-
 fn personalize_train(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
     let settings = personalize_settings(ctx);
-    let group = result_set_resource_name(&ctx.form.result_set, None);
-    let solution = solution_name(ctx);
+    let generation = ctx.generation();
+    let group = generation.dataset_group();
+    let hpo = if settings.perform_hpo { "hpo" } else { "std" };
+    let solution = generation.resource(&format!("{}-{hpo}", settings.recipe));
     let name = ctx.job_name(Phase::Train, None);
     let arn = ctx.record.resources.get(&name).and_then(|r| r.arn.clone());
     vec![
@@ -263,34 +253,12 @@ fn batch_inference(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
     })
 }
 
-/// Personalize's Avro schema for a CSV with these (upper-case) columns. Known columns get the
-/// types Personalize requires; every other column is optional categorical metadata.
-pub fn avro_schema(dataset_type: DatasetType, columns: &[String]) -> String {
-    let fields: Vec<serde_json::Value> = columns
-        .iter()
-        .map(|column| match column.as_str() {
-            "USER_ID" | "ITEM_ID" => json!({"name": column, "type": "string"}),
-            "TIMESTAMP" | "CREATION_TIMESTAMP" => json!({"name": column, "type": "long"}),
-            "EVENT_TYPE" => json!({"name": column, "type": "string"}),
-            "EVENT_VALUE" => json!({"name": column, "type": ["null", "float"]}),
-            _ => json!({"name": column, "type": ["null", "string"], "categorical": true}),
-        })
-        .collect();
-    json!({
-        "type": "record",
-        "name": dataset_type.as_str().to_ascii_lowercase(),
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": fields,
-        "version": "1.0",
-    })
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use recoflow_core::fakes::test_form;
     use recoflow_core::job::{now_rfc3339, JobSource, PreparedFile};
+    use recoflow_core::launch::DatasetType;
     use recoflow_core::phase::LaunchedResource;
 
     fn record(backend: &str) -> JobRecord {
@@ -463,11 +431,62 @@ mod tests {
                 vec![ResourceKind::DatasetImportJob, ResourceKind::DatasetImportJob],
             ]
         );
-        assert_eq!(stages[0][0].name(), "rf-spring");
-        let ResourceSpec::Dataset { dataset_type, .. } = &stages[1][0] else {
+        let group = stages[0][0].name();
+        assert!(
+            group.starts_with("rf-spring-g"),
+            "named by the schema generation: {group}"
+        );
+        let ResourceSpec::Dataset {
+            dataset_type,
+            group: dataset_group,
+            ..
+        } = &stages[1][0]
+        else {
             panic!()
         };
         assert_eq!(*dataset_type, DatasetType::Interactions, "interactions first");
+        assert_eq!(dataset_group, group);
+        assert_eq!(stages[1][0].name(), format!("{group}-interactions"));
+    }
+
+    /// Every name the job's Personalize resources get, by kind.
+    fn personalize_names(record: &JobRecord) -> Vec<(ResourceKind, String)> {
+        [Phase::Import, Phase::Train]
+            .into_iter()
+            .flat_map(|phase| stages(&ctx(record), phase).unwrap())
+            .flatten()
+            .filter(|spec| !spec.kind().is_job())
+            .map(|spec| (spec.kind(), spec.name().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_header_gets_a_dataset_group_of_its_own_and_the_same_columns_share_one() {
+        let before = record("personalize");
+        let mut rerun = record("personalize");
+        rerun.job_id = JobId::parse("spring-2").unwrap();
+        assert_eq!(personalize_names(&before), personalize_names(&rerun));
+
+        let mut changed = record("personalize");
+        changed.prepared.as_mut().unwrap().files[0]
+            .columns
+            .push("AGE".into());
+        let mut with_items = record("personalize");
+        with_items.prepared.as_mut().unwrap().files.push(PreparedFile {
+            field: "dataset.items".into(),
+            uri: "s3://data/items.csv".into(),
+            bytes: 10,
+            columns: vec!["ITEM_ID".into(), "CATEGORY".into()],
+        });
+        let old: Vec<(ResourceKind, String)> = personalize_names(&before);
+        for other in [&changed, &with_items] {
+            for (kind, name) in personalize_names(other) {
+                // Schemas are named by their content; a changed one is new, an unchanged one shared.
+                if kind != ResourceKind::Schema {
+                    assert!(!old.iter().any(|(_, n)| *n == name), "{kind:?} {name} is shared");
+                }
+            }
+        }
     }
 
     #[test]
@@ -496,22 +515,5 @@ mod tests {
         };
         assert_eq!(solution_version_arn, &format!("arn:{name}"));
         assert_eq!(*num_results, 5);
-    }
-
-    #[test]
-    fn schemas_type_the_known_columns() {
-        let schema: serde_json::Value = serde_json::from_str(&avro_schema(
-            DatasetType::Interactions,
-            &[
-                "USER_ID".into(),
-                "ITEM_ID".into(),
-                "TIMESTAMP".into(),
-                "EVENT_TYPE".into(),
-                "DEVICE".into(),
-            ],
-        ))
-        .unwrap();
-        assert_eq!(schema["fields"][2], json!({"name": "TIMESTAMP", "type": "long"}));
-        assert_eq!(schema["fields"][4]["categorical"], true);
     }
 }

@@ -1,5 +1,6 @@
 //! `ReleaseQuota`: gives the phase's slot back once the phase is done, whatever the job's
-//! status (a release after a cancel or a failure is as welcome). Repeating it is harmless.
+//! status (a release after a cancel or a failure is as welcome), and after the training a
+//! Personalize job's hold on its datasets. Repeating it is harmless.
 
 use recoflow_core::job::JobId;
 use recoflow_core::phase::Phase;
@@ -7,6 +8,7 @@ use recoflow_core::ports::SlotStore;
 use recoflow_core::quota::{Pool, SlotHolder};
 use tracing::info;
 
+use crate::datasets;
 use crate::error::RunnerError;
 use crate::ports::RunnerPorts;
 use crate::step::{job_form, job_record, RunnerOutput};
@@ -18,12 +20,20 @@ pub async fn release<P: RunnerPorts>(
 ) -> Result<RunnerOutput, RunnerError> {
     let record = job_record(ports.jobs(), job_id).await?;
     let form = job_form(&record)?;
-    let Some((pool, units)) = Pool::for_phase(&form, phase) else {
+    let mut released = Vec::new();
+    if let Some((pool, units)) = Pool::for_phase(&form, phase) {
+        // A holder is known by its job and phase; its lease does not matter to a release.
+        let holder = SlotHolder::new(job_id, phase, units, 0, 0);
+        let held = ports.slots().release(&pool, &holder).await?;
+        info!(pool = %pool, released = held, "phase slot released");
+        released.push(format!("slot in {pool} released"));
+    }
+    if let Some(group) = datasets::give_back(ports, &record, &form, phase).await? {
+        info!(dataset_group = %group, "datasets released");
+        released.push(format!("datasets of {group} released"));
+    }
+    if released.is_empty() {
         return Ok(RunnerOutput::done(job_id, "no quota held"));
-    };
-    // A holder is known by its job and phase; its lease does not matter to a release.
-    let holder = SlotHolder::new(job_id, phase, units, 0, 0);
-    let released = ports.slots().release(&pool, &holder).await?;
-    info!(pool = %pool, released, "phase slot released");
-    Ok(RunnerOutput::done(job_id, &format!("slot in {pool} released")))
+    }
+    Ok(RunnerOutput::done(job_id, &released.join("; ")))
 }

@@ -4,9 +4,11 @@
 use recoflow_core::errors::TransitionError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
-use recoflow_core::ports::{JobStore, TransitionExtras};
+use recoflow_core::ports::{JobStore, SlotStore, TransitionExtras};
+use recoflow_core::quota::{Pool, PoolState, SlotHolder};
 use recoflow_core::task::PhaseProgress;
 use serde::Serialize;
+use tracing::warn;
 
 use crate::error::RunnerError;
 
@@ -76,4 +78,24 @@ pub async fn enter<J: JobStore>(
         Err(TransitionError::Illegal { from, .. }) if from == to => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The pool, after reclaiming the slots of holders whose execution died without releasing:
+/// their leases have run out.
+pub async fn pool_without_expired<S: SlotStore>(
+    slots: &S,
+    pool: &Pool,
+    now: i64,
+) -> Result<PoolState, RunnerError> {
+    let state = slots.pool(pool).await?;
+    let expired: Vec<&SlotHolder> = state.holders.iter().filter(|h| h.is_expired(now)).collect();
+    if expired.is_empty() {
+        return Ok(state);
+    }
+    for holder in expired {
+        if slots.reclaim(pool, holder).await? {
+            warn!(pool = %pool, holder = %holder.id(), "reclaimed a slot whose lease expired");
+        }
+    }
+    Ok(slots.pool(pool).await?)
 }

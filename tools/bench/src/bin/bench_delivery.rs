@@ -3,9 +3,11 @@
 //! file instead of S3, so the figure is the writing path's.
 //!
 //!     bench-delivery gen USERS OUT_FILE          # Personalize batch output, 25 items per user
-//!     bench-delivery run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT]
+//!     bench-delivery run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT [JOBS_TABLE]]
 //!
-//! `run` prints one JSON line: users written, seconds, users per second, peak RSS (KiB).
+//! `run` prints one JSON line: users written, seconds, users per second, peak RSS (KiB). The
+//! job's record is kept in memory, or, given JOBS_TABLE (a real table: the pointer's publish
+//! checks the job's status there), in that table of the endpoint.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -16,12 +18,12 @@ use async_trait::async_trait;
 use deliver::handler::handle;
 use deliver::ports::{DeliverPorts, DeliverSettings};
 use recoflow_aws::clients::DynamoDb;
-use recoflow_aws::DynamoRecommendations;
+use recoflow_aws::{DynamoJobStore, DynamoRecommendations};
 use recoflow_core::clock::SystemClock;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{test_form, FakeJobStore};
-use recoflow_core::job::JobStatus;
-use recoflow_core::ports::{ObjectHead, ObjectRead, ObjectStore, ObjectStream};
+use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::ports::{Created, JobStore, KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream};
 use recoflow_core::task::JobTask;
 use tokio::io::AsyncSeekExt;
 use tokio::sync::mpsc;
@@ -93,6 +95,25 @@ impl ObjectStore for LocalObjects {
         Ok(keys)
     }
 
+    /// The whole directory is one page: the benchmark has one score file.
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        _continuation: Option<&str>,
+    ) -> Result<KeyPage, ServiceError> {
+        let keys = self.list(bucket, prefix, usize::MAX).await?;
+        let keys = keys
+            .into_iter()
+            .filter(|key| start_after.is_none_or(|after| key.as_str() > after))
+            .collect();
+        Ok(KeyPage {
+            keys,
+            continuation: None,
+        })
+    }
+
     async fn put(&self, _: &str, _: &str, _: Vec<u8>, _: &str) -> Result<(), ServiceError> {
         Err(unsupported("put"))
     }
@@ -116,22 +137,22 @@ impl ObjectStore for LocalObjects {
     }
 }
 
-/// The Deliver step's ports for the benchmark: the job record in memory, scores from local
-/// files, the lists written through the real DynamoDB adapter, real time.
-struct BenchPorts {
-    jobs: FakeJobStore,
+/// The Deliver step's ports for the benchmark: the job record in memory or in a jobs table,
+/// scores from local files, the lists written through the real DynamoDB adapter, real time.
+struct BenchPorts<J> {
+    jobs: J,
     objects: LocalObjects,
     lists: DynamoRecommendations,
     settings: DeliverSettings,
 }
 
-impl DeliverPorts for BenchPorts {
-    type Jobs = FakeJobStore;
+impl<J: JobStore> DeliverPorts for BenchPorts<J> {
+    type Jobs = J;
     type Objects = LocalObjects;
     type Lists = DynamoRecommendations;
     type Clock = SystemClock;
 
-    fn jobs(&self) -> &FakeJobStore {
+    fn jobs(&self) -> &J {
         &self.jobs
     }
 
@@ -149,6 +170,28 @@ impl DeliverPorts for BenchPorts {
 
     fn settings(&self) -> &DeliverSettings {
         &self.settings
+    }
+}
+
+fn settings() -> DeliverSettings {
+    DeliverSettings {
+        results_bucket: "results".into(),
+        retention_seconds: 3600,
+        budget: Duration::from_secs(3600),
+        max_skipped_share: 0.0,
+    }
+}
+
+/// Runs the delivery to its end; the users written and the seconds it took.
+async fn deliver_all<J: JobStore>(ports: BenchPorts<J>, job_id: &JobId) -> Result<(u64, f64), String> {
+    let started = Instant::now();
+    loop {
+        let progress = handle(&ports, JobTask::new(job_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        if progress.done {
+            return Ok((progress.users, started.elapsed().as_secs_f64()));
+        }
     }
 }
 
@@ -184,7 +227,16 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn run(scores: &str, endpoint: &str, table: &str, in_flight: usize) -> Result<(), String> {
+/// Where the benchmark writes: the endpoint, its recommendations table and, if the job's record
+/// is kept there, its jobs table.
+struct Target<'a> {
+    endpoint: &'a str,
+    table: &'a str,
+    jobs_table: Option<&'a str>,
+    in_flight: usize,
+}
+
+async fn run(scores: &str, target: &Target<'_>) -> Result<(), String> {
     // A data root with the scores as the job's batch output and a tiny data set for the
     // fallback lists (their cost is not what this measures).
     let root = std::env::temp_dir().join(format!("recoflow-bench-{}", std::process::id()));
@@ -203,41 +255,59 @@ async fn run(scores: &str, endpoint: &str, table: &str, in_flight: usize) -> Res
     .map_err(|e| e.to_string())?;
 
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
+        .endpoint_url(target.endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .load()
         .await;
-    let jobs = FakeJobStore::default();
-    let job_id = jobs.insert_queued("bench-1", test_form("container"));
-    jobs.force_status(&job_id, JobStatus::Scoring);
-    let ports = BenchPorts {
-        jobs,
-        objects: LocalObjects { root: root.clone() },
-        lists: DynamoRecommendations::new(DynamoDb::new(&sdk), table, in_flight),
-        settings: DeliverSettings {
-            results_bucket: "results".into(),
-            retention_seconds: 3600,
-            budget: Duration::from_secs(3600),
-            max_skipped_share: 0.0,
-        },
-    };
-    let started = Instant::now();
-    let users = loop {
-        let progress = handle(&ports, JobTask::new(&job_id))
+    let client = DynamoDb::new(&sdk);
+    // The same name when the record is in memory: the fake endpoint answers every check.
+    let jobs_table = target.jobs_table.unwrap_or("bench-jobs");
+    let lists = DynamoRecommendations::new(client.clone(), target.table, jobs_table, target.in_flight);
+    let objects = LocalObjects { root: root.clone() };
+    let memory = FakeJobStore::default();
+    let job_id = memory.insert_queued("bench-1", test_form("container"));
+    memory.force_status(&job_id, JobStatus::Scoring);
+    let measured = match target.jobs_table {
+        None => {
+            deliver_all(
+                BenchPorts {
+                    jobs: memory,
+                    objects,
+                    lists,
+                    settings: settings(),
+                },
+                &job_id,
+            )
             .await
-            .map_err(|e| e.to_string())?;
-        if progress.done {
-            break progress.users;
+        }
+        Some(table) => {
+            let jobs = DynamoJobStore::new(client, table);
+            let record = memory.record(&job_id).ok_or("the bench job vanished")?;
+            if jobs.create(&record).await.map_err(|e| e.to_string())? != Created::New {
+                return Err(format!(
+                    "{table} already holds job {job_id}: run against a fresh stack"
+                ));
+            }
+            deliver_all(
+                BenchPorts {
+                    jobs,
+                    objects,
+                    lists,
+                    settings: settings(),
+                },
+                &job_id,
+            )
+            .await
         }
     };
-    let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&root);
+    let (users, seconds) = measured?;
     let result: HashMap<&str, serde_json::Value> = HashMap::from([
         ("users", users.into()),
         ("seconds", seconds.into()),
         ("users_per_second", (users as f64 / seconds).into()),
         ("peak_rss_kib", peak_rss_kib().into()),
-        ("in_flight", in_flight.into()),
+        ("in_flight", target.in_flight.into()),
     ]);
     println!("{}", serde_json::to_string(&result).unwrap_or_default());
     Ok(())
@@ -251,12 +321,18 @@ async fn main() {
             .parse()
             .map_err(|_| "USERS must be a number".to_owned())
             .and_then(|users| generate(users, &args[3]).map_err(|e| e.to_string())),
-        Some("run") if (5..=6).contains(&args.len()) => {
-            let in_flight = args.get(5).and_then(|n| n.parse().ok()).unwrap_or(8);
-            run(&args[2], &args[3], &args[4], in_flight).await
+        Some("run") if (5..=7).contains(&args.len()) => {
+            let target = Target {
+                endpoint: &args[3],
+                table: &args[4],
+                jobs_table: args.get(6).map(String::as_str),
+                in_flight: args.get(5).and_then(|n| n.parse().ok()).unwrap_or(8),
+            };
+            run(&args[2], &target).await
         }
         _ => Err(
-            "usage: bench-delivery gen USERS OUT_FILE | run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT]".into(),
+            "usage: bench-delivery gen USERS OUT_FILE | run SCORES_FILE ENDPOINT TABLE [IN_FLIGHT [JOBS_TABLE]]"
+                .into(),
         ),
     };
     if let Err(err) = outcome {
