@@ -226,11 +226,31 @@ pub struct Delivery {
     pub fallbacks_written: bool,
     #[serde(default)]
     pub published: bool,
+    /// A cursor saved before `prefix` and `key` were kept named every score file and the index
+    /// of the one being read: read, never written, so such a delivery resumes where it stood
+    /// ([`Delivery::resume_saved_files`]).
+    #[serde(default, rename = "files", skip_serializing)]
+    pub saved_files: Vec<String>,
+    #[serde(default, rename = "file", skip_serializing)]
+    pub saved_file: usize,
 }
 
 impl Delivery {
     pub fn scores_done(&self) -> bool {
         self.key.is_none()
+    }
+
+    /// A cursor saved with its file names (no prefix yet) goes on from the file it was
+    /// reading, under `prefix`; one past its last file is done. Others are left as they are.
+    pub fn resume_saved_files(&mut self, prefix: &str) {
+        if !self.prefix.is_empty() {
+            return;
+        }
+        self.prefix = prefix.to_owned();
+        self.key = self.saved_files.get(self.saved_file).cloned();
+        self.files_read = self.saved_file as u64;
+        self.saved_files = Vec::new();
+        self.saved_file = 0;
     }
 }
 

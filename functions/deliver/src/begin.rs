@@ -29,7 +29,11 @@ pub(crate) async fn begin_or_resume<P: DeliverPorts>(
         (JobStatus::Succeeded, Some(delivery)) if delivery.published => {
             Ok(Start::AlreadyPublished(delivery.clone()))
         }
-        (JobStatus::Delivering, Some(delivery)) => Ok(Start::Writing(delivery.clone())),
+        (JobStatus::Delivering, Some(delivery)) => {
+            let mut delivery = delivery.clone();
+            delivery.resume_saved_files(&scores_prefix(&record.job_id));
+            Ok(Start::Writing(delivery))
+        }
         (JobStatus::Scoring | JobStatus::Delivering, _) => Ok(Start::Writing(begin(ports, record).await?)),
         (status, _) => Err(DeliverError::NotDeliverable {
             job_id: record.job_id.clone(),

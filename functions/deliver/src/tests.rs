@@ -11,7 +11,7 @@ use recoflow_core::delivery::{keys, version_id, Pointer, StoredList};
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeObjects, FakeRecommendations};
 use recoflow_core::job::{JobId, JobStatus};
-use recoflow_core::ports::{JobStore, Published, RecommendationStore, TransitionExtras};
+use recoflow_core::ports::{JobStore, ObjectStore, Published, RecommendationStore, TransitionExtras};
 use recoflow_core::task::JobTask;
 
 use crate::error::DeliverError;
@@ -496,4 +496,56 @@ async fn banned_items_take_no_share_of_the_popular_lists() {
     // Of the interactions with items that may be shown: dress 2, bag 1 (tent's 3 not counted).
     assert_eq!(global.items, ["dress", "bag"]);
     assert_eq!(global.scores, [0.666667, 0.333333]);
+}
+
+#[tokio::test]
+async fn a_delivery_saved_with_its_file_names_resumes_at_the_file_it_was_reading() {
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
+    let files = ["jobs/spring-1/scores/a.out", "jobs/spring-1/scores/b.out"];
+    // The scores are these two files (as the saved names said).
+    ports
+        .objects
+        .delete("results", "jobs/spring-1/scores/users.jsonl.out")
+        .await
+        .unwrap();
+    ports
+        .objects
+        .insert("results", files[0], line("u2", &["dress"]) + "\n");
+    ports.objects.insert(
+        "results",
+        files[1],
+        line("u3", &["tent"]) + "\n" + &line("u4", &["tent"]),
+    );
+    ports.jobs.force_status(&job_id, JobStatus::Delivering);
+    // As a delivery saved it before the cursor kept a prefix: a.out read, b.out next.
+    let saved: recoflow_core::delivery::Delivery = serde_json::from_value(serde_json::json!({
+        "version": "20261123T000000Z-aaaaaaaa", "started_at": "2026-11-23T00:00:00.000Z",
+        "expires_at": 1_800_000_000, "files": files, "file": 1, "offset": 0, "users": 1,
+        "skipped": 0, "segments": 0, "fallbacks_written": false, "published": false
+    }))
+    .unwrap();
+    ports
+        .jobs
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(&job_id)
+        .unwrap()
+        .delivery = Some(saved);
+
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    let pointer = pointer(&ports);
+    assert_eq!(pointer.users, 3, "a.out's user counted once, b.out's two read");
+    let lists = ports.table().lists.lock().unwrap();
+    assert!(lists.contains_key(&keys::user("spring", &pointer.version, "u4")));
+    assert!(
+        !lists.contains_key(&keys::user("spring", &pointer.version, "u2")),
+        "a.out is not read again"
+    );
+    drop(lists);
+    let stored = serde_json::to_value(ports.jobs.record(&job_id).unwrap().delivery.unwrap()).unwrap();
+    assert!(
+        stored.get("files").is_none() && stored["prefix"] == "jobs/spring-1/scores/",
+        "{stored}"
+    );
 }
