@@ -17,12 +17,13 @@ use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
     Acquired, Clock, Created, ExecutionStart, Executions, FoldOutcome, FoldStore, FoldedFailures, JobPatch,
-    JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Published,
-    RecommendationStore, SecretSource, SlotStore, TransitionError, TransitionExtras, WebhookPoster,
-    WebhookReply,
+    JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Page,
+    PointerSwitch, Published, RecommendationStore, SecretSource, SlotStore, TransitionError,
+    TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
 };
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
+use crate::versions::{ResultSetEntry, VersionRecord};
 
 /// A valid form for tests: `backend` is "personalize" or "container"; data in bucket `data`.
 pub fn test_form(backend: &str) -> JobForm {
@@ -672,6 +673,9 @@ impl MlService for FakeMlService {
 pub struct FakeRecommendations {
     pub lists: Mutex<BTreeMap<String, StoredList>>,
     pub pointers: Mutex<BTreeMap<String, Pointer>>,
+    /// Version records by (result set, version); result-set entries by name.
+    pub versions: Mutex<BTreeMap<(String, String), VersionRecord>>,
+    pub entries: Mutex<BTreeMap<String, ResultSetEntry>>,
     /// The jobs table a publish is conditioned on (the version's job must be `DELIVERING`);
     /// `None` for tests that only read.
     pub jobs: Option<Arc<FakeJobStore>>,
@@ -689,6 +693,102 @@ impl FakeRecommendations {
             jobs: Some(jobs),
             ..Self::default()
         }
+    }
+}
+
+/// The page of `items` (in order) after the one whose key is `after`, and the next cursor.
+fn page<T: Clone>(items: Vec<(String, T)>, limit: u32, after: Option<&str>) -> Page<T> {
+    let start = after.map_or(0, |a| {
+        items
+            .iter()
+            .position(|(k, _)| k == a)
+            .map_or(items.len(), |i| i + 1)
+    });
+    let taken: Vec<(String, T)> = items.into_iter().skip(start).take(limit as usize + 1).collect();
+    let more = taken.len() > limit as usize;
+    let page: Vec<(String, T)> = taken.into_iter().take(limit as usize).collect();
+    let next = more.then(|| page.last().map(|(k, _)| k.clone())).flatten();
+    (page.into_iter().map(|(_, v)| v).collect(), next)
+}
+
+#[async_trait]
+impl VersionStore for FakeRecommendations {
+    async fn put_version(&self, record: &VersionRecord) -> Result<(), ServiceError> {
+        let key = (record.version_of.clone(), record.version.clone());
+        self.versions.lock().unwrap().insert(key, record.clone());
+        Ok(())
+    }
+
+    async fn version(&self, result_set: &str, version: &str) -> Result<Option<VersionRecord>, ServiceError> {
+        let key = (result_set.to_owned(), version.to_owned());
+        Ok(self.versions.lock().unwrap().get(&key).cloned())
+    }
+
+    async fn versions(
+        &self,
+        result_set: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<VersionRecord>, ServiceError> {
+        let newest_first: Vec<(String, VersionRecord)> = self
+            .versions
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .filter(|((rs, _), _)| rs == result_set)
+            .map(|((_, v), r)| (v.clone(), r.clone()))
+            .collect();
+        Ok(page(newest_first, limit, after))
+    }
+
+    async fn put_entry(&self, entry: &ResultSetEntry) -> Result<(), ServiceError> {
+        self.entries
+            .lock()
+            .unwrap()
+            .insert(entry.result_set.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn entry(&self, result_set: &str) -> Result<Option<ResultSetEntry>, ServiceError> {
+        Ok(self.entries.lock().unwrap().get(result_set).cloned())
+    }
+
+    async fn entries(&self, limit: u32, after: Option<&str>) -> Result<Page<ResultSetEntry>, ServiceError> {
+        let by_name: Vec<(String, ResultSetEntry)> = self
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        Ok(page(by_name, limit, after))
+    }
+
+    async fn switch_pointer(
+        &self,
+        pointer: &Pointer,
+        expected: Option<&str>,
+    ) -> Result<PointerSwitch, ServiceError> {
+        let mut pointers = self.pointers.lock().unwrap();
+        let current = pointers.get(&pointer.result_set).map(|p| p.version.clone());
+        if current.as_deref() != expected {
+            return Ok(PointerSwitch::Moved { current });
+        }
+        pointers.insert(pointer.result_set.clone(), pointer.clone());
+        Ok(PointerSwitch::Switched)
+    }
+
+    async fn note_stale_alert(&self, result_set: &str, version: &str) -> Result<bool, ServiceError> {
+        let mut entries = self.entries.lock().unwrap();
+        let Some(entry) = entries.get_mut(result_set) else {
+            return Ok(false);
+        };
+        if entry.stale_alert_for.as_deref() == Some(version) {
+            return Ok(false);
+        }
+        entry.stale_alert_for = Some(version.to_owned());
+        Ok(true)
     }
 }
 

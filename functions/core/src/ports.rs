@@ -15,6 +15,7 @@ use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, ListCurs
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::LaunchedResource;
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
+use crate::versions::{ResultSetEntry, VersionRecord};
 
 /// Outcome of creating a job record.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +266,48 @@ pub trait RecommendationStore: Send + Sync {
     /// newer, and only while the version's job (`pointer.job_id`) is `DELIVERING` in the jobs
     /// table, so a job cancelled in the last moments of its delivery never becomes current.
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError>;
+}
+
+/// What became of a promote or rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointerSwitch {
+    Switched,
+    /// The pointer no longer names the version the caller saw: nothing changed.
+    Moved {
+        current: Option<String>,
+    },
+}
+
+/// A page of a listing and the cursor of the next one.
+pub type Page<T> = (Vec<T>, Option<String>);
+
+/// Versions beside the pointer, and the result-set entries (the recommendations table; see
+/// `versions`).
+#[async_trait]
+pub trait VersionStore: Send + Sync {
+    async fn put_version(&self, record: &VersionRecord) -> Result<(), ServiceError>;
+    async fn version(&self, result_set: &str, version: &str) -> Result<Option<VersionRecord>, ServiceError>;
+    /// A result set's versions, newest first: at most `limit` after the version `after`.
+    async fn versions(
+        &self,
+        result_set: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<VersionRecord>, ServiceError>;
+    async fn put_entry(&self, entry: &ResultSetEntry) -> Result<(), ServiceError>;
+    async fn entry(&self, result_set: &str) -> Result<Option<ResultSetEntry>, ServiceError>;
+    /// Result-set entries by name: at most `limit` after the result set `after`.
+    async fn entries(&self, limit: u32, after: Option<&str>) -> Result<Page<ResultSetEntry>, ServiceError>;
+    /// One conditional write: the pointer becomes `pointer` only if it still names `expected`
+    /// (`None`: there is no pointer yet).
+    async fn switch_pointer(
+        &self,
+        pointer: &Pointer,
+        expected: Option<&str>,
+    ) -> Result<PointerSwitch, ServiceError>;
+    /// Notes that a staleness alert went out while `version` was current; `false` if one was
+    /// noted for it already (the alert is sent once until a newer version).
+    async fn note_stale_alert(&self, result_set: &str, version: &str) -> Result<bool, ServiceError>;
 }
 
 /// A secret kept in an SSM SecureString (the Slack webhook URL, the web page's access token).
