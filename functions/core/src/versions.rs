@@ -150,13 +150,36 @@ mod tests {
     #[test]
     fn a_version_s_state_follows_the_pointer_and_its_record() {
         let now = 1_000;
-        assert_eq!(record(false, true, false, 2_000).state(Some("v1"), now), VersionState::Current);
-        assert_eq!(record(true, false, false, 2_000).state(Some("v2"), now), VersionState::Held);
-        assert_eq!(record(true, false, false, 2_000).state(Some("v1"), now), VersionState::Current, "promoted");
-        assert_eq!(record(true, true, false, 2_000).state(None, now), VersionState::Superseded, "promoted, then rolled back");
-        assert_eq!(record(false, true, false, 2_000).state(Some("v2"), now), VersionState::Superseded);
-        assert_eq!(record(true, false, true, 2_000).state(Some("v2"), now), VersionState::Discarded);
-        assert_eq!(record(false, true, false, 900).state(Some("v2"), now), VersionState::Expired);
+        assert_eq!(
+            record(false, true, false, 2_000).state(Some("v1"), now),
+            VersionState::Current
+        );
+        assert_eq!(
+            record(true, false, false, 2_000).state(Some("v2"), now),
+            VersionState::Held
+        );
+        assert_eq!(
+            record(true, false, false, 2_000).state(Some("v1"), now),
+            VersionState::Current,
+            "promoted"
+        );
+        assert_eq!(
+            record(true, true, false, 2_000).state(None, now),
+            VersionState::Superseded,
+            "promoted, then rolled back"
+        );
+        assert_eq!(
+            record(false, true, false, 2_000).state(Some("v2"), now),
+            VersionState::Superseded
+        );
+        assert_eq!(
+            record(true, false, true, 2_000).state(Some("v2"), now),
+            VersionState::Discarded
+        );
+        assert_eq!(
+            record(false, true, false, 900).state(Some("v2"), now),
+            VersionState::Expired
+        );
         assert_eq!(VersionState::Superseded.to_string(), "SUPERSEDED");
     }
 }

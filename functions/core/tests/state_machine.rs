@@ -250,10 +250,17 @@ fn every_catch_into_the_failure_path_names_its_state() {
             let next = rule["Next"].as_str().unwrap();
             if past_failed_state_note(next) == "Cleanup" && next != "Cleanup" {
                 assert!(scope.is_empty(), "{name}: only top-level states lead to Cleanup");
-                assert_eq!(all[next]["Result"], json!(name), "{next} must note {name} as the failed state");
+                assert_eq!(
+                    all[next]["Result"],
+                    json!(name),
+                    "{next} must note {name} as the failed state"
+                );
                 named += 1;
             } else {
-                assert_ne!(next, "Cleanup", "{name}: its Catch must note the failed state before Cleanup");
+                assert_ne!(
+                    next, "Cleanup",
+                    "{name}: its Catch must note the failed state before Cleanup"
+                );
             }
         }
     }

@@ -58,7 +58,10 @@ mod tests {
     /// The textbook example: 1 1 2 2 4 6 9 has median 2 and MAD 1.
     #[test]
     fn median_and_mad_match_the_worked_example() {
-        assert_eq!(median_and_mad(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0]), Some((2.0, 1.0)));
+        assert_eq!(
+            median_and_mad(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0]),
+            Some((2.0, 1.0))
+        );
         // Even count: the middle two averaged (0 2 5 6 → 3.5; deviations 3.5 1.5 1.5 2.5 → 2).
         assert_eq!(median_and_mad(&[0.0, 2.0, 5.0, 6.0]), Some((3.5, 2.0)));
         assert_eq!(median_and_mad(&[]), None);

@@ -101,7 +101,9 @@ impl Check<'_> {
     fn value(&mut self, metric: Metric, rule: &str) -> Option<f64> {
         let value = self.metrics.get(metric);
         if value.is_none() {
-            self.notes.push(format!("{rule} {metric}: this version has no {metric}; not checked"));
+            self.notes.push(format!(
+                "{rule} {metric}: this version has no {metric}; not checked"
+            ));
         }
         value
     }
@@ -127,10 +129,17 @@ impl Check<'_> {
     }
 
     /// Relative change against the current version; `drop_only` counts only falls.
-    fn changes(&mut self, rule: &str, bounds: &BTreeMap<Metric, f64>, current: Option<&VersionMetrics>, drop_only: bool) {
+    fn changes(
+        &mut self,
+        rule: &str,
+        bounds: &BTreeMap<Metric, f64>,
+        current: Option<&VersionMetrics>,
+        drop_only: bool,
+    ) {
         let Some(current) = current else {
             if !bounds.is_empty() {
-                self.notes.push(format!("{rule}: no current version to compare with; not checked"));
+                self.notes
+                    .push(format!("{rule}: no current version to compare with; not checked"));
             }
             return;
         };
@@ -138,7 +147,11 @@ impl Check<'_> {
             let (Some(value), Some(previous)) = (self.value(metric, rule), current.get(metric)) else {
                 continue;
             };
-            let delta = if drop_only { previous - value } else { (value - previous).abs() };
+            let delta = if drop_only {
+                previous - value
+            } else {
+                (value - previous).abs()
+            };
             let change = if previous.abs() > f64::EPSILON {
                 delta / previous.abs()
             } else if delta > f64::EPSILON {
@@ -189,7 +202,13 @@ pub fn evaluate(
         notes: Vec::new(),
     };
     if metrics.banned_served > 0 {
-        check.fail("never_banned", Metric::BannedServed, metrics.banned_served as f64, 0.0, None);
+        check.fail(
+            "never_banned",
+            Metric::BannedServed,
+            metrics.banned_served as f64,
+            0.0,
+            None,
+        );
     }
     let rules = match gate {
         Some(gate) => {
@@ -202,8 +221,17 @@ pub fn evaluate(
             "form"
         }
         None => {
-            check.bounds("min", &[(Metric::UsersPersonalized, 1.0)].into(), |value, bound| value < bound);
-            check.changes("max_drop", &[(Metric::UsersPersonalized, DEFAULT_MAX_DROP)].into(), current, true);
+            check.bounds(
+                "min",
+                &[(Metric::UsersPersonalized, 1.0)].into(),
+                |value, bound| value < bound,
+            );
+            check.changes(
+                "max_drop",
+                &[(Metric::UsersPersonalized, DEFAULT_MAX_DROP)].into(),
+                current,
+                true,
+            );
             "default"
         }
     };
@@ -240,7 +268,12 @@ mod tests {
             "max_change": {"users_personalized": 0.2}
         }));
         // The case: a users file with 10 % of the users.
-        let outcome = evaluate(Some(&gate), &metrics(2_000, 0.3), Some(&metrics(20_000, 0.3)), &[]);
+        let outcome = evaluate(
+            Some(&gate),
+            &metrics(2_000, 0.3),
+            Some(&metrics(20_000, 0.3)),
+            &[],
+        );
         assert!(!outcome.passed);
         assert_eq!(
             outcome.failures,
@@ -254,8 +287,18 @@ mod tests {
         );
         let low = evaluate(Some(&gate), &metrics(500, 0.01), None, &[]);
         let rules: Vec<(&str, Metric)> = low.failures.iter().map(|f| (f.rule.as_str(), f.metric)).collect();
-        assert_eq!(rules, [("min", Metric::UsersPersonalized), ("min", Metric::CatalogCoverage)]);
-        assert!(low.notes.iter().any(|n| n.contains("no current version")), "{:?}", low.notes);
+        assert_eq!(
+            rules,
+            [
+                ("min", Metric::UsersPersonalized),
+                ("min", Metric::CatalogCoverage)
+            ]
+        );
+        assert!(
+            low.notes.iter().any(|n| n.contains("no current version")),
+            "{:?}",
+            low.notes
+        );
         assert_eq!(low.on_fail, OnFail::Hold);
     }
 
@@ -276,7 +319,10 @@ mod tests {
         let mut served = metrics(100, 0.2);
         served.banned_served = 1;
         let lenient = gate(serde_json::json!({"min": {"users_personalized": 0}}));
-        for outcome in [evaluate(Some(&lenient), &served, None, &[]), evaluate(None, &served, None, &[])] {
+        for outcome in [
+            evaluate(Some(&lenient), &served, None, &[]),
+            evaluate(None, &served, None, &[]),
+        ] {
             assert!(!outcome.passed);
             assert_eq!(outcome.failures[0].rule, "never_banned");
         }
@@ -286,7 +332,9 @@ mod tests {
     /// third of it is held by the anomaly rule alone; one inside the band publishes.
     #[test]
     fn an_anomaly_is_a_value_outside_the_band_of_the_last_versions() {
-        let gate = gate(serde_json::json!({"anomaly": {"metrics": ["catalog_coverage", "top1pct_share"], "history": 8}}));
+        let gate = gate(
+            serde_json::json!({"anomaly": {"metrics": ["catalog_coverage", "top1pct_share"], "history": 8}}),
+        );
         let history: Vec<VersionMetrics> = [0.30, 0.31, 0.29, 0.30, 0.32, 0.30, 0.31]
             .into_iter()
             .map(|c| metrics(1_000, c))
@@ -296,11 +344,17 @@ mod tests {
         assert_eq!(dropped.failures.len(), 1, "{dropped:?}");
         assert_eq!(dropped.failures[0].rule, "anomaly");
         assert_eq!(dropped.failures[0].metric, Metric::CatalogCoverage);
-        assert!(dropped.notes.iter().any(|n| n.contains("top1pct_share")), "no top1pct history: noted");
+        assert!(
+            dropped.notes.iter().any(|n| n.contains("top1pct_share")),
+            "no top1pct history: noted"
+        );
         assert!(evaluate(Some(&gate), &metrics(1_000, 0.305), current, &history).passed);
         // With too little history the rule waits.
         let early = evaluate(Some(&gate), &metrics(1_000, 0.10), current, &history[..3]);
-        assert!(early.passed && early.notes.iter().any(|n| n.contains("needs 5")), "{early:?}");
+        assert!(
+            early.passed && early.notes.iter().any(|n| n.contains("needs 5")),
+            "{early:?}"
+        );
     }
 
     #[test]

@@ -30,7 +30,20 @@ use sketches_ddsketch::{Config, DDSketch};
 
 /// The metrics a gate rule may name.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, strum::EnumIter, strum::EnumString, strum::IntoStaticStr, strum::Display,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -202,7 +215,13 @@ impl MetricsPartial {
     /// The version's metrics: `catalogue_items` is the size of the catalogue (0 if unknown),
     /// `segments` the segment lists written, `fallback_banned` banned items found in them,
     /// `had_previous` whether a version was current (else there is no overlap to speak of).
-    pub fn finish(&self, catalogue_items: u64, segments: u64, fallback_banned: u64, had_previous: bool) -> VersionMetrics {
+    pub fn finish(
+        &self,
+        catalogue_items: u64,
+        segments: u64,
+        fallback_banned: u64,
+        had_previous: bool,
+    ) -> VersionMetrics {
         let lists = self.lists.max(1) as f64;
         let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
         let top_items = ((catalogue_items as f64) * 0.01).ceil().max(1.0) as usize;
@@ -277,7 +296,10 @@ mod tests {
         let metrics = partial.finish(0, 0, 2, false);
         assert_eq!(metrics.overlap_at_k, None);
         assert_eq!(metrics.catalog_coverage, None, "no catalogue size known");
-        assert_eq!(metrics.banned_served, 3, "one in a personal list, two in the fallbacks");
+        assert_eq!(
+            metrics.banned_served, 3,
+            "one in a personal list, two in the fallbacks"
+        );
     }
 
     #[test]
