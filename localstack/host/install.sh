@@ -58,7 +58,7 @@ from importlib.metadata import entry_points
 names = {ep.name for ep in entry_points(group="localstack.lambda.runtime_executor")}
 assert "recoflow-host" in names, f"executor plugin not registered: {names}"
 providers = {ep.name for ep in entry_points(group="localstack.aws.provider")}
-assert {"dynamodb:recoflow_moto", "personalize:default", "sagemaker:default"} <= providers, f"providers not registered: {providers}"
+assert {"dynamodb:recoflow_moto", "personalize:default", "sagemaker:default", "scheduler:recoflow"} <= providers, f"providers not registered: {providers}"
 extensions = {ep.name for ep in entry_points(group="localstack.extensions")}
 assert "recoflow" in extensions, f"extension not registered: {extensions}"
 PY

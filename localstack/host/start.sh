@@ -68,6 +68,8 @@ else
   export SKIP_SSL_CERT_DOWNLOAD=1
   export LAMBDA_RUNTIME_EXECUTOR=recoflow-host
   export PROVIDER_OVERRIDE_DYNAMODB="${PROVIDER_OVERRIDE_DYNAMODB:-recoflow_moto}"
+  # Scheduler requests checked as the service checks them (the extension fires schedules either way)
+  export PROVIDER_OVERRIDE_SCHEDULER="${PROVIDER_OVERRIDE_SCHEDULER:-recoflow}"
   export FILESYSTEM_ROOT="$HOST_DIR/filesystem"
   # LocalStack runs on the host: its tmp and state dirs then live under FILESYSTEM_ROOT, one set
   # per instance (a /.dockerenv on the machine would otherwise make it share /tmp/localstack

@@ -24,6 +24,7 @@ INVALID_REQUEST_CODE = {"sagemaker": "ValidationException", "personalize": "Inva
 SM_ROLE = "arn:aws:iam::000000000000:role/sagemaker"
 P_ROLE = "arn:aws:iam::000000000000:role/personalize"
 POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
+ITEM_AFFINITY = "arn:aws:personalize:::recipe/aws-item-affinity"
 SCHEMA = json.dumps({
     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema", "version": "1.0",
     "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}],
@@ -97,7 +98,8 @@ SAGEMAKER_REQUESTS = {
 
 class PersonalizeWorld:
     """What valid Personalize requests refer to, in an account of its own: ACTIVE schema, dataset
-    group, dataset (with imported interactions), solution, solution version, a batch job."""
+    group, dataset (with imported interactions), solutions and solution versions (popularity and
+    item affinity), a batch inference job and a batch segment job."""
 
     def __init__(self, client_for):
         account = fresh_account()
@@ -108,6 +110,7 @@ class PersonalizeWorld:
         rows = ["USER_ID,ITEM_ID,TIMESTAMP"] + [f"u{u},i{(u * 7 + k) % 30},{1700000000 + k}" for u in range(50) for k in range(25)]
         s3.put_object(Bucket=self.bucket, Key="interactions.csv", Body="\n".join(rows).encode())
         s3.put_object(Bucket=self.bucket, Key="users.json", Body=b'{"userId": "u1"}\n')
+        s3.put_object(Bucket=self.bucket, Key="items.json", Body=b'{"itemId": "i1"}\n')
         self.schema = self.new_schema()
         self.group = self.new_group()
         self.dataset = self.new_dataset(self.group)
@@ -118,6 +121,9 @@ class PersonalizeWorld:
         self.hpo_solution = self.new_solution(self.group, performHPO=True)  # its versions train long enough to stop
         self.version = self.created("solution_version", self.client.create_solution_version(solutionArn=self.solution))
         self.batch_job = self.client.create_batch_inference_job(**self.batch_request())["batchInferenceJobArn"]
+        self.segment_version = self.created("solution_version", self.client.create_solution_version(
+            solutionArn=self.new_solution(self.group, recipeArn=ITEM_AFFINITY)))
+        self.segment_job = self.client.create_batch_segment_job(**self.segment_request())["batchSegmentJobArn"]
 
     def created(self, kind: str, response: dict) -> str:
         """The ARN of a new resource, once ACTIVE."""
@@ -138,15 +144,21 @@ class PersonalizeWorld:
         return self.created("dataset", self.client.create_dataset(
             name=unique("dataset"), schemaArn=self.schema, datasetGroupArn=group, datasetType="Interactions"))
 
-    def new_solution(self, group: str, **extra) -> str:
+    def new_solution(self, group: str, recipeArn: str = POPULARITY, **extra) -> str:
         return self.created("solution", self.client.create_solution(
-            name=unique("solution"), datasetGroupArn=group, recipeArn=POPULARITY, **extra))
+            name=unique("solution"), datasetGroupArn=group, recipeArn=recipeArn, **extra))
 
     def batch_request(self) -> dict:
         return {"jobName": unique("batch"), "solutionVersionArn": self.version, "roleArn": P_ROLE, "numResults": 5,
                 "jobInput": {"s3DataSource": {"path": f"s3://{self.bucket}/users.json"}},
                 "jobOutput": {"s3DataDestination": {"path": f"s3://{self.bucket}/out/"}},
                 "batchInferenceJobMode": "BATCH_INFERENCE", "tags": [{"tagKey": "recoflow:job-id", "tagValue": "j1"}]}
+
+    def segment_request(self) -> dict:
+        return {"jobName": unique("segment"), "solutionVersionArn": self.segment_version, "roleArn": P_ROLE, "numResults": 5,
+                "jobInput": {"s3DataSource": {"path": f"s3://{self.bucket}/items.json"}},
+                "jobOutput": {"s3DataDestination": {"path": f"s3://{self.bucket}/segments/"}},
+                "tags": [{"tagKey": "recoflow:job-id", "tagValue": "j1"}]}
 
 
 TAGS = [{"tagKey": "recoflow:job-id", "tagValue": "j1"}]
@@ -183,6 +195,9 @@ PERSONALIZE_REQUESTS = {
     "CreateBatchInferenceJob": lambda w: w.batch_request(),
     "DescribeBatchInferenceJob": lambda w: {"batchInferenceJobArn": w.batch_job},
     "ListBatchInferenceJobs": lambda w: {"solutionVersionArn": w.version, "maxResults": 10},
+    "CreateBatchSegmentJob": lambda w: w.segment_request(),
+    "DescribeBatchSegmentJob": lambda w: {"batchSegmentJobArn": w.segment_job},
+    "ListBatchSegmentJobs": lambda w: {"solutionVersionArn": w.segment_version, "maxResults": 10},
     "TagResource": lambda w: {"resourceArn": w.group, "tags": TAGS},
     "UntagResource": lambda w: {"resourceArn": w.group, "tagKeys": ["recoflow:job-id"]},
     "ListTagsForResource": lambda w: {"resourceArn": w.group},

@@ -1,7 +1,8 @@
-"""What the Personalize and SageMaker emulators share: the dispatch table that throttles and
-validates every request, the error base, the provider base (one resource store per account and
-region, the lock, ARNs, paging with the service's token error), the view of a record that
-Describe*/List* answer, S3 access through LocalStack's in-process clients, and job threads.
+"""What the emulated services (Personalize, SageMaker, the Scheduler's request checks) share:
+the dispatch table that throttles and validates every request, the error base, the provider
+base (one resource store per account and region, the lock, ARNs, paging with the service's
+token error), the view of a record that Describe*/List* answer, clients of other services (S3,
+the scheduler's targets) through LocalStack's in-process gateway, and job threads.
 Paging itself lives in ``paging.py``, tags in ``tagging.py``, model validation in ``validation.py``."""
 
 from __future__ import annotations
@@ -37,14 +38,20 @@ class ThrottlingException(ServiceError):
         super().__init__(message)
 
 
-def emulator_dispatch_table(service: str, invalid_request: Callable[[str], Exception]) -> Callable[[object], dict]:
+def emulator_dispatch_table(
+    service: str,
+    invalid_request: Callable[[str], Exception],
+    base: Callable[[object], dict] = create_dispatch_table,
+) -> Callable[[object], dict]:
     """A ``dispatch_table_factory`` for ``Service.for_provider``. Every operation first asks the
     fault configuration whether this request is throttled, then checks the request against the
     service model (``invalid_request(message)`` is the service's error for a broken constraint),
-    and only then reaches the provider: the one place where requests are validated."""
+    and only then reaches the provider: the one place where requests are validated. ``base``
+    makes the provider's own table (e.g. LocalStack's ``MotoFallbackDispatcher`` for a provider
+    that leaves most operations to moto)."""
 
     def factory(provider) -> dict:
-        table = create_dispatch_table(provider)
+        table = base(provider)
 
         def wrap(operation: str, dispatcher):
             def dispatch(context: RequestContext, request):
@@ -134,15 +141,20 @@ class EmulatorProvider(Generic[Store]):
             raise self._invalid_token(token) from None
 
 
-# --- S3 ---------------------------------------------------------------------------------
+# --- AWS clients and S3 -------------------------------------------------------------------
+
+
+def aws_client(service: str, account_id: str, region: str):
+    """LocalStack's internal client of ``service`` (the attribute name of LocalStack's client
+    factory: ``s3``, ``stepfunctions``, ``lambda_``, ``sqs``) in that account and region, through
+    the in-process gateway: the requests are handled as the account's own."""
+    from localstack.aws.connect import connect_to
+
+    return getattr(connect_to(aws_access_key_id=account_id, region_name=region), service)
 
 
 def s3_client(account_id: str, region: str):
-    """LocalStack's internal S3 client for the caller's account (goes through the in-process
-    gateway, no network port needed)."""
-    from localstack.aws.connect import connect_to
-
-    return connect_to(aws_access_key_id=account_id, region_name=region).s3
+    return aws_client("s3", account_id, region)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

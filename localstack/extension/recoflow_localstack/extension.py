@@ -1,5 +1,6 @@
-"""recoflow's LocalStack extension: what it adds to the platform itself. The emulated services
-are providers (``providers.py``) and the Lambda executor is a runtime-executor plugin
+"""recoflow's LocalStack extension: what it adds to the platform itself (the fault endpoint, the
+scheduler's firing engine and controls, S3 data per instance). The emulated services are
+providers (``providers.py``) and the Lambda executor is a runtime-executor plugin
 (``lambda_host/executor.py``): plugin types of their own, which LocalStack loads when a service
 or a function first needs them.
 
@@ -39,15 +40,29 @@ class RecoflowExtension(Extension):
         LOG.debug("S3 object data in %s", storage)
 
     def update_gateway_routes(self, router: http.Router[http.RouteHandler]):
-        """The emulators' fault/quota endpoint, served from start-up: the emulated services are
-        loaded only by their first request, and tests configure faults before that."""
+        """The emulators' fault/quota endpoint and the scheduler's controls, served from
+        start-up: the emulated services are loaded only by their first request, and tests
+        configure faults before that."""
+        from recoflow_localstack.scheduler import control
+
         router.add(faults.FAULTS_PATH, faults.faults_endpoint, methods=["GET", "POST", "PUT", "DELETE"])
-        LOG.info("recoflow fault endpoint at %s", faults.FAULTS_PATH)
+        router.add(control.SCHEDULER_PATH, control.scheduler_state, methods=["GET", "POST", "PUT", "DELETE"])
+        router.add(f"{control.SCHEDULER_PATH}/<action>", control.scheduler_action, methods=["GET", "POST", "PUT", "DELETE"])
+        LOG.info("recoflow fault endpoint at %s, scheduler controls at %s", faults.FAULTS_PATH, control.SCHEDULER_PATH)
 
     def on_platform_ready(self):
-        """Says in LocalStack's log what SageMaker jobs get on this machine (their directory at
-        /opt/ml, network isolation: ``sagemaker/sandbox.py``). Probing once now, after start-up,
-        also keeps the probe out of the first job's time."""
+        """Starts firing EventBridge Scheduler schedules (``scheduler/engine.py``: LocalStack
+        stores them but never fires them), and says in LocalStack's log what SageMaker jobs get
+        on this machine (their directory at /opt/ml, network isolation: ``sagemaker/sandbox.py``).
+        Probing once now, after start-up, also keeps the probe out of the first job's time."""
         from recoflow_localstack.sagemaker import sandbox
+        from recoflow_localstack.scheduler.engine import engine
 
+        engine().start()
+        LOG.info("recoflow scheduler firing started")
         sandbox.support()
+
+    def on_platform_shutdown(self):
+        from recoflow_localstack.scheduler.engine import engine
+
+        engine().stop()

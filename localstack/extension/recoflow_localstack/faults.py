@@ -22,7 +22,7 @@ import logging
 import os
 import random
 import threading
-from typing import Any
+from typing import Any, Callable
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
             "solution_versions": 20,
             # "Maximum number of concurrent dataset import jobs"
             "dataset_import_jobs": 5,
+            # batch segment jobs running at once (a placeholder: the quota page gives no figure)
+            "batch_segment_jobs": 5,
         },
         "sagemaker": {
             # instances per instance type, summed over running jobs; "*" applies to unlisted types
@@ -67,8 +69,9 @@ DEFAULTS: dict[str, Any] = {
     # left unprocessed with this probability and handed back in UnprocessedItems / UnprocessedKeys
     # ("tables" empty = every table)
     "dynamodb": {"unprocessed_rate": 0.0, "tables": []},
-    # the next N jobs of a service end in failure: {"<service>": N}
-    "fail_next": {"personalize": 0, "sagemaker": 0},
+    # the next N jobs of a service end in failure: {"<service>": N}; for the scheduler, the next N
+    # target invocations fail with a retryable error (scheduler/delivery.py)
+    "fail_next": {"personalize": 0, "sagemaker": 0, "scheduler": 0},
     # artificial job duration in seconds (Personalize: whole job; SageMaker: added on top of the
     # real container run, spread over the Starting/Downloading/Uploading phases)
     "durations": {"personalize": 3.0, "sagemaker": 1.0},
@@ -83,10 +86,36 @@ DEFAULTS: dict[str, Any] = {
     # SageMaker: extra image -> command mappings {"<image uri or glob>": ["cmd", ...]}, consulted
     # before RECOFLOW_SAGEMAKER_IMAGES (see sagemaker/runner.py)
     "sagemaker_images": {},
+    # EventBridge Scheduler (scheduler/): its clock runs time_scale times faster than real time;
+    # auto_fire false leaves firing to POST /_recoflow/scheduler/fire; retries of a failed target
+    # call wait retry_base_seconds (scheduler clock), doubling per attempt
+    "scheduler": {"time_scale": 1.0, "auto_fire": True, "retry_base_seconds": 1.0},
 }
+
+# the scheduler clock runs at most this many times faster (a day in under a second)
+MAX_TIME_SCALE = 100_000.0
 
 _lock = threading.RLock()
 _config: dict[str, Any] | None = None
+# called with (new configuration, reset?) after every accepted change
+_listeners: list[Callable[[dict[str, Any], bool], None]] = []
+
+
+def on_change(listener: Callable[[dict[str, Any], bool], None]) -> None:
+    """Registers ``listener(config, reset)``, called after each accepted POST/PUT (reset False) and
+    DELETE (reset True), outside the lock; the scheduler clock follows ``scheduler.time_scale``."""
+    with _lock:
+        _listeners.append(listener)
+
+
+def _notify(config: dict[str, Any], reset: bool) -> None:
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(copy.deepcopy(config), reset)
+        except Exception:
+            LOG.exception("fault configuration listener %r failed", listener)
 
 
 def _deep_merge(base: dict, update: dict) -> dict:
@@ -144,14 +173,18 @@ def update_config(update: dict[str, Any]) -> dict[str, Any]:
         _validate(candidate)
         global _config
         _config = candidate
-        return copy.deepcopy(_config)
+        result = copy.deepcopy(_config)
+    _notify(result, reset=False)
+    return result
 
 
 def reset_config() -> dict[str, Any]:
     global _config
     with _lock:
         _config = startup_config()
-        return copy.deepcopy(_config)
+        result = copy.deepcopy(_config)
+    _notify(result, reset=True)
+    return result
 
 
 def _is_share(value: Any) -> bool:
@@ -200,6 +233,27 @@ def _validate_dynamodb(section: Any) -> None:
         raise ValueError("dynamodb.tables must be a list of table names")
 
 
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def _validate_scheduler(section: Any, fail_next: Any) -> None:
+    allowed = {"time_scale", "auto_fire", "retry_base_seconds"}
+    if not isinstance(section, dict) or not set(section) <= allowed:
+        raise ValueError(f"scheduler must be an object with only {', '.join(sorted(allowed))}")
+    scale = section.get("time_scale", 1.0)
+    if not _is_number(scale) or not 0 < scale <= MAX_TIME_SCALE:
+        raise ValueError(f"scheduler.time_scale must be a number above 0 and at most {MAX_TIME_SCALE:g}")
+    if not isinstance(section.get("auto_fire", True), bool):
+        raise ValueError("scheduler.auto_fire must be true or false")
+    base = section.get("retry_base_seconds", 1.0)
+    if not _is_number(base) or base < 0:
+        raise ValueError("scheduler.retry_base_seconds must be a non-negative number")
+    n = fail_next.get("scheduler", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError("fail_next.scheduler must be a non-negative integer")
+
+
 def _validate(config: dict[str, Any]) -> None:
     try:
         _check(config)
@@ -211,6 +265,7 @@ def _validate(config: dict[str, Any]) -> None:
 def _check(config: dict[str, Any]) -> None:
     _validate_throttle(config.get("throttle"))
     _validate_dynamodb(config.get("dynamodb"))
+    _validate_scheduler(config.get("scheduler"), config["fail_next"])
     for service in SERVICES:
         n = config["fail_next"].get(service, 0)
         if not isinstance(n, int) or n < 0:
@@ -291,6 +346,11 @@ def stopping_seconds() -> float:
         return float(_current().get("stopping_seconds", 3.0))
 
 
+def scheduler_settings() -> dict[str, Any]:
+    with _lock:
+        return dict(_current()["scheduler"])
+
+
 def sagemaker_images() -> dict[str, Any]:
     with _lock:
         return dict(_current().get("sagemaker_images") or {})
@@ -310,7 +370,7 @@ def sagemaker_instance_limit(kind: str, instance_type: str) -> int:
 # --- HTTP endpoint ------------------------------------------------------------------------
 
 
-def _json_response(body: Any, status: int = 200):
+def json_response(body: Any, status: int = 200):
     from localstack.http import Response
 
     return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
@@ -319,13 +379,13 @@ def _json_response(body: Any, status: int = 200):
 def faults_endpoint(request, **_kwargs):
     method = request.method.upper()
     if method == "GET":
-        return _json_response(get_config())
+        return json_response(get_config())
     if method == "DELETE":
-        return _json_response(reset_config())
+        return json_response(reset_config())
     if method in ("POST", "PUT"):
         try:
             body = json.loads(request.get_data() or b"{}")
-            return _json_response(update_config(body))
+            return json_response(update_config(body))
         except ValueError as e:
-            return _json_response({"error": str(e)}, status=400)
-    return _json_response({"error": f"method {method} not allowed"}, status=405)
+            return json_response({"error": str(e)}, status=400)
+    return json_response({"error": f"method {method} not allowed"}, status=405)

@@ -26,6 +26,24 @@ def dynamodb_recoflow_moto():
     )
 
 
+@aws_provider(api="scheduler", name="recoflow")
+def scheduler_recoflow():
+    """EventBridge Scheduler on moto (as LocalStack's own provider), with CreateSchedule and
+    UpdateSchedule checked as the service checks them and the firing engine told of changes
+    (``scheduler/``). Selected with PROVIDER_OVERRIDE_SCHEDULER=recoflow; the firing itself
+    works with either provider, as both keep the schedules in moto."""
+    from localstack.aws.api.scheduler import ValidationException
+    from localstack.services.moto import MotoFallbackDispatcher
+
+    from recoflow_localstack.emulation import emulator_dispatch_table
+    from recoflow_localstack.scheduler.provider import SchedulerProvider
+
+    return Service.for_provider(
+        SchedulerProvider(),
+        dispatch_table_factory=emulator_dispatch_table("scheduler", ValidationException, base=MotoFallbackDispatcher),
+    )
+
+
 # Personalize and SageMaker have no community provider: "default" loads them without PROVIDER_OVERRIDE_*.
 
 

@@ -10,6 +10,9 @@ what the orchestrator does with a batch inference result can be tested end to en
   unknown users and short lists are filled from popularity.
 - aws-similar-items / aws-sims: the co-occurrence neighbours of an item.
 - aws-personalized-ranking(-v2): the given itemList ordered by the user-personalization score.
+- aws-item-affinity / aws-item-attribute-affinity (USER_SEGMENTATION, batch segment jobs): the users
+  for an item (or the items whose attributes match): first those who interacted with them, then
+  those whose history co-occurs with them, then the most active others.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ POPULARITY = "popularity"
 USER_PERSONALIZATION = "user-personalization"
 SIMILAR_ITEMS = "similar-items"
 RANKING = "personalized-ranking"
+ITEM_AFFINITY = "item-affinity"
+ITEM_ATTRIBUTE_AFFINITY = "item-attribute-affinity"
+USER_SEGMENTATION = (ITEM_AFFINITY, ITEM_ATTRIBUTE_AFFINITY)
 
 RECIPES = {
     "aws-popularity-count": POPULARITY,
@@ -32,6 +38,8 @@ RECIPES = {
     "aws-sims": SIMILAR_ITEMS,
     "aws-personalized-ranking": RANKING,
     "aws-personalized-ranking-v2": RANKING,
+    "aws-item-affinity": ITEM_AFFINITY,
+    "aws-item-attribute-affinity": ITEM_ATTRIBUTE_AFFINITY,
 }
 
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
@@ -41,6 +49,11 @@ HISTORY_CAP = 50
 
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_TWO = 25
+# the service's reason when aws-item-attribute-affinity finds no item column worth training on
+NO_ATTRIBUTE = (
+    "Did not find any attribute to train on. There may not be any attribute in the items dataset, "
+    "or all attribute values either have same or all distinct values."
+)
 
 
 def recipe_kind(recipe_arn: str) -> str | None:
@@ -55,6 +68,10 @@ class Model:
     popularity: list[tuple[str, int]] = field(default_factory=list)
     history: dict[str, list[str]] = field(default_factory=dict)
     cooccurrence: dict[str, Counter] = field(default_factory=dict)
+    # interactions per user (USER_SEGMENTATION: fills segments after the users with affinity)
+    user_activity: Counter = field(default_factory=Counter)
+    # item id -> {COLUMN: value} of the Items dataset at training (aws-item-attribute-affinity)
+    item_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # --- inference -------------------------------------------------------------------
 
@@ -101,6 +118,24 @@ class Model:
             ranked += [(i, floor * 0.5 * c / total) for i, c in fill]
         return _normalised(ranked)
 
+    def users_for_items(self, items: set[str], n: int) -> list[str]:
+        """The ``n`` users most likely to interact with ``items``: those who interacted with
+        them (most interactions first), then those whose history co-occurs with them most,
+        then the most active others."""
+        related: Counter = Counter()
+        for item in items:
+            related.update(self.cooccurrence.get(item, {}))
+        ranked = sorted(
+            self.history,
+            key=lambda user: (
+                -sum(1 for seen in self.history[user] if seen in items),
+                -sum(related.get(seen, 0) for seen in self.history[user]),
+                -self.user_activity.get(user, 0),
+                user,
+            ),
+        )
+        return ranked[:n]
+
     def rank(self, user_id: str, items: list[str]) -> tuple[list[str], list[float]]:
         scores = self._user_scores(user_id)
         pop = dict(self.popularity)
@@ -120,9 +155,21 @@ class InsufficientData(Exception):
     pass
 
 
-def train(kind: str, interactions: list[dict], event_type: str | None = None) -> Model:
+def item_attributes(items: list[dict]) -> dict[str, dict[str, str]]:
+    """Items dataset rows (upper-case keys) -> {item id: {COLUMN: value}}; InsufficientData with
+    the service's reason when no column has both repeated and differing values."""
+    attributes = {row["ITEM_ID"]: {k: v for k, v in row.items() if k != "ITEM_ID" and v != ""} for row in items}
+    columns = {column for values in attributes.values() for column in values}
+    for column in columns:
+        values = [values[column] for values in attributes.values() if column in values]
+        if 1 < len(set(values)) < len(values):
+            return attributes
+    raise InsufficientData(NO_ATTRIBUTE)
+
+
+def train(kind: str, interactions: list[dict], event_type: str | None = None, items: list[dict] | None = None) -> Model:
     """interactions: dicts with USER_ID, ITEM_ID, TIMESTAMP (upper-case keys), already filtered
-    by the solution's event type."""
+    by the solution's event type; items: the Items dataset's rows (aws-item-attribute-affinity)."""
     if len(interactions) < MIN_INTERACTIONS:
         # the service's wording, as seen in failed solution versions
         suffix = f" after filtering by event type: {event_type}" if event_type else "."
@@ -141,6 +188,9 @@ def train(kind: str, interactions: list[dict], event_type: str | None = None) ->
     model = Model(kind=kind, popularity=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     if kind == POPULARITY:
         return model
+    if kind == ITEM_ATTRIBUTE_AFFINITY:
+        model.item_attributes = item_attributes(items or [])
+    model.user_activity = Counter({user: len(events) for user, events in per_user.items()})
     cooc: dict[str, Counter] = defaultdict(Counter)
     for user, events in per_user.items():
         events.sort(reverse=True)

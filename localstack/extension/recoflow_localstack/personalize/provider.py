@@ -11,8 +11,9 @@ constraint answers InvalidInputException); the operations check what the model c
 List calls page like SageMaker's (paging.py): a page of maxResults resources, newest first, is
 taken before the parent filter (datasetGroupArn, solutionArn, ...) is applied.
 
-One class per resource family (``datasets.py``, ``solutions.py``, ``batch_inference.py``), on the
-shared base of ``resources.py``; tags, which apply to all of them, are here.
+One class per resource family (``datasets.py``, ``solutions.py``, ``batch_inference.py``,
+``batch_segments.py``), on the shared base of ``resources.py``; tags, which apply to all of them,
+are here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from localstack.aws.api import RequestContext, handler
 
 from recoflow_localstack.personalize.batch_inference import BatchInferenceOperations
+from recoflow_localstack.personalize.batch_segments import BatchSegmentOperations
 from recoflow_localstack.personalize.datasets import DatasetOperations
 from recoflow_localstack.personalize.resources import (
     InvalidInputException, ResourceNotFoundException, Store, TooManyTagKeysException,
@@ -30,7 +32,7 @@ from recoflow_localstack.tagging import MAX_TAGS_PER_RESOURCE
 __all__ = ["InvalidInputException", "PersonalizeProvider"]
 
 
-class PersonalizeProvider(DatasetOperations, SolutionOperations, BatchInferenceOperations):
+class PersonalizeProvider(DatasetOperations, SolutionOperations, BatchInferenceOperations, BatchSegmentOperations):
     # --- tags ----------------------------------------------------------------------------
 
     def _taggable(self, store: Store, resource_arn: str) -> str:

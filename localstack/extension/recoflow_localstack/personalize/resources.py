@@ -1,7 +1,8 @@
 """What every Amazon Personalize resource family shares: statuses, error shapes, the resource
 store, and the base of the provider (lookups, List paging, the life cycles of resources and jobs,
-quotas). The operations are in ``datasets.py``, ``solutions.py``, ``batch_inference.py`` and
-``provider.py`` (tags), one class each, combined into ``PersonalizeProvider``."""
+quotas). The operations are in ``datasets.py``, ``solutions.py``, ``batch_inference.py``,
+``batch_segments.py`` (both on ``batch_jobs.py``) and ``provider.py`` (tags), one class each,
+combined into ``PersonalizeProvider``."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class Store:
     solutions: dict[str, dict] = field(default_factory=dict)
     versions: dict[str, dict] = field(default_factory=dict)
     batch_jobs: dict[str, dict] = field(default_factory=dict)
+    segment_jobs: dict[str, dict] = field(default_factory=dict)
     # not part of any API response
     dataset_rows: dict[str, list[dict]] = field(default_factory=dict)
     models: dict[str, recmodel.Model] = field(default_factory=dict)
@@ -91,7 +93,8 @@ class Store:
 
     def taggable(self) -> dict[str, dict]:
         """Resources that take tags, by ARN (schemas do not: CreateSchema has no tags)."""
-        tables = (self.dataset_groups, self.datasets, self.import_jobs, self.solutions, self.versions, self.batch_jobs)
+        tables = (self.dataset_groups, self.datasets, self.import_jobs, self.solutions, self.versions, self.batch_jobs,
+                  self.segment_jobs)
         return {arn: record for table in tables for arn, record in list(table.items())}
 
 

@@ -115,20 +115,14 @@ class SolutionOperations(PersonalizeResources):
             store.tags.add(arn, tags)
 
         def work():
-            interactions_arn = next(
-                (a for a, d in list(store.datasets.items())
-                 if d["datasetGroupArn"] == solution["datasetGroupArn"] and d["datasetType"] == "INTERACTIONS"),
-                None,
-            )
-            if interactions_arn is None:
-                raise JobFailed("The dataset group has no Interactions dataset. Create one and import data first.")
-            rows = store.dataset_rows.get(interactions_arn)
-            if not rows:
-                raise JobFailed("No interactions data has been imported into the Interactions dataset.")
+            kind = recmodel.recipe_kind(solution["recipeArn"])
+            rows = _imported_rows(store, solution["datasetGroupArn"], "INTERACTIONS")
             if solution.get("eventType"):
                 rows = [r for r in rows if r.get("EVENT_TYPE") == solution["eventType"]]
+            # aws-item-attribute-affinity trains on the items' attributes as well
+            items = _imported_rows(store, solution["datasetGroupArn"], "ITEMS") if kind == recmodel.ITEM_ATTRIBUTE_AFFINITY else None
             try:
-                trained = recmodel.train(recmodel.recipe_kind(solution["recipeArn"]), rows, solution.get("eventType"))
+                trained = recmodel.train(kind, rows, solution.get("eventType"), items)
             except recmodel.InsufficientData as e:
                 raise JobFailed(str(e))
             store.models[arn] = trained
@@ -176,3 +170,16 @@ class SolutionOperations(PersonalizeResources):
                     self._touch(record, status=STOPPED)
 
         start_thread(f"personalize-stop-{record['solutionVersionArn'].rsplit('/', 1)[-1]}", stopped)
+
+
+def _imported_rows(store, group_arn: str, dataset_type: str) -> list[dict]:
+    """The rows imported into the group's dataset of that type; JobFailed when there is none."""
+    label = dataset_type.capitalize()
+    arn = next((a for a, d in list(store.datasets.items())
+                if d["datasetGroupArn"] == group_arn and d["datasetType"] == dataset_type), None)
+    if arn is None:
+        raise JobFailed(f"The dataset group has no {label} dataset. Create one and import data first.")
+    rows = store.dataset_rows.get(arn)
+    if not rows:
+        raise JobFailed(f"No {dataset_type.lower()} data has been imported into the {label} dataset.")
+    return rows
