@@ -19,7 +19,7 @@ LOCAL_TIMINGS=(
   PollIntervalSeconds=1 QuotaWaitSeconds=1 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=150
   LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
   RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1 DeliverBudgetSeconds=40
-  SlackRetryBudgetSeconds=8 FoldWindowSeconds=15
+  SlackRetryBudgetSeconds=8 FoldWindowSeconds=15 SweepIntervalMinutes=1
 )
 
 # Timings with which the longest job could outgrow one execution's history are refused.

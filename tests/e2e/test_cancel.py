@@ -7,6 +7,8 @@ still shown as running.
 - DELETE /jobs/{id} frees the job's slot at once, marks it CANCELLED with who and when, stops
   its execution and the SageMaker job it started (Stopping, then Stopped).
 - Cancelling a finished job answers 409 and changes nothing; cancelling twice answers 200.
+- With the clean-up event lost (the execution-stopped rule disabled), the sweep closes the job
+  and frees its slot; the rule's target keeps undeliverable events in a dead-letter queue.
 
 The training jobs here are made long (emulated duration) so they are still running when the
 test stops them; each test has an instance type, hence quota pools, of its own.
@@ -193,3 +195,28 @@ def test_a_slot_leaked_by_an_execution_that_died_is_reclaimed_when_its_lease_end
     assert started >= expires_at - 1, f"the slot was taken at {training_since}, before the lease ended"
     state = recoflow.quota_pools()[pool]
     assert (state["used"], state["holders"]) == (0, {}), state
+
+
+def test_the_sweep_closes_a_job_whose_clean_up_event_was_lost(recoflow, faults, quota_limits, container_form):
+    instance_type = "ml.r5.2xlarge"
+    quota_limits.set({f"sagemaker-training:{instance_type}": 1})
+    job_id, job = start_long_training(recoflow, faults, container_form(instance_type=instance_type))
+    assert recoflow.holders_of(job_id), "the training slot is held"
+    events = recoflow.aws("events")
+    rule = recoflow.stack["ExecutionStoppedRuleName"]
+    # The rule keeps what it could not deliver; the sweep is the net for what it never sent.
+    (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert target["DeadLetterConfig"]["Arn"].endswith(recoflow.stack["CleanupDeadLetterQueueUrl"].rsplit("/", 1)[1])
+    events.disable_rule(Name=rule)
+    try:
+        recoflow.aws("stepfunctions").stop_execution(executionArn=job["execution_arn"], cause="the e2e suite, event lost")
+        wait_for("the execution to end", lambda: recoflow.execution_status(job_id) != "RUNNING", timeout=15)
+        time.sleep(2)
+        assert recoflow.job(job_id)["status"] == "TRAINING", "with the event lost, nothing closed the job"
+        swept, error = recoflow.invoke(recoflow.stack["RunnerFunctionName"], {"action": "sweep"})
+        assert error is None and job_id in swept["closed"], swept
+    finally:
+        events.enable_rule(Name=rule)
+    job = recoflow.job(job_id)
+    assert job["status"] == "FAILED" and job["failure"]["error"] == "ExecutionStopped", job
+    assert recoflow.holders_of(job_id) == {}, "the sweep freed the slot"

@@ -38,7 +38,7 @@ pub use s3::S3Objects;
 #[cfg(feature = "sagemaker")]
 pub use sagemaker::SageMakerService;
 #[cfg(feature = "sfn")]
-pub use sfn::SfnExecutions;
+pub use sfn::{SfnExecutionLookup, SfnExecutions};
 #[cfg(feature = "slack")]
 pub use slack::HttpsPoster;
 #[cfg(feature = "dynamodb")]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::job::JobId;
-use recoflow_core::ports::{ExecutionStart, Executions};
+use recoflow_core::ports::{ExecutionLookup, ExecutionStart, Executions};
 
 use crate::service_error;
 
@@ -72,6 +72,40 @@ impl Executions for SfnExecutions {
                 Ok(())
             }
             Err(err) => Err(service_error("Step Functions", "StopExecution", &err)),
+        }
+    }
+}
+
+/// Looking executions up by ARN (what the sweep needs; no state machine to name).
+pub struct SfnExecutionLookup {
+    client: Client,
+}
+
+impl SfnExecutionLookup {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl ExecutionLookup for SfnExecutionLookup {
+    async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, ServiceError> {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(output.status.as_str().to_owned())),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(service_error("Step Functions", "DescribeExecution", &err)),
         }
     }
 }

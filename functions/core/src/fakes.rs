@@ -16,10 +16,10 @@ use crate::job::{now_rfc3339, JobId, JobRecord, JobSource, JobStatus, ListCursor
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
-    Acquired, Clock, Created, ExecutionStart, Executions, FoldOutcome, FoldStore, FoldedFailures, JobPatch,
-    JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore, ObjectStream, Page,
-    PointerSwitch, Published, RecommendationStore, SecretSource, SlotStore, TransitionError,
-    TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
+    Acquired, Clock, Created, ExecutionLookup, ExecutionStart, Executions, FoldOutcome, FoldStore,
+    FoldedFailures, JobPatch, JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore,
+    ObjectStream, Page, PointerSwitch, Published, RecommendationStore, SecretSource, SlotStore,
+    TransitionError, TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
 };
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
@@ -220,6 +220,8 @@ pub struct FakeExecutions {
     pub stopped: Mutex<Vec<String>>,
     /// When set, every start fails with this throttling error.
     pub throttle: Mutex<bool>,
+    /// Statuses set by a test, by execution ARN (an execution that ended on its own).
+    pub statuses: Mutex<HashMap<String, String>>,
 }
 
 #[async_trait]
@@ -245,6 +247,25 @@ impl Executions for FakeExecutions {
     async fn stop_execution(&self, execution_arn: &str, _cause: &str) -> Result<(), ServiceError> {
         self.stopped.lock().unwrap().push(execution_arn.to_owned());
         Ok(())
+    }
+}
+
+/// Executions as Step Functions would describe them: started ones run, stopped ones are
+/// `ABORTED`, unless a test set another status.
+#[async_trait]
+impl ExecutionLookup for FakeExecutions {
+    async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, ServiceError> {
+        if let Some(status) = self.statuses.lock().unwrap().get(execution_arn) {
+            return Ok(Some(status.clone()));
+        }
+        if self.stopped.lock().unwrap().iter().any(|a| a == execution_arn) {
+            return Ok(Some("ABORTED".into()));
+        }
+        let started = self.started.lock().unwrap();
+        Ok(started
+            .iter()
+            .any(|(name, _)| execution_arn.ends_with(&format!(":{name}")))
+            .then(|| "RUNNING".to_owned()))
     }
 }
 

@@ -94,6 +94,13 @@ pub trait Executions: Send + Sync {
     async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<(), ServiceError>;
 }
 
+/// How an execution stands, as Step Functions says (`RUNNING`, `SUCCEEDED`, `FAILED`,
+/// `TIMED_OUT`, `ABORTED`); `None` when it does not exist.
+#[async_trait]
+pub trait ExecutionLookup: Send + Sync {
+    async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, ServiceError>;
+}
+
 /// Result of reading an object that may be too large to read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ObjectRead {

@@ -45,15 +45,20 @@ pub enum RunnerTask {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         execution_status: Option<String>,
     },
+    /// The periodic sweep (an EventBridge schedule): closes running jobs whose execution ended
+    /// without closing them (a clean-up event lost or dead-lettered) and frees their slots.
+    Sweep,
 }
 
 impl RunnerTask {
-    pub fn job_id(&self) -> &JobId {
+    /// The job the task is about; `None` for the sweep, which looks at every job.
+    pub fn job_id(&self) -> Option<&JobId> {
         match self {
             RunnerTask::Acquire { job_id, .. }
             | RunnerTask::Advance { job_id, .. }
             | RunnerTask::Release { job_id, .. }
-            | RunnerTask::Cleanup { job_id, .. } => job_id,
+            | RunnerTask::Cleanup { job_id, .. } => Some(job_id),
+            RunnerTask::Sweep => None,
         }
     }
 }
@@ -165,6 +170,8 @@ mod tests {
         let cleanup: RunnerTask =
             serde_json::from_str(r#"{"action":"cleanup","job_id":"j-1","execution_status":"ABORTED"}"#)
                 .unwrap();
-        assert_eq!(cleanup.job_id().as_str(), "j-1");
+        assert_eq!(cleanup.job_id().unwrap().as_str(), "j-1");
+        let sweep: RunnerTask = serde_json::from_str(r#"{"action":"sweep"}"#).unwrap();
+        assert_eq!((sweep.clone(), sweep.job_id()), (RunnerTask::Sweep, None));
     }
 }

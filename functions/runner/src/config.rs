@@ -22,6 +22,8 @@ pub struct RunnerConfig {
     pub phase_timeout_seconds: u32,
     pub max_launch_attempts: u32,
     pub relaunch_base_seconds: u32,
+    /// The sweep looks at jobs submitted this many hours back.
+    pub sweep_lookback_hours: u32,
     pub sagemaker_role_arn: String,
     pub personalize_role_arn: String,
     /// `arn:<partition>:personalize:<region>:<account>`, the start of every Personalize ARN.
@@ -42,6 +44,7 @@ impl RunnerConfig {
             phase_timeout_seconds: self.phase_timeout_seconds,
             max_attempts: self.max_launch_attempts,
             relaunch_base_seconds: self.relaunch_base_seconds,
+            sweep_lookback_hours: self.sweep_lookback_hours,
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct RunnerSettings {
     /// First wait before a relaunch; doubled per attempt, fully jittered, capped by the poll
     /// interval times 10.
     pub relaunch_base_seconds: u32,
+    /// How far back the sweep looks for jobs left running (their submission time).
+    pub sweep_lookback_hours: u32,
 }
 
 #[cfg(test)]
@@ -86,6 +91,7 @@ mod tests {
             ("PHASE_TIMEOUT_SECONDS", "86400"),
             ("MAX_LAUNCH_ATTEMPTS", "3"),
             ("RELAUNCH_BASE_SECONDS", "30"),
+            ("SWEEP_LOOKBACK_HOURS", "168"),
             ("SAGEMAKER_ROLE_ARN", "arn:aws:iam::000000000000:role/sagemaker"),
             (
                 "PERSONALIZE_ROLE_ARN",

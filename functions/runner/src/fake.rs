@@ -2,7 +2,9 @@
 //! capacity, services that refuse and fail, time that passes only when told), and the jobs the
 //! tests start from.
 
-use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeLimits, FakeMlService, FakeSlots};
+use recoflow_core::fakes::{
+    test_form, FakeClock, FakeExecutions, FakeJobStore, FakeLimits, FakeMlService, FakeSlots,
+};
 use recoflow_core::job::{JobId, JobStatus, Prepared, PreparedFile};
 use recoflow_core::ports::{JobPatch, JobStore};
 use recoflow_core::quota::Pool;
@@ -21,6 +23,7 @@ pub struct FakeRunnerPorts {
     pub sagemaker: FakeMlService,
     pub personalize: FakeMlService,
     pub clock: FakeClock,
+    pub executions: FakeExecutions,
     pub settings: RunnerSettings,
 }
 
@@ -34,6 +37,7 @@ impl FakeRunnerPorts {
             sagemaker: FakeMlService::default(),
             personalize: FakeMlService::default(),
             clock: FakeClock::default(),
+            executions: FakeExecutions::default(),
             settings: RunnerSettings {
                 results_bucket: "results".into(),
                 poll_seconds: 2,
@@ -42,6 +46,7 @@ impl FakeRunnerPorts {
                 phase_timeout_seconds: 3600,
                 max_attempts: 3,
                 relaunch_base_seconds: 1,
+                sweep_lookback_hours: 24,
             },
         }
     }
@@ -54,6 +59,7 @@ impl RunnerPorts for FakeRunnerPorts {
     type SageMaker = FakeMlService;
     type Personalize = FakeMlService;
     type Clock = FakeClock;
+    type Executions = FakeExecutions;
 
     fn jobs(&self) -> &FakeJobStore {
         &self.jobs
@@ -77,6 +83,10 @@ impl RunnerPorts for FakeRunnerPorts {
 
     fn clock(&self) -> &FakeClock {
         &self.clock
+    }
+
+    fn executions(&self) -> &FakeExecutions {
+        &self.executions
     }
 
     fn settings(&self) -> &RunnerSettings {

@@ -11,9 +11,11 @@ use crate::error::RunnerError;
 use crate::ports::RunnerPorts;
 use crate::release::release;
 use crate::step::RunnerOutput;
+use crate::sweep::sweep;
 
 pub async fn handle<P: RunnerPorts>(ports: &P, task: RunnerTask) -> Result<RunnerOutput, RunnerError> {
-    let span = tracing::info_span!("runner", job_id = %task.job_id());
+    let job_id = task.job_id().map(ToString::to_string).unwrap_or_default();
+    let span = tracing::info_span!("runner", job_id = %job_id);
     async {
         match task {
             RunnerTask::Acquire { job_id, phase } => acquire(ports, &job_id, phase).await,
@@ -25,6 +27,7 @@ pub async fn handle<P: RunnerPorts>(ports: &P, task: RunnerTask) -> Result<Runne
                 job_id,
                 execution_status,
             } => cleanup(ports, &job_id, execution_status.as_deref()).await,
+            RunnerTask::Sweep => sweep(ports).await,
         }
     }
     .instrument(span)

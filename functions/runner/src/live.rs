@@ -1,6 +1,8 @@
 //! The runner's ports in Lambda: the SDK adapters, built once per process in `main`.
 
-use recoflow_aws::{DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SsmQuotaLimits};
+use recoflow_aws::{
+    DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SfnExecutionLookup, SsmQuotaLimits,
+};
 use recoflow_core::clock::SystemClock;
 
 use crate::config::RunnerSettings;
@@ -12,6 +14,7 @@ pub struct LiveRunnerPorts {
     pub limits: SsmQuotaLimits,
     pub sagemaker: SageMakerService,
     pub personalize: PersonalizeService,
+    pub executions: SfnExecutionLookup,
     pub settings: RunnerSettings,
 }
 
@@ -22,6 +25,7 @@ impl RunnerPorts for LiveRunnerPorts {
     type SageMaker = SageMakerService;
     type Personalize = PersonalizeService;
     type Clock = SystemClock;
+    type Executions = SfnExecutionLookup;
 
     fn jobs(&self) -> &DynamoJobStore {
         &self.jobs
@@ -45,6 +49,10 @@ impl RunnerPorts for LiveRunnerPorts {
 
     fn clock(&self) -> &SystemClock {
         &SystemClock
+    }
+
+    fn executions(&self) -> &SfnExecutionLookup {
+        &self.executions
     }
 
     fn settings(&self) -> &RunnerSettings {

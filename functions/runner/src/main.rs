@@ -1,6 +1,6 @@
 //! Lambda `runner`: the phase steps of statemachines/job.asl.json (`AcquireQuota`, `Advance`,
 //! `ReleaseQuota`), `Cleanup` on the failure path, and the clean-up of executions stopped or
-//! timed out from outside (EventBridge).
+//! timed out from outside (EventBridge), and the periodic sweep of jobs left running.
 
 mod acquire;
 mod advance;
@@ -16,12 +16,15 @@ mod plan;
 mod ports;
 mod release;
 mod step;
+mod sweep;
 #[cfg(test)]
 mod tests;
 
-use recoflow_aws::clients::{DynamoDb, Personalize, SageMaker, Ssm};
+use recoflow_aws::clients::{DynamoDb, Personalize, SageMaker, Ssm, StepFunctions};
 use recoflow_aws::lambda::{serve, start};
-use recoflow_aws::{DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SsmQuotaLimits};
+use recoflow_aws::{
+    DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SfnExecutionLookup, SsmQuotaLimits,
+};
 use recoflow_core::task::RunnerTask;
 
 use config::RunnerConfig;
@@ -46,6 +49,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             &config.personalize_role_arn,
             &config.personalize_arn_prefix,
         ),
+        executions: SfnExecutionLookup::new(StepFunctions::new(&sdk)),
         settings: config.settings(),
     };
     serve(|task: RunnerTask| handle(&ports, task)).await

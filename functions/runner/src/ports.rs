@@ -3,7 +3,7 @@
 
 use recoflow_core::clock::Clock;
 use recoflow_core::form::Backend;
-use recoflow_core::ports::{JobStore, LimitSource, MlService, SlotStore};
+use recoflow_core::ports::{ExecutionLookup, JobStore, LimitSource, MlService, SlotStore};
 
 use crate::config::RunnerSettings;
 
@@ -15,6 +15,8 @@ pub trait RunnerPorts: Send + Sync {
     type SageMaker: MlService;
     type Personalize: MlService;
     type Clock: Clock;
+    /// Step Functions, to ask how a job's execution stands (the sweep).
+    type Executions: ExecutionLookup;
 
     fn jobs(&self) -> &Self::Jobs;
     fn slots(&self) -> &Self::Slots;
@@ -22,6 +24,7 @@ pub trait RunnerPorts: Send + Sync {
     fn sagemaker(&self) -> &Self::SageMaker;
     fn personalize(&self) -> &Self::Personalize;
     fn clock(&self) -> &Self::Clock;
+    fn executions(&self) -> &Self::Executions;
     fn settings(&self) -> &RunnerSettings;
 
     /// The service that runs this backend's resources.

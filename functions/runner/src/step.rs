@@ -20,6 +20,8 @@ pub enum RunnerOutput {
     Progress(PhaseProgress),
     /// Every other step: what it did, for the execution's history.
     Done { job_id: JobId, detail: String },
+    /// The sweep: how many running jobs it looked at, and the ones it closed.
+    Swept { looked_at: u32, closed: Vec<JobId> },
 }
 
 impl RunnerOutput {
