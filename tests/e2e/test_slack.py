@@ -114,6 +114,53 @@ def test_ten_failures_of_one_cause_are_folded_and_every_job_is_named(recoflow, s
         assert len(own) == 1, f"{job_id} named in {len(own)} messages"
 
 
+def test_eight_containers_failing_on_one_broken_csv_row_are_folded(recoflow, slack, quota_limits, container_form):
+    """The container's cause names the CSV by the path SageMaker gives it (/opt/ml/...), never
+    the local machine's, and what differs from job to job (names, ids) does not split the fold."""
+    from test_failures import upload_broken_interactions
+
+    instance_type = "ml.c5.large"
+    quota_limits.set({f"sagemaker-training:{instance_type}": 8})
+    broken = upload_broken_interactions(recoflow)
+
+    def submit_one():
+        form = container_form(instance_type=instance_type)
+        form["dataset"]["interactions"] = broken
+        return recoflow.submit(form)
+
+    ids = run_concurrently(*[submit_one for _ in range(8)])
+    jobs = [notified(recoflow, job_id, timeout=180) for job_id in ids]
+    causes = {job["failure"]["cause"] for job in jobs}
+    for job in jobs:
+        assert job["failure"]["error"] == "TrainingFailed", job["failure"]
+        cause = job["failure"]["cause"]
+        assert "/opt/ml/input/data/interactions/" in cause, cause
+        assert ".localstack-host" not in cause and "sagemaker-jobs" not in cause, cause
+    assert len(causes) == 8, "each cause names its own job's resource"
+    states = [job["notification"]["state"] for job in jobs]
+    assert states.count("DELIVERED") <= 3 and "FOLDED" in states, states
+
+    def every_job_named():
+        messages = [m for m in slack.messages() if any(i in json.dumps(m["body"]) for i in ids)]
+        return messages if all(any(i in json.dumps(m["body"]) for m in messages) for i in ids) else None
+
+    messages = wait_for("every job named in a message", every_job_named, timeout=60, interval=1)
+    assert len(messages) <= 4, f"{len(messages)} messages for eight failures of one cause (at most 3 and a summary)"
+
+
+def test_slack_markup_in_a_form_is_shown_as_written(recoflow, slack, container_form):
+    hostile = "<!channel> <https://evil.example|click>"
+    form = container_form()
+    form[hostile] = "a field of that name"
+    key = recoflow.drop_form(form)
+    job_id = recoflow.job_id_for_key(key)
+    wait_for("the rejection message", lambda: slack.about(job_id), timeout=60)
+    (message,) = slack.about(job_id)
+    body = json.dumps(message["body"])
+    assert "&lt;!channel&gt;" in body, body
+    assert "<!channel>" not in body and "<https://evil.example" not in body, body
+
+
 def test_a_success_is_announced_only_when_the_form_asks(recoflow, slack, container_form):
     asks = recoflow.submit(container_form(notify={"on_success": True, "slack_channel": "#ml-alerts"}))
     quiet = recoflow.submit(container_form())
