@@ -4,6 +4,8 @@
 
 pub mod lambda;
 
+#[cfg(feature = "cloudwatch")]
+mod cloudwatch;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
 #[cfg(feature = "dynamodb")]
@@ -24,7 +26,11 @@ mod slack;
 mod slots;
 #[cfg(feature = "ssm")]
 mod ssm;
+#[cfg(feature = "dynamodb")]
+mod versions;
 
+#[cfg(feature = "cloudwatch")]
+pub use cloudwatch::CloudWatchMetrics;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "dynamodb")]
@@ -48,6 +54,8 @@ pub use ssm::{SsmQuotaLimits, SsmSecret};
 
 /// The SDK clients, built once per process in each function's `main`.
 pub mod clients {
+    #[cfg(feature = "cloudwatch")]
+    pub use aws_sdk_cloudwatch::Client as CloudWatch;
     #[cfg(feature = "dynamodb")]
     pub use aws_sdk_dynamodb::Client as DynamoDb;
     #[cfg(feature = "personalize")]

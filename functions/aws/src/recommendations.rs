@@ -32,8 +32,8 @@ const BASE_WAIT_MS: u64 = 50;
 const MAX_WAIT_MS: u64 = 5_000;
 
 pub struct DynamoRecommendations {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
     /// The jobs table: a pointer moves only while its job is `DELIVERING` there.
     jobs_table: String,
     /// BatchWriteItem requests in flight at once.

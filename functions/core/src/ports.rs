@@ -317,6 +317,26 @@ pub trait VersionStore: Send + Sync {
     async fn note_stale_alert(&self, result_set: &str, version: &str) -> Result<bool, ServiceError>;
 }
 
+/// A CloudWatch metric: namespace, name and dimensions (name, value).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricId {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+/// Metrics as CloudWatch aggregated them (e.g. from embedded-metric-format log lines).
+#[async_trait]
+pub trait MetricSums: Send + Sync {
+    /// Each metric's sum between two Unix times, in order; `None` where it has no data.
+    async fn sums(
+        &self,
+        metrics: &[MetricId],
+        from_unix: i64,
+        to_unix: i64,
+    ) -> Result<Vec<Option<f64>>, ServiceError>;
+}
+
 /// A secret kept in an SSM SecureString (the Slack webhook URL, the web page's access token).
 /// `None`: not configured.
 #[async_trait]
