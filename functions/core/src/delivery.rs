@@ -211,7 +211,8 @@ pub struct Delivery {
     pub key: Option<String>,
     #[serde(default)]
     pub offset: u64,
-    /// Score files read to their end.
+    /// Score files read to their end: also the ordinal of the file being read, which names
+    /// its metrics (`jobs/<job>/metrics/<ordinal>.json`).
     #[serde(default)]
     pub files_read: u64,
     /// Users whose list is written.
@@ -226,6 +227,23 @@ pub struct Delivery {
     pub fallbacks_written: bool,
     #[serde(default)]
     pub published: bool,
+    /// The delivery measures its version for the quality gate. `false` only on a cursor saved
+    /// before deliveries were measured: such a delivery measures what it wrote already before
+    /// it goes on.
+    #[serde(default)]
+    pub measured: bool,
+    /// The version current when the delivery began: users' lists are compared with theirs
+    /// (`overlap_at_k`). `None` for a result set's first version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+    /// Items in the catalogue (the items file's, else those seen in the interactions),
+    /// counted with the fallbacks.
+    #[serde(default)]
+    pub catalogue_items: u64,
+    /// Banned items found in the segment and global lists written: 0 unless their removal
+    /// broke.
+    #[serde(default)]
+    pub fallback_banned: u64,
     /// A cursor saved before `prefix` and `key` were kept named every score file and the index
     /// of the one being read: read, never written, so such a delivery resumes where it stood
     /// ([`Delivery::resume_saved_files`]).

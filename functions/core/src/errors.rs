@@ -66,6 +66,9 @@ pub enum ErrorName {
     ExecutionNotStarted,
     /// The job failed but no error was recorded for it (its RecordFailure step failed too).
     FailureNotRecorded,
+    /// The version failed the form's quality gate and the gate says `on_fail: fail`: it is
+    /// written, never published.
+    QualityGateFailed,
 }
 
 impl ErrorName {

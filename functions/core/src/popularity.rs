@@ -8,6 +8,10 @@
 //! that many items per segment whatever the size of the catalogue. Below that many distinct
 //! items a segment's counts are exact; above it each count over-states by at most the segment's
 //! interactions / `COUNTERS_PER_LIST` and no item more popular than that is missed.
+//!
+//! The catalogue's size (the quality gate's `catalog_coverage`) is counted by the 64-bit hash
+//! of each item id, 8 bytes an item: the distinct items of the interactions as they are read,
+//! or of an items file ([`count_catalogue`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -48,9 +52,10 @@ fn column(header: &csv::StringRecord, name: &'static str) -> Option<usize> {
         .position(|c| c.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
 }
 
-fn user_hash(user_id: &str) -> u64 {
+/// A user's or item's id as the counts keep it.
+fn id_hash(id: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    user_id.hash(&mut hasher);
+    id.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -72,6 +77,8 @@ pub struct Popularity {
     global: Option<SpaceSaving>,
     /// Items never counted (the banned items): they would take counters from the lists.
     excluded: HashSet<String>,
+    /// Every item of the interactions (banned ones too: they are in the catalogue), by hash.
+    items_seen: HashSet<u64>,
     pub interactions: u64,
 }
 
@@ -113,7 +120,7 @@ impl Popularity {
                 on_user(id, &attributes).map_err(PopularityError::Output)?;
             }
             let profile = self.profile(attributes);
-            self.users.push((user_hash(id), profile));
+            self.users.push((id_hash(id), profile));
             count += 1;
         }
         self.users.sort_unstable();
@@ -175,6 +182,7 @@ impl Popularity {
             if user.is_empty() || item.is_empty() {
                 continue;
             }
+            self.items_seen.insert(id_hash(item));
             if self.excluded.contains(item) {
                 continue;
             }
@@ -182,7 +190,7 @@ impl Popularity {
                 .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
                 .add(item);
             self.interactions += 1;
-            let hash = user_hash(user);
+            let hash = id_hash(user);
             if let Ok(i) = self.users.binary_search_by_key(&hash, |(h, _)| *h) {
                 let profile = self.users[i].1 as usize;
                 for &segment in &self.profile_segments[profile] {
@@ -193,6 +201,11 @@ impl Popularity {
             }
         }
         Ok(self.interactions)
+    }
+
+    /// Distinct items of the interactions read (banned ones included).
+    pub fn distinct_items(&self) -> u64 {
+        self.items_seen.len() as u64
     }
 
     /// The global list and one list per segment with enough users, banned items left out.
@@ -209,6 +222,21 @@ impl Popularity {
         }
         lists
     }
+}
+
+/// Distinct non-blank `ITEM_ID` values of an items file: the catalogue's size.
+pub fn count_catalogue<R: Read>(items_csv: R) -> Result<u64, PopularityError> {
+    let mut reader = csv::Reader::from_reader(items_csv);
+    let header = reader.headers().map_err(csv_error)?.clone();
+    let item_id = column(&header, "ITEM_ID").ok_or(PopularityError::MissingColumn("ITEM_ID"))?;
+    let mut seen = HashSet::new();
+    let mut row = csv::StringRecord::new();
+    while reader.read_record(&mut row).map_err(csv_error)? {
+        if let Some(item) = row.get(item_id).map(str::trim).filter(|i| !i.is_empty()) {
+            seen.insert(id_hash(item));
+        }
+    }
+    Ok(seen.len() as u64)
 }
 
 /// A counter's most counted items (ties by item id, so the same data gives the same list) with
@@ -289,6 +317,23 @@ mod tests {
         for list in p.lists(&["bag".to_owned()].into()) {
             assert!(!list.items.contains(&"bag".to_owned()), "{list:?}");
         }
+    }
+
+    #[test]
+    fn the_catalogue_is_the_distinct_items_of_the_interactions_or_the_items_file() {
+        let mut p = Popularity::default();
+        p.exclude(["bag".to_owned()].into());
+        p.read_interactions("USER_ID,ITEM_ID\nu1,dress\nu2,dress\nu2,bag\nu3, \nu3,tent\n".as_bytes())
+            .unwrap();
+        assert_eq!(
+            p.distinct_items(),
+            3,
+            "dress, bag (banned, still in the catalogue), tent"
+        );
+        let items = "ITEM_ID,CATEGORY\ndress,a\n\"bag\",b\ndress,c\n,d\nhat,e\n";
+        assert_eq!(count_catalogue(items.as_bytes()).unwrap(), 3);
+        let err = count_catalogue("ID\nx\n".as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "has no ITEM_ID column");
     }
 
     #[test]

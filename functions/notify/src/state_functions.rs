@@ -74,6 +74,7 @@ fn state_of_status(status: JobStatus) -> Option<&'static str> {
         JobStatus::Received
         | JobStatus::Rejected
         | JobStatus::Succeeded
+        | JobStatus::Held
         | JobStatus::Failed
         | JobStatus::Cancelled => None,
     }

@@ -8,6 +8,7 @@ use super::{JobId, JobStatus, StatusChange};
 use crate::delivery::Delivery;
 use crate::form::JobForm;
 use crate::phase::LaunchedResource;
+use crate::quality::GateOutcome;
 use crate::validation::FormProblem;
 
 /// Where a job came from.
@@ -168,6 +169,9 @@ pub struct JobRecord {
     pub resources: BTreeMap<String, LaunchedResource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// The quality gate's verdict on the job's version, once Deliver measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateOutcome>,
 }
 
 impl JobRecord {
@@ -233,6 +237,7 @@ impl JobRecord {
             counts: BTreeMap::new(),
             resources: BTreeMap::new(),
             cancellation: None,
+            gate: None,
         }
     }
 

@@ -32,6 +32,9 @@ pub enum JobStatus {
     Importing,
     Delivering,
     Succeeded,
+    /// Delivered, but the quality gate held the version back (`on_fail: hold`): it is written
+    /// and not published, and the version that was current keeps serving.
+    Held,
     Failed,
     Cancelled,
 }
@@ -49,7 +52,11 @@ impl JobStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Rejected | JobStatus::Cancelled
+            JobStatus::Succeeded
+                | JobStatus::Held
+                | JobStatus::Failed
+                | JobStatus::Rejected
+                | JobStatus::Cancelled
         )
     }
 
@@ -68,7 +75,7 @@ impl JobStatus {
             Training => &[Preparing, WaitingForQuota, Importing],
             Scoring => &[Training, WaitingForQuota],
             Delivering => &[Scoring],
-            Succeeded => &[Delivering],
+            Succeeded | Held => &[Delivering],
             Failed | Cancelled => &RUNNING,
         }
     }

@@ -43,6 +43,19 @@ fn terminal_statuses_never_move_on() {
 }
 
 #[test]
+fn a_job_is_held_only_from_delivering_and_stays_held() {
+    for from in JobStatus::all() {
+        assert_eq!(
+            from.can_move_to(JobStatus::Held),
+            from == JobStatus::Delivering,
+            "{from} -> HELD"
+        );
+    }
+    assert!(JobStatus::Held.is_terminal() && !JobStatus::Held.is_running());
+    assert_eq!(JobStatus::Held.as_str(), "HELD");
+}
+
+#[test]
 fn status_names_match_serde() {
     for status in JobStatus::all() {
         assert_eq!(status.as_str().parse::<JobStatus>().unwrap(), status);

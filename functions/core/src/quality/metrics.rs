@@ -132,7 +132,22 @@ pub struct MetricsPartial {
     pub item_slots: HashMap<u64, u64>,
     pub overlap_sum: f64,
     pub overlap_users: u64,
+    #[serde(with = "stored_sketch")]
     pub scores: DDSketch,
+}
+
+/// An empty sketch's bounds are infinite, which JSON cannot hold: it is stored as `null`.
+mod stored_sketch {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use sketches_ddsketch::DDSketch;
+
+    pub fn serialize<S: Serializer>(sketch: &DDSketch, serializer: S) -> Result<S::Ok, S::Error> {
+        (sketch.count() > 0).then_some(sketch).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DDSketch, D::Error> {
+        Ok(Option::<DDSketch>::deserialize(deserializer)?.unwrap_or_else(super::sketch))
+    }
 }
 
 impl std::fmt::Debug for MetricsPartial {
@@ -308,6 +323,12 @@ mod tests {
         partial.add_list(&list(&["a", "b"]), &[0.5, -0.25], 5, &HashSet::new());
         let text = serde_json::to_string(&partial).unwrap();
         let back: MetricsPartial = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.finish(10, 0, 0, false), partial.finish(10, 0, 0, false));
+        // A file without a list (its sketch's bounds infinite) too, and it still merges.
+        let empty = MetricsPartial::default();
+        let mut back: MetricsPartial = serde_json::from_str(&serde_json::to_string(&empty).unwrap()).unwrap();
+        assert_eq!(back.finish(10, 0, 0, false).score_p50, None);
+        back.merge(&partial);
         assert_eq!(back.finish(10, 0, 0, false), partial.finish(10, 0, 0, false));
     }
 
