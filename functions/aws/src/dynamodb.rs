@@ -283,6 +283,10 @@ impl JobStore for DynamoJobStore {
                 request = request.expression_attribute_values(":v", encode(notification)?);
                 "SET notification = :v".to_owned()
             }
+            JobPatch::Gate(gate) => {
+                request = request.expression_attribute_values(":v", encode(gate)?);
+                "SET gate = :v".to_owned()
+            }
         };
         let condition = match while_in {
             None => "attribute_exists(job_id)".to_owned(),

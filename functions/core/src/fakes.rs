@@ -208,6 +208,7 @@ impl JobStore for FakeJobStore {
             }
             JobPatch::Delivery(delivery) => record.delivery = Some(delivery),
             JobPatch::Notification(notification) => record.notification = Some(notification),
+            JobPatch::Gate(gate) => record.gate = Some(gate),
         }
         Ok(true)
     }

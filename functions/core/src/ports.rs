@@ -46,6 +46,8 @@ pub enum JobPatch {
     Delivery(Delivery),
     /// Whether the job's Slack message went out.
     Notification(crate::job::Notification),
+    /// The quality gate's verdict on the job's version.
+    Gate(crate::quality::GateOutcome),
 }
 
 #[async_trait]
