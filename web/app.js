@@ -1,4 +1,4 @@
-// recoflow web page: the job form and the recent-jobs list. Dependency-free; the API is the
+// recoflow web page: the job form, the recent-jobs list and the result sets with their versions. Dependency-free; the API is the
 // judge of a form (its problems, with the same codes and messages, are shown beside each field).
 "use strict";
 
@@ -90,6 +90,45 @@ const recoflow = (() => {
       "status.TRAINING": "training", "status.SCORING": "scoring", "status.DELIVERING": "publishing",
       "status.SUCCEEDED": "done", "status.FAILED": "failed", "status.REJECTED": "rejected",
       "status.CANCELLED": "cancelled",
+      "status.HELD": "held back",
+      "nav.result_sets": "Result sets",
+      "rs.title": "recoflow – result sets",
+      "rs.name": "Result set",
+      "rs.current": "Serving",
+      "rs.age": "Age",
+      "rs.last_job": "Last job",
+      "rs.none": "No result sets yet.",
+      "rs.more": "More result sets",
+      "rs.nothing": "nothing yet",
+      "rs.versions": "Versions",
+      "rs.version": "Version",
+      "rs.state": "State",
+      "rs.job": "Job",
+      "rs.published": "Published",
+      "rs.gate": "Gate",
+      "rs.promoted": "Promoted",
+      "rs.rollback": "Roll back",
+      "rs.promote": "Promote",
+      "rs.discard": "Discard",
+      "rs.reason": "Why promote this version?",
+      "rs.confirm": "Promote",
+      "rs.cancel": "Cancel",
+      "rs.reason_required": "Say why the version is promoted.",
+      "rs.done.promote": "Version {v} is serving now.",
+      "rs.done.rollback": "Rolled back: version {v} is serving now.",
+      "rs.done.discard": "Version {v} was discarded.",
+      "rs.answers": "Answers in the last hour",
+      "rs.charts": "Metrics across versions",
+      "rs.charts.hint": "Oldest on the left; the version serving now is filled, held ones are drawn in red.",
+      "gate.passed": "passed", "gate.failed": "failed",
+      "state.CURRENT": "serving", "state.HELD": "held back", "state.SUPERSEDED": "replaced",
+      "state.DISCARDED": "discarded", "state.EXPIRED": "expired",
+      "source.personalized": "personalized", "source.segment": "segment", "source.global": "global",
+      "metric.users_personalized": "Users with a personal list", "metric.catalog_coverage": "Catalogue coverage",
+      "metric.top1pct_share": "Share of the top 1 % of items", "metric.mean_list_length": "Mean list length",
+      "metric.short_lists_share": "Share of short lists", "metric.segments_published": "Segments published",
+      "metric.overlap_at_k": "Overlap with the version before", "metric.banned_served": "Banned items served",
+      "metric.score_p50": "Median score", "metric.score_p99": "99th percentile score",
     },
     ja: {
       title: "recoflow – 新しいレコメンドジョブ",
@@ -177,6 +216,45 @@ const recoflow = (() => {
       "status.TRAINING": "学習中", "status.SCORING": "推論中", "status.DELIVERING": "公開中",
       "status.SUCCEEDED": "完了", "status.FAILED": "失敗", "status.REJECTED": "却下",
       "status.CANCELLED": "取り消し",
+      "status.HELD": "保留",
+      "nav.result_sets": "結果セット",
+      "rs.title": "recoflow – 結果セット",
+      "rs.name": "結果セット",
+      "rs.current": "配信中",
+      "rs.age": "経過",
+      "rs.last_job": "最後のジョブ",
+      "rs.none": "結果セットはまだありません。",
+      "rs.more": "さらに表示",
+      "rs.nothing": "まだありません",
+      "rs.versions": "バージョン",
+      "rs.version": "バージョン",
+      "rs.state": "状態",
+      "rs.job": "ジョブ",
+      "rs.published": "公開",
+      "rs.gate": "品質ゲート",
+      "rs.promoted": "昇格",
+      "rs.rollback": "ロールバック",
+      "rs.promote": "昇格する",
+      "rs.discard": "破棄",
+      "rs.reason": "このバージョンを昇格する理由",
+      "rs.confirm": "昇格する",
+      "rs.cancel": "キャンセル",
+      "rs.reason_required": "昇格する理由を入力してください。",
+      "rs.done.promote": "バージョン {v} を配信中にしました。",
+      "rs.done.rollback": "ロールバックしました。バージョン {v} を配信中です。",
+      "rs.done.discard": "バージョン {v} を破棄しました。",
+      "rs.answers": "直近 1 時間の応答",
+      "rs.charts": "バージョンごとの指標",
+      "rs.charts.hint": "左が古いバージョンです。塗りつぶしの点が配信中、赤い点が保留中のバージョンです。",
+      "gate.passed": "合格", "gate.failed": "不合格",
+      "state.CURRENT": "配信中", "state.HELD": "保留", "state.SUPERSEDED": "置き換え済み",
+      "state.DISCARDED": "破棄", "state.EXPIRED": "期限切れ",
+      "source.personalized": "個人向け", "source.segment": "セグメント", "source.global": "全体",
+      "metric.users_personalized": "個人リストのあるユーザー数", "metric.catalog_coverage": "カタログ網羅率",
+      "metric.top1pct_share": "上位 1 % の商品の占有率", "metric.mean_list_length": "平均リスト長",
+      "metric.short_lists_share": "短いリストの割合", "metric.segments_published": "公開セグメント数",
+      "metric.overlap_at_k": "前バージョンとの重なり", "metric.banned_served": "禁止商品の配信数",
+      "metric.score_p50": "スコア中央値", "metric.score_p99": "スコア 99 パーセンタイル",
     },
   };
 
@@ -207,7 +285,7 @@ const recoflow = (() => {
 
   // The API lives beside the page: <base>/ui/api/...
   function basePath() {
-    const path = location.pathname.replace(/ui\/jobs\/?$/, "");
+    const path = location.pathname.replace(/ui\/(jobs|result-sets)\/?$/, "");
     return path.endsWith("/") ? path : path + "/";
   }
 
@@ -407,6 +485,7 @@ const recoflow = (() => {
   function formPage() {
     const form = document.getElementById("job-form");
     document.querySelector('a[href="ui/jobs"]').href = basePath() + "ui/jobs";
+    document.querySelector('a[href="ui/result-sets"]').href = basePath() + "ui/result-sets";
     setupLanguage(() => { if (state.job) showStatus(state.job); });
     showBackend(form);
     form.querySelectorAll("input[name=backend]").forEach((r) => r.addEventListener("change", () => showBackend(form)));
@@ -440,6 +519,7 @@ const recoflow = (() => {
   // --- recent jobs ------------------------------------------------------------------------------
   function jobsPage() {
     document.querySelector('a[href="../"]').href = basePath();
+    document.getElementById("result-sets-link").href = basePath() + "ui/result-sets";
     const rows = document.getElementById("jobs");
     const more = document.getElementById("more");
     let next = null;
@@ -466,5 +546,181 @@ const recoflow = (() => {
     page(null);
   }
 
-  return { formPage, jobsPage, buildForm, fieldFor };
+  // --- result sets and their versions ------------------------------------------------------------
+  const METRICS = ["users_personalized", "catalog_coverage", "top1pct_share", "mean_list_length", "short_lists_share",
+    "segments_published", "overlap_at_k", "banned_served", "score_p50", "score_p99"];
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function formatNumber(value) {
+    if (Number.isInteger(value)) return String(value);
+    return Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
+  }
+
+  function svgNode(name, attributes, text) {
+    const node = document.createElementNS(SVG, name);
+    Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // One metric across versions (oldest first) as an inline SVG line chart: a point per version
+  // that has the metric, the current one filled, held ones red, each with its value as a tooltip.
+  function chart(metric, versions) {
+    const points = versions.filter((v) => v.metrics && typeof v.metrics[metric] === "number");
+    if (!points.length) return null;
+    const width = 320, height = 150, left = 48, right = 12, top = 24, bottom = 22;
+    const values = points.map((v) => v.metrics[metric]);
+    let low = Math.min(...values), high = Math.max(...values);
+    if (low === high) { low -= Math.abs(low) * 0.1 || 1; high += Math.abs(high) * 0.1 || 1; }
+    const x = (i) => left + (points.length === 1 ? (width - left - right) / 2 : (i * (width - left - right)) / (points.length - 1));
+    const y = (value) => top + ((high - value) * (height - top - bottom)) / (high - low);
+    const svg = svgNode("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", class: "chart", "data-metric": metric });
+    svg.appendChild(svgNode("title", {}, t("metric." + metric)));
+    svg.appendChild(svgNode("text", { x: 4, y: 14, class: "chart-title" }, t("metric." + metric)));
+    svg.appendChild(svgNode("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }));
+    svg.appendChild(svgNode("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }));
+    svg.appendChild(svgNode("text", { x: left - 4, y: y(high) + 4, "text-anchor": "end", class: "tick" }, formatNumber(high)));
+    svg.appendChild(svgNode("text", { x: left - 4, y: y(low) + 4, "text-anchor": "end", class: "tick" }, formatNumber(low)));
+    const first = points[0].version.slice(0, 8), last = points[points.length - 1].version.slice(0, 8);
+    svg.appendChild(svgNode("text", { x: left, y: height - 6, class: "tick" }, first));
+    if (points.length > 1) svg.appendChild(svgNode("text", { x: width - right, y: height - 6, "text-anchor": "end", class: "tick" }, last));
+    svg.appendChild(svgNode("polyline", { points: values.map((v, i) => `${x(i)},${y(v)}`).join(" "), class: "series" }));
+    points.forEach((version, i) => {
+      const dot = svgNode("circle", { cx: x(i), cy: y(values[i]), r: 4, class: "point " + version.state, "data-version": version.version });
+      dot.appendChild(svgNode("title", {}, `${version.version}: ${formatNumber(values[i])} (${t("state." + version.state)})`));
+      svg.appendChild(dot);
+    });
+    return svg;
+  }
+
+  function resultSetsPage() {
+    document.querySelector('a[href="../"]').href = basePath();
+    document.getElementById("jobs-link").href = basePath() + "ui/jobs";
+    const params = new URLSearchParams(location.search);
+    const rows = document.getElementById("result-sets");
+    const more = document.getElementById("more");
+    const view = { list: [], next: null, shown: null, promoting: null };
+    const failed = (json) => (json && json.error ? json.error.message + " (" + json.error.code + ")" : t("submit.unavailable"));
+
+    function listRow(rs) {
+      const row = document.createElement("tr");
+      row.dataset.resultSet = rs.result_set;
+      const cell = (content) => { const td = document.createElement("td"); if (typeof content === "string") td.textContent = content; else td.appendChild(content); row.appendChild(td); };
+      const link = Object.assign(document.createElement("a"), { href: "?result_set=" + encodeURIComponent(rs.result_set), textContent: rs.result_set });
+      link.onclick = (event) => { event.preventDefault(); show(rs.result_set); };
+      cell(link);
+      cell(rs.current_version || t("rs.nothing"));
+      cell(rs.published_at ? since(rs.published_at) : "–");
+      cell(rs.last_job ? rs.last_job.job_id + " – " + statusText(rs.last_job.status) : "–");
+      return row;
+    }
+
+    function renderList() {
+      rows.innerHTML = "";
+      view.list.forEach((rs) => rows.appendChild(listRow(rs)));
+      if (!view.list.length) banner("ok", t("rs.none"));
+      more.classList.toggle("hidden", !view.next);
+    }
+
+    async function page(cursor) {
+      const { status, json } = await api("GET", "result-sets?limit=20" + (cursor ? "&next=" + encodeURIComponent(cursor) : ""));
+      if (status !== 200) { banner("error", failed(json)); return; }
+      view.list = view.list.concat(json.result_sets);
+      view.next = json.next;
+      renderList();
+    }
+
+    function versionRow(version) {
+      const row = document.createElement("tr");
+      row.dataset.version = version.version;
+      const cell = (text, className) => { const td = document.createElement("td"); td.textContent = text; if (className) td.className = className; row.appendChild(td); return td; };
+      cell(version.version).className = "mono";
+      cell(t("state." + version.state) + " (" + version.state + ")", "state " + version.state).dataset.state = version.state;
+      cell(version.job_id).className = "mono";
+      cell(version.published_at ? new Date(version.published_at).toLocaleString() : "–");
+      const gate = version.gate;
+      const failures = gate && gate.failures && gate.failures.length
+        ? ": " + gate.failures.map((f) => `${f.rule} ${f.metric} ${formatNumber(f.value)} / ${formatNumber(f.bound)}`).join("; ") : "";
+      cell(gate ? t(gate.passed ? "gate.passed" : "gate.failed") + failures : "–", gate && !gate.passed ? "gate-failed" : "");
+      cell(version.promoted_by ? `${version.promoted_by}: ${version.reason || ""}` : "–");
+      const actions = cell("");
+      const button = (label, className, onClick) => {
+        const b = Object.assign(document.createElement("button"), { type: "button", textContent: t(label), className });
+        b.onclick = onClick;
+        actions.appendChild(b);
+      };
+      if (version.state === "HELD" || version.state === "SUPERSEDED") button("rs.promote", "promote", () => askReason(version.version));
+      if (version.state === "HELD") button("rs.discard", "secondary discard", () => change("DELETE", "versions/" + encodeURIComponent(version.version), null, "rs.done.discard"));
+      return row;
+    }
+
+    function renderShown() {
+      const rs = view.shown;
+      if (!rs) return;
+      document.getElementById("result-set").classList.remove("hidden");
+      document.getElementById("rs-name").textContent = rs.result_set;
+      document.getElementById("rs-current").textContent = rs.current_version || t("rs.nothing");
+      document.getElementById("rs-age").textContent = rs.published_at ? since(rs.published_at) : "–";
+      document.getElementById("rollback").classList.toggle("hidden", !rs.previous_version);
+      const answers = document.getElementById("rs-answers");
+      answers.classList.toggle("hidden", !rs.answers_last_hour);
+      if (rs.answers_last_hour) {
+        const shares = Object.entries(rs.answers_last_hour.sources)
+          .map(([source, s]) => `${t("source." + source)} ${Math.round(s.share * 100)} %`).join(", ");
+        answers.textContent = `${t("rs.answers")}: ${rs.answers_last_hour.total} (${shares})`;
+      }
+      const body = document.getElementById("versions");
+      body.innerHTML = "";
+      rs.versions.forEach((version) => body.appendChild(versionRow(version)));
+      const charts = document.getElementById("charts");
+      charts.innerHTML = "";
+      const oldestFirst = rs.versions.slice().reverse();
+      METRICS.forEach((metric) => { const svg = chart(metric, oldestFirst); if (svg) charts.appendChild(svg); });
+    }
+
+    async function show(name) {
+      const { status, json } = await api("GET", "result-sets/" + encodeURIComponent(name));
+      if (status !== 200) { banner("error", failed(json)); return false; }
+      view.shown = json;
+      history.replaceState(null, "", "?result_set=" + encodeURIComponent(name));
+      renderShown();
+      return true;
+    }
+
+    function askReason(version) {
+      view.promoting = version;
+      document.getElementById("promote-version").textContent = version;
+      document.getElementById("promote-reason").value = "";
+      document.getElementById("promote-box").classList.remove("hidden");
+      document.getElementById("promote-reason").focus();
+    }
+
+    // A promote, rollback or discard; then the result set as it is now.
+    async function change(method, path, body, done) {
+      const name = view.shown.result_set;
+      const { status, json } = await api(method, "result-sets/" + encodeURIComponent(name) + "/" + path, body);
+      if (status !== 200) { banner("error", failed(json)); return; }
+      const version = json.current_version || json.version.version;
+      await show(name);
+      banner("ok", t(done).replace("{v}", version));
+    }
+
+    document.getElementById("promote-confirm").onclick = async () => {
+      const reason = document.getElementById("promote-reason").value.trim();
+      if (!reason) { banner("error", t("rs.reason_required")); return; }
+      document.getElementById("promote-box").classList.add("hidden");
+      await change("POST", "versions/" + encodeURIComponent(view.promoting) + "/promote", { reason }, "rs.done.promote");
+    };
+    document.getElementById("promote-cancel").onclick = () => document.getElementById("promote-box").classList.add("hidden");
+    document.getElementById("rollback").onclick = () => change("POST", "rollback", null, "rs.done.rollback");
+    more.addEventListener("click", () => page(view.next));
+    setupLanguage(() => { renderList(); renderShown(); });
+    page(null).then(async () => {
+      // Links from Slack: ?result_set=<name>[&promote=<version>] (the reason is still asked).
+      const name = params.get("result_set");
+      if (name && (await show(name)) && params.get("promote")) askReason(params.get("promote"));
+    });
+  }
+
+  return { formPage, jobsPage, resultSetsPage, buildForm, fieldFor, chart };
 })();

@@ -19,7 +19,7 @@ DEFINITION = REPO / "statemachines" / "job.asl.json"
 DATA_SERVICES = ("s3:", "dynamodb:", "sqs:", "ssm:GetParameter", "states:StartExecution", "states:StopExecution")
 # Actions AWS offers no resource-level scope for (documented per service), or scoped by condition.
 UNSCOPABLE = {
-    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "kms:Decrypt",
+    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "kms:Decrypt",
     "sagemaker:ListTrainingJobs", "sagemaker:ListProcessingJobs",
     "personalize:ListDatasetImportJobs", "personalize:ListSolutionVersions",
     "personalize:ListBatchInferenceJobs", "personalize:DescribeSolutionVersion",

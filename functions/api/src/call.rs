@@ -1,7 +1,7 @@
 //! What a route's handler is given: the request, its path parameters, and who is calling.
 
 use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
+use lambda_http::{Body, Request, RequestExt};
 
 /// Who may call a route, and so who the caller is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +37,20 @@ impl<'a> Call<'a> {
 
     /// A path parameter of the route's resource (`id` of `/jobs/{id}`), as API Gateway passed
     /// it; empty if absent.
-    pub fn path_parameter(&self, name: &str) -> &str {
+    pub fn path_parameter(&self, name: &str) -> &'a str {
         self.request
             .path_parameters_ref()
             .and_then(|parameters| parameters.first(name))
             .unwrap_or_default()
+    }
+
+    /// The request's body as it came (empty if none).
+    pub fn body(&self) -> &'a [u8] {
+        match self.request.body() {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => b"",
+        }
     }
 }
 

@@ -2,20 +2,33 @@
 //! and the API benchmark (feature `fakes`).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use recoflow_core::clock::{rfc3339, Clock};
+use recoflow_core::delivery::{keys as delivery_keys, Delivery, Pointer, StoredList};
+use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{
     FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeSecret, FakeSlots,
 };
+use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::ports::{MetricId, MetricSums};
+use recoflow_core::quality::{GateOutcome, VersionMetrics};
 use recoflow_core::validation::ValidationRules;
+use recoflow_core::versions::{
+    keys as version_keys, LastJob, ResultSetEntry, VersionRecord, RECORD_OUTLIVES_LISTS_SECONDS,
+    RESULT_SET_LISTING,
+};
 use serde_json::Value;
 
 use crate::call::{Access, Call};
 use crate::config::ApiSettings;
 use crate::pointer_cache::PointerCache;
-use crate::ports::ApiPorts;
+use crate::ports::{ApiPorts, MetricLog};
 
 /// The web page's token the fake ports hold.
 pub const UI_TOKEN: &str = "page-token-123";
@@ -29,6 +42,8 @@ pub struct FakeApiPorts {
     pub lists: FakeRecommendations,
     pub objects: FakeObjects,
     pub ui_token: FakeSecret,
+    pub metrics: FakeMetrics,
+    pub metric_log: FakeMetricLog,
     pub clock: FakeClock,
     pub pointers: PointerCache,
     pub settings: ApiSettings,
@@ -45,6 +60,8 @@ impl Default for FakeApiPorts {
             lists: FakeRecommendations::default(),
             objects: FakeObjects::default(),
             ui_token: FakeSecret(Some(UI_TOKEN.into())),
+            metrics: FakeMetrics::default(),
+            metric_log: FakeMetricLog::default(),
             clock: FakeClock::default(),
             pointers: PointerCache::default(),
             settings: ApiSettings {
@@ -63,6 +80,8 @@ impl ApiPorts for FakeApiPorts {
     type Lists = FakeRecommendations;
     type Objects = FakeObjects;
     type UiToken = FakeSecret;
+    type Metrics = FakeMetrics;
+    type MetricLog = FakeMetricLog;
     type Clock = FakeClock;
 
     fn jobs(&self) -> &Self::Jobs {
@@ -83,6 +102,12 @@ impl ApiPorts for FakeApiPorts {
     fn ui_token(&self) -> &Self::UiToken {
         &self.ui_token
     }
+    fn metrics(&self) -> &Self::Metrics {
+        &self.metrics
+    }
+    fn metric_log(&self) -> &Self::MetricLog {
+        &self.metric_log
+    }
     fn clock(&self) -> &Self::Clock {
         &self.clock
     }
@@ -91,6 +116,57 @@ impl ApiPorts for FakeApiPorts {
     }
     fn settings(&self) -> &ApiSettings {
         &self.settings
+    }
+}
+
+/// CloudWatch's sums as a test sets them; `unavailable` makes every query fail.
+#[derive(Default)]
+pub struct FakeMetrics {
+    pub sums: Mutex<HashMap<MetricId, f64>>,
+    pub unavailable: Mutex<bool>,
+    /// The windows asked for: (from, to) in Unix seconds.
+    pub windows: Mutex<Vec<(i64, i64)>>,
+}
+
+#[async_trait]
+impl MetricSums for FakeMetrics {
+    async fn sums(
+        &self,
+        metrics: &[MetricId],
+        from_unix: i64,
+        to_unix: i64,
+    ) -> Result<Vec<Option<f64>>, ServiceError> {
+        if *self.unavailable.lock().unwrap() {
+            return Err(ServiceError::Failed {
+                service: "CloudWatch",
+                operation: "GetMetricData",
+                message: "unavailable (test)".into(),
+            });
+        }
+        self.windows.lock().unwrap().push((from_unix, to_unix));
+        let sums = self.sums.lock().unwrap();
+        Ok(metrics.iter().map(|m| sums.get(m).copied()).collect())
+    }
+}
+
+/// The embedded-metric-format lines emitted, in order.
+#[derive(Default)]
+pub struct FakeMetricLog(pub Mutex<Vec<String>>);
+
+impl FakeMetricLog {
+    /// Every line, parsed.
+    pub fn documents(&self) -> Vec<Value> {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+}
+
+impl MetricLog for FakeMetricLog {
+    fn emit(&self, line: String) {
+        self.0.lock().unwrap().push(line);
     }
 }
 
@@ -173,4 +249,150 @@ pub fn json_body(response: &Response<Body>) -> Value {
         Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
         other => panic!("expected a JSON text body, got {other:?}"),
     }
+}
+
+// ---------- a result set with versions, for the result-set routes' tests ----------
+
+/// The result set of [`with_versions`] and its versions, oldest first.
+pub const RS: &str = "spring";
+pub const V1: &str = "20261201T010000Z-00000001";
+pub const V2: &str = "20261201T020000Z-00000002";
+pub const V3: &str = "20261201T030000Z-00000003";
+/// How long the versions' lists live from now.
+pub const LISTS_LIVE_SECONDS: i64 = 30 * 86_400;
+
+fn job_of(version: &str) -> String {
+    format!("job-{}", &version[version.len() - 1..])
+}
+
+/// A version record of [`RS`] as Deliver leaves it: written by job `job-<n>` (its last digit),
+/// published or held.
+pub fn version_record(
+    ports: &FakeApiPorts,
+    version: &str,
+    held: bool,
+    published_at: Option<&str>,
+) -> VersionRecord {
+    VersionRecord {
+        pk: version_keys::version(RS, version),
+        version_of: RS.into(),
+        version: version.into(),
+        job_id: JobId::parse(&job_of(version)).unwrap(),
+        created_at: "2026-12-01T00:00:00.000Z".into(),
+        written_at: Some("2026-12-01T00:10:00.000Z".into()),
+        published_at: published_at.map(str::to_owned),
+        held,
+        metrics: Some(VersionMetrics {
+            users_personalized: 100,
+            catalog_coverage: Some(0.4),
+            ..VersionMetrics::default()
+        }),
+        gate: Some(GateOutcome {
+            passed: !held,
+            ..GateOutcome::default()
+        }),
+        promoted: None,
+        discarded: None,
+        version_expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS,
+        expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS + RECORD_OUTLIVES_LISTS_SECONDS,
+    }
+}
+
+/// The pointer to `version` of [`RS`], replacing `previous`.
+pub fn pointer_to(
+    ports: &FakeApiPorts,
+    version: &str,
+    previous: Option<&str>,
+    published_at: &str,
+) -> Pointer {
+    Pointer {
+        pk: delivery_keys::pointer(RS),
+        result_set: RS.into(),
+        version: version.into(),
+        job_id: JobId::parse(&job_of(version)).unwrap(),
+        published_at: published_at.into(),
+        num_results: 5,
+        excluded_items: Vec::new(),
+        users: 2,
+        segments: 1,
+        expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS,
+        previous_version: previous.map(str::to_owned),
+    }
+}
+
+/// [`RS`] as three jobs left it: V1 published, then replaced by V2 (current, published an
+/// hour ago); V3 held by the gate. Each job's record is there (`num_results` 7), delivered
+/// (20 users, 3 segments), and each version has one personalized list for user `u1` (item `<version>-a`).
+pub fn with_versions() -> FakeApiPorts {
+    let ports = FakeApiPorts::default();
+    let an_hour_ago = rfc3339(ports.clock.utc() - time::Duration::hours(1));
+    for (version, held, published) in [
+        (V1, false, Some("2026-12-01T01:30:00.000Z")),
+        (V2, false, Some(an_hour_ago.as_str())),
+        (V3, true, None),
+    ] {
+        let mut form = recoflow_core::fakes::test_form("personalize");
+        form.num_results = 7;
+        let job_id = ports.jobs.insert_queued(&job_of(version), form);
+        ports
+            .jobs
+            .records
+            .lock()
+            .unwrap()
+            .get_mut(&job_id)
+            .unwrap()
+            .delivery = Some(Delivery {
+            version: version.into(),
+            users: 20,
+            segments: 3,
+            published: !held,
+            ..Delivery::default()
+        });
+        let record = version_record(&ports, version, held, published);
+        ports
+            .lists
+            .versions
+            .lock()
+            .unwrap()
+            .insert((RS.into(), version.into()), record);
+        let list = StoredList {
+            pk: delivery_keys::user(RS, version, "u1"),
+            items: vec![format!("{version}-a")],
+            scores: vec![1.0],
+            segment: None,
+            expires_at: 0,
+        };
+        ports.lists.lists.lock().unwrap().insert(list.pk.clone(), list);
+    }
+    let pointer = pointer_to(&ports, V2, Some(V1), &an_hour_ago);
+    ports.lists.pointers.lock().unwrap().insert(RS.into(), pointer);
+    let entry = ResultSetEntry {
+        pk: version_keys::result_set_entry(RS),
+        listing: RESULT_SET_LISTING.into(),
+        result_set: RS.into(),
+        last_job: LastJob {
+            job_id: JobId::parse(&job_of(V3)).unwrap(),
+            status: JobStatus::Held,
+        },
+        expect_refresh_hours: Some(24.0),
+        stale_alert_for: None,
+    };
+    ports.lists.entries.lock().unwrap().insert(RS.into(), entry);
+    ports
+}
+
+/// The current version of [`RS`] as the table says.
+pub fn current_pointer(ports: &FakeApiPorts) -> Option<Pointer> {
+    ports.lists.pointers.lock().unwrap().get(RS).cloned()
+}
+
+/// The stored record of one of [`RS`]'s versions.
+pub fn stored_version(ports: &FakeApiPorts, version: &str) -> VersionRecord {
+    ports.lists.versions.lock().unwrap()[&(RS.to_owned(), version.to_owned())].clone()
+}
+
+/// The answer of a result-set route (errors rendered): its status and body.
+pub async fn answer_of(result: crate::response::RouteResult) -> (u16, Value) {
+    let response = result.unwrap_or_else(|refused| refused.response());
+    (response.status().as_u16(), json_body(&response))
 }

@@ -9,7 +9,10 @@ use crate::call::Access::{self, PageToken, Public, Signed};
 use crate::call::Call;
 use crate::ports::ApiPorts;
 use crate::response::{ApiError, ErrorCode, RouteResult};
-use crate::{cancel, data_files, list, recommendations, show, submit, ui};
+use crate::{
+    cancel, data_files, discard, list, promote, recommendations, result_set_list, result_set_show, rollback,
+    show, submit, ui,
+};
 
 /// What a route's handler is: given the ports and the call, it answers.
 type Handler<P> = for<'a> fn(&'a P, &'a Call<'a>) -> BoxFuture<'a, RouteResult>;
@@ -57,14 +60,25 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/jobs/{id}", Signed, boxed!(show::show)),
         route("DELETE", "/jobs/{id}", Signed, boxed!(cancel::cancel)),
         route("GET", "/recommendations/{result_set}/{user_id}", Signed, boxed!(recommendations::recommend)),
+        route("GET", "/result-sets", Signed, boxed!(result_set_list::list_result_sets)),
+        route("GET", "/result-sets/{result_set}", Signed, boxed!(result_set_show::show_result_set)),
+        route("POST", "/result-sets/{result_set}/versions/{version}/promote", Signed, boxed!(promote::promote)),
+        route("POST", "/result-sets/{result_set}/rollback", Signed, boxed!(rollback::rollback)),
+        route("DELETE", "/result-sets/{result_set}/versions/{version}", Signed, boxed!(discard::discard)),
         route("GET", "/", Public, boxed!(ui::form_page)),
         route("GET", "/ui/jobs", Public, boxed!(ui::jobs_page)),
+        route("GET", "/ui/result-sets", Public, boxed!(ui::result_sets_page)),
         route("POST", "/ui/api/jobs", PageToken, boxed!(submit::submit)),
         route("GET", "/ui/api/jobs", PageToken, boxed!(list::list)),
         route("GET", "/ui/api/jobs/{id}", PageToken, boxed!(show::show)),
         route("DELETE", "/ui/api/jobs/{id}", PageToken, boxed!(cancel::cancel)),
         route("GET", "/ui/api/recommendations/{result_set}/{user_id}", PageToken, boxed!(recommendations::recommend)),
         route("GET", "/ui/api/data-files", PageToken, boxed!(data_files::data_files)),
+        route("GET", "/ui/api/result-sets", PageToken, boxed!(result_set_list::list_result_sets)),
+        route("GET", "/ui/api/result-sets/{result_set}", PageToken, boxed!(result_set_show::show_result_set)),
+        route("POST", "/ui/api/result-sets/{result_set}/versions/{version}/promote", PageToken, boxed!(promote::promote)),
+        route("POST", "/ui/api/result-sets/{result_set}/rollback", PageToken, boxed!(rollback::rollback)),
+        route("DELETE", "/ui/api/result-sets/{result_set}/versions/{version}", PageToken, boxed!(discard::discard)),
     ];
 }
 
@@ -169,7 +183,9 @@ mod tests {
         assert_eq!(
             json_body(&response)["error"]["message"],
             "PUT is not supported here; use POST /jobs, GET /jobs, GET /jobs/{id}, DELETE /jobs/{id}, \
-             GET /recommendations/{result_set}/{user_id}"
+             GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
+             POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
+             DELETE /result-sets/{result_set}/versions/{version}"
         );
         let response = handle(&ports, gateway_request("GET", "/nothing", "/nothing", "", &[])).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
@@ -187,7 +203,8 @@ mod tests {
                 .resource
                 .replace("{id}", "spring-1")
                 .replace("{result_set}", "spring")
-                .replace("{user_id}", "u1");
+                .replace("{user_id}", "u1")
+                .replace("{version}", "v1");
             let request = gateway_request(
                 route.method,
                 route.resource,
@@ -235,6 +252,47 @@ mod tests {
         let record = ports.jobs.record(&job_id).unwrap();
         assert_eq!(record.status, JobStatus::Cancelled);
         assert_eq!(record.cancellation.unwrap().by, "the web page");
+    }
+
+    #[tokio::test]
+    async fn the_result_sets_page_and_its_api_answer_with_the_token() {
+        let ports = with_versions();
+        let page = handle(
+            &ports,
+            gateway_request("GET", "/ui/result-sets", "/ui/result-sets", "", &[]),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let bearer = format!("Bearer {UI_TOKEN}");
+        let headers = [("authorization", bearer.as_str())];
+        let shown = handle(
+            &ports,
+            gateway_request(
+                "GET",
+                "/ui/api/result-sets/{result_set}",
+                "/ui/api/result-sets/spring",
+                "",
+                &headers,
+            ),
+        )
+        .await;
+        assert_eq!(json_body(&shown)["current_version"], V2);
+        let resource = "/ui/api/result-sets/{result_set}/versions/{version}/promote";
+        let path = format!("/ui/api/result-sets/spring/versions/{V3}/promote");
+        let unsigned = handle(
+            &ports,
+            gateway_request("POST", resource, &path, r#"{"reason": "r"}"#, &[]),
+        )
+        .await;
+        assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+        let promoted = handle(
+            &ports,
+            gateway_request("POST", resource, &path, r#"{"reason": "r"}"#, &headers),
+        )
+        .await;
+        assert_eq!(promoted.status(), StatusCode::OK);
+        assert_eq!(stored_version(&ports, V3).promoted.unwrap().by, "the web page");
     }
 
     #[test]

@@ -1,22 +1,21 @@
 //! `GET /jobs?limit=20&next=<cursor>`: the newest jobs first, a page at a time.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Request, RequestExt};
 use recoflow_core::job::ListCursor;
 use recoflow_core::ports::JobStore;
 use serde_json::json;
 
 use crate::call::Call;
+use crate::paging::page_asked;
 use crate::ports::ApiPorts;
 use crate::response::{json_response, ApiError, RouteResult};
 use crate::views::JobSummary;
 
 /// Jobs on one page, unless `limit` says otherwise.
 const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
 
 pub async fn list<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
-    let (limit, after) = page_asked(call.request)?;
+    let (limit, after) = page_asked(call.request, DEFAULT_PAGE, ListCursor::decode)?;
     let (records, next) = ports
         .jobs()
         .recent(limit, after.as_ref())
@@ -29,39 +28,6 @@ pub async fn list<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
             "next": next.map(|c| c.encode()),
         }),
     ))
-}
-
-/// The page size and where the page starts, or the parameter in the way.
-fn page_asked(request: &Request) -> Result<(u32, Option<ListCursor>), ApiError> {
-    let parameters = request.query_string_parameters();
-    if let Some((name, _)) = parameters
-        .iter()
-        .find(|(name, _)| !["limit", "next"].contains(name))
-    {
-        return Err(ApiError::invalid_parameter(
-            name,
-            "unknown query parameter; use limit or next",
-        ));
-    }
-    let limit = match parameters.first("limit") {
-        None => DEFAULT_PAGE,
-        Some(limit) => match limit.parse::<u32>() {
-            Ok(limit) if (1..=MAX_PAGE).contains(&limit) => limit,
-            _ => {
-                let problem = format!("must be a whole number from 1 to {MAX_PAGE}, got {limit:?}");
-                return Err(ApiError::invalid_parameter("limit", &problem));
-            }
-        },
-    };
-    let after = parameters
-        .first("next")
-        .map(|next| {
-            ListCursor::decode(next).ok_or_else(|| {
-                ApiError::invalid_parameter("next", "not a cursor this API gave out; start again without it")
-            })
-        })
-        .transpose()?;
-    Ok((limit, after))
 }
 
 #[cfg(test)]

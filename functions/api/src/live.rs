@@ -3,18 +3,32 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use recoflow_aws::clients::{DynamoDb, Ssm, StepFunctions};
+use recoflow_aws::clients::{CloudWatch, DynamoDb, Ssm, StepFunctions};
 use recoflow_aws::{
-    DynamoJobStore, DynamoRecommendations, DynamoSlotStore, S3Objects, SfnExecutions, SsmSecret,
+    CloudWatchMetrics, DynamoJobStore, DynamoRecommendations, DynamoSlotStore, S3Objects, SfnExecutions,
+    SsmSecret,
 };
 use recoflow_core::clock::SystemClock;
 
 use crate::config::{ApiConfig, ApiSettings};
 use crate::pointer_cache::PointerCache;
-use crate::ports::ApiPorts;
+use crate::ports::{ApiPorts, MetricLog};
 
 /// A rotated page token is accepted within this time.
 const UI_TOKEN_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Lambda hands a function's standard output to CloudWatch Logs line by line; a line that is
+/// an embedded-metric-format document becomes metrics there (the tracing logs are JSON lines of
+/// another shape, so they stay logs).
+pub struct StdoutMetricLog;
+
+impl MetricLog for StdoutMetricLog {
+    fn emit(&self, line: String) {
+        use std::io::Write;
+        // One write of the whole line under the lock: lines never interleave with the logs.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
 
 pub struct LivePorts {
     jobs: DynamoJobStore,
@@ -23,6 +37,8 @@ pub struct LivePorts {
     lists: DynamoRecommendations,
     objects: S3Objects,
     ui_token: SsmSecret,
+    metrics: CloudWatchMetrics,
+    metric_log: StdoutMetricLog,
     clock: SystemClock,
     pointers: PointerCache,
     settings: ApiSettings,
@@ -39,6 +55,8 @@ impl LivePorts {
             lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, &config.jobs_table, 1),
             objects: S3Objects::new(S3Objects::client_for(sdk)),
             ui_token: SsmSecret::new(Ssm::new(sdk), &config.ui_token_parameter, UI_TOKEN_MAX_AGE),
+            metrics: CloudWatchMetrics::new(CloudWatch::new(sdk)),
+            metric_log: StdoutMetricLog,
             clock: SystemClock,
             pointers: PointerCache::default(),
             settings: config.settings(),
@@ -53,6 +71,8 @@ impl ApiPorts for LivePorts {
     type Lists = DynamoRecommendations;
     type Objects = S3Objects;
     type UiToken = SsmSecret;
+    type Metrics = CloudWatchMetrics;
+    type MetricLog = StdoutMetricLog;
     type Clock = SystemClock;
 
     fn jobs(&self) -> &Self::Jobs {
@@ -72,6 +92,12 @@ impl ApiPorts for LivePorts {
     }
     fn ui_token(&self) -> &Self::UiToken {
         &self.ui_token
+    }
+    fn metrics(&self) -> &Self::Metrics {
+        &self.metrics
+    }
+    fn metric_log(&self) -> &Self::MetricLog {
+        &self.metric_log
     }
     fn clock(&self) -> &Self::Clock {
         &self.clock

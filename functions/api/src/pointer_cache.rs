@@ -44,6 +44,12 @@ impl PointerCache {
         entries.insert(result_set.to_owned(), (clock.now(), pointer.clone()));
         Ok(pointer)
     }
+
+    /// Forgets the result set's pointer: after a promote or rollback this instance serves the
+    /// new version at once (other instances within `POINTER_MAX_AGE`).
+    pub fn forget(&self, result_set: &str) {
+        self.entries.lock().unwrap().remove(result_set);
+    }
 }
 
 #[cfg(test)]

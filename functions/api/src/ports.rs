@@ -2,10 +2,18 @@
 //! in Lambda (`live`) and by the in-memory fakes in tests and the benchmark (`fake`).
 
 use recoflow_core::clock::Clock;
-use recoflow_core::ports::{Executions, JobStore, ObjectStore, RecommendationStore, SecretSource, SlotStore};
+use recoflow_core::ports::{
+    Executions, JobStore, MetricSums, ObjectStore, RecommendationStore, SecretSource, SlotStore, VersionStore,
+};
 
 use crate::config::ApiSettings;
 use crate::pointer_cache::PointerCache;
+
+/// Where the recommendations route's embedded-metric-format lines go: standard output in
+/// Lambda, whose log lines CloudWatch turns into metrics (no call of its own per answer).
+pub trait MetricLog: Send + Sync {
+    fn emit(&self, line: String);
+}
 
 /// Built once per instance and kept for its life (`'static`: the routing table is a constant).
 pub trait ApiPorts: Send + Sync + 'static {
@@ -14,12 +22,16 @@ pub trait ApiPorts: Send + Sync + 'static {
     type Executions: Executions;
     /// The quota table: a cancelled job's slots are given back at once.
     type Slots: SlotStore;
-    /// The recommendations table: lists and result-set pointers.
-    type Lists: RecommendationStore;
+    /// The recommendations table: lists, result-set pointers, version records and result-set
+    /// entries (one table, so the fake's pointer is the one both views of it switch).
+    type Lists: RecommendationStore + VersionStore;
     /// The data bucket, whose files the web page offers.
     type Objects: ObjectStore;
     /// The web page's access token.
     type UiToken: SecretSource;
+    /// The recommendations route's answers as CloudWatch counted them.
+    type Metrics: MetricSums;
+    type MetricLog: MetricLog;
     type Clock: Clock;
 
     fn jobs(&self) -> &Self::Jobs;
@@ -28,6 +40,8 @@ pub trait ApiPorts: Send + Sync + 'static {
     fn lists(&self) -> &Self::Lists;
     fn objects(&self) -> &Self::Objects;
     fn ui_token(&self) -> &Self::UiToken;
+    fn metrics(&self) -> &Self::Metrics;
+    fn metric_log(&self) -> &Self::MetricLog;
     fn clock(&self) -> &Self::Clock;
     /// Result-set pointers read recently (this instance's own).
     fn pointers(&self) -> &PointerCache;

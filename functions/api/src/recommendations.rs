@@ -20,8 +20,10 @@ use recoflow_core::ports::RecommendationStore;
 use serde::Serialize;
 
 use crate::call::Call;
-use crate::ports::ApiPorts;
+use crate::ports::{ApiPorts, MetricLog};
 use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
+use crate::result_set_lookup::is_result_set_name;
+use crate::serving_metrics::{emf_line, AnswerMetrics, Served};
 
 const MAX_ATTRIBUTE_CHARS: usize = 64;
 const QUERY_PARAMETERS: [&str; 4] = ["n", "gender", "age", "region"];
@@ -43,6 +45,8 @@ struct Answer<'a> {
     items: Vec<Recommended<'a>>,
     /// Items taken from the fallback to fill a list shorter than `n`.
     backfilled: usize,
+    /// Seconds since the version was first made current.
+    version_age_seconds: u64,
 }
 
 fn plain_text(value: &str, max: usize) -> bool {
@@ -57,13 +61,6 @@ fn valid_user_id(user_id: &str) -> bool {
             Ok(decoded) => plain_text(&decoded, MAX_USER_ID_CHARS),
             Err(_) => false,
         }
-}
-
-fn is_result_set_name(name: &str) -> bool {
-    (3..=48).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// What the query string asks for.
@@ -157,7 +154,39 @@ impl<'a> Picker<'a> {
     }
 }
 
+/// Answers, then logs the answer's metrics line (its status, source, latency, version age).
 pub async fn recommend<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
+    let started = ports.clock().now();
+    let result_set = call.path_parameter("result_set");
+    let outcome = answer(ports, call).await;
+    let (status, served) = match &outcome {
+        Ok(answer) => (
+            StatusCode::OK,
+            Some(Served {
+                result_set,
+                source: answer.source,
+                version_age_seconds: answer.version_age_seconds,
+            }),
+        ),
+        Err(refused) => (refused.code.status(), None),
+    };
+    ports.metric_log().emit(emf_line(&AnswerMetrics {
+        status: status.as_u16(),
+        served,
+        latency_ms: ports.clock().now().duration_since(started).as_secs_f64() * 1_000.0,
+        at_ms: (ports.clock().utc().unix_timestamp_nanos() / 1_000_000) as i64,
+    }));
+    outcome.map(|answer| answer.response)
+}
+
+/// An answer with a list, and what its metrics say of it.
+struct Composed {
+    response: Response<Body>,
+    source: &'static str,
+    version_age_seconds: u64,
+}
+
+async fn answer<P: ApiPorts>(ports: &P, call: &Call<'_>) -> Result<Composed, ApiError> {
     let result_set = call.path_parameter("result_set");
     let user_id = call.path_parameter("user_id");
     let not_found = || {
@@ -187,9 +216,15 @@ pub async fn recommend<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
             format!("result set \"{result_set}\" was last published at {published_at}, and that version has expired; run its job again"),
         ));
     }
-    compose(ports.lists(), &pointer, user_id, &query)
+    let version_age_seconds = ports.clock().seconds_since(&pointer.published_at);
+    let (response, source) = compose(ports.lists(), &pointer, user_id, &query, version_age_seconds)
         .await
-        .map_err(ApiError::service)
+        .map_err(ApiError::service)?;
+    Ok(Composed {
+        response,
+        source,
+        version_age_seconds,
+    })
 }
 
 /// The keys of a user's lists in the pointer's version.
@@ -290,12 +325,14 @@ fn best_segment<'a>(
     })
 }
 
+/// The answer and its list's source.
 async fn compose<R: RecommendationStore>(
     lists: &R,
     pointer: &Pointer,
     user_id: &str,
     query: &Query,
-) -> Result<Response<Body>, ServiceError> {
+    version_age_seconds: u64,
+) -> Result<(Response<Body>, &'static str), ServiceError> {
     let keys = UserKeys::new(pointer, user_id);
     let n = query
         .n
@@ -344,8 +381,9 @@ async fn compose<R: RecommendationStore>(
             })
             .collect(),
         backfilled,
+        version_age_seconds,
     };
-    Ok(json_response(StatusCode::OK, &answer))
+    Ok((json_response(StatusCode::OK, &answer), source))
 }
 
 #[cfg(test)]
@@ -526,6 +564,42 @@ mod tests {
             assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
             assert_eq!(body["error"]["code"], "ResultSetNotFound");
         }
+    }
+
+    #[tokio::test]
+    async fn each_answer_says_its_version_s_age_and_logs_one_metrics_line() {
+        let ports = published();
+        ports
+            .lists
+            .pointers
+            .lock()
+            .unwrap()
+            .get_mut("spring")
+            .unwrap()
+            .published_at = recoflow_core::clock::rfc3339(ports.clock.utc() - time::Duration::seconds(90));
+        let (_, body) = get(&ports, "/recommendations/spring/stranger").await;
+        assert_eq!(body["version_age_seconds"], 90);
+        get(&ports, "/recommendations/spring/u1?n=0").await;
+        get(&ports, "/recommendations/autumn/u1").await;
+
+        let lines = ports.metric_log.documents();
+        assert_eq!(lines.len(), 3, "one line per answer, errors too");
+        let answered = &lines[0];
+        assert_eq!(
+            (&answered["ResultSet"], &answered["Source"], &answered["Status"]),
+            (&json!("spring"), &json!("global"), &json!("200"))
+        );
+        assert_eq!(
+            (&answered["Answers"], &answered["VersionAgeSeconds"]),
+            (&json!(1), &json!(90))
+        );
+        assert!(answered["LatencyMs"].as_f64().is_some());
+        let statuses: Vec<&str> = lines.iter().map(|l| l["Status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["200", "400", "404"]);
+        assert!(
+            lines[2].get("ResultSet").is_none(),
+            "an unknown name is no dimension"
+        );
     }
 
     #[tokio::test]

@@ -27,6 +27,22 @@ pub enum ErrorCode {
     ResultSetNotFound,
     /// The result set's current version is past its expiry.
     ResultSetExpired,
+    /// The result set has no such version (or its record is gone).
+    VersionNotFound,
+    /// The version's lists have expired: it can no longer be served.
+    VersionExpired,
+    /// The version was discarded: it is never served.
+    VersionDiscarded,
+    /// The version is current already: nothing changed.
+    AlreadyCurrent,
+    /// Only a held version can be discarded.
+    NotHeld,
+    /// The current version replaced none: there is nothing to roll back to.
+    NoPreviousVersion,
+    /// The pointer changed while the call was deciding: nothing changed, look again and retry.
+    PointerMoved,
+    /// A promotion says why (`{"reason": "..."}`).
+    ReasonRequired,
     /// A service recoflow needs did not answer; nothing was lost.
     ServiceUnavailable,
     /// The web page's token parameter is empty.
@@ -43,12 +59,22 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            Self::InvalidForm | Self::InvalidIdempotencyKey | Self::InvalidParameter => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidForm
+            | Self::InvalidIdempotencyKey
+            | Self::InvalidParameter
+            | Self::ReasonRequired => StatusCode::BAD_REQUEST,
             Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::IdempotencyKeyReused | Self::JobFinished => StatusCode::CONFLICT,
-            Self::JobNotFound | Self::ResultSetNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::IdempotencyKeyReused
+            | Self::JobFinished
+            | Self::VersionExpired
+            | Self::VersionDiscarded
+            | Self::AlreadyCurrent
+            | Self::NotHeld
+            | Self::NoPreviousVersion
+            | Self::PointerMoved => StatusCode::CONFLICT,
+            Self::JobNotFound | Self::ResultSetNotFound | Self::VersionNotFound | Self::RouteNotFound => {
+                StatusCode::NOT_FOUND
+            }
             Self::ResultSetExpired => StatusCode::GONE,
             Self::ServiceUnavailable | Self::PageNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

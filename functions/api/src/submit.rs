@@ -3,7 +3,7 @@
 //! `Idempotency-Key` a repeat answers `200` with the same job and starts nothing.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use recoflow_core::clock::Clock;
 use recoflow_core::errors::{ErrorName, ServiceError};
 use recoflow_core::form::{JobForm, MAX_FORM_BYTES};
@@ -21,7 +21,7 @@ use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 pub async fn submit<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
-    let body = body_bytes(call.request);
+    let body = call.body();
     let (form, idempotency_key) = read_submission(call.request, body, &ports.settings().rules)?;
     let job_id = match &idempotency_key {
         Some(key) => JobId::for_idempotency_key(key),
@@ -66,14 +66,6 @@ pub async fn submit<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
     }
     .instrument(span)
     .await
-}
-
-fn body_bytes(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    }
 }
 
 /// The valid form and the idempotency key, or why they are refused.
@@ -137,7 +129,7 @@ async fn close_unstarted<J: JobStore>(jobs: &J, job_id: &JobId, err: &ServiceErr
 
 #[cfg(test)]
 mod tests {
-    use lambda_http::Response;
+    use lambda_http::{Body, Response};
 
     use super::*;
     use crate::fake::*;

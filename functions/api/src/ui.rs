@@ -17,6 +17,7 @@ const STYLE: &str = include_str!("../../../web/style.css");
 const SCRIPT: &str = include_str!("../../../web/app.js");
 const FORM_PAGE: &str = include_str!("../../../web/index.html");
 const JOBS_PAGE: &str = include_str!("../../../web/jobs.html");
+const RESULT_SETS_PAGE: &str = include_str!("../../../web/result-sets.html");
 const STYLE_LINK: &str = r#"<link rel="stylesheet" href="ui/style.css">"#;
 const SCRIPT_TAG: &str = r#"<script src="ui/app.js"></script>"#;
 
@@ -36,6 +37,11 @@ fn jobs_page_html() -> &'static str {
     PAGE.get_or_init(|| assemble(JOBS_PAGE))
 }
 
+fn result_sets_page_html() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| assemble(RESULT_SETS_PAGE))
+}
+
 /// `GET /`: the form.
 pub async fn form_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
     Ok(html_response(form_page_html()))
@@ -44,6 +50,11 @@ pub async fn form_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult
 /// `GET /ui/jobs`: the jobs and their status.
 pub async fn jobs_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
     Ok(html_response(jobs_page_html()))
+}
+
+/// `GET /ui/result-sets`: the result sets, their versions, promote, roll back, discard.
+pub async fn result_sets_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
+    Ok(html_response(result_sets_page_html()))
 }
 
 fn html_response(page: &str) -> Response<Body> {
@@ -131,7 +142,7 @@ mod tests {
 
     #[test]
     fn pages_are_served_whole() {
-        for page in [form_page_html(), jobs_page_html()] {
+        for page in [form_page_html(), jobs_page_html(), result_sets_page_html()] {
             assert!(!page.contains(STYLE_LINK) && !page.contains(SCRIPT_TAG));
             assert!(page.contains("const recoflow"));
         }
@@ -144,7 +155,10 @@ mod tests {
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next())
         };
-        for key in labels(FORM_PAGE).chain(labels(JOBS_PAGE)) {
+        for key in labels(FORM_PAGE)
+            .chain(labels(JOBS_PAGE))
+            .chain(labels(RESULT_SETS_PAGE))
+        {
             let quoted = format!("\"{key}\":");
             let bare = format!("{key}:");
             let count = SCRIPT.matches(&quoted).count() + SCRIPT.matches(&format!(" {bare}")).count();
