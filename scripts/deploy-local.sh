@@ -20,6 +20,7 @@ LOCAL_TIMINGS=(
   LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
   RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1 DeliverBudgetSeconds=40
   SlackRetryBudgetSeconds=8 FoldWindowSeconds=15 SweepIntervalMinutes=1
+  FreshnessCheckMinutes=1 FreshnessHourSeconds=1
 )
 
 # Timings with which the longest job could outgrow one execution's history are refused.

@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -360,6 +363,24 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| service_error("S3", "DeleteObject", &e))?;
         Ok(())
+    }
+
+    async fn presign_get(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<String, ServiceError> {
+        // Signed here, with no call to S3: SigV4 query parameters valid for `expires_in`.
+        let config = PresigningConfig::expires_in(expires_in).map_err(|e| ServiceError::Failed {
+            service: "S3",
+            operation: "presign GetObject",
+            message: e.to_string(),
+        })?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| service_error("S3", "presign GetObject", &e))?;
+        Ok(request.uri().to_owned())
     }
 }
 

@@ -441,6 +441,19 @@ impl ObjectStore for FakeObjects {
             .remove(&(bucket.to_owned(), key.to_owned()));
         Ok(())
     }
+
+    /// A URL naming the object and its lifetime, the same for the same arguments.
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, ServiceError> {
+        Ok(format!(
+            "https://{bucket}.s3.fake/{key}?X-Amz-Expires={}",
+            expires_in.as_secs()
+        ))
+    }
 }
 
 /// The quota table in memory, with the same conditional rules as the DynamoDB adapter.

@@ -189,6 +189,14 @@ pub trait ObjectStore: Send + Sync {
         to_key: &str,
     ) -> Result<(), ServiceError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), ServiceError>;
+    /// A URL anyone holding it can GET the object with until `expires_in` has passed (S3: a
+    /// SigV4 presigned URL, at most 7 days, and no longer than the signing credentials last).
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<String, ServiceError>;
 }
 
 /// Outcome of trying to take units of a pool.

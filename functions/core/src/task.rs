@@ -80,6 +80,11 @@ pub enum NotifyTask {
     Success { job_id: JobId },
     /// The summary of failures folded under one signature, once their window has closed.
     Summary { signature: String },
+    /// A job whose version the quality gate held: what failed, with charts (NotifyHeld).
+    Held { job_id: JobId },
+    /// The freshness check (an EventBridge schedule): one alert per result set whose current
+    /// version is older than its form's `expect_refresh_hours`.
+    Freshness,
 }
 
 /// RecordFailure's input: the job, what the Catch caught (`ResultPath: $.error`) and the state
@@ -120,6 +125,11 @@ pub enum NotifyState {
     SummaryUndelivered,
     /// Another execution sent the summary first.
     SummarySentElsewhere,
+    /// The job's version is not held (never was, or was promoted or discarded since): nothing
+    /// sent.
+    NotHeld,
+    /// The freshness check ran (its alerts, if any, went out once each).
+    FreshnessChecked,
 }
 
 /// What notify answers: a folded failure's execution waits `wait_seconds`, then asks for the
@@ -154,6 +164,21 @@ mod tests {
         let parsed: JobTask = serde_json::from_str(r#"{"job_id":"spring-1","extra":1}"#).unwrap();
         assert_eq!(parsed, task);
         assert!(serde_json::from_str::<JobTask>(r#"{"job_id":"../x"}"#).is_err());
+    }
+
+    #[test]
+    fn notify_tasks_are_tagged_by_kind() {
+        let held: NotifyTask = serde_json::from_str(r#"{"kind":"held","job_id":"j-1"}"#).unwrap();
+        assert_eq!(
+            held,
+            NotifyTask::Held {
+                job_id: JobId::parse("j-1").unwrap()
+            }
+        );
+        // The schedule's constant input.
+        let check: NotifyTask = serde_json::from_str(r#"{"kind":"freshness"}"#).unwrap();
+        assert_eq!(check, NotifyTask::Freshness);
+        assert_eq!(NotifyState::NotHeld.to_string(), "NOT_HELD");
     }
 
     #[test]

@@ -27,8 +27,9 @@ fn past_failed_state_note(next: &str) -> String {
 }
 
 /// States after the outcome is decided (Slack): their failure must not change it.
-const OUTCOME_KEPT: [(&str, &str); 3] = [
+const OUTCOME_KEPT: [(&str, &str); 4] = [
     ("NotifySuccess", "JobSucceeded"),
+    ("NotifyHeld", "JobHeld"),
     ("NotifyFailure", "JobFailed"),
     ("SendSummary", "JobFailed"),
 ];
@@ -136,7 +137,7 @@ fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
         let result_path = match name.as_str() {
             "Cleanup" => "$.cleanup",
             "RecordFailure" => "$.record_error",
-            "NotifySuccess" | "NotifyFailure" | "SendSummary" => "$.notify_error",
+            "NotifySuccess" | "NotifyHeld" | "NotifyFailure" | "SendSummary" => "$.notify_error",
             _ => "$.error",
         };
         assert_eq!(catch_all["ResultPath"], json!(result_path), "{name}");
@@ -265,4 +266,21 @@ fn every_catch_into_the_failure_path_names_its_state() {
         }
     }
     assert!(named >= 3, "Prepare, RunPhases and Deliver catch into Cleanup");
+}
+
+#[test]
+fn a_held_delivery_notifies_once_and_the_execution_succeeds() {
+    let states = definition()["States"].clone();
+    let held_rule = states["VersionHeld"]["Choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Next"] == "NotifyHeld")
+        .expect("a choice leads to NotifyHeld");
+    // Deliver's answer for a held version is {"done": true, "held": true}.
+    assert!(held_rule.to_string().contains(r#""Variable":"$.delivery.held""#), "{held_rule}");
+    assert_eq!(states["Delivered"]["Choices"][0]["Next"], "VersionHeld");
+    assert_eq!(states["NotifyHeld"]["Parameters"]["kind"], "held");
+    let after = states["NotifyHeld"]["Next"].as_str().unwrap();
+    assert_eq!(states[after]["Type"], "Succeed", "a HELD job's execution succeeds");
 }

@@ -10,6 +10,12 @@ use crate::state_functions::StateFunctions;
 pub struct Config {
     pub jobs_table: String,
     pub notifications_table: String,
+    /// Pointers, version records and result-set entries (held versions, freshness).
+    pub recommendations_table: String,
+    /// Where the charts of held versions go (`charts/<result set>/<version>/<metric>.png`).
+    pub results_bucket: String,
+    /// Seconds in one of the forms' `expect_refresh_hours` (3600; the local stack uses 1).
+    pub freshness_hour_seconds: u32,
     /// SSM parameter holding the Slack webhook URL (a SecureString).
     pub slack_webhook_parameter: String,
     /// SSM parameter holding the REST API's base URL (the stack's ApiUrl output), for links to
@@ -33,7 +39,14 @@ pub struct NotifySettings {
     pub retry_budget: Duration,
     pub fold_window_seconds: u32,
     pub fold_max_messages: u32,
+    pub results_bucket: String,
+    /// How long the presigned URL of a chart works.
+    pub chart_url_lifetime: Duration,
+    pub freshness_hour_seconds: u32,
 }
+
+/// The longest a SigV4 presigned URL may live: Slack and its readers fetch the chart within it.
+pub const CHART_URL_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
 
 impl Config {
     pub fn settings(&self) -> NotifySettings {
@@ -43,6 +56,9 @@ impl Config {
             retry_budget: Duration::from_secs(self.slack_retry_budget_seconds.into()),
             fold_window_seconds: self.fold_window_seconds,
             fold_max_messages: self.fold_max_messages,
+            results_bucket: self.results_bucket.clone(),
+            chart_url_lifetime: CHART_URL_LIFETIME,
+            freshness_hour_seconds: self.freshness_hour_seconds,
         }
     }
 }
@@ -57,6 +73,9 @@ mod tests {
         [
             ("JOBS_TABLE", "jobs"),
             ("NOTIFICATIONS_TABLE", "notifications"),
+            ("RECOMMENDATIONS_TABLE", "recommendations"),
+            ("RESULTS_BUCKET", "results"),
+            ("FRESHNESS_HOUR_SECONDS", "3600"),
             ("SLACK_WEBHOOK_PARAMETER", "/recoflow/slack-webhook"),
             ("API_URL_PARAMETER", "/recoflow/api-url"),
             ("AWS_REGION", "us-east-1"),
@@ -76,6 +95,10 @@ mod tests {
         let settings = config.settings();
         assert_eq!(settings.retry_budget, Duration::from_secs(180));
         assert_eq!(settings.region, "us-east-1");
+        assert_eq!(
+            (settings.results_bucket.as_str(), settings.freshness_hour_seconds),
+            ("results", 3600)
+        );
         assert_eq!(
             settings.state_functions,
             StateFunctions::parse("Prepare=p,RunPhases=r,Deliver=d").unwrap()

@@ -30,6 +30,7 @@ pub enum MessageKind {
     Failure,
     Success,
     Rejection,
+    Held,
 }
 
 impl MessageKind {
@@ -38,6 +39,7 @@ impl MessageKind {
             MessageKind::Failure => "failure",
             MessageKind::Success => "success",
             MessageKind::Rejection => "rejection",
+            MessageKind::Held => "held",
         }
     }
 }

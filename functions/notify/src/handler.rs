@@ -1,6 +1,7 @@
 //! Notify: tells Slack, once and clearly. Dispatches what it is invoked with to the state (or
 //! trigger) it serves: a failed job's message (`failure`), a succeeded job's when its form asks
-//! (`success`), the summary of failures folded together (`summary`), and a rejected form's
+//! (`success`), the summary of failures folded together (`summary`), a held version's (`held`,
+//! with charts), the freshness check (`freshness`, on a schedule), and a rejected form's
 //! (`rejection`, from the S3 event of intake's report). Delivery and its retries: `delivery`.
 //!
 //! No floods: a job's message is sent once (the job record remembers it, so a retried step does
@@ -14,6 +15,8 @@ use tracing::Instrument;
 
 use crate::error::NotifyError;
 use crate::failure::notify_failure;
+use crate::freshness::check_freshness;
+use crate::held::notify_held;
 use crate::ports::NotifyPorts;
 use crate::rejection::notify_rejections;
 use crate::success::notify_success;
@@ -38,6 +41,11 @@ pub async fn handle<P: NotifyPorts>(ports: &P, event: NotifyEvent) -> Result<Not
             notify_success(ports, &job_id).instrument(span).await
         }
         NotifyEvent::Task(NotifyTask::Summary { signature }) => send_summary(ports, &signature).await,
+        NotifyEvent::Task(NotifyTask::Held { job_id }) => {
+            let span = tracing::info_span!("notify", job_id = %job_id);
+            notify_held(ports, &job_id).instrument(span).await
+        }
+        NotifyEvent::Task(NotifyTask::Freshness) => check_freshness(ports).await,
         NotifyEvent::S3(event) => notify_rejections(ports, &event).await,
     }
 }

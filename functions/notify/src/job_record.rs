@@ -1,5 +1,5 @@
-//! The job a message is about: its record, and its own message (failure or success) built from
-//! it, with how long it ran and its links, sent to the channel its form asks for.
+//! The job a message is about: its record, and its own message (failure, success, held) built
+//! from it, with how long it ran and its links, sent to the channel its form asks for.
 
 use recoflow_core::clock::parse_rfc3339;
 use recoflow_core::errors::StepError;
@@ -33,6 +33,17 @@ pub async fn tell_about_job<P: NotifyPorts>(
     build: JobMessage,
 ) -> Result<NotifyOutcome, NotifyError> {
     let message = build(record, ran_seconds(record), &links(ports, record).await);
+    send_job_message(ports, record, kind, message).await
+}
+
+/// Sends a message about the job (to its form's channel) and writes on the job whether it
+/// went out.
+pub async fn send_job_message<P: NotifyPorts>(
+    ports: &P,
+    record: &JobRecord,
+    kind: MessageKind,
+    message: Value,
+) -> Result<NotifyOutcome, NotifyError> {
     tell(ports, &record.job_id, kind, &with_channel(message, record)).await
 }
 

@@ -1,10 +1,14 @@
-//! Lambda `notify`: Slack messages for failed, rejected and (when asked) succeeded jobs.
+//! Lambda `notify`: Slack messages for failed, rejected, held and (when asked) succeeded jobs,
+//! and the freshness alerts of stale result sets.
 
 mod config;
 mod delivery;
 mod error;
 mod failure;
+mod freshness;
 mod handler;
+mod held;
+mod held_charts;
 mod job_record;
 mod links;
 mod live;
@@ -20,7 +24,7 @@ use std::time::Duration;
 
 use recoflow_aws::clients::{DynamoDb, Ssm};
 use recoflow_aws::lambda::{serve, start};
-use recoflow_aws::{DynamoFolds, DynamoJobStore, HttpsPoster, S3Objects, SsmSecret};
+use recoflow_aws::{DynamoFolds, DynamoJobStore, DynamoRecommendations, HttpsPoster, S3Objects, SsmSecret};
 use recoflow_core::clock::SystemClock;
 
 use config::Config;
@@ -40,6 +44,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = LiveNotifyPorts {
         jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        // Notify reads pointers and versions and notes staleness; it writes no lists.
+        recommendations: DynamoRecommendations::new(
+            dynamodb.clone(),
+            &config.recommendations_table,
+            &config.jobs_table,
+            1,
+        ),
         folds: DynamoFolds::new(dynamodb, &config.notifications_table),
         webhook: SsmSecret::new(ssm.clone(), &config.slack_webhook_parameter, WEBHOOK_MAX_AGE),
         api_url: SsmSecret::new(ssm, &config.api_url_parameter, WEBHOOK_MAX_AGE),

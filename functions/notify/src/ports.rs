@@ -1,20 +1,25 @@
-//! What notify works with: the jobs table, the forms bucket (rejection reports), the folding
-//! table, the Slack webhook and API URL parameters, the poster, the time and its settings (in
-//! Lambda, `live`; in tests, the fakes).
+//! What notify works with: the jobs table, the buckets (rejection reports in the forms bucket,
+//! charts in the results bucket), the recommendations table (pointers, versions, result-set
+//! entries), the folding table, the Slack webhook and API URL parameters, the poster, the time
+//! and its settings (in Lambda, `live`; in tests, the fakes).
 
-use recoflow_core::ports::{Clock, FoldStore, JobStore, ObjectStore, SecretSource, WebhookPoster};
+use recoflow_core::ports::{
+    Clock, FoldStore, JobStore, ObjectStore, RecommendationStore, SecretSource, VersionStore, WebhookPoster,
+};
 
 use crate::config::NotifySettings;
 
 pub trait NotifyPorts: Send + Sync {
     type Jobs: JobStore;
     type Objects: ObjectStore;
+    type Recommendations: RecommendationStore + VersionStore;
     type Folds: FoldStore;
     type Secret: SecretSource;
     type Poster: WebhookPoster;
     type Clock: Clock;
     fn jobs(&self) -> &Self::Jobs;
     fn objects(&self) -> &Self::Objects;
+    fn recommendations(&self) -> &Self::Recommendations;
     fn folds(&self) -> &Self::Folds;
     /// The Slack webhook URL; `None` when none is configured.
     fn webhook(&self) -> &Self::Secret;
@@ -31,6 +36,7 @@ macro_rules! notify_ports_struct {
     ($name:ident {
         jobs: $jobs:ty,
         objects: $objects:ty,
+        recommendations: $recommendations:ty,
         folds: $folds:ty,
         secret: $secret:ty,
         poster: $poster:ty,
@@ -39,6 +45,7 @@ macro_rules! notify_ports_struct {
         pub struct $name {
             pub jobs: $jobs,
             pub objects: $objects,
+            pub recommendations: $recommendations,
             pub folds: $folds,
             pub webhook: $secret,
             pub api_url: $secret,
@@ -50,6 +57,7 @@ macro_rules! notify_ports_struct {
         impl $crate::ports::NotifyPorts for $name {
             type Jobs = $jobs;
             type Objects = $objects;
+            type Recommendations = $recommendations;
             type Folds = $folds;
             type Secret = $secret;
             type Poster = $poster;
@@ -61,6 +69,10 @@ macro_rules! notify_ports_struct {
 
             fn objects(&self) -> &Self::Objects {
                 &self.objects
+            }
+
+            fn recommendations(&self) -> &Self::Recommendations {
+                &self.recommendations
             }
 
             fn folds(&self) -> &Self::Folds {

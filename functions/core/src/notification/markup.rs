@@ -55,6 +55,21 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{kept}…")
 }
 
+/// A measured value, for people: at most four decimals, no trailing zeros (`0.05`, `1200`,
+/// `0.3333`).
+pub fn number(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = format!("{value:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 /// How long, for people: `3 min 20 s`.
 pub fn human_duration(seconds: u64) -> String {
     match seconds {
@@ -80,5 +95,14 @@ mod tests {
         assert_eq!(code("a ``` b <x>", 100), "a ''' b &lt;x&gt;");
         assert_eq!(fit("ab&lt;cd", 5), "ab…");
         assert_eq!(fit("ab&lt;cd", 7), "ab&lt;…");
+    }
+
+    #[test]
+    fn numbers_read_as_written() {
+        assert_eq!(number(0.05), "0.05");
+        assert_eq!(number(1200.0), "1200");
+        assert_eq!(number(1.0 / 3.0), "0.3333");
+        assert_eq!(number(-0.00001), "0");
+        assert_eq!(number(f64::INFINITY), "inf");
     }
 }

@@ -5,10 +5,12 @@
 use serde_json::{json, Value};
 
 use super::classify::classify;
-use super::markup::{code, escape, escape_short, fit, human_duration, MAX_SECTION_CHARS};
+use super::markup::{code, escape, escape_short, fit, human_duration, number, MAX_SECTION_CHARS};
 use crate::errors::ErrorName;
 use crate::job::{JobFailure, JobId, JobRecord};
+use crate::quality::GateFailure;
 use crate::validation::FormProblem;
+use crate::versions::LastJob;
 
 /// Links a message carries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,18 +34,173 @@ pub fn logs_console_url(region: &str, function_name: &str) -> String {
 
 /// Buttons to recoflow's own links (URLs it built; a button's URL is not markup).
 pub(super) fn link_buttons(links: &Links) -> Option<Value> {
-    let buttons: Vec<Value> = [
+    buttons(&[
         ("Execution", &links.execution),
         ("Job (API)", &links.job),
         ("Logs", &links.logs),
-    ]
-    .into_iter()
-    .filter_map(|(label, url)| {
-        url.as_ref()
-            .map(|url| json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}))
-    })
-    .collect();
+    ])
+}
+
+/// An actions block of the labelled links that exist; `None` when none does.
+fn buttons(links: &[(&str, &Option<String>)]) -> Option<Value> {
+    let buttons: Vec<Value> = links
+        .iter()
+        .filter_map(|(label, url)| {
+            url.as_ref().map(
+                |url| json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}),
+            )
+        })
+        .collect();
     (!buttons.is_empty()).then(|| json!({"type": "actions", "elements": buttons}))
+}
+
+/// Links of a message about a result set: its view on the web page, the promote view of a
+/// held version, and the job in the API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultSetLinks {
+    pub page: Option<String>,
+    pub promote: Option<String>,
+    pub job: Option<String>,
+}
+
+/// The web page's view of a result set (`<WebPageUrl>ui/result-sets?result_set=<rs>`), from
+/// the API's base URL (`<WebPageUrl>` without its last slash). Result-set names are slugs:
+/// nothing to encode.
+pub fn result_set_page_url(api_url: &str, result_set: &str) -> String {
+    format!(
+        "{}/ui/result-sets?result_set={result_set}",
+        api_url.trim_end_matches('/')
+    )
+}
+
+/// The same view, opened on promoting `version`.
+pub fn promote_page_url(api_url: &str, result_set: &str, version: &str) -> String {
+    format!("{}&promote={version}", result_set_page_url(api_url, result_set))
+}
+
+/// A rule a held version failed, and the chart of its metric when one could be drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldRule {
+    pub failure: GateFailure,
+    pub chart_url: Option<String>,
+}
+
+/// What a failed rule says, for people: the value, the bound and the value before.
+fn failed_rule_text(failure: &GateFailure) -> String {
+    let (metric, value, bound) = (failure.metric, number(failure.value), number(failure.bound));
+    let previous = failure.previous.map(number);
+    let previous = previous.as_deref().unwrap_or("none");
+    let percent = |share: f64| format!("{} %", number(share * 100.0));
+    match failure.rule.as_str() {
+        "min" => format!("*{metric}* is {value}, below the minimum {bound} (previous {previous})"),
+        "max" => format!("*{metric}* is {value}, above the maximum {bound} (previous {previous})"),
+        "max_change" => format!(
+            "*{metric}* is {value}, against {previous} in the current version: a change over the {} allowed",
+            percent(failure.bound)
+        ),
+        "max_drop" => format!(
+            "*{metric}* is {value}, against {previous} in the current version: a drop over the {} allowed",
+            percent(failure.bound)
+        ),
+        "anomaly" => format!(
+            "*{metric}* is {value}, outside its usual range (edge {bound}, median {previous} of the last versions)"
+        ),
+        "never_banned" => format!("*{metric}* is {value}: banned items are served (it must be {bound})"),
+        rule => format!("*{metric}* is {value}, bound {bound} (rule {}, previous {previous})", escape(rule)),
+    }
+}
+
+/// A version the quality gate held back: each failed rule with its chart, and the buttons to
+/// the result set's page and to promote the version anyway.
+pub fn held_message(record: &JobRecord, version: &str, rules: &[HeldRule], links: &ResultSetLinks) -> Value {
+    let (name, _) = job_names(record);
+    let result_set = escape(record.form.as_ref().map(|f| f.result_set.as_str()).unwrap_or("?"));
+    let version = escape(version);
+    let summary: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} failed {} (bound {})",
+                r.failure.metric,
+                number(r.failure.value),
+                escape(&r.failure.rule),
+                number(r.failure.bound)
+            )
+        })
+        .collect();
+    let text = format!(
+        "recoflow held version {version} of {result_set} (job {name}, {}): {}. The current version keeps serving.",
+        record.job_id,
+        summary.join("; ")
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":pause_button: Version of {result_set} held"), "emoji": true}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Result set*\n{result_set}")},
+            {"type": "mrkdwn", "text": format!("*Held version*\n`{version}`")},
+            {"type": "mrkdwn", "text": format!("*Job*\n{name} (`{}`)", record.job_id)},
+            {"type": "mrkdwn", "text": format!("*Failed rules*\n{}", rules.len())},
+        ]}),
+    ];
+    for rule in rules {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("• `{}`: {}", escape(&rule.failure.rule), failed_rule_text(&rule.failure))}}));
+        if let Some(url) = &rule.chart_url {
+            let alt = format!(
+                "{} over the last versions of {result_set}, the held value in red",
+                rule.failure.metric
+            );
+            blocks.push(json!({"type": "image", "image_url": url, "alt_text": alt,
+                "title": {"type": "plain_text", "text": rule.failure.metric.to_string()}}));
+        }
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "The current version keeps serving. Promote this one if it is right after all, or discard it."}]}));
+    blocks.extend(buttons(&[
+        ("Result set", &links.page),
+        ("Promote…", &links.promote),
+        ("Job (API)", &links.job),
+    ]));
+    json!({"text": text, "blocks": blocks})
+}
+
+/// A result set whose current version is older than its form expects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staleness<'a> {
+    pub result_set: &'a str,
+    pub current_version: &'a str,
+    pub age_seconds: u64,
+    /// The form's `expect_refresh_hours`, in seconds (hours are seconds on the local stack).
+    pub expected_seconds: u64,
+    pub last_job: Option<&'a LastJob>,
+}
+
+/// The freshness alert: sent once per current version.
+pub fn stale_message(stale: &Staleness, page: Option<String>) -> Value {
+    let result_set = escape(stale.result_set);
+    let version = escape(stale.current_version);
+    let (age, expected) = (
+        human_duration(stale.age_seconds),
+        human_duration(stale.expected_seconds),
+    );
+    let last_job = stale.last_job.map_or_else(
+        || "none recorded".to_owned(),
+        |job| format!("`{}` {}", job.job_id, job.status),
+    );
+    let text = format!(
+        "recoflow: {result_set} is stale: its current version {version} is {age} old, a refresh was expected every {expected}. Last job: {last_job}."
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":hourglass: {result_set} is stale"), "emoji": true}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Result set*\n{result_set}")},
+            {"type": "mrkdwn", "text": format!("*Current version*\n`{version}`")},
+            {"type": "mrkdwn", "text": format!("*Age*\n{age}")},
+            {"type": "mrkdwn", "text": format!("*Expected refresh*\nevery {expected}")},
+            {"type": "mrkdwn", "text": format!("*Last job*\n{last_job}")},
+        ]}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "Sent once: the next alert comes only after a newer version is published and goes stale in turn."}]}),
+    ];
+    blocks.extend(buttons(&[("Result set", &page)]));
+    json!({"text": text, "blocks": blocks})
 }
 
 /// The job's name and who submitted it, escaped.

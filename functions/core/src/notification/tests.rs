@@ -2,8 +2,11 @@ use serde_json::Value;
 
 use super::*;
 use crate::fakes::test_form;
+use crate::job::JobStatus;
 use crate::job::{now_rfc3339, JobFailure, JobId, JobRecord, JobSource};
+use crate::quality::{GateFailure, Metric};
 use crate::validation::FormProblem;
+use crate::versions::LastJob;
 
 fn failed(error: &str, cause: &str, status: &str) -> JobRecord {
     let mut record = JobRecord::queued(
@@ -161,6 +164,22 @@ fn outside_text_is_never_slack_markup_in_any_message() {
             &problems,
         ),
         fold_summary_message(hostile, hostile, &[record.job_id.to_string()], 60),
+        held_message(
+            &record,
+            hostile,
+            &[held_rule("max_change", None)],
+            &ResultSetLinks::default(),
+        ),
+        stale_message(
+            &Staleness {
+                result_set: hostile,
+                current_version: hostile,
+                age_seconds: 7200,
+                expected_seconds: 3600,
+                last_job: None,
+            },
+            None,
+        ),
     ];
     for message in &messages {
         let mut texts = Vec::new();
@@ -221,4 +240,119 @@ fn causes_of_one_kind_share_a_signature_and_different_causes_never_do() {
         }
     }
     assert!(groups.len() >= 10, "the corpus covers the causes jobs fail with");
+}
+
+fn held_rule(rule: &str, chart_url: Option<&str>) -> HeldRule {
+    HeldRule {
+        failure: GateFailure {
+            rule: rule.into(),
+            metric: Metric::UsersPersonalized,
+            value: 100.0,
+            bound: 0.2,
+            previous: Some(1000.0),
+        },
+        chart_url: chart_url.map(str::to_owned),
+    }
+}
+
+#[test]
+fn the_held_message_names_each_rule_with_its_chart_and_the_buttons() {
+    let mut record = failed("x", "y", "DELIVERING");
+    record.failure = None;
+    let api = "https://api.example.com/Prod";
+    let result_set = record.form.as_ref().unwrap().result_set.clone();
+    let links = ResultSetLinks {
+        page: Some(result_set_page_url(api, &result_set)),
+        promote: Some(promote_page_url(api, &result_set, "20261201T000000Z-0a1b2c3d")),
+        job: Some(format!("{api}/jobs/weekly-abc")),
+    };
+    let mut anomaly = held_rule("anomaly", None);
+    anomaly.failure.metric = Metric::CatalogCoverage;
+    anomaly.failure.value = 0.1;
+    anomaly.failure.bound = 0.27;
+    anomaly.failure.previous = Some(0.3);
+    let rules = [
+        held_rule("max_change", Some("https://results.s3.fake/charts/x.png?sig")),
+        anomaly,
+    ];
+    let message = held_message(&record, "20261201T000000Z-0a1b2c3d", &rules, &links);
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("users_personalized 100 failed max_change (bound 0.2)")
+            && text.contains("catalog_coverage 0.1 failed anomaly (bound 0.27)")
+            && text.contains(&result_set),
+        "{text}"
+    );
+    let blocks = message["blocks"].as_array().unwrap();
+    let sections: Vec<&str> = blocks.iter().filter_map(|b| b["text"]["text"].as_str()).collect();
+    assert!(
+        sections
+            .iter()
+            .any(|t| t.contains("*users_personalized* is 100, against 1000")
+                && t.contains("over the 20 % allowed")),
+        "{sections:?}"
+    );
+    assert!(
+        sections.iter().any(|t| t.contains("edge 0.27, median 0.3")),
+        "{sections:?}"
+    );
+    let images: Vec<&Value> = blocks.iter().filter(|b| b["type"] == "image").collect();
+    assert_eq!(images.len(), 1, "a chart only where one was drawn");
+    assert_eq!(images[0]["image_url"], "https://results.s3.fake/charts/x.png?sig");
+    assert!(images[0]["alt_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("users_personalized over"));
+    let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+    let urls: Vec<&str> = actions["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{api}/ui/result-sets?result_set={result_set}"),
+            format!("{api}/ui/result-sets?result_set={result_set}&promote=20261201T000000Z-0a1b2c3d"),
+            format!("{api}/jobs/weekly-abc"),
+        ]
+    );
+}
+
+#[test]
+fn the_stale_message_says_how_old_against_what_and_the_last_job() {
+    let last_job = LastJob {
+        job_id: JobId::parse("weekly-9").unwrap(),
+        status: JobStatus::Failed,
+    };
+    let stale = Staleness {
+        result_set: "spring-2026",
+        current_version: "20261201T000000Z-0a1b2c3d",
+        age_seconds: 2 * 86_400 + 3_600,
+        expected_seconds: 86_400,
+        last_job: Some(&last_job),
+    };
+    let message = stale_message(
+        &stale,
+        Some("https://w/ui/result-sets?result_set=spring-2026".into()),
+    );
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("spring-2026 is stale")
+            && text.contains("20261201T000000Z-0a1b2c3d is 49 h 0 min old")
+            && text.contains("every 24 h 0 min")
+            && text.contains("`weekly-9` FAILED"),
+        "{text}"
+    );
+    assert_eq!(
+        message["blocks"][3]["elements"][0]["url"],
+        "https://w/ui/result-sets?result_set=spring-2026"
+    );
+    let without_link = stale_message(&stale, None);
+    assert!(without_link["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["type"] != "actions"));
 }

@@ -1,7 +1,10 @@
-//! Notification scenarios on fakes: once per job, retries within a budget, folding, links.
+//! Notification scenarios on fakes: once per job, retries within a budget, folding, links,
+//! held versions with their charts, freshness alerts.
 
 mod delivery;
 mod failure;
+mod freshness;
+mod held;
 mod rejection;
 mod success;
 mod summary;
@@ -9,7 +12,7 @@ mod summary;
 use std::time::Duration;
 
 use recoflow_core::fakes::{
-    test_form, FakeClock, FakeFolds, FakeJobStore, FakeObjects, FakePoster, FakeSecret,
+    test_form, FakeClock, FakeFolds, FakeJobStore, FakeObjects, FakePoster, FakeRecommendations, FakeSecret,
 };
 use recoflow_core::job::{JobFailure, JobId, JobStatus};
 use recoflow_core::ports::{JobPatch, JobStore, TransitionExtras};
@@ -23,6 +26,7 @@ use crate::state_functions::StateFunctions;
 notify_ports_struct!(FakeNotifyPorts {
     jobs: FakeJobStore,
     objects: FakeObjects,
+    recommendations: FakeRecommendations,
     folds: FakeFolds,
     secret: FakeSecret,
     poster: FakePoster,
@@ -33,6 +37,7 @@ fn ports() -> FakeNotifyPorts {
     FakeNotifyPorts {
         jobs: FakeJobStore::default(),
         objects: FakeObjects::default(),
+        recommendations: FakeRecommendations::default(),
         folds: FakeFolds::default(),
         webhook: FakeSecret(Some("https://hooks.slack.test/services/T/B/secret".into())),
         api_url: FakeSecret(Some("https://api.test/Prod".into())),
@@ -47,6 +52,9 @@ fn ports() -> FakeNotifyPorts {
             retry_budget: Duration::from_secs(180),
             fold_window_seconds: 60,
             fold_max_messages: 3,
+            results_bucket: "results".into(),
+            chart_url_lifetime: crate::config::CHART_URL_LIFETIME,
+            freshness_hour_seconds: 3600,
         },
     }
 }
