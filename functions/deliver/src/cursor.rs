@@ -15,13 +15,19 @@ pub(crate) async fn save<P: DeliverPorts>(
     job_id: &JobId,
     delivery: &Delivery,
 ) -> Result<(), DeliverError> {
+    patch_while_delivering(ports, job_id, JobPatch::Delivery(delivery.clone())).await
+}
+
+/// Writes `patch` on the job record only while the job is `DELIVERING`; otherwise the
+/// delivery stops with the job's status.
+pub(crate) async fn patch_while_delivering<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    patch: JobPatch,
+) -> Result<(), DeliverError> {
     let written = ports
         .jobs()
-        .patch(
-            job_id,
-            JobPatch::Delivery(delivery.clone()),
-            Some(&[JobStatus::Delivering]),
-        )
+        .patch(job_id, patch, Some(&[JobStatus::Delivering]))
         .await?;
     if !written {
         let status = ports

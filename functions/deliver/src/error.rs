@@ -2,6 +2,7 @@
 
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError, StepError, TransitionError};
 use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::quality::GateFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -17,6 +18,28 @@ pub enum DeliverError {
         uri: String,
         reason: String,
     },
+    /// `failures`: each failed rule, as [`describe_failures`] says it.
+    #[error("version {version} failed the quality gate (on_fail: fail), so it is not published: {failures}")]
+    QualityGateFailed { version: String, failures: String },
+}
+
+/// Each failed rule with its metric, value and bound, e.g. `max_change users_personalized:
+/// 2000 (bound 0.2, previous 20000)`.
+pub(crate) fn describe_failures(failures: &[GateFailure]) -> String {
+    let described: Vec<String> = failures
+        .iter()
+        .map(|failure| {
+            let previous = failure
+                .previous
+                .map(|previous| format!(", previous {previous}"))
+                .unwrap_or_default();
+            format!(
+                "{} {}: {} (bound {}{previous})",
+                failure.rule, failure.metric, failure.value, failure.bound
+            )
+        })
+        .collect();
+    described.join("; ")
 }
 
 impl DeliverError {
@@ -47,6 +70,7 @@ impl NamedError for DeliverError {
             DeliverError::NotDeliverable { .. } => ErrorName::IllegalTransition,
             DeliverError::ScoresInvalid(_) => ErrorName::ScoresInvalid,
             DeliverError::DatasetInvalid { .. } => ErrorName::DatasetInvalid,
+            DeliverError::QualityGateFailed { .. } => ErrorName::QualityGateFailed,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The fallbacks of a version, from the job's data: the global and per-segment popular lists
-//! (for users the scores do not list), and each user's segment (to find their list).
+//! (for users the scores do not list), and each user's segment (to find their list). Counted
+//! with them, for the version's metrics: the catalogue's size and any banned item the popular
+//! lists still hold (the check that removal works).
 
 use std::collections::HashSet;
 
@@ -7,7 +9,7 @@ use recoflow_core::delivery::{Delivery, StoredList};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
-use recoflow_core::popularity::{Popularity, PopularityError};
+use recoflow_core::popularity::{count_catalogue, Popularity, PopularityError};
 use recoflow_core::ports::{ObjectStore, ObjectStream, RecommendationStore};
 use recoflow_core::s3uri::S3Uri;
 use tokio::sync::mpsc;
@@ -31,6 +33,7 @@ const WRITER_STOPPED: &str = "the writer stopped";
 enum DataFile {
     Users,
     Interactions,
+    Items,
 }
 
 impl DataFile {
@@ -39,6 +42,7 @@ impl DataFile {
         match self {
             DataFile::Users => "dataset.users",
             DataFile::Interactions => "dataset.interactions",
+            DataFile::Items => "dataset.items",
         }
     }
 
@@ -46,6 +50,7 @@ impl DataFile {
         match self {
             DataFile::Users => form.dataset.users.clone().unwrap_or_default(),
             DataFile::Interactions => form.dataset.interactions.clone(),
+            DataFile::Items => form.dataset.items.clone().unwrap_or_default(),
         }
     }
 
@@ -58,8 +63,22 @@ impl DataFile {
     }
 }
 
+/// The data files the fallbacks are counted from, open.
+struct DataReaders {
+    users: Option<DataReader>,
+    interactions: DataReader,
+    /// The catalogue, when the form names one.
+    items: Option<DataReader>,
+}
+
+/// What the counting found.
+struct Counted {
+    popularity: Popularity,
+    catalogue_items: u64,
+}
+
 /// Writes the fallbacks and records on the cursor that they are written, with the number of
-/// segments.
+/// segments, the catalogue's size and the banned items they hold.
 pub(crate) async fn write_fallbacks<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
@@ -68,21 +87,38 @@ pub(crate) async fn write_fallbacks<P: DeliverPorts>(
     banned: &HashSet<String>,
 ) -> Result<(), DeliverError> {
     let version = VersionLists::of(form, delivery);
-    let users = match &form.dataset.users {
-        Some(_) => Some(open(ports, form, DataFile::Users).await?),
-        None => None,
+    let readers = DataReaders {
+        users: open_named(ports, form, DataFile::Users, &form.dataset.users).await?,
+        interactions: open(ports, form, DataFile::Interactions).await?,
+        items: open_named(ports, form, DataFile::Items, &form.dataset.items).await?,
     };
-    let interactions = open(ports, form, DataFile::Interactions).await?;
-    let popularity = count_writing_segments(ports, form, &version, banned, users, interactions).await?;
-    let segments = write_popular_lists(ports, &version, &popularity, banned).await?;
+    let counted = count_writing_segments(ports, form, &version, banned, readers).await?;
+    let written = write_popular_lists(ports, &version, &counted.popularity, banned).await?;
     info!(
-        segments,
-        interactions = popularity.interactions,
+        segments = written.segments,
+        interactions = counted.popularity.interactions,
+        catalogue_items = counted.catalogue_items,
+        banned_found = written.banned_found,
         "fallback lists written"
     );
-    delivery.segments = segments;
+    delivery.segments = written.segments;
+    delivery.catalogue_items = counted.catalogue_items;
+    delivery.fallback_banned = written.banned_found;
     delivery.fallbacks_written = true;
     save(ports, job_id, delivery).await
+}
+
+/// Opens a data file the form may name (`uri`).
+async fn open_named<P: DeliverPorts>(
+    ports: &P,
+    form: &JobForm,
+    file: DataFile,
+    uri: &Option<String>,
+) -> Result<Option<DataReader>, DeliverError> {
+    match uri {
+        Some(_) => Ok(Some(open(ports, form, file).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn open<P: DeliverPorts>(
@@ -107,18 +143,16 @@ async fn count_writing_segments<P: DeliverPorts>(
     form: &JobForm,
     version: &VersionLists,
     banned: &HashSet<String>,
-    users: Option<DataReader>,
-    interactions: DataReader,
-) -> Result<Popularity, DeliverError> {
+    readers: DataReaders,
+) -> Result<Counted, DeliverError> {
     // Counting is synchronous CSV reading on a blocking thread; users' segments stream out to
     // be written while it reads.
     let (segments_out, segments_in) = mpsc::channel::<Vec<StoredList>>(4);
     let counted_version = version.clone();
     let mut popularity = Popularity::default();
     popularity.exclude(banned.clone());
-    let counting = tokio::task::spawn_blocking(move || {
-        count(popularity, users, interactions, &counted_version, segments_out)
-    });
+    let counting =
+        tokio::task::spawn_blocking(move || count(popularity, readers, &counted_version, segments_out));
     let written = write_segments(ports, segments_in).await;
     let counted = counting
         .await
@@ -127,15 +161,15 @@ async fn count_writing_segments<P: DeliverPorts>(
     counted.map_err(|(file, err)| file.invalid(form, err.to_string()))
 }
 
-/// The counting thread's work: users (their segments sent out in chunks), then interactions.
+/// The counting thread's work: users (their segments sent out in chunks), then interactions,
+/// then the items file if there is one.
 fn count(
     mut popularity: Popularity,
-    users: Option<DataReader>,
-    interactions: DataReader,
+    readers: DataReaders,
     version: &VersionLists,
     segments_out: mpsc::Sender<Vec<StoredList>>,
-) -> Result<Popularity, (DataFile, PopularityError)> {
-    match users {
+) -> Result<Counted, (DataFile, PopularityError)> {
+    match readers.users {
         Some(users) => {
             read_segments(&mut popularity, users, version, segments_out).map_err(|e| (DataFile::Users, e))?
         }
@@ -143,9 +177,16 @@ fn count(
         None => drop(segments_out),
     }
     popularity
-        .read_interactions(interactions)
+        .read_interactions(readers.interactions)
         .map_err(|e| (DataFile::Interactions, e))?;
-    Ok(popularity)
+    let catalogue_items = match readers.items {
+        Some(items) => count_catalogue(items).map_err(|e| (DataFile::Items, e))?,
+        None => popularity.distinct_items(),
+    };
+    Ok(Counted {
+        popularity,
+        catalogue_items,
+    })
 }
 
 fn read_segments(
@@ -185,22 +226,36 @@ async fn write_segments<P: DeliverPorts>(
     Ok(())
 }
 
-/// Writes the global list and each segment's; the number of segments.
+/// The popular lists written.
+struct PopularWritten {
+    segments: u64,
+    /// Banned items the lists hold (0 unless their removal broke).
+    banned_found: u64,
+}
+
+/// Writes the global list and each segment's.
 async fn write_popular_lists<P: DeliverPorts>(
     ports: &P,
     version: &VersionLists,
     popularity: &Popularity,
     banned: &HashSet<String>,
-) -> Result<u64, DeliverError> {
+) -> Result<PopularWritten, DeliverError> {
     let lists: Vec<StoredList> = popularity
         .lists(banned)
         .into_iter()
         .map(|popular| version.popular(popular))
         .collect();
-    // One of the lists is the global one.
-    let segments = (lists.len() as u64).saturating_sub(1);
+    let banned_found = lists
+        .iter()
+        .flat_map(|list| &list.items)
+        .filter(|item| banned.contains(*item))
+        .count() as u64;
     for chunk in lists.chunks(CHUNK_LISTS) {
         ports.lists().put_lists(chunk.to_vec()).await?;
     }
-    Ok(segments)
+    Ok(PopularWritten {
+        // One of the lists is the global one.
+        segments: (lists.len() as u64).saturating_sub(1),
+        banned_found,
+    })
 }

@@ -1,6 +1,8 @@
 //! Deliver (state `Deliver`, job status `DELIVERING`): publishes a job's scores and fallback
-//! lists into the recommendations table as a new version of its result set, then moves the
-//! result set's pointer to it in one conditional write. The job is `SUCCEEDED` only then.
+//! lists into the recommendations table as a new version of its result set, measuring it as it
+//! writes; the quality gate then judges it, and only a version that passes has the result set's
+//! pointer moved to it in one conditional write (the job `SUCCEEDED`). One that fails is held
+//! (the job `HELD`) or fails the job (`QualityGateFailed`), as the form's gate says.
 //!
 //! Work is split across invocations: each one writes until its time budget is spent and says
 //! whether it is done; the state machine calls it again until it is. Where the delivery stands
@@ -9,28 +11,35 @@
 //! of fixed keys, so the stretch written twice after a crash changes nothing.
 //!
 //! This file only sequences the steps, one file each: `begin.rs`, `fallbacks.rs`, `scores.rs`,
-//! `publish.rs`.
+//! `publish.rs` (with `judge.rs`).
+
+use std::time::Instant;
 
 use recoflow_core::clock::Clock;
 use recoflow_core::delivery::Delivery;
-use recoflow_core::job::JobId;
+use recoflow_core::errors::{ErrorName, NamedError};
+use recoflow_core::form::JobForm;
+use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::JobStore;
 use recoflow_core::task::JobTask;
 use serde::Serialize;
-use tracing::{info, Instrument};
+use tracing::{info, warn, Instrument};
 
 use crate::begin::{begin_or_resume, Start};
 use crate::error::DeliverError;
 use crate::excluded::excluded_items;
 use crate::fallbacks::write_fallbacks;
 use crate::ports::DeliverPorts;
-use crate::publish::publish;
-use crate::scores::write_scores;
+use crate::publish::{publish, Outcome};
+use crate::records::note_last_job;
+use crate::scores::{measure_written_files, write_scores};
 
-/// The invocation's answer: `done` ends the state machine's delivery loop.
+/// The invocation's answer: `done` ends the state machine's delivery loop; `held` (with
+/// `done`) says the quality gate held the version back, and the state machine tells Slack.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct DeliveryProgress {
     pub done: bool,
+    pub held: bool,
     pub users: u64,
     pub skipped: u64,
 }
@@ -52,16 +61,33 @@ async fn deliver<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<DeliveryP
         .form
         .clone()
         .ok_or_else(|| DeliverError::job_not_found(job_id))?;
-    let mut delivery = match begin_or_resume(ports, &record).await? {
-        Start::AlreadyPublished(delivery) => return Ok(progress(&delivery, true)),
+    let delivered = deliver_version(ports, &record, &form, started).await;
+    if let Err(err) = &delivered {
+        note_failed(ports, &form, job_id, err).await;
+    }
+    delivered
+}
+
+async fn deliver_version<P: DeliverPorts>(
+    ports: &P,
+    record: &JobRecord,
+    form: &JobForm,
+    started: Instant,
+) -> Result<DeliveryProgress, DeliverError> {
+    let job_id = &record.job_id;
+    let mut delivery = match begin_or_resume(ports, record, form).await? {
+        Start::Finished { delivery, held } => return Ok(progress(&delivery, true, held)),
         Start::Writing(delivery) => delivery,
     };
-    let banned = excluded_items(ports, &form).await?;
+    let banned = excluded_items(ports, form).await?;
+    if !delivery.measured {
+        measure_written_files(ports, job_id, form, &mut delivery, &banned).await?;
+    }
     if !delivery.fallbacks_written {
-        write_fallbacks(ports, job_id, &form, &mut delivery, &banned).await?;
+        write_fallbacks(ports, job_id, form, &mut delivery, &banned).await?;
     }
     if !delivery.scores_done() {
-        write_scores(ports, job_id, &form, &mut delivery, &banned, started).await?;
+        write_scores(ports, job_id, form, &mut delivery, &banned, started).await?;
         if !delivery.scores_done() {
             info!(
                 users = delivery.users,
@@ -69,16 +95,32 @@ async fn deliver<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<DeliveryP
                 offset = delivery.offset,
                 "time budget spent; continuing in the next invocation"
             );
-            return Ok(progress(&delivery, false));
+            return Ok(progress(&delivery, false, false));
         }
     }
-    publish(ports, job_id, &form, &mut delivery, banned).await?;
-    Ok(progress(&delivery, true))
+    let outcome = publish(ports, record, form, &mut delivery, banned).await?;
+    Ok(progress(&delivery, true, outcome == Outcome::Held))
 }
 
-fn progress(delivery: &Delivery, done: bool) -> DeliveryProgress {
+/// A delivery refused for good by what it read (its scores, its data) ends the job `FAILED`:
+/// the result set's entry says so. The gate's own failure is noted where it is decided; other
+/// errors are retried or end the job otherwise. The delivery's error is the one reported.
+async fn note_failed<P: DeliverPorts>(ports: &P, form: &JobForm, job_id: &JobId, err: &DeliverError) {
+    if !matches!(
+        err.error_name(),
+        ErrorName::ScoresInvalid | ErrorName::DatasetInvalid
+    ) {
+        return;
+    }
+    if let Err(note_err) = note_last_job(ports, &form.result_set, job_id, JobStatus::Failed).await {
+        warn!(error = %note_err, "the result set's entry could not be told the job failed");
+    }
+}
+
+fn progress(delivery: &Delivery, done: bool, held: bool) -> DeliveryProgress {
     DeliveryProgress {
         done,
+        held,
         users: delivery.users,
         skipped: delivery.skipped,
     }

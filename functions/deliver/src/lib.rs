@@ -2,9 +2,10 @@
 //! (`tools/bench`) run the same code.
 //!
 //! `handler` sequences the state's steps, one file each: `begin`, `fallbacks`, `scores`,
-//! `publish`. They share the ports, the error, the cursor on the job record, the banned items,
-//! the shape of the lists written, the score files (`score_files`) and the bounded line reader
-//! (`lines`).
+//! `publish` (which asks `judge` for the quality gate's verdict). They share the ports, the
+//! error, the cursor on the job record, the banned items, the shape of the lists written, the
+//! score files (`score_files`), the bounded line reader (`lines`), the measuring of the lists
+//! (`measure`) and the version's record and result-set entry (`records`).
 
 mod begin;
 pub mod config;
@@ -13,11 +14,14 @@ pub mod error;
 mod excluded;
 mod fallbacks;
 pub mod handler;
+mod judge;
 mod lines;
 mod lists;
 pub mod live;
+mod measure;
 pub mod ports;
 mod publish;
+mod records;
 mod score_files;
 mod scores;
 #[cfg(test)]

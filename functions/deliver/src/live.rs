@@ -39,6 +39,7 @@ impl DeliverPorts for LivePorts {
     type Jobs = DynamoJobStore;
     type Objects = S3Objects;
     type Lists = DynamoRecommendations;
+    type Versions = DynamoRecommendations;
     type Clock = SystemClock;
 
     fn jobs(&self) -> &DynamoJobStore {
@@ -50,6 +51,11 @@ impl DeliverPorts for LivePorts {
     }
 
     fn lists(&self) -> &DynamoRecommendations {
+        &self.lists
+    }
+
+    /// The same table as the lists: version records and result-set entries sit beside them.
+    fn versions(&self) -> &DynamoRecommendations {
         &self.lists
     }
 

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use recoflow_core::clock::Clock;
-use recoflow_core::ports::{JobStore, ObjectStore, RecommendationStore};
+use recoflow_core::ports::{JobStore, ObjectStore, RecommendationStore, VersionStore};
 
 pub trait DeliverPorts: Send + Sync {
     type Jobs: JobStore;
     type Objects: ObjectStore;
     type Lists: RecommendationStore;
+    type Versions: VersionStore;
     type Clock: Clock;
     /// The jobs table: the record, its status and the delivery cursor.
     fn jobs(&self) -> &Self::Jobs;
@@ -17,12 +18,16 @@ pub trait DeliverPorts: Send + Sync {
     fn objects(&self) -> &Self::Objects;
     /// The recommendations table: the version's lists and the result set's pointer.
     fn lists(&self) -> &Self::Lists;
+    /// The recommendations table again: the version's record (metrics, gate outcome) and the
+    /// result set's entry.
+    fn versions(&self) -> &Self::Versions;
     fn clock(&self) -> &Self::Clock;
     fn settings(&self) -> &DeliverSettings;
 }
 
 #[derive(Debug, Clone)]
 pub struct DeliverSettings {
+    /// Score files in, each file's metrics out (`jobs/<job>/metrics/`).
     pub results_bucket: String,
     /// How long a version's items live (the table's TTL).
     pub retention_seconds: u32,

@@ -1,41 +1,128 @@
-//! The end of a delivery: the result set's pointer moved to the new version in one transaction
-//! that also checks the job is still `DELIVERING` (a job cancelled in the last moments never
-//! becomes current: its version stays unreferenced and expires), the delivery's counts on the
-//! job record, and the job `SUCCEEDED`.
+//! The end of a delivery: the written version is judged by the quality gate (`judge.rs`), its
+//! verdict kept on the job record and the version's record, then:
+//! - passed: the result set's pointer moves to the new version in one transaction that also
+//!   checks the job is still `DELIVERING` (a job cancelled in the last moments never becomes
+//!   current: its version stays unreferenced and expires); the job is `SUCCEEDED`;
+//! - failed, `on_fail: hold`: the version is held, written and not published, and the job is
+//!   `HELD`; the current version keeps serving until someone promotes the held one;
+//! - failed, `on_fail: fail`: `QualityGateFailed` (the failure path makes the job `FAILED`); the
+//!   version is written, never published.
 
 use std::collections::HashSet;
 
 use recoflow_core::clock::Clock;
 use recoflow_core::delivery::{keys, Delivery, Pointer};
 use recoflow_core::form::JobForm;
-use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::{
     JobPatch, JobStore, Published, RecommendationStore, TransitionError, TransitionExtras,
 };
+use recoflow_core::quality::OnFail;
 use tracing::{info, warn};
 
-use crate::cursor::save;
-use crate::error::DeliverError;
+use crate::cursor::{patch_while_delivering, save};
+use crate::error::{describe_failures, DeliverError};
+use crate::judge::{judge, Verdict};
 use crate::ports::{DeliverPorts, DeliverSettings};
+use crate::records::{note_last_job, update_version};
 
-/// Publishes the written version, unless too many score lines were unusable.
+/// What became of the version.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Outcome {
+    /// Made current (or kept, not current, behind a newer version).
+    Published,
+    /// Held back by the quality gate.
+    Held,
+}
+
+/// Publishes the written version if it passes the gate, unless too many score lines were
+/// unusable.
 pub(crate) async fn publish<P: DeliverPorts>(
     ports: &P,
-    job_id: &JobId,
+    record: &JobRecord,
     form: &JobForm,
     delivery: &mut Delivery,
     banned: HashSet<String>,
-) -> Result<(), DeliverError> {
+) -> Result<Outcome, DeliverError> {
+    let job_id = &record.job_id;
     check_skipped_share(ports.settings(), delivery)?;
-    let pointer = new_pointer(ports, job_id, form, delivery, banned).await?;
-    let detail = match ports.lists().publish(&pointer).await? {
-        Published::Switched => switched_detail(delivery, pointer.previous_version.as_deref()),
+    let current = ports.lists().pointer(&form.result_set).await?;
+    let verdict = judge(ports, job_id, form, delivery, current.as_ref()).await?;
+    patch_while_delivering(ports, job_id, JobPatch::Gate(verdict.outcome.clone())).await?;
+    let written_at = ports.clock().rfc3339_now();
+    if verdict.outcome.passed {
+        let pointer = new_pointer(ports, job_id, form, delivery, banned, current);
+        make_current(ports, record, form, delivery, &pointer, verdict, written_at).await?;
+        return Ok(Outcome::Published);
+    }
+    hold_back(ports, record, form, delivery, verdict, current, written_at).await
+}
+
+/// A version that failed the gate: its record keeps the metrics and the verdict (held, for
+/// `on_fail: hold`), and the job is `HELD` or fails with `QualityGateFailed`.
+async fn hold_back<P: DeliverPorts>(
+    ports: &P,
+    record: &JobRecord,
+    form: &JobForm,
+    delivery: &Delivery,
+    verdict: Verdict,
+    current: Option<Pointer>,
+    written_at: String,
+) -> Result<Outcome, DeliverError> {
+    let job_id = &record.job_id;
+    let failures = describe_failures(&verdict.outcome.failures);
+    let on_fail = verdict.outcome.on_fail;
+    update_version(ports, record, form, delivery, |version| {
+        version.held = on_fail == OnFail::Hold;
+        version.metrics = Some(verdict.metrics);
+        version.gate = Some(verdict.outcome);
+        version.written_at.get_or_insert(written_at);
+    })
+    .await?;
+    if on_fail == OnFail::Fail {
+        warn!(version = %delivery.version, failures = %failures, "failed the quality gate");
+        note_last_job(ports, &form.result_set, job_id, JobStatus::Failed).await?;
+        return Err(DeliverError::QualityGateFailed {
+            version: delivery.version.clone(),
+            failures,
+        });
+    }
+    warn!(version = %delivery.version, failures = %failures, "held by the quality gate");
+    let serving = current.map_or_else(|| "no version".to_owned(), |p| format!("version {}", p.version));
+    let detail = format!(
+        "version {} held by the quality gate: {failures}; {serving} keeps serving",
+        delivery.version
+    );
+    record_counts(ports, job_id, delivery).await?;
+    close_job(ports, job_id, JobStatus::Held, &detail).await?;
+    note_last_job(ports, &form.result_set, job_id, JobStatus::Held).await?;
+    Ok(Outcome::Held)
+}
+
+/// The transactional pointer write, then the version's record, the counts, the job
+/// `SUCCEEDED`.
+async fn make_current<P: DeliverPorts>(
+    ports: &P,
+    record: &JobRecord,
+    form: &JobForm,
+    delivery: &mut Delivery,
+    pointer: &Pointer,
+    verdict: Verdict,
+    written_at: String,
+) -> Result<(), DeliverError> {
+    let job_id = &record.job_id;
+    let (detail, switched) = match ports.lists().publish(pointer).await? {
+        Published::Switched => (
+            switched_detail(delivery, pointer.previous_version.as_deref()),
+            true,
+        ),
         Published::Superseded { current } => {
             warn!(current = %current, "a newer version is current; this one is kept but not served");
-            format!(
+            let detail = format!(
                 "version {} written but not made current: version {current}, of a job submitted later, is current",
                 delivery.version
-            )
+            );
+            (detail, false)
         }
         Published::JobNotDelivering { status } => {
             warn!(version = %delivery.version, status = ?status, "the job moved on before its version was made current");
@@ -45,10 +132,22 @@ pub(crate) async fn publish<P: DeliverPorts>(
             });
         }
     };
+    update_version(ports, record, form, delivery, |version| {
+        version.metrics = Some(verdict.metrics);
+        version.gate = Some(verdict.outcome);
+        version.written_at.get_or_insert(written_at);
+        if switched {
+            version
+                .published_at
+                .get_or_insert_with(|| pointer.published_at.clone());
+        }
+    })
+    .await?;
     delivery.published = true;
     save(ports, job_id, delivery).await?;
     record_counts(ports, job_id, delivery).await?;
-    close_job(ports, job_id, &detail).await?;
+    close_job(ports, job_id, JobStatus::Succeeded, &detail).await?;
+    note_last_job(ports, &form.result_set, job_id, JobStatus::Succeeded).await?;
     info!(version = %delivery.version, users = delivery.users, "published");
     Ok(())
 }
@@ -66,19 +165,19 @@ fn check_skipped_share(settings: &DeliverSettings, delivery: &Delivery) -> Resul
     Ok(())
 }
 
-/// The pointer to the new version, naming the version it replaces and the banned items (sorted,
-/// as readers show them).
-async fn new_pointer<P: DeliverPorts>(
+/// The pointer to the new version, naming the version it replaces (`current`) and the banned
+/// items (sorted, as readers show them).
+fn new_pointer<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
     form: &JobForm,
     delivery: &Delivery,
     banned: HashSet<String>,
-) -> Result<Pointer, DeliverError> {
+    current: Option<Pointer>,
+) -> Pointer {
     let mut excluded_items: Vec<String> = banned.into_iter().collect();
     excluded_items.sort();
-    let previous = ports.lists().pointer(&form.result_set).await?.map(|p| p.version);
-    Ok(Pointer {
+    Pointer {
         pk: keys::pointer(&form.result_set),
         result_set: form.result_set.clone(),
         version: delivery.version.clone(),
@@ -89,8 +188,8 @@ async fn new_pointer<P: DeliverPorts>(
         users: delivery.users,
         segments: delivery.segments,
         expires_at: delivery.expires_at,
-        previous_version: previous.filter(|p| *p != delivery.version),
-    })
+        previous_version: current.map(|p| p.version).filter(|p| *p != delivery.version),
+    }
 }
 
 /// What the job's history says of its version made current.
@@ -124,18 +223,21 @@ async fn record_counts<P: DeliverPorts>(
     Ok(())
 }
 
-async fn close_job<P: DeliverPorts>(ports: &P, job_id: &JobId, detail: &str) -> Result<(), DeliverError> {
+/// Moves the job to its final status (`SUCCEEDED` or `HELD`).
+async fn close_job<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    to: JobStatus,
+    detail: &str,
+) -> Result<(), DeliverError> {
     match ports
         .jobs()
-        .transition(job_id, JobStatus::Succeeded, detail, TransitionExtras::default())
+        .transition(job_id, to, detail, TransitionExtras::default())
         .await
     {
         Ok(()) => Ok(()),
         // A retried publish after the job was closed: nothing left to do.
-        Err(TransitionError::Illegal {
-            from: JobStatus::Succeeded,
-            ..
-        }) => Ok(()),
+        Err(TransitionError::Illegal { from, .. }) if from == to => Ok(()),
         Err(err) => Err(err.into()),
     }
 }

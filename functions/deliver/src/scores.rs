@@ -2,6 +2,9 @@
 //! the next is read, and the cursor (file, byte offset, counts) is saved on the job record as
 //! it moves, until the files are done or the invocation's time budget is spent. At the end of
 //! a file the next one is found by listing after it (`score_files.rs`).
+//!
+//! Each file is measured as it is written (`measure.rs`), its metrics stored when it is done.
+//! A file resumed in its middle is first read again up to the cursor, for its metrics only.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -14,12 +17,14 @@ use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
 use recoflow_core::ports::{ObjectStore, ObjectStream, RecommendationStore};
-use tokio::io::{AsyncBufRead, BufReader};
+use recoflow_core::quality::MetricsPartial;
+use tokio::io::{AsyncBufRead, AsyncReadExt, BufReader};
 
 use crate::cursor::save;
 use crate::error::DeliverError;
 use crate::lines::{read_line, LineRead};
 use crate::lists::{VersionLists, CHUNK_LISTS};
+use crate::measure::{store_partial, Measuring};
 use crate::ports::DeliverPorts;
 use crate::score_files::next_score_file;
 
@@ -36,6 +41,8 @@ const LINE_BUFFER_BYTES: usize = 64 * 1024;
 #[derive(Default)]
 struct Stretch {
     lists: Vec<StoredList>,
+    /// The user of each list.
+    user_ids: Vec<String>,
     bytes: u64,
     users: u64,
     skipped: u64,
@@ -47,6 +54,32 @@ struct Stretch {
 enum Budget {
     Left,
     Spent,
+}
+
+/// How score lines become the version's lists and its metrics: the same for writing them and
+/// for measuring them alone.
+struct Reading<'a> {
+    version: VersionLists,
+    measuring: Measuring,
+    banned: &'a HashSet<String>,
+}
+
+impl<'a> Reading<'a> {
+    fn of(form: &JobForm, delivery: &Delivery, banned: &'a HashSet<String>) -> Self {
+        Self {
+            version: VersionLists::of(form, delivery),
+            measuring: Measuring::of(form, delivery),
+            banned,
+        }
+    }
+
+    async fn stretch<S: AsyncBufRead + Unpin>(
+        &self,
+        reader: &mut S,
+        line: &mut Vec<u8>,
+    ) -> Result<Stretch, ServiceError> {
+        read_stretch(reader, line, &self.version, self.banned).await
+    }
 }
 
 /// Writes the score files from the saved cursor until they are done or the time budget,
@@ -62,8 +95,7 @@ pub(crate) async fn write_scores<P: DeliverPorts>(
     let mut writer = ScoreWriter {
         ports,
         job_id,
-        version: VersionLists::of(form, delivery),
-        banned,
+        reading: Reading::of(form, delivery, banned),
         started,
         since_save: 0,
     };
@@ -75,40 +107,117 @@ pub(crate) async fn write_scores<P: DeliverPorts>(
     Ok(())
 }
 
+/// A delivery begun before deliveries were measured: the files it wrote already are measured
+/// (read, nothing written again), then it goes on measuring.
+pub(crate) async fn measure_written_files<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    form: &JobForm,
+    delivery: &mut Delivery,
+    banned: &HashSet<String>,
+) -> Result<(), DeliverError> {
+    let reading = Reading::of(form, delivery, banned);
+    let mut ordinal = 0;
+    let mut file = next_score_file(ports, &delivery.prefix, None).await?;
+    while let Some(key) = file {
+        if delivery.key.as_ref() == Some(&key) {
+            break;
+        }
+        let partial = measure_file(ports, &reading, &key, None).await?;
+        store_partial(ports, job_id, ordinal, &partial).await?;
+        ordinal += 1;
+        file = next_score_file(ports, &delivery.prefix, Some(&key)).await?;
+    }
+    delivery.files_read = ordinal;
+    delivery.measured = true;
+    save(ports, job_id, delivery).await
+}
+
+/// Measures a score file, its first `upto` bytes (a whole number of lines) or all of it,
+/// writing nothing.
+async fn measure_file<P: DeliverPorts>(
+    ports: &P,
+    reading: &Reading<'_>,
+    key: &str,
+    upto: Option<u64>,
+) -> Result<MetricsPartial, DeliverError> {
+    let mut partial = MetricsPartial::default();
+    if upto == Some(0) {
+        return Ok(partial);
+    }
+    let stream = open(ports, key, 0).await?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream.take(upto.unwrap_or(u64::MAX)));
+    let mut line = Vec::with_capacity(LINE_BUFFER_BYTES);
+    loop {
+        let stretch = reading.stretch(&mut reader, &mut line).await?;
+        let comparison =
+            reading
+                .measuring
+                .add(&mut partial, &stretch.user_ids, &stretch.lists, reading.banned);
+        let previous = comparison.previous(ports).await?;
+        comparison.add_overlaps(&mut partial, &previous);
+        if stretch.end_of_file {
+            return Ok(partial);
+        }
+    }
+}
+
+async fn open<P: DeliverPorts>(ports: &P, key: &str, offset: u64) -> Result<ObjectStream, DeliverError> {
+    let bucket = &ports.settings().results_bucket;
+    ports.objects().open(bucket, key, offset).await?.ok_or_else(|| {
+        DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} disappeared during delivery"))
+    })
+}
+
 struct ScoreWriter<'a, P> {
     ports: &'a P,
     job_id: &'a JobId,
-    version: VersionLists,
-    banned: &'a HashSet<String>,
+    reading: Reading<'a>,
     started: Instant,
     /// Stretches written since the cursor was last saved.
     since_save: u32,
 }
 
 impl<P: DeliverPorts> ScoreWriter<'_, P> {
-    /// Writes the cursor's file from its offset to its end, or until the budget is spent.
+    /// Writes the cursor's file from its offset to its end, or until the budget is spent; its
+    /// metrics are stored at its end.
     async fn write_file(&mut self, delivery: &mut Delivery) -> Result<Budget, DeliverError> {
         let Some(key) = delivery.key.clone() else {
             return Ok(Budget::Left);
         };
-        let mut reader = self.open(&key, delivery.offset).await?;
+        // What an earlier invocation wrote of this file is measured again: a file's metrics
+        // are kept only once it is whole.
+        let mut partial = measure_file(self.ports, &self.reading, &key, Some(delivery.offset)).await?;
+        let stream = open(self.ports, &key, delivery.offset).await?;
+        let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream);
         let mut line = Vec::with_capacity(LINE_BUFFER_BYTES);
-        let mut stretch = read_stretch(&mut reader, &mut line, &self.version, self.banned).await?;
+        let mut stretch = self.reading.stretch(&mut reader, &mut line).await?;
         loop {
             let end_of_file = stretch.end_of_file;
             let lists = std::mem::take(&mut stretch.lists);
-            // Write this stretch while the next is read.
-            let (written, next) = if end_of_file {
-                (self.ports.lists().put_lists(lists).await, Ok(Stretch::default()))
+            let comparison =
+                self.reading
+                    .measuring
+                    .add(&mut partial, &stretch.user_ids, &lists, self.reading.banned);
+            // Write this stretch while its users' previous lists and the next stretch are read.
+            let (written, previous, next) = if end_of_file {
+                let (written, previous) = tokio::join!(
+                    self.ports.lists().put_lists(lists),
+                    comparison.previous(self.ports)
+                );
+                (written, previous, Ok(Stretch::default()))
             } else {
                 tokio::join!(
                     self.ports.lists().put_lists(lists),
-                    read_stretch(&mut reader, &mut line, &self.version, self.banned)
+                    comparison.previous(self.ports),
+                    self.reading.stretch(&mut reader, &mut line)
                 )
             };
             written?;
+            comparison.add_overlaps(&mut partial, &previous?);
             count_written(delivery, &stretch);
             if end_of_file {
+                store_partial(self.ports, self.job_id, delivery.files_read, &partial).await?;
                 let next_file = next_score_file(self.ports, &delivery.prefix, Some(&key)).await?;
                 move_to(delivery, next_file);
             }
@@ -120,19 +229,6 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
             }
             stretch = next?;
         }
-    }
-
-    async fn open(&self, key: &str, offset: u64) -> Result<BufReader<ObjectStream>, DeliverError> {
-        let bucket = &self.ports.settings().results_bucket;
-        let stream = self
-            .ports
-            .objects()
-            .open(bucket, key, offset)
-            .await?
-            .ok_or_else(|| {
-                DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} disappeared during delivery"))
-            })?;
-        Ok(BufReader::with_capacity(READ_BUFFER_BYTES, stream))
     }
 
     /// After a written stretch: saves the cursor at the end of a file, when the budget is
@@ -218,6 +314,7 @@ fn add_line(stretch: &mut Stretch, line: &[u8], version: &VersionLists, banned: 
             items.truncate(MAX_LIST_ITEMS);
             scores.truncate(MAX_LIST_ITEMS);
             stretch.lists.push(version.user(&user_id, items, scores));
+            stretch.user_ids.push(user_id);
             stretch.users += 1;
         }
         ScoreLine::Skipped(_) => stretch.skipped += 1,

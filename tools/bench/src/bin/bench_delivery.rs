@@ -114,8 +114,18 @@ impl ObjectStore for LocalObjects {
         })
     }
 
-    async fn put(&self, _: &str, _: &str, _: Vec<u8>, _: &str) -> Result<(), ServiceError> {
-        Err(unsupported("put"))
+    /// The delivery's metrics, one file per score file.
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _: &str) -> Result<(), ServiceError> {
+        let path = self.root.join(bucket).join(key);
+        let written = match path.parent() {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, body)),
+            None => std::fs::write(&path, body),
+        };
+        written.map_err(|e| ServiceError::Failed {
+            service: "local files",
+            operation: "put",
+            message: format!("{}: {e}", path.display()),
+        })
     }
 
     async fn put_chunks(
@@ -135,14 +145,11 @@ impl ObjectStore for LocalObjects {
     async fn delete(&self, _: &str, _: &str) -> Result<(), ServiceError> {
         Err(unsupported("delete"))
     }
-
-    async fn presign_get(&self, _: &str, _: &str, _: std::time::Duration) -> Result<String, ServiceError> {
-        Err(unsupported("presign_get"))
-    }
 }
 
 /// The Deliver step's ports for the benchmark: the job record in memory or in a jobs table,
-/// scores from local files, the lists written through the real DynamoDB adapter, real time.
+/// scores from local files, the lists (and the version's record) written through the real
+/// DynamoDB adapter, real time.
 struct BenchPorts<J> {
     jobs: J,
     objects: LocalObjects,
@@ -154,6 +161,7 @@ impl<J: JobStore> DeliverPorts for BenchPorts<J> {
     type Jobs = J;
     type Objects = LocalObjects;
     type Lists = DynamoRecommendations;
+    type Versions = DynamoRecommendations;
     type Clock = SystemClock;
 
     fn jobs(&self) -> &J {
@@ -165,6 +173,10 @@ impl<J: JobStore> DeliverPorts for BenchPorts<J> {
     }
 
     fn lists(&self) -> &DynamoRecommendations {
+        &self.lists
+    }
+
+    fn versions(&self) -> &DynamoRecommendations {
         &self.lists
     }
 

@@ -18,14 +18,16 @@ use crate::error::DeliverError;
 use crate::handler::handle;
 use crate::ports::{DeliverPorts, DeliverSettings};
 
+mod quality;
+
 /// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
 /// clock's time (as a real table's writes take real time).
 struct TimedTable {
     table: FakeRecommendations,
     clock: Arc<FakeClock>,
     put_takes: Mutex<Duration>,
-    /// A job cancelled (`DELETE /jobs/{id}`) as its delivery reads the current pointer: in the
-    /// last moments before the publish.
+    /// A job cancelled (`DELETE /jobs/{id}`) as its delivery reads the current pointer once
+    /// its scores are written: in the last moments before the publish.
     cancelled_at_pointer_read: Mutex<Option<JobId>>,
     jobs: Arc<FakeJobStore>,
 }
@@ -42,7 +44,16 @@ impl RecommendationStore for TimedTable {
     }
 
     async fn pointer(&self, result_set: &str) -> Result<Option<Pointer>, ServiceError> {
-        let cancelled = self.cancelled_at_pointer_read.lock().unwrap().take();
+        let publishing = |job_id: &JobId| {
+            self.jobs
+                .record(job_id)
+                .and_then(|r| r.delivery)
+                .is_some_and(|d| d.scores_done())
+        };
+        let cancelled = {
+            let mut cancelled = self.cancelled_at_pointer_read.lock().unwrap();
+            cancelled.take_if(|job_id| publishing(job_id))
+        };
         if let Some(job_id) = cancelled {
             self.jobs
                 .transition(
@@ -80,6 +91,7 @@ impl DeliverPorts for FakePorts {
     type Jobs = FakeJobStore;
     type Objects = FakeObjects;
     type Lists = TimedTable;
+    type Versions = FakeRecommendations;
     type Clock = FakeClock;
 
     fn jobs(&self) -> &FakeJobStore {
@@ -92,6 +104,10 @@ impl DeliverPorts for FakePorts {
 
     fn lists(&self) -> &TimedTable {
         &self.lists
+    }
+
+    fn versions(&self) -> &FakeRecommendations {
+        &self.lists.table
     }
 
     fn clock(&self) -> &FakeClock {
@@ -543,6 +559,10 @@ async fn a_delivery_saved_with_its_file_names_resumes_at_the_file_it_was_reading
         "a.out is not read again"
     );
     drop(lists);
+    // Saved before deliveries were measured: a.out is read again for its metrics only.
+    let version =
+        ports.table().versions.lock().unwrap()[&("spring".to_owned(), pointer.version.clone())].clone();
+    assert_eq!(version.metrics.unwrap().users_personalized, 3);
     let stored = serde_json::to_value(ports.jobs.record(&job_id).unwrap().delivery.unwrap()).unwrap();
     assert!(
         stored.get("files").is_none() && stored["prefix"] == "jobs/spring-1/scores/",

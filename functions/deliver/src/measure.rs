@@ -1,0 +1,171 @@
+//! Measuring a version while it is written (the quality gate's metrics, defined in
+//! `recoflow_core::quality::metrics`): each score file's lists go into a [`MetricsPartial`],
+//! every user's list compared with theirs in the version current when the delivery began. A
+//! file's partial is stored beside the job's outputs once the file is written; the partials are
+//! merged when the version is judged, so the measure is the same however the work was split.
+
+use std::collections::{HashMap, HashSet};
+
+use recoflow_core::delivery::{keys, Delivery, StoredList};
+use recoflow_core::errors::ServiceError;
+use recoflow_core::form::JobForm;
+use recoflow_core::job::JobId;
+use recoflow_core::ports::{ObjectRead, ObjectStore, RecommendationStore};
+use recoflow_core::quality::{MetricsPartial, VersionMetrics};
+
+use crate::error::DeliverError;
+use crate::ports::DeliverPorts;
+
+/// A stored partial larger than this is refused rather than read (one item counter per
+/// distinct item: a catalogue of millions stays well under it).
+const MAX_PARTIAL_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Where the metrics of a job's score file (by its ordinal) are kept, under the results bucket.
+pub(crate) fn partial_key(job_id: &JobId, ordinal: u64) -> String {
+    format!("jobs/{job_id}/metrics/{ordinal}.json")
+}
+
+/// What a delivery measures its lists against.
+#[derive(Debug, Clone)]
+pub(crate) struct Measuring {
+    result_set: String,
+    /// The form's `num_results`: a list shorter is short, and overlap compares this many items.
+    wanted: usize,
+    previous_version: Option<String>,
+}
+
+impl Measuring {
+    pub fn of(form: &JobForm, delivery: &Delivery) -> Self {
+        Self {
+            result_set: form.result_set.clone(),
+            wanted: form.num_results as usize,
+            previous_version: delivery.previous_version.clone(),
+        }
+    }
+
+    /// Adds a stretch's lists (as written: banned items removed; any left count as served) to
+    /// `partial`; the comparison still to make with the previous version. `users[i]` is the
+    /// user of `lists[i]`.
+    pub fn add(
+        &self,
+        partial: &mut MetricsPartial,
+        users: &[String],
+        lists: &[StoredList],
+        banned: &HashSet<String>,
+    ) -> Comparison {
+        for list in lists {
+            partial.add_list(&list.items, &list.scores, self.wanted, banned);
+        }
+        let Some(previous) = &self.previous_version else {
+            return Comparison::default();
+        };
+        let (previous_keys, current) = users
+            .iter()
+            .zip(lists)
+            .map(|(user, list)| {
+                let top: Vec<String> = list.items.iter().take(self.wanted).cloned().collect();
+                (keys::user(&self.result_set, previous, user), top)
+            })
+            .unzip();
+        Comparison {
+            previous_keys,
+            current,
+            k: self.wanted,
+        }
+    }
+}
+
+/// A stretch's users, to compare with their lists in the previous version.
+#[derive(Debug, Default)]
+pub(crate) struct Comparison {
+    previous_keys: Vec<String>,
+    /// Each user's first `k` items in this version.
+    current: Vec<Vec<String>>,
+    k: usize,
+}
+
+impl Comparison {
+    /// The users' lists in the previous version (one BatchGetItem per 100 users); users it
+    /// did not list are absent.
+    pub async fn previous<P: DeliverPorts>(
+        &self,
+        ports: &P,
+    ) -> Result<HashMap<String, StoredList>, ServiceError> {
+        if self.previous_keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        ports.lists().get_lists(&self.previous_keys).await
+    }
+
+    /// The overlap of each user in both versions.
+    pub fn add_overlaps(self, partial: &mut MetricsPartial, previous: &HashMap<String, StoredList>) {
+        for (key, current) in self.previous_keys.iter().zip(&self.current) {
+            if let Some(before) = previous.get(key) {
+                partial.add_overlap(&before.items, current, self.k);
+            }
+        }
+    }
+}
+
+/// Keeps a score file's metrics, once the whole file is measured.
+pub(crate) async fn store_partial<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    ordinal: u64,
+    partial: &MetricsPartial,
+) -> Result<(), DeliverError> {
+    let body = serde_json::to_vec(partial).map_err(|e| {
+        DeliverError::ScoresInvalid(format!("the metrics of score file {ordinal} do not encode: {e}"))
+    })?;
+    ports
+        .objects()
+        .put(
+            &ports.settings().results_bucket,
+            &partial_key(job_id, ordinal),
+            body,
+            "application/json",
+        )
+        .await?;
+    Ok(())
+}
+
+/// The version's metrics: every score file's partial merged, with what the fallbacks counted.
+pub(crate) async fn version_metrics<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    delivery: &Delivery,
+) -> Result<VersionMetrics, DeliverError> {
+    let bucket = &ports.settings().results_bucket;
+    let mut merged = MetricsPartial::default();
+    // Read by ordinal, not by listing: a file whose metrics are missing is noticed.
+    for ordinal in 0..delivery.files_read {
+        let key = partial_key(job_id, ordinal);
+        let unusable = |reason: String| {
+            DeliverError::ScoresInvalid(format!(
+                "the metrics of score file {ordinal} (s3://{bucket}/{key}) {reason}; nothing was published"
+            ))
+        };
+        let body = match ports
+            .objects()
+            .read_limited(bucket, &key, None, MAX_PARTIAL_BYTES)
+            .await?
+        {
+            ObjectRead::Body(body) => body,
+            ObjectRead::TooLarge { size } => {
+                return Err(unusable(format!(
+                    "are {size} bytes; at most {MAX_PARTIAL_BYTES} are read"
+                )))
+            }
+            ObjectRead::Missing => return Err(unusable("are missing".into())),
+        };
+        let partial: MetricsPartial =
+            serde_json::from_slice(&body).map_err(|e| unusable(format!("do not parse: {e}")))?;
+        merged.merge(&partial);
+    }
+    Ok(merged.finish(
+        delivery.catalogue_items,
+        delivery.segments,
+        delivery.fallback_banned,
+        delivery.previous_version.is_some(),
+    ))
+}
