@@ -145,6 +145,10 @@ impl ObjectStore for LocalObjects {
     async fn delete(&self, _: &str, _: &str) -> Result<(), ServiceError> {
         Err(unsupported("delete"))
     }
+
+    async fn presign_get(&self, _: &str, _: &str, _: std::time::Duration) -> Result<String, ServiceError> {
+        Err(unsupported("presign_get"))
+    }
 }
 
 /// The Deliver step's ports for the benchmark: the job record in memory or in a jobs table,
