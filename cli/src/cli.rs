@@ -6,14 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{cancel, completions, jobs, recommend, status, submit, validate};
+use crate::commands::{
+    cancel, completions, discard, jobs, promote, recommend, result_sets, rollback, status, submit, validate,
+    versions,
+};
 use crate::exit::EXIT_CODES_HELP;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "recoflow",
     version,
-    about = "Validate, submit and follow recoflow jobs; read recommendations.",
+    about = "Validate, submit and follow recoflow jobs; read recommendations; promote, roll back and discard versions.",
     after_help = EXIT_CODES_HELP,
 )]
 pub struct Cli {
@@ -37,6 +40,16 @@ pub enum Command {
     Cancel(cancel::CancelArgs),
     /// A user's recommendations from a result set.
     Recommend(recommend::RecommendArgs),
+    /// The result sets, the version each serves and how old it is, their last job.
+    ResultSets(result_sets::ResultSetsArgs),
+    /// A result set's versions, newest first: state, quality gate, metrics, who promoted them.
+    Versions(versions::VersionsArgs),
+    /// Serve a held or superseded version (with the reason why).
+    Promote(promote::PromoteArgs),
+    /// Serve again the version that was current before the current one.
+    Rollback(rollback::RollbackArgs),
+    /// Discard a held version: it is never served.
+    Discard(discard::DiscardArgs),
     /// Print a shell completion script: `recoflow completions bash > /etc/bash_completion.d/recoflow`.
     Completions(completions::CompletionsArgs),
 }
@@ -157,6 +170,39 @@ mod tests {
     }
 
     #[test]
+    fn version_commands_take_their_result_set_version_and_reason() {
+        let cli = parse(&["promote", "spring", "v3", "--reason", "intended"]).unwrap();
+        let Command::Promote(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                args.result_set.as_str(),
+                args.version.as_str(),
+                args.reason.as_str()
+            ),
+            ("spring", "v3", "intended")
+        );
+        let cli = parse(&["rollback", "spring"]).unwrap();
+        let Command::Rollback(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.reason, None);
+        assert!(matches!(
+            parse(&["result-sets", "--limit", "5"]).unwrap().command,
+            Command::ResultSets(_)
+        ));
+        assert!(matches!(
+            parse(&["versions", "spring"]).unwrap().command,
+            Command::Versions(_)
+        ));
+        assert!(matches!(
+            parse(&["discard", "spring", "v3"]).unwrap().command,
+            Command::Discard(_)
+        ));
+    }
+
+    #[test]
     fn validate_takes_formats_and_buckets() {
         let cli = parse(&[
             "validate",
@@ -192,6 +238,11 @@ mod tests {
             &["completions", "cmd.exe"],
             &["frobnicate"],
             &["--timeout", "0", "jobs"],
+            &["promote", "spring", "v3"],
+            &["promote", "spring"],
+            &["versions"],
+            &["discard", "spring"],
+            &["result-sets", "--limit", "0"],
         ] {
             let err = parse(args).expect_err(&format!("{args:?} should not parse"));
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");

@@ -8,7 +8,8 @@ use recoflow_core::validation::FormProblem;
 pub enum Exit {
     /// Done; a followed job SUCCEEDED.
     Success = 0,
-    /// The job failed or was cancelled (or, for `cancel`, had already finished).
+    /// The job failed, was cancelled or its version was held back (or, for `cancel`, it had
+    /// already finished); a version change the API refused (nothing changed).
     JobFailed = 1,
     /// The command line, a flag's value, the configuration or a file given was wrong.
     Usage = 2,
@@ -30,10 +31,12 @@ impl Exit {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success (with --wait or --follow: the job SUCCEEDED)
-  1  the job FAILED or was CANCELLED (cancel: the job had already finished)
+  1  the job FAILED, was CANCELLED or HELD (cancel: the job had already finished);
+     promote, rollback, discard: refused, nothing changed (already current, expired,
+     discarded, not held, no previous version, the pointer moved meanwhile)
   2  usage error (arguments, configuration, unreadable file)
   3  invalid form (the problems are listed)
-  4  not found (job, result set, stack)
+  4  not found (job, result set, version, stack)
   5  service unreachable, timed out, failing, or refused the credentials";
 
 /// An answer of the API other than 2xx, in its one error shape
@@ -52,7 +55,12 @@ impl ApiError {
     pub fn exit(&self) -> Exit {
         match (self.code.as_str(), self.status) {
             ("InvalidForm" | "FormTooLarge", _) => Exit::InvalidForm,
-            ("JobFinished", _) => Exit::JobFailed,
+            // Nothing changed: the job had ended, or the version could not be switched.
+            (
+                "JobFinished" | "AlreadyCurrent" | "VersionExpired" | "VersionDiscarded" | "NotHeld"
+                | "NoPreviousVersion" | "PointerMoved",
+                _,
+            ) => Exit::JobFailed,
             (_, 404 | 410) => Exit::NotFound,
             (_, 401 | 403 | 429) => Exit::Unavailable,
             (_, 500..) => Exit::Unavailable,
@@ -119,6 +127,18 @@ mod tests {
         assert_eq!(api(502, "HTTP502"), Exit::Unavailable);
         assert_eq!(api(409, "JobFinished"), Exit::JobFailed);
         assert_eq!(api(409, "IdempotencyKeyReused"), Exit::Usage);
+        for refused in [
+            "AlreadyCurrent",
+            "VersionExpired",
+            "VersionDiscarded",
+            "NotHeld",
+            "NoPreviousVersion",
+            "PointerMoved",
+        ] {
+            assert_eq!(api(409, refused), Exit::JobFailed, "{refused}");
+        }
+        assert_eq!(api(404, "VersionNotFound"), Exit::NotFound);
+        assert_eq!(api(400, "ReasonRequired"), Exit::Usage);
         assert_eq!(api(400, "InvalidParameter"), Exit::Usage);
     }
 

@@ -125,6 +125,15 @@ pub fn between(from: &str, to: OffsetDateTime) -> Option<Duration> {
     Some(Duration::from_secs((to - from).whole_seconds().max(0) as u64))
 }
 
+/// How old a result set's current version is, from an answer's `version_age_seconds`.
+pub fn age(answer: &Value) -> String {
+    answer
+        .get("version_age_seconds")
+        .and_then(Value::as_u64)
+        .map(|s| duration(Duration::from_secs(s)))
+        .unwrap_or_else(|| "-".to_owned())
+}
+
 /// A field of a JSON answer as text (`-` when absent), for table cells.
 pub fn field(value: &Value, name: &str) -> String {
     match value.get(name) {

@@ -32,6 +32,26 @@ pub const RECOMMEND: Route = Route {
     method: Method::GET,
     template: "/recommendations/{result_set}/{user_id}",
 };
+pub const LIST_RESULT_SETS: Route = Route {
+    method: Method::GET,
+    template: "/result-sets",
+};
+pub const SHOW_RESULT_SET: Route = Route {
+    method: Method::GET,
+    template: "/result-sets/{result_set}",
+};
+pub const PROMOTE_VERSION: Route = Route {
+    method: Method::POST,
+    template: "/result-sets/{result_set}/versions/{version}/promote",
+};
+pub const ROLL_BACK: Route = Route {
+    method: Method::POST,
+    template: "/result-sets/{result_set}/rollback",
+};
+pub const DISCARD_VERSION: Route = Route {
+    method: Method::DELETE,
+    template: "/result-sets/{result_set}/versions/{version}",
+};
 
 /// Everything but RFC 3986's unreserved characters is encoded in a path segment or query.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -90,6 +110,34 @@ mod tests {
             RECOMMEND.path(&["rs", "ユーザー"]),
             "/recommendations/rs/%E3%83%A6%E3%83%BC%E3%82%B6%E3%83%BC"
         );
+    }
+
+    /// Every route the CLI sends is a route of the API (its template's `ApiFunction` events).
+    #[test]
+    fn every_route_is_one_the_template_declares() {
+        let template = include_str!("../../infra/template.yaml");
+        for route in [
+            &SUBMIT_JOB,
+            &LIST_JOBS,
+            &SHOW_JOB,
+            &CANCEL_JOB,
+            &RECOMMEND,
+            &LIST_RESULT_SETS,
+            &SHOW_RESULT_SET,
+            &PROMOTE_VERSION,
+            &ROLL_BACK,
+            &DISCARD_VERSION,
+        ] {
+            let method = route.method.as_str().to_ascii_lowercase();
+            let quoted = format!("Path: \"{}\", Method: {method} }}", route.template);
+            let bare = format!("Path: {}, Method: {method} }}", route.template);
+            assert!(
+                template.contains(&quoted) || template.contains(&bare),
+                "{} {} is not an event of the template",
+                route.method,
+                route.template
+            );
+        }
     }
 
     #[test]

@@ -3,13 +3,18 @@
 
 pub mod cancel;
 pub mod completions;
+pub mod discard;
 mod follow;
 pub mod jobs;
 mod locate;
+pub mod promote;
 pub mod recommend;
+pub mod result_sets;
+pub mod rollback;
 pub mod status;
 pub mod submit;
 pub mod validate;
+pub mod versions;
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -24,6 +29,11 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Jobs(args) => jobs::run(args, ctx).await,
         Command::Cancel(args) => cancel::run(args, ctx).await,
         Command::Recommend(args) => recommend::run(args, ctx).await,
+        Command::ResultSets(args) => result_sets::run(args, ctx).await,
+        Command::Versions(args) => versions::run(args, ctx).await,
+        Command::Promote(args) => promote::run(args, ctx).await,
+        Command::Rollback(args) => rollback::run(args, ctx).await,
+        Command::Discard(args) => discard::run(args, ctx).await,
         Command::Completions(args) => Ok(completions::run(args)),
     }
 }

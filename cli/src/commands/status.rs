@@ -69,6 +69,7 @@ pub fn outcome(job: &Value) -> (Exit, Option<String>) {
         Some(JobStatus::Failed) => (Exit::JobFailed, Some(format!("job {id} {}", summary(job)))),
         Some(JobStatus::Cancelled) => (Exit::JobFailed, Some(format!("job {id} {}", summary(job)))),
         Some(JobStatus::Rejected) => (Exit::InvalidForm, Some(format!("job {id} {}", summary(job)))),
+        Some(JobStatus::Held) => (Exit::JobFailed, Some(format!("job {id} {}", summary(job)))),
         _ => (Exit::Success, None),
     }
 }
@@ -94,6 +95,9 @@ pub fn summary(job: &Value) -> String {
         let codes: Vec<String> = problems.iter().map(|p| field(p, "code")).collect();
         return format!("{status}: {} problem(s): {}", problems.len(), codes.join(", "));
     }
+    if status_of(job) == Some(JobStatus::Held) {
+        return held_summary(job);
+    }
     if status_of(job) != Some(JobStatus::Succeeded) {
         return status;
     }
@@ -111,6 +115,40 @@ pub fn summary(job: &Value) -> String {
         )
     });
     format!("{status}{took}{}", published.unwrap_or_default())
+}
+
+/// `HELD: version V held back by the quality gate (rule metric value, bound B; ...)` and how to
+/// serve it anyway.
+fn held_summary(job: &Value) -> String {
+    let failures: Vec<String> = job
+        .get("gate")
+        .and_then(|g| g.get("failures"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{} {} {}, bound {}",
+                field(f, "rule"),
+                field(f, "metric"),
+                field(f, "value"),
+                field(f, "bound")
+            )
+        })
+        .collect();
+    let version = job
+        .get("delivery")
+        .map(|d| field(d, "version"))
+        .unwrap_or_else(|| "-".into());
+    let result_set = job
+        .get("form")
+        .map(|f| field(f, "result_set"))
+        .unwrap_or_else(|| "-".into());
+    format!(
+        "HELD: version {version} held back by the quality gate ({}); the current version keeps serving \
+         (recoflow promote {result_set} {version} --reason TEXT serves it)",
+        failures.join("; ")
+    )
 }
 
 /// The job for a person: status and time in it, failure and its class, history, resources.
@@ -226,6 +264,24 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_held_job_says_which_rules_held_its_version_and_exits_1() {
+        let held = json!({
+            "job_id": "spring-h", "status": "HELD", "form": {"result_set": "spring"},
+            "delivery": {"version": "v3", "published": false},
+            "gate": {"passed": false, "failures": [
+                {"rule": "max_change", "metric": "users_personalized", "value": 10.0, "bound": 0.2, "previous": 100.0}
+            ]}
+        });
+        let (exit, reason) = outcome(&held);
+        assert_eq!(exit, Exit::JobFailed);
+        assert_eq!(
+            reason.unwrap(),
+            "job spring-h HELD: version v3 held back by the quality gate (max_change users_personalized 10.0, \
+             bound 0.2); the current version keeps serving (recoflow promote spring v3 --reason TEXT serves it)"
+        );
+    }
 
     fn failed_job() -> Value {
         json!({

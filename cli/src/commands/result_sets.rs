@@ -1,0 +1,84 @@
+//! `recoflow result-sets [--limit N] [--next CURSOR]`: the result sets by name, the version
+//! each serves and how old it is, and its last job (`GET /result-sets`).
+
+use clap::Args;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::exit::CliError;
+use crate::output::{age, field, Report, Table};
+use crate::routes::LIST_RESULT_SETS;
+
+#[derive(Debug, Args)]
+pub struct ResultSetsArgs {
+    /// Result sets on the page, 1-100 (the API's default: 20)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: Option<u32>,
+    /// The cursor a previous page printed, for the page after it
+    #[arg(long, value_name = "CURSOR")]
+    pub next: Option<String>,
+}
+
+pub async fn run(args: ResultSetsArgs, ctx: &Context) -> Result<Report, CliError> {
+    let mut call = LIST_RESULT_SETS.call(&[]);
+    if let Some(limit) = args.limit {
+        call = call.query("limit", limit);
+    }
+    if let Some(next) = &args.next {
+        call = call.query("next", next);
+    }
+    let page = ctx.api().await?.send(call).await?.body;
+    let mut text = render(&page);
+    if let Some(next) = page.get("next").and_then(Value::as_str) {
+        let limit = args.limit.map(|l| format!(" --limit {l}")).unwrap_or_default();
+        text.push_str(&format!("more: recoflow result-sets{limit} --next {next}\n"));
+    }
+    Ok(Report::ok(text, page))
+}
+
+fn render(page: &Value) -> String {
+    let mut table = Table::new(&["RESULT SET", "SERVING", "AGE", "LAST JOB", "ITS STATUS"]);
+    for rs in page
+        .get("result_sets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let last_job = rs.get("last_job").cloned().unwrap_or(Value::Null);
+        table.row(vec![
+            field(rs, "result_set"),
+            field(rs, "current_version"),
+            age(rs),
+            field(&last_job, "job_id"),
+            field(&last_job, "status"),
+        ]);
+    }
+    if table.is_empty() {
+        return "no result sets\n".to_owned();
+    }
+    table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_page_is_a_table() {
+        let page = json!({"result_sets": [
+            {"result_set": "spring", "current_version": "20261201T010000Z-00000001", "version_age_seconds": 7_400,
+             "last_job": {"job_id": "j-2", "status": "HELD"}},
+            {"result_set": "winter", "current_version": null, "version_age_seconds": null,
+             "last_job": {"job_id": "j-3", "status": "DELIVERING"}}
+        ], "next": null});
+        assert_eq!(
+            render(&page),
+            "RESULT SET  SERVING                    AGE     LAST JOB  ITS STATUS\n\
+             spring      20261201T010000Z-00000001  2h 03m  j-2       HELD\n\
+             winter      -                          -       j-3       DELIVERING\n"
+        );
+        assert_eq!(render(&json!({"result_sets": []})), "no result sets\n");
+    }
+}
