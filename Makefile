@@ -1,7 +1,8 @@
 # recoflow: the commands the README gives.
 #   make demo   start the local stack, deploy, submit the example forms, watch their jobs
 #   make test   fmt + clippy + unit tests, then the end-to-end suites on a fresh local stack
-#   make bench  benchmarks (scorer memory; delivery throughput and memory; recommendations latency)
+#   make bench  benchmarks (scorer memory; fallback counting memory; delivery throughput and memory;
+#               recommendations latency; cold starts)
 # Nothing here needs Docker. Python tools live in .localstack-host/venv (localstack/host/install.sh).
 
 SHELL := /bin/bash
@@ -70,6 +71,7 @@ test:
 bench: build install package
 	cargo build --profile bench-opt --locked -p recoflow-bench -p recsys
 	CARGO_PROFILE=bench-opt $(VENV)/bin/python scripts/bench_recsys_memory.py
+	mkdir -p build/bench && target/bench-opt/bench-fallbacks | tee build/bench/fallbacks.json
 	$(VENV)/bin/python scripts/bench_delivery.py
 	$(VENV)/bin/python scripts/bench_cold_start.py
 

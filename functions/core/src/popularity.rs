@@ -14,7 +14,6 @@
 //! or of an items file ([`count_catalogue`]).
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 use crate::delivery::{Attributes, MAX_LIST_ITEMS};
@@ -53,10 +52,9 @@ fn column(header: &csv::StringRecord, name: &'static str) -> Option<usize> {
 }
 
 /// A user's or item's id as the counts keep it.
+/// The 64-bit hash users and items are kept by (the counters' own, computed once per row).
 fn id_hash(id: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut hasher);
-    hasher.finish()
+    crate::topk::item_hash(id)
 }
 
 /// Counts interactions per segment and item.
@@ -182,13 +180,15 @@ impl Popularity {
             if user.is_empty() || item.is_empty() {
                 continue;
             }
-            self.items_seen.insert(id_hash(item));
+            // One hash of the item for the catalogue and every counter it is counted in.
+            let item_hash = id_hash(item);
+            self.items_seen.insert(item_hash);
             if self.excluded.contains(item) {
                 continue;
             }
             self.global
                 .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
-                .add(item);
+                .add_hashed(item, item_hash);
             self.interactions += 1;
             let hash = id_hash(user);
             if let Ok(i) = self.users.binary_search_by_key(&hash, |(h, _)| *h) {
@@ -196,7 +196,7 @@ impl Popularity {
                 for &segment in &self.profile_segments[profile] {
                     self.counts[segment as usize]
                         .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
-                        .add(item);
+                        .add_hashed(item, item_hash);
                 }
             }
         }

@@ -7,8 +7,9 @@
 //! count over-states the item's true count by at most `n / capacity` (its `error` says by how
 //! much at most), and every item that occurred more than `n / capacity` times is kept.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+use hashbrown::HashTable;
 
 /// One kept item.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,12 +26,16 @@ pub struct Counted {
 pub struct SpaceSaving {
     capacity: usize,
     heap: Vec<Counted>,
-    /// Item hash → its place in `heap` (the entry holds the item to tell collisions apart).
-    places: HashMap<u64, Vec<u32>>,
+    /// Each entry's hash, beside it (a sift moves both).
+    hashes: Vec<u64>,
+    /// Places in `heap`, found by an item's hash and told apart by the item itself.
+    places: HashTable<u32>,
     total: u64,
 }
 
-fn item_hash(item: &str) -> u64 {
+/// The hash [`SpaceSaving::add_hashed`] takes: compute it once for an item counted in many
+/// counters.
+pub fn item_hash(item: &str) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(item)
 }
 
@@ -39,7 +44,8 @@ impl SpaceSaving {
         Self {
             capacity: capacity.max(1),
             heap: Vec::new(),
-            places: HashMap::new(),
+            hashes: Vec::new(),
+            places: HashTable::new(),
             total: 0,
         }
     }
@@ -55,8 +61,12 @@ impl SpaceSaving {
     }
 
     pub fn add(&mut self, item: &str) {
+        self.add_hashed(item, item_hash(item));
+    }
+
+    /// Counts `item`, whose [`item_hash`] is `hash`.
+    pub fn add_hashed(&mut self, item: &str, hash: u64) {
         self.total += 1;
-        let hash = item_hash(item);
         if let Some(place) = self.place_of(hash, item) {
             self.heap[place].count += 1;
             self.sift_down(place);
@@ -68,24 +78,26 @@ impl SpaceSaving {
                 count: 1,
                 error: 0,
             });
+            self.hashes.push(hash);
             let place = self.heap.len() - 1;
-            self.places.entry(hash).or_default().push(place as u32);
+            self.places
+                .insert_unique(hash, place as u32, |p| self.hashes[*p as usize]);
             self.sift_up(place);
             return;
         }
         // Full: the least counted item gives its place (and its count, as the error bound).
-        let evicted = std::mem::replace(
-            &mut self.heap[0],
-            Counted {
-                item: item.into(),
-                count: 0,
-                error: 0,
-            },
-        );
-        self.forget(item_hash(&evicted.item), 0);
-        self.heap[0].count = evicted.count + 1;
-        self.heap[0].error = evicted.count;
-        self.places.entry(hash).or_default().push(0);
+        let evicted_hash = self.hashes[0];
+        if let Ok(entry) = self.places.find_entry(evicted_hash, |p| *p == 0) {
+            entry.remove();
+        }
+        let least = self.heap[0].count;
+        self.heap[0] = Counted {
+            item: item.into(),
+            count: least + 1,
+            error: least,
+        };
+        self.hashes[0] = hash;
+        self.places.insert_unique(hash, 0, |p| self.hashes[*p as usize]);
         self.sift_down(0);
     }
 
@@ -98,40 +110,24 @@ impl SpaceSaving {
 
     fn place_of(&self, hash: u64, item: &str) -> Option<usize> {
         self.places
-            .get(&hash)?
-            .iter()
+            .find(hash, |p| &*self.heap[*p as usize].item == item)
             .map(|p| *p as usize)
-            .find(|p| &*self.heap[*p].item == item)
-    }
-
-    fn forget(&mut self, hash: u64, place: usize) {
-        if let Some(list) = self.places.get_mut(&hash) {
-            list.retain(|p| *p as usize != place);
-            if list.is_empty() {
-                self.places.remove(&hash);
-            }
-        }
     }
 
     /// Swaps two entries and their recorded places.
     fn swap(&mut self, a: usize, b: usize) {
-        let (hash_a, hash_b) = (item_hash(&self.heap[a].item), item_hash(&self.heap[b].item));
-        let (a32, b32) = (a as u32, b as u32);
-        for hash in [hash_a, hash_b] {
-            if let Some(list) = self.places.get_mut(&hash) {
-                for p in list.iter_mut() {
-                    if *p == a32 {
-                        *p = b32;
-                    } else if *p == b32 {
-                        *p = a32;
-                    }
-                }
-            }
-            if hash_a == hash_b {
-                break;
-            }
+        let (hash_a, hash_b) = (self.hashes[a], self.hashes[b]);
+        if let Some(p) = self.places.find_mut(hash_a, |p| *p as usize == a) {
+            *p = u32::MAX;
+        }
+        if let Some(p) = self.places.find_mut(hash_b, |p| *p as usize == b) {
+            *p = a as u32;
+        }
+        if let Some(p) = self.places.find_mut(hash_a, |p| *p == u32::MAX) {
+            *p = b as u32;
         }
         self.heap.swap(a, b);
+        self.hashes.swap(a, b);
     }
 
     fn sift_up(&mut self, mut place: usize) {
@@ -165,6 +161,8 @@ impl SpaceSaving {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
