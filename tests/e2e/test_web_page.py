@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from e2e_helpers import FINAL_STATUSES, REPO, RUNNING_STATUSES, unique
+from e2e_helpers import FINAL_STATUSES, REPO, RUNNING_STATUSES, personalize_form_for, unique
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium dials out at start (updates, sync, QUIC),
@@ -185,3 +185,60 @@ def test_d_recent_jobs_are_listed_newest_first(page, data_uris, suite_faults):
                for text in page.locator("#jobs tr td:nth-child(4)").all_inner_texts()]
     assert len(created) > 1 and created == sorted(created, reverse=True), created
     screenshot(page, "web-jobs.png")
+
+
+def test_e_the_result_set_view_charts_versions_and_switches_them(browser, stack, token, recoflow, data_uris, suite_faults):
+    """Two jobs on one result set make two versions; the view lists them with their states,
+    charts each metric across them as inline SVG, and promotes (asking why) and rolls back."""
+    result_set = unique("web-rs")
+    first = recoflow.submit(personalize_form_for(data_uris, result_set=result_set))
+    first_job, _ = recoflow.wait_ended(first, timeout=300)
+    second = recoflow.submit(personalize_form_for(data_uris, result_set=result_set))
+    second_job, _ = recoflow.wait_ended(second, timeout=300)
+    assert (first_job["status"], second_job["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    older, newer = first_job["delivery"]["version"], second_job["delivery"]["version"]
+
+    context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack["WebPageUrl"] + "ui/result-sets?result_set=" + result_set)
+    page.fill("#token", token)
+    page.click("#token-save")
+    expect(page.locator(f'#result-sets tr[data-result-set="{result_set}"]')).to_be_visible()
+    rows = page.locator("#versions tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#rs-current")).to_have_text(newer)
+    expect(page.locator(f'#versions tr[data-version="{newer}"] td.state')).to_have_attribute("data-state", "CURRENT")
+    expect(page.locator(f'#versions tr[data-version="{older}"] td.state')).to_have_attribute("data-state", "SUPERSEDED")
+    # A chart per metric the versions have, a point per version, the current one marked.
+    chart = page.locator('#charts svg.chart[data-metric="users_personalized"]')
+    expect(chart).to_be_visible()
+    expect(chart.locator("circle.point")).to_have_count(2)
+    expect(chart.locator(f'circle.point.CURRENT[data-version="{newer}"]')).to_have_count(1)
+    assert page.locator("#charts svg.chart").count() >= 5
+    screenshot(page, "web-result-set.png")
+
+    # Promote asks why; without a reason nothing is sent.
+    page.click(f'#versions tr[data-version="{older}"] button.promote')
+    expect(page.locator("#promote-box")).to_be_visible()
+    page.click("#promote-confirm")
+    expect(page.locator("#banner")).to_have_text("Say why the version is promoted.")
+    page.fill("#promote-reason", "the web page's test")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/promote")) as answer:
+        page.click("#promote-confirm")
+    assert answer.value.status == 200, answer.value.text()
+    expect(page.locator("#banner")).to_have_text(f"Version {older} is serving now.")
+    expect(page.locator("#rs-current")).to_have_text(older)
+    expect(page.locator(f'#versions tr[data-version="{older}"] td.state')).to_have_attribute("data-state", "CURRENT")
+    expect(page.locator(f'#versions tr[data-version="{older}"] td').nth(5)).to_contain_text("the web page's test")
+
+    page.select_option("#language", "ja")
+    expect(page.locator(f'#versions tr[data-version="{older}"] td.state')).to_have_text("配信中 (CURRENT)")
+    expect(page.locator("#rollback")).to_have_text("ロールバック")
+    page.click("#rollback")
+    expect(page.locator("#rs-current")).to_have_text(newer)
+    expect(page.locator("#banner")).to_have_text(f"ロールバックしました。バージョン {newer} を配信中です。")
+    screenshot(page, "web-result-set-ja.png")
+    context.close()
+    assert not errors, f"the page's script failed: {errors}"
