@@ -581,7 +581,9 @@ const recoflow = (() => {
     svg.appendChild(svgNode("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }));
     svg.appendChild(svgNode("text", { x: left - 4, y: y(high) + 4, "text-anchor": "end", class: "tick" }, formatNumber(high)));
     svg.appendChild(svgNode("text", { x: left - 4, y: y(low) + 4, "text-anchor": "end", class: "tick" }, formatNumber(low)));
-    const first = points[0].version.slice(0, 8), last = points[points.length - 1].version.slice(0, 8);
+    // Version ids start with the job's submission time: 20261201T093438Z-… reads 12-01 09:34.
+    const when = (id) => (/^\d{8}T\d{4}/.test(id) ? `${id.slice(4, 6)}-${id.slice(6, 8)} ${id.slice(9, 11)}:${id.slice(11, 13)}` : id.slice(0, 12));
+    const first = when(points[0].version), last = when(points[points.length - 1].version);
     svg.appendChild(svgNode("text", { x: left, y: height - 6, class: "tick" }, first));
     if (points.length > 1) svg.appendChild(svgNode("text", { x: width - right, y: height - 6, "text-anchor": "end", class: "tick" }, last));
     svg.appendChild(svgNode("polyline", { points: values.map((v, i) => `${x(i)},${y(v)}`).join(" "), class: "series" }));
