@@ -284,3 +284,30 @@ def test_the_cli_lists_switches_and_discards(api, versions_api, shared):
     missing = run_cli("--local", "versions", unique("e2e-none"))
     assert missing.returncode == 4 and "ResultSetNotFound" in missing.stderr, missing.stderr
     assert run_cli("--local", "promote", result_set, "20200101T000000Z-00000000", "--reason", "x").returncode == 4
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("GET", "/result-sets/..%2F..%2Fetc", None),
+        ("GET", "/result-sets/%00", None),
+        ("GET", "/result-sets/" + "r" * 2000, None),
+        ("GET", "/result-sets?next=%E2%80%AE", None),
+        ("GET", "/result-sets?limit=1e9", None),
+        ("POST", "/result-sets/spring-2026/versions/%00/promote", '{"reason": "x"}'),
+        ("POST", "/result-sets/spring-2026/versions/" + "v" * 300 + "/promote", '{"reason": "x"}'),
+        ("POST", "/result-sets/{rs}/versions/{v}/promote", "[" * 20_000 + "]" * 20_000),
+        ("POST", "/result-sets/{rs}/versions/{v}/promote", b'{"reason": "caf\xe9"}'),
+        ("POST", "/result-sets/{rs}/versions/{v}/promote", '{"reason": "a\\u0000b"}'),
+        ("POST", "/result-sets/{rs}/versions/{v}/promote", '{"reason": "' + "x" * 100_000 + '"}'),
+        ("POST", "/result-sets/{rs}/rollback", '{"reason": 1e999999}'),
+        ("DELETE", "/result-sets/{rs}/versions/..%2F..%2Fpointer", None),
+    ],
+)
+def test_hostile_paths_and_bodies_are_4xx_in_the_one_error_shape(api, shared, method, path, body):
+    first = shared["versions"][0] if shared["versions"] else "20200101T000000Z-00000000"
+    path = path.replace("{rs}", shared["result_set"]).replace("{v}", first)
+    response = api.http.request(method, api.base + path, data=body, timeout=30)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    error = response.json()["error"]
+    assert error["code"] and error["message"], error
