@@ -123,7 +123,7 @@ mod tests {
         let Command::Jobs(args) = cli.command else {
             panic!()
         };
-        assert_eq!(args.limit, Some(5));
+        assert_eq!(args.page.limit, Some(5));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use clap::Args;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::paging::PageArgs;
 use crate::context::Context;
 use crate::exit::CliError;
 use crate::output::{between, duration, field, Report, Table};
@@ -11,28 +12,15 @@ use crate::routes::LIST_JOBS;
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Jobs on the page, 1-100 (the API's default: 20)
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub limit: Option<u32>,
-    /// The cursor a previous page printed, for the page after it
-    #[arg(long, value_name = "CURSOR")]
-    pub next: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 pub async fn run(args: JobsArgs, ctx: &Context) -> Result<Report, CliError> {
-    let mut call = LIST_JOBS.call(&[]);
-    if let Some(limit) = args.limit {
-        call = call.query("limit", limit);
-    }
-    if let Some(next) = &args.next {
-        call = call.query("next", next);
-    }
+    let call = args.page.query(LIST_JOBS.call(&[]));
     let page = ctx.api().await?.send(call).await?.body;
     let mut text = render(&page, OffsetDateTime::now_utc());
-    if let Some(next) = page.get("next").and_then(Value::as_str) {
-        let limit = args.limit.map(|l| format!(" --limit {l}")).unwrap_or_default();
-        text.push_str(&format!("more: recoflow jobs{limit} --next {next}\n"));
-    }
+    text.extend(args.page.more("recoflow jobs", &page));
     Ok(Report::ok(text, page))
 }
 

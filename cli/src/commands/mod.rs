@@ -7,6 +7,7 @@ pub mod discard;
 mod follow;
 pub mod jobs;
 mod locate;
+mod paging;
 pub mod promote;
 pub mod recommend;
 pub mod result_sets;

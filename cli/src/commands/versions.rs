@@ -5,6 +5,7 @@
 use clap::Args;
 use serde_json::Value;
 
+use super::paging::PageArgs;
 use crate::context::Context;
 use crate::exit::CliError;
 use crate::output::{age, field, Report, Table};
@@ -13,31 +14,18 @@ use crate::routes::SHOW_RESULT_SET;
 #[derive(Debug, Args)]
 pub struct VersionsArgs {
     pub result_set: String,
-    /// Versions on the page, 1-100 (the API's default: 50)
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub limit: Option<u32>,
-    /// The cursor a previous page printed, for the page after it
-    #[arg(long, value_name = "VERSION")]
-    pub next: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 pub async fn run(args: VersionsArgs, ctx: &Context) -> Result<Report, CliError> {
-    let mut call = SHOW_RESULT_SET.call(&[&args.result_set]);
-    if let Some(limit) = args.limit {
-        call = call.query("limit", limit);
-    }
-    if let Some(next) = &args.next {
-        call = call.query("next", next);
-    }
+    let call = args.page.query(SHOW_RESULT_SET.call(&[&args.result_set]));
     let answer = ctx.api().await?.send(call).await?.body;
     let mut text = render(&answer);
-    if let Some(next) = answer.get("next").and_then(Value::as_str) {
-        let limit = args.limit.map(|l| format!(" --limit {l}")).unwrap_or_default();
-        text.push_str(&format!(
-            "more: recoflow versions {}{limit} --next {next}\n",
-            args.result_set
-        ));
-    }
+    text.extend(
+        args.page
+            .more(&format!("recoflow versions {}", args.result_set), &answer),
+    );
     Ok(Report::ok(text, answer))
 }
 

@@ -34,16 +34,18 @@ fn key(pk: String) -> Item {
     HashMap::from([("pk".to_owned(), AttributeValue::S(pk))])
 }
 
-/// One index query: the partition's items in sort order (`forward`), at most `limit` after
-/// the item whose full key is `start`.
+/// One query of a sparse index: the partition's items in sort order (`forward`), at most
+/// `limit` after the item whose sort key is `after` (with that item's table key `pk`).
 struct IndexQuery<'a> {
     index: &'static str,
-    partition: (&'static str, String),
+    /// The index's partition key and the value asked for.
+    partition: (&'static str, &'a str),
+    /// The index's sort key, which the next page's cursor is made of.
+    sort_key: &'static str,
+    /// The table key and sort key of the item the page starts after.
+    after: Option<(String, &'a str)>,
     forward: bool,
-    start: Option<Item>,
     limit: u32,
-    /// The attribute the next page's cursor is made of (the index's sort key).
-    cursor_of: &'a str,
 }
 
 impl DynamoRecommendations {
@@ -90,16 +92,23 @@ impl DynamoRecommendations {
     ) -> Result<Page<T>, ServiceError> {
         let wanted = query.limit as usize + 1;
         let mut items: Vec<Item> = Vec::new();
-        let mut start = query.start;
+        let (name, value) = query.partition;
+        // A GSI's start key is the table's key and the index's.
+        let mut start = query.after.map(|(pk, sort)| {
+            HashMap::from([
+                ("pk".to_owned(), s(&pk)),
+                (name.to_owned(), s(value)),
+                (query.sort_key.to_owned(), s(sort)),
+            ])
+        });
         loop {
-            let (name, value) = &query.partition;
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(query.index)
                 .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", *name)
+                .expression_attribute_names("#p", name)
                 .expression_attribute_values(":p", s(value))
                 .scan_index_forward(query.forward)
                 .limit((wanted - items.len()) as i32)
@@ -118,7 +127,7 @@ impl DynamoRecommendations {
         let next = if more {
             items
                 .last()
-                .and_then(|item| item.get(query.cursor_of))
+                .and_then(|item| item.get(query.sort_key))
                 .and_then(|v| v.as_s().ok())
                 .cloned()
         } else {
@@ -149,21 +158,13 @@ impl VersionStore for DynamoRecommendations {
         limit: u32,
         after: Option<&str>,
     ) -> Result<Page<VersionRecord>, ServiceError> {
-        // A GSI's start key is the table's key and the index's.
-        let start = after.map(|version| {
-            HashMap::from([
-                ("pk".to_owned(), s(&keys::version(result_set, version))),
-                ("version_of".to_owned(), s(result_set)),
-                ("version".to_owned(), s(version)),
-            ])
-        });
         let query = IndexQuery {
             index: VERSION_INDEX,
-            partition: ("version_of", result_set.to_owned()),
+            partition: ("version_of", result_set),
+            sort_key: "version",
+            after: after.map(|version| (keys::version(result_set, version), version)),
             forward: false,
-            start,
             limit,
-            cursor_of: "version",
         };
         self.query_index(query, "decode version record").await
     }
@@ -178,20 +179,13 @@ impl VersionStore for DynamoRecommendations {
     }
 
     async fn entries(&self, limit: u32, after: Option<&str>) -> Result<Page<ResultSetEntry>, ServiceError> {
-        let start = after.map(|result_set| {
-            HashMap::from([
-                ("pk".to_owned(), s(&keys::result_set_entry(result_set))),
-                ("listing".to_owned(), s(RESULT_SET_LISTING)),
-                ("result_set".to_owned(), s(result_set)),
-            ])
-        });
         let query = IndexQuery {
             index: RESULT_SET_INDEX,
-            partition: ("listing", RESULT_SET_LISTING.to_owned()),
+            partition: ("listing", RESULT_SET_LISTING),
+            sort_key: "result_set",
+            after: after.map(|result_set| (keys::result_set_entry(result_set), result_set)),
             forward: true,
-            start,
             limit,
-            cursor_of: "result_set",
         };
         self.query_index(query, "decode result-set entry").await
     }
