@@ -644,7 +644,7 @@ const recoflow = (() => {
       const failures = gate && gate.failures && gate.failures.length
         ? ": " + gate.failures.map((f) => `${f.rule} ${f.metric} ${formatNumber(f.value)} / ${formatNumber(f.bound)}`).join("; ") : "";
       cell(gate ? t(gate.passed ? "gate.passed" : "gate.failed") + failures : "–", gate && !gate.passed ? "gate-failed" : "");
-      cell(version.promoted_by ? `${version.promoted_by}: ${version.reason || ""}` : "–");
+      cell(version.promoted_by ? version.promoted_by + (version.reason ? ": " + version.reason : "") : "–");
       const actions = cell("");
       const button = (label, className, onClick) => {
         const b = Object.assign(document.createElement("button"), { type: "button", textContent: t(label), className });
