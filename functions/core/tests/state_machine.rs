@@ -278,9 +278,15 @@ fn a_held_delivery_notifies_once_and_the_execution_succeeds() {
         .find(|c| c["Next"] == "NotifyHeld")
         .expect("a choice leads to NotifyHeld");
     // Deliver's answer for a held version is {"done": true, "held": true}.
-    assert!(held_rule.to_string().contains(r#""Variable":"$.delivery.held""#), "{held_rule}");
+    assert!(
+        held_rule.to_string().contains(r#""Variable":"$.delivery.held""#),
+        "{held_rule}"
+    );
     assert_eq!(states["Delivered"]["Choices"][0]["Next"], "VersionHeld");
     assert_eq!(states["NotifyHeld"]["Parameters"]["kind"], "held");
     let after = states["NotifyHeld"]["Next"].as_str().unwrap();
-    assert_eq!(states[after]["Type"], "Succeed", "a HELD job's execution succeeds");
+    assert_eq!(
+        states[after]["Type"], "Succeed",
+        "a HELD job's execution succeeds"
+    );
 }
