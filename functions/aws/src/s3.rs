@@ -365,7 +365,12 @@ impl ObjectStore for S3Objects {
         Ok(())
     }
 
-    async fn presign_get(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<String, ServiceError> {
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<String, ServiceError> {
         // Signed here, with no call to S3: SigV4 query parameters valid for `expires_in`.
         let config = PresigningConfig::expires_in(expires_in).map_err(|e| ServiceError::Failed {
             service: "S3",
