@@ -294,6 +294,7 @@ pub fn version_record(
         promoted: None,
         discarded: None,
         version_expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS,
+        excluded_items: Vec::new(),
         expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS + RECORD_OUTLIVES_LISTS_SECONDS,
     }
 }

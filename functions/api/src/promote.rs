@@ -94,6 +94,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_not_wholly_written_is_refused_and_banned_items_follow_a_promotion() {
+        let ports = with_versions();
+        let mut half = stored_version(&ports, V3);
+        half.written_at = None;
+        half.excluded_items = vec!["ng-1".into()];
+        recoflow_core::ports::VersionStore::put_version(&ports.lists, &half)
+            .await
+            .unwrap();
+        let (status, body) = post(&ports, RS, V3, r#"{"reason": "try"}"#).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("VersionIncomplete")),
+            "{body}"
+        );
+        assert_eq!(served(&ports).await, V2, "nothing changed");
+
+        half.written_at = Some("2026-12-01T00:10:00.000Z".into());
+        recoflow_core::ports::VersionStore::put_version(&ports.lists, &half)
+            .await
+            .unwrap();
+        let (status, body) = post(&ports, RS, V3, r#"{"reason": "try"}"#).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            current_pointer(&ports).unwrap().excluded_items,
+            ["ng-1"],
+            "the form's banned items"
+        );
+    }
+
+    #[tokio::test]
     async fn a_superseded_version_comes_back_keeping_its_first_publication() {
         let ports = with_versions();
         let (status, body) = post(&ports, RS, V1, r#"{"reason": "V2 is broken"}"#).await;

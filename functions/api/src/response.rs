@@ -31,6 +31,8 @@ pub enum ErrorCode {
     VersionNotFound,
     /// The version's lists have expired: it can no longer be served.
     VersionExpired,
+    /// The version's job did not finish writing it: it cannot be served.
+    VersionIncomplete,
     /// The version was discarded: it is never served.
     VersionDiscarded,
     /// The version is current already: nothing changed.
@@ -67,6 +69,7 @@ impl ErrorCode {
             Self::IdempotencyKeyReused
             | Self::JobFinished
             | Self::VersionExpired
+            | Self::VersionIncomplete
             | Self::VersionDiscarded
             | Self::AlreadyCurrent
             | Self::NotHeld

@@ -16,7 +16,8 @@ use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
 use crate::result_set_lookup::ResultSetNow;
 use crate::version_views::VersionView;
 
-/// Refuses a version that cannot become current: current already, discarded or expired.
+/// Refuses a version that cannot become current: not wholly written (its job did not finish
+/// delivering it), current already, discarded or expired.
 fn switchable(record: &VersionRecord, now: &ResultSetNow, now_unix: i64) -> Result<(), ApiError> {
     let version = &record.version;
     let refused = |code, why: &str| {
@@ -25,6 +26,12 @@ fn switchable(record: &VersionRecord, now: &ResultSetNow, now_unix: i64) -> Resu
             format!("version {version} {why}; nothing changed"),
         ))
     };
+    if record.written_at.is_none() {
+        return refused(
+            ErrorCode::VersionIncomplete,
+            "is not wholly written (its job did not finish delivering it)",
+        );
+    }
     match record.state(now.current(), now_unix) {
         VersionState::Held | VersionState::Superseded => Ok(()),
         VersionState::Current => refused(ErrorCode::AlreadyCurrent, "is current already"),
@@ -37,8 +44,7 @@ fn switchable(record: &VersionRecord, now: &ResultSetNow, now_unix: i64) -> Resu
 }
 
 /// The pointer that serves `record`: what serving needs of its job (`num_results`, the
-/// counts), replacing `now`'s current version. The form's banned items are left out of every
-/// list of a version when it is written, so the new pointer has none to add.
+/// counts) and the form's banned items kept on the record, replacing `now`'s current version.
 async fn pointer_serving<P: ApiPorts>(
     ports: &P,
     record: &VersionRecord,
@@ -67,7 +73,7 @@ async fn pointer_serving<P: ApiPorts>(
         job_id: record.job_id.clone(),
         published_at: published_at.to_owned(),
         num_results: form.num_results,
-        excluded_items: Vec::new(),
+        excluded_items: record.excluded_items.clone(),
         users: delivery.map_or(0, |d| d.users),
         segments: delivery.map_or(0, |d| d.segments),
         expires_at: record.version_expires_at,

@@ -76,6 +76,9 @@ pub struct VersionRecord {
     pub discarded: Option<Decision>,
     /// Unix seconds its lists expire (the table's TTL on the lists).
     pub version_expires_at: i64,
+    /// The form's banned items (its pointer carries them when it is made current).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_items: Vec<String>,
     /// Unix seconds this record expires (the table's TTL attribute).
     pub expires_at: i64,
 }
@@ -143,6 +146,7 @@ mod tests {
                 reason: None,
             }),
             version_expires_at: expires,
+            excluded_items: Vec::new(),
             expires_at: expires + RECORD_OUTLIVES_LISTS_SECONDS,
         }
     }

@@ -49,13 +49,13 @@ pub(crate) async fn publish<P: DeliverPorts>(
     let current = ports.lists().pointer(&form.result_set).await?;
     let verdict = judge(ports, job_id, form, delivery, current.as_ref()).await?;
     patch_while_delivering(ports, job_id, JobPatch::Gate(verdict.outcome.clone())).await?;
-    let written_at = ports.clock().rfc3339_now();
     if verdict.outcome.passed {
         let pointer = new_pointer(ports, job_id, form, delivery, banned, current);
+        let written_at = ports.clock().rfc3339_now();
         make_current(ports, record, form, delivery, &pointer, verdict, written_at).await?;
         return Ok(Outcome::Published);
     }
-    hold_back(ports, record, form, delivery, verdict, current, written_at).await
+    hold_back(ports, record, form, delivery, verdict, current, sorted(banned)).await
 }
 
 /// A version that failed the gate: its record keeps the metrics and the verdict (held, for
@@ -67,12 +67,14 @@ async fn hold_back<P: DeliverPorts>(
     delivery: &Delivery,
     verdict: Verdict,
     current: Option<Pointer>,
-    written_at: String,
+    excluded_items: Vec<String>,
 ) -> Result<Outcome, DeliverError> {
+    let written_at = ports.clock().rfc3339_now();
     let job_id = &record.job_id;
     let failures = describe_failures(&verdict.outcome.failures);
     let on_fail = verdict.outcome.on_fail;
     update_version(ports, record, form, delivery, |version| {
+        version.excluded_items = excluded_items;
         version.held = on_fail == OnFail::Hold;
         version.metrics = Some(verdict.metrics);
         version.gate = Some(verdict.outcome);
@@ -133,6 +135,7 @@ async fn make_current<P: DeliverPorts>(
         }
     };
     update_version(ports, record, form, delivery, |version| {
+        version.excluded_items = pointer.excluded_items.clone();
         version.metrics = Some(verdict.metrics);
         version.gate = Some(verdict.outcome);
         version.written_at.get_or_insert(written_at);
@@ -175,8 +178,7 @@ fn new_pointer<P: DeliverPorts>(
     banned: HashSet<String>,
     current: Option<Pointer>,
 ) -> Pointer {
-    let mut excluded_items: Vec<String> = banned.into_iter().collect();
-    excluded_items.sort();
+    let excluded_items = sorted(banned);
     Pointer {
         pk: keys::pointer(&form.result_set),
         result_set: form.result_set.clone(),
@@ -190,6 +192,13 @@ fn new_pointer<P: DeliverPorts>(
         expires_at: delivery.expires_at,
         previous_version: current.map(|p| p.version).filter(|p| *p != delivery.version),
     }
+}
+
+/// Banned items in the order readers show them.
+fn sorted(items: HashSet<String>) -> Vec<String> {
+    let mut items: Vec<String> = items.into_iter().collect();
+    items.sort();
+    items
 }
 
 /// What the job's history says of its version made current.

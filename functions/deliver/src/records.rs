@@ -29,6 +29,7 @@ fn version_started(record: &JobRecord, form: &JobForm, delivery: &Delivery) -> V
         promoted: None,
         discarded: None,
         version_expires_at: delivery.expires_at,
+        excluded_items: Vec::new(),
         expires_at: delivery.expires_at + RECORD_OUTLIVES_LISTS_SECONDS,
     }
 }

@@ -214,6 +214,7 @@ mod tests {
             promoted: None,
             discarded: None,
             version_expires_at: 0,
+            excluded_items: Vec::new(),
             expires_at: 0,
         }
     }

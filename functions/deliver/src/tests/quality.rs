@@ -352,6 +352,7 @@ fn seed_published_versions(ports: &FakePorts, coverages: &[f64]) {
             promoted: None,
             discarded: None,
             version_expires_at: i64::MAX / 2,
+            excluded_items: Vec::new(),
             expires_at: i64::MAX / 2,
         };
         records.insert(("spring".into(), version), record);

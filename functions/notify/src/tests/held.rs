@@ -36,6 +36,7 @@ fn version(result_set: &str, day: u32, users: u64, held: Option<GateOutcome>) ->
         promoted: None,
         discarded: None,
         version_expires_at: i64::MAX / 2,
+        excluded_items: Vec::new(),
         expires_at: i64::MAX / 2,
     }
 }
