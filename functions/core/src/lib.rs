@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod document;
 pub mod errors;
 pub mod form;
 pub mod forms_bucket;

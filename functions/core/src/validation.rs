@@ -5,40 +5,18 @@
 //! Schema (`schemas/job-form.v1.schema.json`), then the cross-field rules a schema cannot say
 //! well (backend block, age range order, S3 URIs and the data-bucket allow-list).
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::Validator;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::document::{self, DocumentKind};
+pub use crate::document::{Problem as FormProblem, MAX_LISTED_PROBLEMS};
 use crate::form::{JobForm, MAX_FORM_BYTES};
 use crate::s3uri::S3Uri;
 
 /// The published schema, compiled into every function so what CI validates is what runs.
 pub const FORM_SCHEMA_V1: &str = include_str!("../../../schemas/job-form.v1.schema.json");
-
-/// One thing wrong with a form.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FormProblem {
-    /// JSON path of the offending value, e.g. `$.segment.age.min`; `$` is the whole form.
-    pub path: String,
-    /// Stable machine-readable name of the problem, e.g. `bucket_not_allowed`.
-    pub code: String,
-    /// What is wrong and how to fix it, for the person who filled in the form.
-    pub message: String,
-}
-
-impl FormProblem {
-    fn new(path: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
 
 /// What validation needs from the deployment.
 #[derive(Debug, Clone, Default)]
@@ -85,240 +63,31 @@ fn image_repository(image: &str) -> &str {
     }
 }
 
+/// Job forms as [`document::validate`] checks them.
+const FORM: DocumentKind = DocumentKind {
+    noun: "form",
+    max_bytes: MAX_FORM_BYTES,
+    schema: form_validator,
+    pattern_rule: form_pattern_rule,
+};
+
 /// Problem for a form refused on size alone; its bytes are never parsed.
 pub fn too_large_problem(size: u64) -> FormProblem {
-    FormProblem::new(
-        "$",
-        "too_large",
-        format!(
-            "the form is {} KiB; the largest accepted is {} KiB",
-            size.div_ceil(1024),
-            MAX_FORM_BYTES / 1024
-        ),
-    )
+    document::too_large(&FORM, size)
 }
 
 /// Validates raw form bytes. On success the typed form, with defaults filled in.
 pub fn validate_form(bytes: &[u8], rules: &ValidationRules) -> Result<JobForm, Vec<FormProblem>> {
-    if bytes.len() > MAX_FORM_BYTES {
-        return Err(vec![too_large_problem(bytes.len() as u64)]);
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(err) => {
-            let (line, column) = line_and_column(&bytes[..err.valid_up_to()]);
-            return Err(vec![FormProblem::new(
-                "$",
-                "not_utf8",
-                format!("the form is not UTF-8 text: invalid byte at line {line}, column {column}; save it as UTF-8"),
-            )]);
-        }
-    };
-    // Spreadsheet tools often save a byte-order mark; it is not an error in the form.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim().is_empty() {
-        return Err(vec![FormProblem::new(
-            "$",
-            "not_json",
-            "the form is empty; it must be a JSON object",
-        )]);
-    }
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(err) => {
-            return Err(vec![FormProblem::new(
-                "$",
-                "not_json",
-                format!(
-                    "the form is not valid JSON: {} at line {}, column {}",
-                    json_error_reason(&err),
-                    err.line(),
-                    err.column()
-                ),
-            )]);
-        }
-    };
-
-    let mut problems: BTreeSet<FormProblem> = schema_problems(&value).into_iter().collect();
-    problems.extend(rule_problems(&value, rules));
-    if !problems.is_empty() {
-        return Err(capped(problems.into_iter().collect()));
-    }
-    serde_json::from_value(value).map_err(|err| {
-        // The schema and the types describe the same form; reaching this is a recoflow bug,
-        // still reported as a problem rather than a crash.
-        vec![FormProblem::new(
-            "$",
-            "invalid_value",
-            format!("the form could not be read: {err}"),
-        )]
-    })
-}
-
-/// Most problems listed for one form. A 256 KiB form can hold thousands of mistakes; listing
-/// them all would overflow a DynamoDB item (400 KB) and help nobody.
-pub const MAX_LISTED_PROBLEMS: usize = 100;
-
-fn capped(mut problems: Vec<FormProblem>) -> Vec<FormProblem> {
-    if problems.len() > MAX_LISTED_PROBLEMS {
-        let more = problems.len() - MAX_LISTED_PROBLEMS;
-        problems.truncate(MAX_LISTED_PROBLEMS);
-        problems.push(FormProblem::new(
-            "$",
-            "too_many_problems",
-            format!("and {more} more problem(s) not listed; fix these first"),
-        ));
-    }
-    problems
-}
-
-fn line_and_column(prefix: &[u8]) -> (usize, usize) {
-    let line = prefix.iter().filter(|b| **b == b'\n').count() + 1;
-    let line_start = prefix.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&prefix[line_start..]).chars().count() + 1;
-    (line, column)
-}
-
-/// serde_json's message without its own " at line X column Y" suffix.
-fn json_error_reason(err: &serde_json::Error) -> String {
-    let full = err.to_string();
-    match full.rfind(" at line ") {
-        Some(i) => full[..i].to_owned(),
-        None => full,
-    }
+    document::validate(bytes, &FORM, |value| rule_problems(value, rules))
 }
 
 fn form_validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let schema: Value =
-            serde_json::from_str(FORM_SCHEMA_V1).expect("the bundled form schema is valid JSON");
-        jsonschema::validator_for(&schema).expect("the bundled form schema is a valid JSON Schema")
-    })
+    VALIDATOR.get_or_init(|| document::compile_schema(FORM_SCHEMA_V1))
 }
 
-fn schema_problems(value: &Value) -> Vec<FormProblem> {
-    let mut problems = Vec::new();
-    for error in form_validator().iter_errors(value) {
-        let path = json_path(error.instance_path().as_str());
-        let field = last_field(&path);
-        let instance = error.instance();
-        match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                for name in unexpected {
-                    problems.push(FormProblem::new(
-                        join_path(&path, name),
-                        "unknown_field",
-                        format!(
-                            "\"{name}\" is not a field of {}; check its spelling or remove it",
-                            describe(&path)
-                        ),
-                    ));
-                }
-            }
-            ValidationErrorKind::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                problems.push(FormProblem::new(
-                    join_path(&path, name),
-                    "missing_field",
-                    format!("{} is required", join_path(&path, name).trim_start_matches("$.")),
-                ));
-            }
-            ValidationErrorKind::Type { kind } => problems.push(FormProblem::new(
-                &path,
-                "wrong_type",
-                format!(
-                    "{} must be {}, not {}",
-                    describe(&path),
-                    type_names(kind),
-                    json_kind(instance)
-                ),
-            )),
-            ValidationErrorKind::Constant { expected_value } if field == "schema_version" => {
-                problems.push(FormProblem::new(
-                    &path,
-                    "unsupported_version",
-                    format!("schema_version must be {expected_value}; this recoflow reads form version 1"),
-                ))
-            }
-            ValidationErrorKind::Enum { options } => problems.push(FormProblem::new(
-                &path,
-                "invalid_choice",
-                format!(
-                    "{} must be one of {}, not {}",
-                    describe(&path),
-                    list_values(options),
-                    instance
-                ),
-            )),
-            ValidationErrorKind::Minimum { limit } => problems.push(FormProblem::new(
-                &path,
-                "out_of_range",
-                format!("{} must be at least {limit}, not {instance}", describe(&path)),
-            )),
-            ValidationErrorKind::ExclusiveMinimum { limit } => problems.push(FormProblem::new(
-                &path,
-                "out_of_range",
-                format!("{} must be more than {limit}, not {instance}", describe(&path)),
-            )),
-            ValidationErrorKind::Maximum { limit } => problems.push(FormProblem::new(
-                &path,
-                "out_of_range",
-                format!("{} must be at most {limit}, not {instance}", describe(&path)),
-            )),
-            ValidationErrorKind::MinLength { limit } => problems.push(FormProblem::new(
-                &path,
-                "too_short",
-                format!("{} must have at least {limit} characters", describe(&path)),
-            )),
-            ValidationErrorKind::MaxLength { limit } => problems.push(FormProblem::new(
-                &path,
-                "too_long",
-                format!("{} must have at most {limit} characters", describe(&path)),
-            )),
-            ValidationErrorKind::Pattern { .. } => problems.push(pattern_problem(&path, field, instance)),
-            ValidationErrorKind::MinItems { .. } => problems.push(FormProblem::new(
-                &path,
-                "empty_list",
-                format!(
-                    "{} must list at least one value; remove it to mean \"any\"",
-                    describe(&path)
-                ),
-            )),
-            ValidationErrorKind::MaxItems { limit } | ValidationErrorKind::MaxProperties { limit } => {
-                problems.push(FormProblem::new(
-                    &path,
-                    "too_many",
-                    format!("{} may have at most {limit} entries", describe(&path)),
-                ))
-            }
-            ValidationErrorKind::MinProperties { .. } => problems.push(FormProblem::new(
-                &path,
-                "empty_block",
-                format!("{} is empty; fill it in or remove it", describe(&path)),
-            )),
-            ValidationErrorKind::UniqueItems => problems.push(FormProblem::new(
-                &path,
-                "duplicate_values",
-                format!("{} lists the same value more than once", describe(&path)),
-            )),
-            ValidationErrorKind::PropertyNames { .. } => problems.push(FormProblem::new(
-                &path,
-                "too_long",
-                format!("a name in {} is longer than 256 characters", describe(&path)),
-            )),
-            other => problems.push(FormProblem::new(
-                &path,
-                "invalid_value",
-                format!("{} is not valid ({})", describe(&path), other.keyword()),
-            )),
-        }
-    }
-    problems
-}
-
-fn pattern_problem(path: &str, field: &str, instance: &Value) -> FormProblem {
-    let (code, rule) = match field {
+fn form_pattern_rule(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field {
         "job_name" | "result_set" => (
             "invalid_name",
             "must be lower-case letters, digits and single hyphens, e.g. \"spring-tokyo\"",
@@ -338,9 +107,8 @@ fn pattern_problem(path: &str, field: &str, instance: &Value) -> FormProblem {
         "training_image" | "scoring_image" => {
             ("invalid_image", "must be a container image URI without spaces")
         }
-        _ => ("invalid_format", "has the wrong format"),
-    };
-    FormProblem::new(path, code, format!("{} {rule}; got {instance}", describe(path)))
+        _ => return None,
+    })
 }
 
 /// Rules the schema cannot express clearly, run on the raw value so that they are reported
@@ -491,78 +259,6 @@ fn image_problems(form: &serde_json::Map<String, Value>, rules: &ValidationRules
             )
         })
         .collect()
-}
-
-/// `/segment/region/0` → `$.segment.region[0]`.
-fn json_path(pointer: &str) -> String {
-    let mut path = String::from("$");
-    for segment in pointer.split('/').skip(1) {
-        let segment = segment.replace("~1", "/").replace("~0", "~");
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            path.push_str(&format!("[{segment}]"));
-        } else {
-            path = join_path(&path, &segment);
-        }
-    }
-    path
-}
-
-fn join_path(path: &str, name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if plain {
-        format!("{path}.{name}")
-    } else {
-        format!("{path}[{}]", Value::from(name))
-    }
-}
-
-fn last_field(path: &str) -> &str {
-    path.rsplit('.').next().unwrap_or(path)
-}
-
-fn describe(path: &str) -> String {
-    if path == "$" {
-        "the form".to_owned()
-    } else {
-        path.trim_start_matches("$.").to_owned()
-    }
-}
-
-fn type_names(kind: &TypeKind) -> String {
-    let name = |t: &dyn std::fmt::Display| match t.to_string().as_str() {
-        "object" => "an object ({ ... })".to_owned(),
-        "array" => "a list ([ ... ])".to_owned(),
-        "integer" => "a whole number".to_owned(),
-        "string" => "text in quotes".to_owned(),
-        "boolean" => "true or false".to_owned(),
-        other => format!("a {other}"),
-    };
-    match kind {
-        TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "true/false",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "a whole number",
-        Value::Number(_) => "a decimal number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn list_values(options: &Value) -> String {
-    options
-        .as_array()
-        .map(|values| values.iter().map(Value::to_string).collect::<Vec<_>>().join(", "))
-        .unwrap_or_else(|| options.to_string())
 }
 
 #[cfg(test)]
@@ -721,15 +417,5 @@ mod tests {
         let mut bytes = "\u{feff}".as_bytes().to_vec();
         bytes.extend(valid_form().to_string().as_bytes());
         assert!(validate_form(&bytes, &rules()).is_ok());
-    }
-
-    #[test]
-    fn json_paths_index_lists() {
-        assert_eq!(json_path("/segment/region/1"), "$.segment.region[1]");
-        assert_eq!(
-            json_path("/container/hyperparameters/a b"),
-            "$.container.hyperparameters[\"a b\"]"
-        );
-        assert_eq!(json_path(""), "$");
     }
 }
