@@ -119,7 +119,7 @@ def test_eight_containers_failing_on_one_broken_csv_row_are_folded(recoflow, sla
     the local machine's, and what differs from job to job (names, ids) does not split the fold."""
     from test_failures import upload_broken_interactions
 
-    instance_type = "ml.c5.large"
+    instance_type = "ml.c5.xlarge"
     quota_limits.set({f"sagemaker-training:{instance_type}": 8})
     broken = upload_broken_interactions(recoflow)
 

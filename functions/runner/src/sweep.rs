@@ -52,14 +52,20 @@ async fn close_if_ended<P: RunnerPorts>(ports: &P, record: &JobRecord) -> Result
     let status = ports.executions().execution_status(arn).await?;
     match status.as_deref() {
         Some("RUNNING") => Ok(None),
+        // Said on the record, so the job's history tells the sweep's doing from the rule's.
         Some(ended) => {
             warn!(job_id = %record.job_id, status = ended, "execution ended without closing the job; cleaning up");
-            cleanup(ports, &record.job_id, Some(ended)).await?;
+            cleanup(
+                ports,
+                &record.job_id,
+                Some(&format!("{ended} (found by the sweep)")),
+            )
+            .await?;
             Ok(Some(record.job_id.clone()))
         }
         None => {
             warn!(job_id = %record.job_id, "the job's execution does not exist; cleaning up");
-            cleanup(ports, &record.job_id, Some("NOT_FOUND")).await?;
+            cleanup(ports, &record.job_id, Some("NOT_FOUND (found by the sweep)")).await?;
             Ok(Some(record.job_id.clone()))
         }
     }
@@ -115,6 +121,16 @@ mod tests {
         assert_eq!((looked_at, closed), (2, vec![lost.clone()]));
         let record = ports.jobs.record(&lost).unwrap();
         assert_eq!(record.status, JobStatus::Failed);
+        assert!(
+            record
+                .history
+                .last()
+                .unwrap()
+                .detail
+                .contains("found by the sweep"),
+            "{:?}",
+            record.history
+        );
         assert_eq!(record.failure.unwrap().error, "ExecutionStopped");
         assert_eq!(ports.jobs.record(&alive).unwrap().status, JobStatus::Training);
         assert_eq!(
