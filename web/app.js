@@ -23,6 +23,10 @@ const recoflow = (() => {
       "backend.personalize": "Amazon Personalize",
       "backend.container": "Our own model (SageMaker)",
       num_results: "Items per user",
+      output: "What to make",
+      "output.user_items": "Items for each customer",
+      "output.audience": "Customers for products (an audience)",
+      "output.similar_items": "Similar products for each product",
       "section.dataset": "Data files",
       "dataset.hint": "Choose a file of the data bucket, or type its s3:// address.",
       "dataset.interactions": "Interactions (who bought or clicked what)",
@@ -37,6 +41,20 @@ const recoflow = (() => {
       "segment.age.max": "Age to",
       "segment.region": "Regions",
       "list.hint": "Separate several with commas.",
+      "segment.attributes": "Other columns of the customers file (one condition per line)",
+      "segment.attributes.hint": "COLUMN in a, b · COLUMN not in a, b · COLUMN from 10 to 20 (either bound may be left out).",
+      "section.audience": "The audience",
+      "audience.items": "Products (item ids)",
+      "audience.items.hint": "One audience per product. Or give a product filter instead.",
+      "audience.item_filter": "Product filter (one COLUMN=values per line)",
+      "audience.size": "Customers kept (the best first)",
+      "audience.min_score": "Or: lowest score kept",
+      "section.fallback": "Lists for new customers",
+      "fallback.hint": "Customers the model never saw get the popular products of people like them. Leave empty for gender, age and region.",
+      "fallback.attributes": "Columns (at most 4, most important first)",
+      "fallback.min_users": "Customers a group needs",
+      "fallback.bands": "Number columns by band (one COLUMN=lower bounds per line)",
+      "personalize.recipe.default": "The output's usual recipe",
       "section.personalize": "Amazon Personalize",
       "personalize.recipe": "Recipe",
       "personalize.training_mode": "Training",
@@ -149,6 +167,10 @@ const recoflow = (() => {
       "backend.personalize": "Amazon Personalize",
       "backend.container": "自社モデル（SageMaker）",
       num_results: "1 人あたりの商品数",
+      output: "作るもの",
+      "output.user_items": "顧客ごとのおすすめ商品",
+      "output.audience": "商品に合う顧客（オーディエンス）",
+      "output.similar_items": "商品ごとの類似商品",
       "section.dataset": "データファイル",
       "dataset.hint": "データバケットのファイルを選ぶか、s3:// のアドレスを入力してください。",
       "dataset.interactions": "行動履歴（誰が何を買った・見たか）",
@@ -163,6 +185,20 @@ const recoflow = (() => {
       "segment.age.max": "年齢（まで）",
       "segment.region": "地域",
       "list.hint": "複数の場合はカンマで区切ってください。",
+      "segment.attributes": "顧客ファイルのその他の列（1 行に 1 条件）",
+      "segment.attributes.hint": "列名 in a, b ・ 列名 not in a, b ・ 列名 from 10 to 20（片方の境界は省略できます）。",
+      "section.audience": "オーディエンス",
+      "audience.items": "商品（商品 ID）",
+      "audience.items.hint": "商品ごとに 1 つのオーディエンスを作ります。代わりに商品の条件も指定できます。",
+      "audience.item_filter": "商品の条件（1 行に 列名=値）",
+      "audience.size": "残す顧客数（スコアの高い順）",
+      "audience.min_score": "または：残す最低スコア",
+      "section.fallback": "新しい顧客向けのリスト",
+      "fallback.hint": "モデルが知らない顧客には、似た顧客に人気の商品を出します。空欄なら性別・年齢・地域です。",
+      "fallback.attributes": "列（最大 4 つ、重要な順）",
+      "fallback.min_users": "グループに必要な顧客数",
+      "fallback.bands": "数値の列の区切り（1 行に 列名=下限の並び）",
+      "personalize.recipe.default": "作るものに合う既定のレシピ",
       "section.personalize": "Amazon Personalize",
       "personalize.recipe": "レシピ",
       "personalize.training_mode": "学習",
@@ -365,18 +401,53 @@ const recoflow = (() => {
       case "integer": return /^-?\d+$/.test(raw) ? Number(raw) : raw;
       case "number": return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(raw) ? Number(raw) : raw;
       case "list": return raw.split(",").map((s) => s.trim()).filter(Boolean);
-      case "map": return Object.fromEntries(raw.split("\n").map((l) => l.trim()).filter(Boolean)
-        .map((l) => { const i = l.indexOf("="); return i < 0 ? [l, ""] : [l.slice(0, i).trim(), l.slice(i + 1).trim()]; }));
+      case "map": return Object.fromEntries(lines(raw).map(nameAndValue));
+      case "map-lists": return Object.fromEntries(lines(raw).map(nameAndValue).map(([name, value]) => [name, commaList(value)]));
+      case "map-numbers": return Object.fromEntries(lines(raw).map(nameAndValue)
+        .map(([name, value]) => [name, commaList(value).map((n) => (/^-?\d+$/.test(n) ? Number(n) : n))]));
+      case "conditions": return Object.fromEntries(lines(raw).map(condition));
       default: return raw;
     }
   }
 
+  function lines(raw) { return raw.split("\n").map((l) => l.trim()).filter(Boolean); }
+  function commaList(raw) { return raw.split(",").map((s) => s.trim()).filter(Boolean); }
+  function nameAndValue(line) {
+    const i = line.indexOf("=");
+    return i < 0 ? [line, ""] : [line.slice(0, i).trim(), line.slice(i + 1).trim()];
+  }
+  const asNumber = (raw) => (/^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
+
+  // "PREFECTURE in a, b", "RANK not in trial", "POINTS from 100 to 500" (either bound may go).
+  // A line of another shape is sent as it is, so the API says what is wrong with it.
+  function condition(line) {
+    const [column, rest] = [line.split(/\s+/)[0], line.slice(line.split(/\s+/)[0].length).trim()];
+    let match;
+    if ((match = rest.match(/^not\s+in\s+(.+)$/i))) return [column, { not_in: commaList(match[1]) }];
+    if ((match = rest.match(/^in\s+(.+)$/i))) return [column, { in: commaList(match[1]) }];
+    if ((match = rest.match(/^(?:from\s+(\S+))?\s*(?:to\s+(\S+))?$/i)) && (match[1] || match[2])) {
+      const range = {};
+      if (match[1]) range.min = asNumber(match[1]);
+      if (match[2]) range.max = asNumber(match[2]);
+      return [column, range];
+    }
+    return [column, rest];
+  }
+
+  // Whether an element (a field, a recipe) belongs to the chosen output.
+  function forOutput(element, output) {
+    const owner = element.closest("[data-outputs]");
+    return !owner || owner.dataset.outputs.split(" ").includes(output);
+  }
+
   function buildForm(form) {
     const backend = form.querySelector("input[name=backend]:checked").value;
+    const output = form.querySelector("input[name=output]:checked").value;
     const result = {};
     form.querySelectorAll("[data-path]").forEach((field) => {
       const path = field.dataset.path;
       if (field.closest("[data-backend]") && field.closest("[data-backend]").dataset.backend !== backend) return;
+      if (!forOutput(field, output)) return;
       if (field.querySelector("[data-path]") && !field.matches("input")) return; // a group, not a control
       const value = valueOf(field);
       if (value !== undefined && value !== false) put(result, path, value);
@@ -394,7 +465,7 @@ const recoflow = (() => {
 
   // The element a problem's path belongs to: the deepest data-path it starts with.
   function fieldFor(form, path) {
-    const plain = path.replace(/\[\d+\]/g, "");
+    const plain = path.replace(/\[[^\]]*\]/g, "");
     let best = form.querySelector('[data-path="$"]');
     form.querySelectorAll("[data-path]").forEach((el) => {
       const p = el.dataset.path;
@@ -421,6 +492,17 @@ const recoflow = (() => {
   function showBackend(form) {
     const backend = form.querySelector("input[name=backend]:checked").value;
     form.querySelectorAll("[data-backend]").forEach((el) => el.classList.toggle("hidden", el.dataset.backend !== backend));
+  }
+
+  // Shows the fields and recipes of the chosen output; a recipe of another output is unchosen.
+  function showOutput(form) {
+    const output = form.querySelector("input[name=output]:checked").value;
+    form.querySelectorAll("[data-outputs]").forEach((el) => {
+      const shown = forOutput(el, output);
+      if (el.matches("option")) { el.hidden = !shown; el.disabled = !shown; } else el.classList.toggle("hidden", !shown);
+    });
+    const recipe = document.getElementById("recipe");
+    if (recipe.selectedOptions[0] && recipe.selectedOptions[0].disabled) recipe.value = "";
   }
 
   async function loadDataFiles() {
@@ -488,7 +570,9 @@ const recoflow = (() => {
     document.querySelector('a[href="ui/result-sets"]').href = basePath() + "ui/result-sets";
     setupLanguage(() => { if (state.job) showStatus(state.job); });
     showBackend(form);
+    showOutput(form);
     form.querySelectorAll("input[name=backend]").forEach((r) => r.addEventListener("change", () => showBackend(form)));
+    form.querySelectorAll("input[name=output]").forEach((r) => r.addEventListener("change", () => showOutput(form)));
     loadDataFiles();
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

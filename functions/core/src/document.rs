@@ -270,6 +270,19 @@ fn schema_problems(value: &Value, kind: &DocumentKind) -> Vec<Problem> {
                 "duplicate_values",
                 format!("{} lists the same value more than once", describe(&path)),
             )),
+            // A map whose names follow a pattern (column names): the name's own path and rule.
+            ValidationErrorKind::PropertyNames { error: name_error }
+                if matches!(name_error.kind(), ValidationErrorKind::Pattern { .. }) =>
+            {
+                let name = name_error.instance().as_str().unwrap_or_default();
+                let (code, rule) =
+                    (kind.pattern_rule)(field).unwrap_or(("invalid_format", "has the wrong format"));
+                problems.push(Problem::new(
+                    join_path(&path, name),
+                    code,
+                    format!("the name {name:?} in {} {rule}", describe(&path)),
+                ))
+            }
             ValidationErrorKind::PropertyNames { .. } => problems.push(problem(
                 "too_long",
                 format!("a name in {} is longer than 256 characters", describe(&path)),

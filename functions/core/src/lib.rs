@@ -15,6 +15,7 @@ pub mod history;
 pub mod job;
 pub mod launch;
 pub mod notification;
+pub mod output_rules;
 pub mod personalize_datasets;
 pub mod phase;
 pub mod popularity;

@@ -268,6 +268,7 @@ mod tests {
                 max: Some(39),
             }),
             region: Some(vec!["tokyo".into(), "osaka".into()]),
+            attributes: Default::default(),
         }
     }
 

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::document::{self, DocumentKind};
 pub use crate::document::{Problem as FormProblem, MAX_LISTED_PROBLEMS};
-use crate::form::{JobForm, MAX_FORM_BYTES};
+use crate::form::{JobForm, Output, MAX_FORM_BYTES};
+use crate::output_rules;
 use crate::s3uri::S3Uri;
 
 /// The published schema, compiled into every function so what CI validates is what runs.
@@ -78,7 +79,24 @@ pub fn too_large_problem(size: u64) -> FormProblem {
 
 /// Validates raw form bytes. On success the typed form, with defaults filled in.
 pub fn validate_form(bytes: &[u8], rules: &ValidationRules) -> Result<JobForm, Vec<FormProblem>> {
-    document::validate(bytes, &FORM, |value| rule_problems(value, rules))
+    document::validate(bytes, &FORM, |value| rule_problems(value, rules)).map(with_output_recipe)
+}
+
+/// A personalize form that names no recipe gets its output's: the types' default is the
+/// user-items one, which validation refuses when given for another output, so finding it on
+/// a valid form of another output means the form named none.
+fn with_output_recipe(mut form: JobForm) -> JobForm {
+    let recipe = match (form.output, &form.audience) {
+        (Output::Audience, Some(audience)) => audience.recipe(),
+        (Output::SimilarItems, _) => crate::form::SIMILAR_ITEMS_RECIPE,
+        _ => return form,
+    };
+    if let Some(settings) = form.personalize.as_mut() {
+        if Output::of_recipe(&settings.recipe) == Some(Output::UserItems) {
+            settings.recipe = recipe.to_owned();
+        }
+    }
+    form
 }
 
 fn form_validator() -> &'static Validator {
@@ -107,6 +125,9 @@ fn form_pattern_rule(field: &str) -> Option<(&'static str, &'static str)> {
         "training_image" | "scoring_image" => {
             ("invalid_image", "must be a container image URI without spaces")
         }
+        // Maps keyed by column, and the fallback's list of columns (`attributes[0]`).
+        "attributes" | "item_filter" | "bands" => ("invalid_column", output_rules::COLUMN_RULE),
+        list if list.starts_with("attributes[") => ("invalid_column", output_rules::COLUMN_RULE),
         _ => return None,
     })
 }
@@ -206,6 +227,9 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
     }
     problems.extend(image_problems(form, rules));
     problems.extend(gate_problems(form));
+    problems.extend(output_rules::output_problems(form));
+    problems.extend(output_rules::attribute_problems(form));
+    problems.extend(output_rules::fallback_problems(form));
     problems
 }
 
