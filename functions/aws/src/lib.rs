@@ -18,6 +18,10 @@ mod recommendations;
 mod s3;
 #[cfg(feature = "sagemaker")]
 mod sagemaker;
+#[cfg(feature = "scheduler")]
+mod scheduler;
+#[cfg(feature = "dynamodb")]
+mod schedules;
 #[cfg(feature = "sfn")]
 mod sfn;
 #[cfg(feature = "slack")]
@@ -43,6 +47,10 @@ pub use recommendations::DynamoRecommendations;
 pub use s3::S3Objects;
 #[cfg(feature = "sagemaker")]
 pub use sagemaker::SageMakerService;
+#[cfg(feature = "scheduler")]
+pub use scheduler::{EventBridgeScheduler, SchedulerTarget};
+#[cfg(feature = "dynamodb")]
+pub use schedules::DynamoScheduleStore;
 #[cfg(feature = "sfn")]
 pub use sfn::{SfnExecutionLookup, SfnExecutions};
 #[cfg(feature = "slack")]
@@ -62,6 +70,8 @@ pub mod clients {
     pub use aws_sdk_personalize::Client as Personalize;
     #[cfg(feature = "sagemaker")]
     pub use aws_sdk_sagemaker::Client as SageMaker;
+    #[cfg(feature = "scheduler")]
+    pub use aws_sdk_scheduler::Client as Scheduler;
     #[cfg(feature = "sfn")]
     pub use aws_sdk_sfn::Client as StepFunctions;
     #[cfg(feature = "ssm")]

@@ -1035,3 +1035,211 @@ impl Clock for FakeClock {
         self.advance(duration);
     }
 }
+
+/// The schedules table: conditional create, and replace only at the revision read.
+#[derive(Default)]
+pub struct FakeScheduleStore {
+    pub records: Mutex<BTreeMap<crate::schedule::ScheduleId, crate::schedule::ScheduleRecord>>,
+    /// The next this many replaces lose to another writer (the record is bumped meanwhile).
+    pub losing_replaces: Mutex<u32>,
+}
+
+impl FakeScheduleStore {
+    pub fn record(&self, id: &str) -> Option<crate::schedule::ScheduleRecord> {
+        let id = crate::schedule::ScheduleId::parse(id)?;
+        self.records.lock().unwrap().get(&id).cloned()
+    }
+
+    pub fn insert(&self, record: crate::schedule::ScheduleRecord) {
+        self.records
+            .lock()
+            .unwrap()
+            .insert(record.schedule_id.clone(), record);
+    }
+}
+
+#[async_trait]
+impl crate::schedule::ports::ScheduleStore for FakeScheduleStore {
+    async fn get(
+        &self,
+        id: &crate::schedule::ScheduleId,
+    ) -> Result<Option<crate::schedule::ScheduleRecord>, ServiceError> {
+        Ok(self.records.lock().unwrap().get(id).cloned())
+    }
+
+    async fn create(
+        &self,
+        record: &crate::schedule::ScheduleRecord,
+    ) -> Result<crate::schedule::ports::ScheduleCreated, ServiceError> {
+        use crate::schedule::ports::ScheduleCreated;
+        let mut records = self.records.lock().unwrap();
+        if let Some(existing) = records.get(&record.schedule_id) {
+            return Ok(ScheduleCreated::AlreadyExists(Box::new(existing.clone())));
+        }
+        records.insert(record.schedule_id.clone(), record.clone());
+        Ok(ScheduleCreated::New)
+    }
+
+    async fn replace(
+        &self,
+        record: &crate::schedule::ScheduleRecord,
+        read_revision: u64,
+    ) -> Result<bool, ServiceError> {
+        let mut records = self.records.lock().unwrap();
+        let Some(stored) = records.get_mut(&record.schedule_id) else {
+            return Ok(false);
+        };
+        let mut losing = self.losing_replaces.lock().unwrap();
+        if *losing > 0 {
+            *losing -= 1;
+            stored.revision += 1;
+            return Ok(false);
+        }
+        if stored.revision != read_revision {
+            return Ok(false);
+        }
+        *stored = record.clone();
+        Ok(true)
+    }
+
+    async fn recent(
+        &self,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<(Vec<crate::schedule::ScheduleRecord>, Option<String>), ServiceError> {
+        let cursor = |r: &crate::schedule::ScheduleRecord| format!("{}~{}", r.created_at, r.schedule_id);
+        let mut listed: Vec<_> = self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.listing.is_some())
+            .cloned()
+            .collect();
+        listed.sort_by_key(|r| std::cmp::Reverse(cursor(r)));
+        let start = after
+            .and_then(|after| listed.iter().position(|r| cursor(r) == after))
+            .map_or(0, |i| i + 1);
+        let page: Vec<_> = listed.iter().skip(start).take(limit as usize).cloned().collect();
+        let next = (start + page.len() < listed.len())
+            .then(|| page.last().map(cursor))
+            .flatten();
+        Ok((page, next))
+    }
+}
+
+/// EventBridge Scheduler: schedules by name, as they were last written.
+#[derive(Default)]
+pub struct FakeScheduler {
+    pub schedules: Mutex<BTreeMap<String, crate::schedule::ports::SchedulerSchedule>>,
+    /// Calls made, in order: `create <name>`, `update <name>`, `delete <name>`.
+    pub calls: Mutex<Vec<String>>,
+    /// The next this many calls fail.
+    pub failing: Mutex<u32>,
+}
+
+impl FakeScheduler {
+    pub fn schedule(&self, name: &str) -> Option<crate::schedule::ports::SchedulerSchedule> {
+        self.schedules.lock().unwrap().get(name).cloned()
+    }
+
+    /// CreateSchedule calls made (repeats included).
+    pub fn creates(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with("create "))
+            .count()
+    }
+
+    fn call(&self, what: String) -> Result<(), ServiceError> {
+        let mut failing = self.failing.lock().unwrap();
+        if *failing > 0 {
+            *failing -= 1;
+            return Err(unavailable("EventBridge Scheduler", "CreateSchedule"));
+        }
+        self.calls.lock().unwrap().push(what);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::schedule::ports::Scheduler for FakeScheduler {
+    async fn create(
+        &self,
+        schedule: &crate::schedule::ports::SchedulerSchedule,
+    ) -> Result<crate::schedule::ports::SchedulerWrite, ServiceError> {
+        use crate::schedule::ports::SchedulerWrite;
+        self.call(format!("create {}", schedule.name))?;
+        let mut schedules = self.schedules.lock().unwrap();
+        if schedules.contains_key(&schedule.name) {
+            return Ok(SchedulerWrite::AlreadyExists);
+        }
+        schedules.insert(schedule.name.clone(), schedule.clone());
+        Ok(SchedulerWrite::Done)
+    }
+
+    async fn update(
+        &self,
+        schedule: &crate::schedule::ports::SchedulerSchedule,
+    ) -> Result<crate::schedule::ports::SchedulerWrite, ServiceError> {
+        use crate::schedule::ports::SchedulerWrite;
+        self.call(format!("update {}", schedule.name))?;
+        let mut schedules = self.schedules.lock().unwrap();
+        match schedules.get_mut(&schedule.name) {
+            Some(stored) => {
+                *stored = schedule.clone();
+                Ok(SchedulerWrite::Done)
+            }
+            None => Ok(SchedulerWrite::NotFound),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<crate::schedule::ports::SchedulerWrite, ServiceError> {
+        use crate::schedule::ports::SchedulerWrite;
+        self.call(format!("delete {name}"))?;
+        Ok(match self.schedules.lock().unwrap().remove(name) {
+            Some(_) => SchedulerWrite::Done,
+            None => SchedulerWrite::NotFound,
+        })
+    }
+}
+
+/// The ports of starting and submitting jobs and schedules, all fakes.
+#[derive(Default)]
+pub struct FakeSubmitPorts {
+    pub jobs: FakeJobStore,
+    pub executions: FakeExecutions,
+    pub schedules: FakeScheduleStore,
+    pub scheduler: FakeScheduler,
+    pub clock: FakeClock,
+}
+
+impl crate::schedule::firing::FiringPorts for FakeSubmitPorts {
+    type Jobs = FakeJobStore;
+    type Executions = FakeExecutions;
+    type Schedules = FakeScheduleStore;
+    type Clock = FakeClock;
+
+    fn jobs(&self) -> &Self::Jobs {
+        &self.jobs
+    }
+    fn executions(&self) -> &Self::Executions {
+        &self.executions
+    }
+    fn schedules(&self) -> &Self::Schedules {
+        &self.schedules
+    }
+    fn clock(&self) -> &Self::Clock {
+        &self.clock
+    }
+}
+
+impl crate::submit::SubmitPorts for FakeSubmitPorts {
+    type Scheduler = FakeScheduler;
+
+    fn scheduler(&self) -> &Self::Scheduler {
+        &self.scheduler
+    }
+}

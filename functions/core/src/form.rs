@@ -46,6 +46,9 @@ pub struct JobForm {
     pub expect_refresh_hours: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySettings>,
+    /// A recurring form: submitting it makes a schedule whose firings each start a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::schedule::ScheduleSettings>,
 }
 
 fn default_num_results() -> u32 {

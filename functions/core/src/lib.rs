@@ -26,6 +26,7 @@ pub mod s3uri;
 pub mod segment;
 pub mod slot_release;
 pub mod submit;
+pub mod schedule;
 pub mod task;
 pub mod topk;
 pub mod validation;

@@ -1,12 +1,84 @@
 //! Submitting a valid form: one path for intake (S3) and the API, so both treat duplicates,
-//! replays and half-finished submissions alike.
+//! replays and half-finished submissions alike. A form with a `schedule` block becomes a
+//! schedule ([`crate::schedule::create`]); any other, a job ([`submit`], which a schedule's
+//! firings use too).
 
 use tracing::info;
 
 use crate::errors::ServiceError;
-use crate::job::{JobRecord, JobStatus};
-use crate::ports::{Created, ExecutionStart, Executions, JobPatch, JobStore};
+use crate::form::JobForm;
+use crate::job::{JobId, JobRecord, JobSource, JobStatus};
+use crate::ports::{Clock, Created, ExecutionStart, Executions, JobPatch, JobStore};
+use crate::schedule::create::{create_schedule, timely_problems, ScheduleError, ScheduleSubmitted};
+use crate::schedule::firing::FiringPorts;
+use crate::schedule::ports::Scheduler;
+use crate::schedule::{ScheduleId, ScheduleRecord};
 use crate::task::JobTask;
+
+/// What submitting a form needs: what starting a job needs, and the Scheduler for recurring
+/// forms.
+pub trait SubmitPorts: FiringPorts {
+    type Scheduler: Scheduler;
+    fn scheduler(&self) -> &Self::Scheduler;
+}
+
+/// A valid form, where it came from, and the id its job gets (its schedule's id derives from it).
+#[derive(Debug, Clone)]
+pub struct FormSubmission {
+    pub job_id: JobId,
+    pub source: JobSource,
+    pub form: JobForm,
+    pub form_digest: String,
+}
+
+/// What a submitted form became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormSubmitted {
+    Job(Submitted),
+    Schedule {
+        schedule_id: ScheduleId,
+        outcome: ScheduleSubmitted,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormSubmitError {
+    #[error(transparent)]
+    Job(#[from] SubmitError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// The one submit path: a recurring form becomes a schedule, any other a job.
+pub async fn submit_form<P: SubmitPorts>(
+    ports: &P,
+    submission: FormSubmission,
+) -> Result<FormSubmitted, FormSubmitError> {
+    let FormSubmission {
+        job_id,
+        source,
+        form,
+        form_digest,
+    } = submission;
+    let now = ports.clock().rfc3339_now();
+    if form.schedule.is_none() {
+        let record = JobRecord::queued(job_id, source, form, form_digest, &now);
+        return Ok(FormSubmitted::Job(
+            submit(ports.jobs(), ports.executions(), &record).await?,
+        ));
+    }
+    let schedule_id = ScheduleId::for_submission(&form.job_name, &job_id);
+    let record = ScheduleRecord::new(schedule_id.clone(), form, form_digest, source, &now);
+    let instant =
+        jiff::Timestamp::from_second(ports.clock().unix_now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let problems = timely_problems(&record, instant);
+    if !problems.is_empty() {
+        return Err(ScheduleError::Invalid(problems).into());
+    }
+    let outcome = create_schedule(ports.schedules(), ports.scheduler(), &record, instant).await?;
+    info!(schedule_id = %schedule_id, ?outcome, "recurring form submitted");
+    Ok(FormSubmitted::Schedule { schedule_id, outcome })
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Submitted {

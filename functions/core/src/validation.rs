@@ -230,7 +230,32 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
     problems.extend(output_rules::output_problems(form));
     problems.extend(output_rules::attribute_problems(form));
     problems.extend(output_rules::fallback_problems(form));
+    problems.extend(schedule_problems(form));
     problems
+}
+
+/// A schedule block's expression, zone and dates, as EventBridge Scheduler would judge them
+/// (the shape is the schema's: a block that breaks it is left to the schema's problems).
+fn schedule_problems(form: &serde_json::Map<String, Value>) -> Vec<FormProblem> {
+    let Some(block) = form.get("schedule") else {
+        return Vec::new();
+    };
+    let Ok(settings) = serde_json::from_value::<crate::schedule::ScheduleSettings>(block.clone()) else {
+        return Vec::new();
+    };
+    settings
+        .timing(None)
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|problem| {
+            FormProblem::new(
+                format!("$.schedule.{}", problem.field),
+                problem.code,
+                problem.message,
+            )
+        })
+        .collect()
 }
 
 /// A quality gate whose `min` of a metric is above its `max` could never pass.

@@ -76,7 +76,8 @@ fn state_of_status(status: JobStatus) -> Option<&'static str> {
         | JobStatus::Succeeded
         | JobStatus::Held
         | JobStatus::Failed
-        | JobStatus::Cancelled => None,
+        | JobStatus::Cancelled
+        | JobStatus::Skipped => None,
     }
 }
 

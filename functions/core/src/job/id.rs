@@ -26,7 +26,7 @@ impl From<JobId> for String {
     }
 }
 
-const HASH_CHARS: usize = 20;
+pub(crate) const HASH_CHARS: usize = 20;
 const MAX_STEM_CHARS: usize = 40;
 
 impl JobId {
@@ -50,23 +50,21 @@ impl JobId {
         Self::from_stem_and_digest("api", &hex_digest(&["api-request", unique]))
     }
 
+    /// Id of the job a schedule's firing starts: the same schedule and scheduled time always
+    /// give the same id, so a firing delivered twice starts one job. The time (UTC, to the
+    /// second) is kept readable: `nightly-20261201t030000z-<hash>`.
+    pub fn for_firing(job_name: &str, schedule_id: &str, scheduled_time: jiff::Timestamp) -> Self {
+        let time = scheduled_time.strftime("%Y%m%dt%H%M%Sz").to_string();
+        let digest = hex_digest(&["schedule", schedule_id, &time]);
+        Self(format!(
+            "{}-{time}-{}",
+            readable_stem(job_name),
+            &digest[..HASH_CHARS]
+        ))
+    }
+
     fn from_stem_and_digest(stem: &str, digest: &str) -> Self {
-        let mut readable: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .take(MAX_STEM_CHARS)
-            .collect();
-        readable = readable.trim_matches('-').to_owned();
-        if readable.is_empty() {
-            readable.push_str("form");
-        }
-        Self(format!("{readable}-{}", &digest[..HASH_CHARS]))
+        Self(format!("{}-{}", readable_stem(stem), &digest[..HASH_CHARS]))
     }
 
     /// Accepts an id from a URL path, refusing anything that cannot be a job id.
@@ -89,7 +87,29 @@ impl fmt::Display for JobId {
     }
 }
 
-fn hex_digest(parts: &[&str]) -> String {
+/// The readable start of an id: lower-case letters and digits, other characters as `-`, at
+/// most 40 characters, `form` if nothing is left.
+pub(crate) fn readable_stem(stem: &str) -> String {
+    let readable: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(MAX_STEM_CHARS)
+        .collect();
+    let readable = readable.trim_matches('-');
+    if readable.is_empty() {
+        "form".to_owned()
+    } else {
+        readable.to_owned()
+    }
+}
+
+pub(crate) fn hex_digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         // Length-prefixed so ("ab","c") and ("a","bc") differ.

@@ -9,7 +9,7 @@ mod tests;
 pub use id::{form_digest, JobId};
 pub use record::{
     job_listing, Cancellation, JobFailure, JobRecord, JobSource, ListCursor, Notification, NotificationState,
-    Prepared, PreparedFile,
+    Prepared, PreparedFile, SkipCause, Skipped,
 };
 pub use status::{JobStatus, StatusChange};
 // Time stamps on records are written by the clock module; re-exported for the record builders.

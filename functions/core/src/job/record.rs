@@ -23,6 +23,29 @@ pub enum JobSource {
     Api {
         idempotency_key: Option<String>,
     },
+    /// A firing of a schedule (EventBridge Scheduler), at its scheduled time (RFC 3339, UTC).
+    Schedule {
+        schedule_id: String,
+        scheduled_time: String,
+    },
+}
+
+/// Why a job was never run (status `SKIPPED`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub cause: SkipCause,
+    /// The job it deferred to: the schedule's job that was still running.
+    pub job_id: JobId,
+    /// What happened, for people.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipCause {
+    /// The schedule's previous job still ran (`overlap: skip`), or too many waited
+    /// (`overlap: queue`).
+    Overlap,
 }
 
 /// Why a job failed, as the state machine's Catch reported it.
@@ -172,6 +195,9 @@ pub struct JobRecord {
     /// The quality gate's verdict on the job's version, once Deliver measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateOutcome>,
+    /// Why a `SKIPPED` job never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skipped>,
 }
 
 impl JobRecord {
@@ -185,6 +211,44 @@ impl JobRecord {
 
     /// A record for a job that passed validation, already QUEUED for its execution.
     pub fn queued(job_id: JobId, source: JobSource, form: JobForm, form_digest: String, now: &str) -> Self {
+        Self::valid(job_id, source, form, form_digest, now).with_change(
+            JobStatus::Queued,
+            now,
+            "form valid; execution requested",
+        )
+    }
+
+    /// A record for a schedule's firing that waits QUEUED, without an execution, for the
+    /// schedule's previous job to end (`overlap: queue`); `detail` names that job.
+    pub fn waiting(
+        job_id: JobId,
+        source: JobSource,
+        form: JobForm,
+        form_digest: String,
+        now: &str,
+        detail: &str,
+    ) -> Self {
+        Self::valid(job_id, source, form, form_digest, now).with_change(JobStatus::Queued, now, detail)
+    }
+
+    /// A record for a valid form that is never run: SKIPPED, saying why.
+    pub fn skipped(
+        job_id: JobId,
+        source: JobSource,
+        form: JobForm,
+        form_digest: String,
+        now: &str,
+        skipped: Skipped,
+    ) -> Self {
+        let detail = skipped.reason.clone();
+        Self {
+            skipped: Some(skipped),
+            ..Self::valid(job_id, source, form, form_digest, now)
+        }
+        .with_change(JobStatus::Skipped, now, &detail)
+    }
+
+    fn valid(job_id: JobId, source: JobSource, form: JobForm, form_digest: String, now: &str) -> Self {
         Self {
             job_name: Some(form.job_name.clone()),
             form: Some(form),
@@ -192,7 +256,6 @@ impl JobRecord {
             problems: Vec::new(),
             ..Self::received(job_id, source, now)
         }
-        .with_change(JobStatus::Queued, now, "form valid; execution requested")
     }
 
     /// A record for a form that failed validation: REJECTED with every problem.
@@ -238,6 +301,7 @@ impl JobRecord {
             resources: BTreeMap::new(),
             cancellation: None,
             gate: None,
+            skipped: None,
         }
     }
 

@@ -37,6 +37,10 @@ pub enum JobStatus {
     Held,
     Failed,
     Cancelled,
+    /// Never run: a schedule's firing while its previous job still ran (`overlap: skip`), or
+    /// a scheduled or triggered job whose form and data had not changed since the last
+    /// success. The job's `skipped` says why and names the job it deferred to.
+    Skipped,
 }
 
 impl JobStatus {
@@ -57,6 +61,7 @@ impl JobStatus {
                 | JobStatus::Failed
                 | JobStatus::Rejected
                 | JobStatus::Cancelled
+                | JobStatus::Skipped
         )
     }
 
@@ -77,6 +82,9 @@ impl JobStatus {
             Delivering => &[Scoring],
             Succeeded | Held => &[Delivering],
             Failed | Cancelled => &RUNNING,
+            // Decided before anything is launched: at the firing (the record is written
+            // SKIPPED), or once the job is queued or preparing and finds nothing changed.
+            Skipped => &[Received, Queued, Preparing],
         }
     }
 
