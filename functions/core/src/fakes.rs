@@ -25,6 +25,8 @@ use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::validation::{validate_form, ValidationRules};
 use crate::versions::{ResultSetEntry, VersionRecord};
 
+pub use crate::events::fakes::*;
+
 /// A valid form for tests: `backend` is "personalize" or "container"; data in bucket `data`.
 pub fn test_form(backend: &str) -> JobForm {
     let mut form = serde_json::json!({

@@ -368,6 +368,7 @@ pub struct WebhookReply {
 }
 
 pub use crate::clock::Clock;
+pub use crate::events::ports::{AggregateStore, EventLedger, PlacementStore, RawEventSink, SigningKeys};
 pub use crate::schedule::ports::{ScheduleCreated, ScheduleStore, Scheduler, SchedulerSchedule, SchedulerWrite};
 
 /// Failures of one cause within a window: the first few are sent, the rest folded into one

@@ -1,0 +1,7 @@
+//! Events apps report about recommended lists (`POST /events`), and what is counted of them.
+
+pub mod aggregates;
+pub mod ports;
+
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
