@@ -1,9 +1,11 @@
 //! Argument parsing and dispatch. Exit codes: 0 success, 1 the job failed, 2 usage error.
 
+use crate::audience::{self, AudienceOptions};
 use crate::env::{Env, TrainPaths};
 use crate::error::Error;
 use crate::gen::{self, GenOptions};
 use crate::score::{self, ScoreOptions};
+use crate::similar::{self, SimilarOptions};
 use crate::train;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,19 @@ commands:
           --input PATH        [$RECSYS_INPUT, <opt_ml>/processing/input/users]  JSON lines {\"userId\":..}
           --output DIR        [$RECSYS_OUTPUT, <opt_ml>/processing/output]      writes <input name>.out
           --num-results N     [$RECSYS_NUM_RESULTS, 25]
+  similar items most similar to each item, Personalize aws-similar-items batch format
+          --model-dir DIR     [$RECSYS_MODEL_DIR, <opt_ml>/processing/input/model]
+          --input PATH        [$RECSYS_INPUT, <opt_ml>/processing/input/items]  JSON lines {\"itemId\":..}
+          --output DIR        [$RECSYS_OUTPUT, <opt_ml>/processing/output]      writes <input name>.out
+          --num-results N     [$RECSYS_NUM_RESULTS, 25]
+  audience users most drawn to each item or item filter, Personalize batch segment format
+          --model-dir DIR     [$RECSYS_MODEL_DIR, <opt_ml>/processing/input/model]
+          --items PATH        [$RECSYS_ITEMS, <opt_ml>/processing/input/items]  {\"itemId\":..} or {\"itemAttributes\":..}
+          --users PATH        [$RECSYS_USERS, <opt_ml>/processing/input/users]  the candidates, {\"userId\":..}
+          --catalog PATH      [$RECSYS_CATALOG, <opt_ml>/processing/input/catalog]  items CSV, for itemAttributes
+          --output DIR        [$RECSYS_OUTPUT, <opt_ml>/processing/output]      writes <items name>.out
+          --num-results N     [$RECSYS_NUM_RESULTS, 25]   users per item, at most
+          --min-score S       [$RECSYS_MIN_SCORE]         leave out users below this affinity
   gen     synthetic data set: interactions.csv users.csv items.csv users-to-score.jsonl
           --users N (200) --items N (100) --interactions-per-user N (10) --seed N (42)
           --cold-start-fraction F (0.05) --out DIR (.)
@@ -41,6 +56,8 @@ pub fn run(args: &[String], env: &Env) -> i32 {
     match command.as_str() {
         "train" => run_train(&flags, env),
         "score" => run_score(&flags, env),
+        "similar" => run_similar(&flags, env),
+        "audience" => run_audience(&flags, env),
         "gen" => run_gen(&flags),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -122,40 +139,119 @@ fn run_train(flags: &[(String, String)], env: &Env) -> i32 {
     }
 }
 
-fn run_score(flags: &[(String, String)], env: &Env) -> i32 {
-    let f = Flags(flags, &["model-dir", "input", "output", "num-results"]);
-    let base = env.opt_ml();
-    let path = |flag: &str, var: &str, default: &str| {
-        f.get(flag)
-            .map(PathBuf::from)
-            .or_else(|| env.path(var))
-            .unwrap_or_else(|| base.join(default))
-    };
-    let num_results = f.get("num-results").or_else(|| env.get("RECSYS_NUM_RESULTS"));
-    let num_results = match num_results.map(str::parse::<usize>) {
-        None => 25,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => return usage_error("--num-results / RECSYS_NUM_RESULTS must be a positive integer"),
-    };
-    if let Err(e) = f.check() {
-        return usage_error(&e);
+/// A path from its flag, else its variable, else `<opt_ml>/<default>`.
+fn path_of(f: &Flags, env: &Env, flag: &str, var: &str, default: &str) -> PathBuf {
+    f.get(flag)
+        .map(PathBuf::from)
+        .or_else(|| env.path(var))
+        .unwrap_or_else(|| env.opt_ml().join(default))
+}
+
+/// `--num-results` or `$RECSYS_NUM_RESULTS`, 25 when neither is set.
+fn num_results(f: &Flags, env: &Env) -> Result<usize, String> {
+    match f
+        .get("num-results")
+        .or_else(|| env.get("RECSYS_NUM_RESULTS"))
+        .map(str::parse::<usize>)
+    {
+        None => Ok(25),
+        Some(Ok(n)) if n > 0 => Ok(n),
+        Some(_) => Err("--num-results / RECSYS_NUM_RESULTS must be a positive integer".into()),
     }
-    let opts = ScoreOptions {
-        model: path("model-dir", "RECSYS_MODEL_DIR", "processing/input/model"),
-        input: path("input", "RECSYS_INPUT", "processing/input/users"),
-        output: path("output", "RECSYS_OUTPUT", "processing/output"),
-        num_results,
-    };
-    match score::score(&opts) {
+}
+
+/// Runs a processing command: its summary on stdout, or its failure where SageMaker
+/// Processing reports it (`/opt/ml/output/message`, the job's ExitMessage).
+fn report<T: serde::Serialize>(result: crate::error::Result<T>, key: &str, output: &Path, env: &Env) -> i32 {
+    match result {
         Ok(summary) => {
-            println!(
-                "{}",
-                serde_json::json!({"scored": summary, "output": opts.output})
-            );
+            println!("{}", serde_json::json!({key: summary, "output": output}));
             0
         }
-        // SageMaker Processing reports /opt/ml/output/message as the job's ExitMessage.
         Err(e) => fail(&e, &env.output_dir().join("message")),
+    }
+}
+
+fn run_score(flags: &[(String, String)], env: &Env) -> i32 {
+    let f = Flags(flags, &["model-dir", "input", "output", "num-results"]);
+    let opts = (|| {
+        let num_results = num_results(&f, env)?;
+        f.check()?;
+        Ok::<_, String>(ScoreOptions {
+            model: path_of(&f, env, "model-dir", "RECSYS_MODEL_DIR", "processing/input/model"),
+            input: path_of(&f, env, "input", "RECSYS_INPUT", "processing/input/users"),
+            output: path_of(&f, env, "output", "RECSYS_OUTPUT", "processing/output"),
+            num_results,
+        })
+    })();
+    match opts {
+        Ok(opts) => report(score::score(&opts), "scored", &opts.output, env),
+        Err(e) => usage_error(&e),
+    }
+}
+
+fn run_similar(flags: &[(String, String)], env: &Env) -> i32 {
+    let f = Flags(flags, &["model-dir", "input", "output", "num-results"]);
+    let opts = (|| {
+        let num_results = num_results(&f, env)?;
+        f.check()?;
+        Ok::<_, String>(SimilarOptions {
+            model: path_of(&f, env, "model-dir", "RECSYS_MODEL_DIR", "processing/input/model"),
+            input: path_of(&f, env, "input", "RECSYS_INPUT", "processing/input/items"),
+            output: path_of(&f, env, "output", "RECSYS_OUTPUT", "processing/output"),
+            num_results,
+        })
+    })();
+    match opts {
+        Ok(opts) => report(similar::similar(&opts), "similar", &opts.output, env),
+        Err(e) => usage_error(&e),
+    }
+}
+
+fn run_audience(flags: &[(String, String)], env: &Env) -> i32 {
+    let f = Flags(
+        flags,
+        &[
+            "model-dir",
+            "items",
+            "users",
+            "catalog",
+            "output",
+            "num-results",
+            "min-score",
+        ],
+    );
+    let opts = (|| {
+        let num_results = num_results(&f, env)?;
+        let min_score = match f.get("min-score").or_else(|| env.get("RECSYS_MIN_SCORE")) {
+            None => None,
+            Some(s) => Some(
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite())
+                    .ok_or_else(|| format!("--min-score / RECSYS_MIN_SCORE: invalid value {s:?}"))?,
+            ),
+        };
+        f.check()?;
+        Ok::<_, String>(AudienceOptions {
+            model: path_of(&f, env, "model-dir", "RECSYS_MODEL_DIR", "processing/input/model"),
+            items: path_of(&f, env, "items", "RECSYS_ITEMS", "processing/input/items"),
+            users: path_of(&f, env, "users", "RECSYS_USERS", "processing/input/users"),
+            catalog: Some(path_of(
+                &f,
+                env,
+                "catalog",
+                "RECSYS_CATALOG",
+                "processing/input/catalog",
+            )),
+            output: path_of(&f, env, "output", "RECSYS_OUTPUT", "processing/output"),
+            num_results,
+            min_score,
+        })
+    })();
+    match opts {
+        Ok(opts) => report(audience::audience(&opts), "audience", &opts.output, env),
+        Err(e) => usage_error(&e),
     }
 }
 

@@ -2,12 +2,13 @@
 //!
 //! Input and output are streamed line by line, so memory depends on the model only.
 
+use crate::batch::{
+    for_each_line, id_line, input_files, output_file, ExtractedModel, OutputFile, OutputLine,
+};
 use crate::error::{Error, Result};
-use crate::model::{self, round6, Model};
+use crate::model::{round6, Model};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -28,87 +29,29 @@ pub struct ScoreSummary {
     pub errors: u64,
 }
 
-/// One output line, field order as Personalize writes it.
-#[derive(Serialize)]
-struct OutputLine<'a> {
-    input: &'a serde_json::Value,
-    output: Option<Recommendations<'a>>,
-    error: Option<String>,
-}
-
+/// What Personalize's batch inference answers for one input line.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Recommendations<'a> {
-    recommended_items: Vec<&'a str>,
-    scores: Vec<f64>,
+pub struct Recommendations<'a> {
+    pub recommended_items: Vec<&'a str>,
+    pub scores: Vec<f64>,
 }
 
 pub fn score(opts: &ScoreOptions) -> Result<ScoreSummary> {
     if opts.num_results == 0 {
         return Err(Error::Invalid("--num-results must be at least 1".into()));
     }
-    let extracted = ExtractedModel::locate(&opts.model)?;
-    let model = Model::load(extracted.dir())?;
+    let model = ExtractedModel::load(&opts.model)?;
     let inputs = input_files(&opts.input)?;
     std::fs::create_dir_all(&opts.output).map_err(Error::io("cannot create output dir", &opts.output))?;
     let mut summary = ScoreSummary::default();
     let mut scorer = Scorer::new(&model);
     for (input, relative) in inputs {
-        let mut output = opts.output.join(&relative);
-        output.as_mut_os_string().push(".out");
-        if let Some(parent) = output.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io("cannot create output dir", parent))?;
-        }
+        let output = output_file(&opts.output, &relative)?;
         score_file(&mut scorer, &input, &output, opts.num_results, &mut summary)?;
         summary.files += 1;
     }
     Ok(summary)
-}
-
-/// Input files with their path relative to the input (just the name for a single file).
-/// Directories are walked recursively because an S3 prefix downloaded by a processing job
-/// keeps its sub-folders; outputs mirror that layout.
-fn input_files(input: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
-    if input.is_file() {
-        let name = input
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("input"));
-        return Ok(vec![(input.to_path_buf(), name)]);
-    }
-    if !input.is_dir() {
-        return Err(Error::Invalid(format!(
-            "input {} does not exist",
-            input.display()
-        )));
-    }
-    let mut files = Vec::new();
-    let mut dirs = vec![input.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(Error::io("cannot list input dir", &dir))? {
-            let entry = entry.map_err(Error::io("cannot list input dir", &dir))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
-            }
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.is_file() && !name.ends_with(".out") {
-                // `.out` files are our own results when input and output share a directory.
-                let relative = path.strip_prefix(input).expect("walked from input").to_path_buf();
-                files.push((path, relative));
-            }
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::Invalid(format!(
-            "input dir {} has no files",
-            input.display()
-        )));
-    }
-    Ok(files)
 }
 
 fn score_file(
@@ -118,37 +61,17 @@ fn score_file(
     num_results: usize,
     summary: &mut ScoreSummary,
 ) -> Result<()> {
-    let reader = File::open(input).map_err(Error::io("cannot open input", input))?;
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let writer = File::create(output).map_err(Error::io("cannot create output", output))?;
-    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    let mut buf = Vec::new();
+    let mut writer = OutputFile::create(output)?;
     let mut out = Vec::new();
-    loop {
-        buf.clear();
-        if reader
-            .read_until(b'\n', &mut buf)
-            .map_err(Error::io("cannot read input", input))?
-            == 0
-        {
-            break;
-        }
-        // Invalid UTF-8 is reported on that line rather than failing the whole batch.
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    for_each_line(input, |line| {
         out.clear();
         if !scorer.score_line(line, num_results, &mut out) {
             summary.errors += 1;
         }
         summary.lines += 1;
-        writer
-            .write_all(&out)
-            .map_err(Error::io("cannot write output", output))?;
-    }
-    writer.flush().map_err(Error::io("cannot write output", output))
+        writer.write(&out)
+    })?;
+    writer.finish()
 }
 
 /// Scores users against a model, reusing its scratch space between users.
@@ -170,23 +93,8 @@ impl<'m> Scorer<'m> {
     /// Appends the output line (with its newline) for one input line to `out`; `false`
     /// when the line was malformed and carries an error instead of recommendations.
     pub fn score_line(&mut self, line: &str, num_results: usize, out: &mut Vec<u8>) -> bool {
-        let (input, result) = match serde_json::from_str::<serde_json::Value>(line) {
-            Err(e) => (
-                serde_json::Value::String(line.to_string()),
-                Err(format!("invalid JSON: {e}")),
-            ),
-            Ok(value) => {
-                let result = match value.get("userId") {
-                    Some(serde_json::Value::String(id)) if !id.trim().is_empty() => Ok(id.trim().to_string()),
-                    Some(_) => Err("userId must be a non-empty string".to_string()),
-                    None if value.is_object() => Err("missing userId".to_string()),
-                    None => Err("expected a JSON object like {\"userId\":\"u1\"}".to_string()),
-                };
-                (value, result)
-            }
-        };
-        let ok = result.is_ok();
-        let line = match result {
+        let (input, user_id) = id_line(line, "userId");
+        match user_id {
             Ok(user_id) => {
                 let model = self.model;
                 let ranked = self.recommend(&user_id, num_results);
@@ -201,18 +109,19 @@ impl<'m> Scorer<'m> {
                     }),
                     error: None,
                 }
-                .to_json()
+                .write_to(out);
+                true
             }
-            Err(error) => OutputLine {
-                input: &input,
-                output: None,
-                error: Some(error),
+            Err(error) => {
+                OutputLine::<Recommendations> {
+                    input: &input,
+                    output: None,
+                    error: Some(error),
+                }
+                .write_to(out);
+                false
             }
-            .to_json(),
-        };
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
-        ok
+        }
     }
 
     /// Top items for a user, best first: co-occurrence with their history plus weighted
@@ -268,71 +177,6 @@ impl<'m> Scorer<'m> {
         });
         self.ranked.truncate(n);
         &self.ranked
-    }
-}
-
-impl OutputLine<'_> {
-    fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("output line serializes")
-    }
-}
-
-/// The model directory to read, extracting a SageMaker `model.tar.gz` (what a training job
-/// uploads and a processing job downloads as-is) to a temp dir removed afterwards.
-struct ExtractedModel {
-    dir: PathBuf,
-    temp: bool,
-}
-
-impl ExtractedModel {
-    fn locate(path: &Path) -> Result<Self> {
-        if path.join(model::META_FILE).is_file() {
-            return Ok(ExtractedModel {
-                dir: path.to_path_buf(),
-                temp: false,
-            });
-        }
-        let archive = if path.is_file() {
-            path.to_path_buf()
-        } else {
-            path.join("model.tar.gz")
-        };
-        if !archive.is_file() {
-            return Err(Error::Invalid(format!(
-                "no model at {}: expected {} or model.tar.gz",
-                path.display(),
-                model::META_FILE
-            )));
-        }
-        let dir = std::env::temp_dir().join(format!("recsys-model-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
-        let extracted = ExtractedModel { dir, temp: true };
-        let status = std::process::Command::new("tar")
-            .arg("-xzf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&extracted.dir)
-            .status()
-            .map_err(Error::io("cannot run tar to extract", &archive))?;
-        if !status.success() {
-            return Err(Error::Invalid(format!(
-                "cannot extract {} ({status})",
-                archive.display()
-            )));
-        }
-        Ok(extracted)
-    }
-
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for ExtractedModel {
-    fn drop(&mut self) {
-        if self.temp {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

@@ -70,3 +70,38 @@ pub fn run(args: &[&str], env: &crate::env::Env) -> i32 {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     crate::cli::run(&args, env)
 }
+
+/// Planted taste clusters: 4 clusters of 25 items (`c<k>-i<nn>`, items file CATEGORY `c<k>`)
+/// and 100 users each (`u<k>-<nnn>`), every user with 12 interactions, 11 of them in their own
+/// cluster. Returns the environment and each user's cluster.
+pub fn clustered_job(dir: &TempDir) -> (crate::env::Env, std::collections::BTreeMap<String, u32>) {
+    let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+    let mut clusters = std::collections::BTreeMap::new();
+    let mut state = 7u64;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    for k in 0..4u32 {
+        for u in 0..100 {
+            let user = format!("u{k}-{u:03}");
+            for t in 0..12 {
+                let cluster = if t == 0 { (k + 1 + next(3) as u32) % 4 } else { k };
+                interactions.push_str(&format!("{user},c{cluster}-i{:02},{}\n", next(25), 1000 + t));
+            }
+            clusters.insert(user, k);
+        }
+    }
+    dir.write("input/data/interactions/interactions.csv", &interactions);
+    let items: String = (0..4)
+        .flat_map(|k| (0..25).map(move |i| format!("c{k}-i{i:02},c{k}\n")))
+        .collect();
+    dir.write(
+        "input/data/items/items.csv",
+        &format!("ITEM_ID,CATEGORY\n{items}"),
+    );
+    let env = crate::env::Env::from_pairs([(crate::env::OPT_ML_VAR, dir.path().to_str().unwrap())]);
+    (env, clusters)
+}
