@@ -1,13 +1,14 @@
 //! Amazon Personalize for the personalize backend: dataset group, schemas, datasets and import
-//! jobs (import), solution and solution version (train), batch inference (score).
+//! jobs (import), solution and solution version (train), batch inference or, for audiences,
+//! batch segment jobs (score).
 //!
 //! Describe calls take ARNs; ARNs of named resources are built from the deployment's ARN prefix
 //! (`arn:<partition>:personalize:<region>:<account>`), so a resource is found by its name.
 
 use async_trait::async_trait;
 use aws_sdk_personalize::types::{
-    BatchInferenceJobInput, BatchInferenceJobOutput, DataSource, ImportMode, S3DataConfig, Tag,
-    TrainingMode as SdkTrainingMode,
+    BatchInferenceJobInput, BatchInferenceJobOutput, BatchSegmentJobInput, BatchSegmentJobOutput, DataSource,
+    ImportMode, S3DataConfig, Tag, TrainingMode as SdkTrainingMode,
 };
 use aws_sdk_personalize::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -151,6 +152,12 @@ impl PersonalizeService {
                 batch_inference_job,
                 "DescribeBatchInferenceJob"
             ),
+            ResourceKind::BatchSegmentJob => look!(
+                describe_batch_segment_job,
+                batch_segment_job_arn,
+                batch_segment_job,
+                "DescribeBatchSegmentJob"
+            ),
             ResourceKind::TrainingJob | ResourceKind::ProcessingJob => None,
         };
         let Some((status, reason)) = found else {
@@ -190,6 +197,7 @@ impl PersonalizeService {
             ResourceSpec::Solution { name, .. } => self.solution_arn(name),
             ResourceSpec::SolutionVersion { arn, .. } => return arn.clone(),
             ResourceSpec::BatchInferenceJob { name, .. } => self.arn(&format!("batch-inference-job/{name}")),
+            ResourceSpec::BatchSegmentJob { name, .. } => self.arn(&format!("batch-segment-job/{name}")),
             ResourceSpec::TrainingJob(_) | ResourceSpec::ProcessingJob(_) => return None,
         })
     }
@@ -300,40 +308,68 @@ impl PersonalizeService {
                 output,
                 num_results,
                 tags: t,
-            } => {
-                let s3 = |path: &str| {
-                    S3DataConfig::builder()
-                        .path(path)
-                        .build()
-                        .map_err(|e| CreateError::Invalid(e.to_string()))
-                };
-                sent!(
-                    self.client
-                        .create_batch_inference_job()
-                        .job_name(name)
-                        .solution_version_arn(solution_version_arn)
-                        .num_results(*num_results as i32)
-                        .job_input(
-                            BatchInferenceJobInput::builder()
-                                .s3_data_source(s3(input)?)
-                                .build()
-                        )
-                        .job_output(
-                            BatchInferenceJobOutput::builder()
-                                .s3_data_destination(s3(output)?)
-                                .build()
-                        )
-                        .role_arn(&self.role_arn)
-                        .set_tags(Some(tags(t)?)),
-                    "CreateBatchInferenceJob",
-                    batch_inference_job_arn
-                )
-            }
+            } => sent!(
+                self.client
+                    .create_batch_inference_job()
+                    .job_name(name)
+                    .solution_version_arn(solution_version_arn)
+                    .num_results(*num_results as i32)
+                    .job_input(
+                        BatchInferenceJobInput::builder()
+                            .s3_data_source(s3_path(input)?)
+                            .build()
+                    )
+                    .job_output(
+                        BatchInferenceJobOutput::builder()
+                            .s3_data_destination(s3_path(output)?)
+                            .build()
+                    )
+                    .role_arn(&self.role_arn)
+                    .set_tags(Some(tags(t)?)),
+                "CreateBatchInferenceJob",
+                batch_inference_job_arn
+            ),
+            ResourceSpec::BatchSegmentJob {
+                name,
+                solution_version_arn,
+                input,
+                output,
+                num_results,
+                tags: t,
+            } => sent!(
+                self.client
+                    .create_batch_segment_job()
+                    .job_name(name)
+                    .solution_version_arn(solution_version_arn)
+                    .num_results(i32::try_from(*num_results).unwrap_or(i32::MAX))
+                    .job_input(
+                        BatchSegmentJobInput::builder()
+                            .s3_data_source(s3_path(input)?)
+                            .build()
+                    )
+                    .job_output(
+                        BatchSegmentJobOutput::builder()
+                            .s3_data_destination(s3_path(output)?)
+                            .build()
+                    )
+                    .role_arn(&self.role_arn)
+                    .set_tags(Some(tags(t)?)),
+                "CreateBatchSegmentJob",
+                batch_segment_job_arn
+            ),
             ResourceSpec::TrainingJob(_) | ResourceSpec::ProcessingJob(_) => Err(CreateError::Invalid(
                 format!("{:?} is not a Personalize resource", spec.kind()),
             )),
         }
     }
+}
+
+/// A batch job's input or output location.
+fn s3_path(path: &str) -> Result<S3DataConfig, CreateError> {
+    S3DataConfig::builder()
+        .path(path)
+        .build()
+        .map_err(|e| CreateError::Invalid(e.to_string()))
 }
 
 fn tags(tags: &[recoflow_core::launch::Tag]) -> Result<Vec<Tag>, CreateError> {
@@ -411,6 +447,13 @@ impl MlService for PersonalizeService {
                 "ListBatchInferenceJobs",
                 |s| s.job_name().unwrap_or_default().to_owned()
             ),
+            Pool::PersonalizeBatchSegments => count_in_progress!(
+                self,
+                list_batch_segment_jobs,
+                batch_segment_jobs,
+                "ListBatchSegmentJobs",
+                |s| s.job_name().unwrap_or_default().to_owned()
+            ),
             Pool::PersonalizeSolutionVersions => {
                 // Summaries carry no name: each running version is described for it.
                 let arns = count_in_progress!(
@@ -480,13 +523,15 @@ impl MlService for PersonalizeService {
             (None, ResourceKind::DatasetImportJob) => by_name("dataset-import-job"),
             (None, ResourceKind::Solution) => by_name("solution"),
             (None, ResourceKind::BatchInferenceJob) => by_name("batch-inference-job"),
+            (None, ResourceKind::BatchSegmentJob) => by_name("batch-segment-job"),
             (None, _) => return Ok(None),
         };
         self.describe_arn(resource.kind, &arn).await
     }
 
     async fn stop(&self, resource: &LaunchedResource) -> Result<(), ServiceError> {
-        // Only solution versions can be stopped; import and batch jobs run to their end.
+        // Only solution versions can be stopped; import, batch inference and batch segment jobs
+        // run to their end (Personalize has no call to stop them).
         if resource.kind != ResourceKind::SolutionVersion {
             return Ok(());
         }

@@ -143,6 +143,17 @@ pub enum ResourceSpec {
         num_results: u32,
         tags: Vec<Tag>,
     },
+    /// The users most likely to interact with each item (or item filter) of `input`'s
+    /// lines: a solution version of a USER_SEGMENTATION recipe.
+    BatchSegmentJob {
+        name: String,
+        solution_version_arn: String,
+        input: String,
+        output: String,
+        /// Users per input line.
+        num_results: u32,
+        tags: Vec<Tag>,
+    },
 }
 
 impl ResourceSpec {
@@ -156,7 +167,8 @@ impl ResourceSpec {
             | ResourceSpec::DatasetImportJob { name, .. }
             | ResourceSpec::Solution { name, .. }
             | ResourceSpec::SolutionVersion { name, .. }
-            | ResourceSpec::BatchInferenceJob { name, .. } => name,
+            | ResourceSpec::BatchInferenceJob { name, .. }
+            | ResourceSpec::BatchSegmentJob { name, .. } => name,
         }
     }
 
@@ -171,6 +183,7 @@ impl ResourceSpec {
             ResourceSpec::Solution { .. } => ResourceKind::Solution,
             ResourceSpec::SolutionVersion { .. } => ResourceKind::SolutionVersion,
             ResourceSpec::BatchInferenceJob { .. } => ResourceKind::BatchInferenceJob,
+            ResourceSpec::BatchSegmentJob { .. } => ResourceKind::BatchSegmentJob,
         }
     }
 }

@@ -19,7 +19,8 @@ pub enum Phase {
     Import,
     /// SageMaker training job, or Personalize solution and solution version.
     Train,
-    /// SageMaker processing job running the scoring image, or a Personalize batch inference job.
+    /// SageMaker processing job running the scoring image, or a Personalize batch inference
+    /// job (a batch segment job for an audience).
     Score,
 }
 
@@ -69,6 +70,7 @@ pub enum ResourceKind {
     Solution,
     SolutionVersion,
     BatchInferenceJob,
+    BatchSegmentJob,
 }
 
 impl ResourceKind {
@@ -82,6 +84,7 @@ impl ResourceKind {
                 | ResourceKind::DatasetImportJob
                 | ResourceKind::SolutionVersion
                 | ResourceKind::BatchInferenceJob
+                | ResourceKind::BatchSegmentJob
         )
     }
 }

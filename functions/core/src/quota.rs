@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::form::{Backend, JobForm};
+use crate::form::{Backend, JobForm, Output};
 use crate::job::JobId;
 use crate::phase::{job_phase_prefix, Phase};
 
@@ -34,6 +34,8 @@ pub enum Pool {
     PersonalizeSolutionVersions,
     /// Concurrent Personalize batch inference jobs.
     PersonalizeBatchInference,
+    /// Concurrent Personalize batch segment jobs (audiences).
+    PersonalizeBatchSegments,
     /// The Personalize datasets of one dataset group: imports replace their data (`FULL`) and
     /// training reads it, so one job at a time holds them ([`DATASETS_CAPACITY`]).
     PersonalizeDatasets { dataset_group: String },
@@ -51,6 +53,7 @@ impl Pool {
             Pool::PersonalizeImports => "personalize-dataset-imports".to_owned(),
             Pool::PersonalizeSolutionVersions => "personalize-solution-versions".to_owned(),
             Pool::PersonalizeBatchInference => "personalize-batch-inference".to_owned(),
+            Pool::PersonalizeBatchSegments => "personalize-batch-segment".to_owned(),
             Pool::PersonalizeDatasets { dataset_group } => format!("personalize-datasets:{dataset_group}"),
         }
     }
@@ -91,6 +94,9 @@ impl Pool {
                 Some((Pool::PersonalizeImports, form.dataset.files().len() as u32))
             }
             (Backend::Personalize, Phase::Train) => Some((Pool::PersonalizeSolutionVersions, 1)),
+            (Backend::Personalize, Phase::Score) if form.output == Output::Audience => {
+                Some((Pool::PersonalizeBatchSegments, 1))
+            }
             (Backend::Personalize, Phase::Score) => Some((Pool::PersonalizeBatchInference, 1)),
         }
     }
@@ -273,6 +279,30 @@ mod tests {
         assert_eq!(pool.key(), "sagemaker-processing:ml.m5.large");
         assert_eq!(units, 1);
         assert!(Pool::for_phase(&form, Phase::Import).is_none());
+    }
+
+    #[test]
+    fn an_audience_scores_in_the_batch_segment_pool() {
+        let form = |output: &str, recipe: &str| {
+            let mut form = serde_json::json!({
+                "schema_version": 1, "job_name": "coats", "submitted_by": "a@b.co", "result_set": "coats",
+                "backend": "personalize", "output": output,
+                "dataset": {"interactions": "s3://data/i.csv", "users": "s3://data/u.csv"},
+                "personalize": {"recipe": recipe}
+            });
+            if output == "audience" {
+                form["audience"] = serde_json::json!({"items": ["i1"]});
+            }
+            validate_form(
+                form.to_string().as_bytes(),
+                &ValidationRules::from_allow_list("data"),
+            )
+            .unwrap()
+        };
+        let (pool, units) = Pool::for_phase(&form("audience", "aws-item-affinity"), Phase::Score).unwrap();
+        assert_eq!((pool.key().as_str(), units), ("personalize-batch-segment", 1));
+        let (pool, _) = Pool::for_phase(&form("similar_items", "aws-similar-items"), Phase::Score).unwrap();
+        assert_eq!(pool, Pool::PersonalizeBatchInference);
     }
 
     #[test]

@@ -166,11 +166,11 @@ async fn wait_for_stops<C: Clock>(
     }
 }
 
-/// Personalize import and batch inference jobs cannot be stopped.
+/// Personalize import, batch inference and batch segment jobs cannot be stopped.
 fn stoppable(kind: ResourceKind) -> bool {
     !matches!(
         kind,
-        ResourceKind::DatasetImportJob | ResourceKind::BatchInferenceJob
+        ResourceKind::DatasetImportJob | ResourceKind::BatchInferenceJob | ResourceKind::BatchSegmentJob
     )
 }
 
