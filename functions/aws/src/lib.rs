@@ -9,15 +9,23 @@ mod cloudwatch;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
 #[cfg(feature = "dynamodb")]
+mod events;
+#[cfg(feature = "firehose")]
+mod firehose;
+#[cfg(feature = "dynamodb")]
 mod folds;
 #[cfg(feature = "personalize")]
 mod personalize;
+#[cfg(feature = "dynamodb")]
+mod placements;
 #[cfg(feature = "dynamodb")]
 mod recommendations;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "sagemaker")]
 mod sagemaker;
+#[cfg(feature = "secretsmanager")]
+mod secrets;
 #[cfg(feature = "scheduler")]
 mod scheduler;
 #[cfg(feature = "dynamodb")]
@@ -38,15 +46,23 @@ pub use cloudwatch::CloudWatchMetrics;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "dynamodb")]
+pub use events::{DynamoAggregates, DynamoEventLedger};
+#[cfg(feature = "firehose")]
+pub use firehose::FirehoseRawEvents;
+#[cfg(feature = "dynamodb")]
 pub use folds::DynamoFolds;
 #[cfg(feature = "personalize")]
 pub use personalize::PersonalizeService;
+#[cfg(feature = "dynamodb")]
+pub use placements::DynamoPlacements;
 #[cfg(feature = "dynamodb")]
 pub use recommendations::DynamoRecommendations;
 #[cfg(feature = "s3")]
 pub use s3::S3Objects;
 #[cfg(feature = "sagemaker")]
 pub use sagemaker::SageMakerService;
+#[cfg(feature = "secretsmanager")]
+pub use secrets::SecretsManagerKeys;
 #[cfg(feature = "scheduler")]
 pub use scheduler::{EventBridgeScheduler, SchedulerTarget};
 #[cfg(feature = "dynamodb")]
@@ -66,10 +82,14 @@ pub mod clients {
     pub use aws_sdk_cloudwatch::Client as CloudWatch;
     #[cfg(feature = "dynamodb")]
     pub use aws_sdk_dynamodb::Client as DynamoDb;
+    #[cfg(feature = "firehose")]
+    pub use aws_sdk_firehose::Client as Firehose;
     #[cfg(feature = "personalize")]
     pub use aws_sdk_personalize::Client as Personalize;
     #[cfg(feature = "sagemaker")]
     pub use aws_sdk_sagemaker::Client as SageMaker;
+    #[cfg(feature = "secretsmanager")]
+    pub use aws_sdk_secretsmanager::Client as SecretsManager;
     #[cfg(feature = "scheduler")]
     pub use aws_sdk_scheduler::Client as Scheduler;
     #[cfg(feature = "sfn")]

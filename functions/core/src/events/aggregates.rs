@@ -149,6 +149,34 @@ impl Counts {
     }
 }
 
+/// Where aggregates are in the events table (partition `pk`, sort `sk`): shard `s` of a key
+/// is `pk = agg#<placement>#<s, two digits>`, `sk = <day>#<arm>#<version>`, so one query per
+/// shard reads a range of days (`sk BETWEEN <from># AND <to>#~`; arm names and versions hold
+/// only letters, digits and hyphens).
+pub mod keys {
+    use time::Date;
+
+    use super::{day_text, AGGREGATE_SHARDS};
+
+    pub fn partition(placement: &str, shard: u32) -> String {
+        format!("agg#{placement}#{shard:02}")
+    }
+
+    pub fn sort(day: Date, arm: &str, version: &str) -> String {
+        format!("{}#{arm}#{version}", day_text(day))
+    }
+
+    /// The sort keys of days `from..=to`, inclusive bounds.
+    pub fn sort_range(from: Date, to: Date) -> (String, String) {
+        (format!("{}#", day_text(from)), format!("{}#~", day_text(to)))
+    }
+
+    /// The shard a write goes to: any, at random, so writes spread evenly.
+    pub fn random_shard() -> u32 {
+        fastrand::u32(0..AGGREGATE_SHARDS)
+    }
+}
+
 /// One aggregate key's counts, as a reader gets them (shards summed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregateRow {
