@@ -110,6 +110,30 @@ const recoflow = (() => {
       "status.CANCELLED": "cancelled",
       "status.HELD": "held back",
       "nav.result_sets": "Result sets",
+      "nav.schedules": "Schedules",
+      "section.schedule": "Repeat (optional)",
+      "schedule.hint": "Fill in \"when\" to make this form a schedule: each run starts a job from it. Leave it empty to start one job now.",
+      "schedule.expression": "When",
+      "schedule.timezone": "Time zone",
+      "schedule.start": "First run not before",
+      "schedule.end": "No run after",
+      "schedule.overlap": "If the last run is still going",
+      "schedule.overlap.skip": "skip this run",
+      "schedule.overlap.queue": "run it afterwards",
+      "scheduled.title": "Your schedule",
+      "scheduled.id": "Schedule id",
+      "scheduled.next": "Next runs (your time):",
+      "scheduled.all": "All schedules: pause, resume",
+      "sch.title": "recoflow – schedules",
+      "sch.zone": "Times are in your time zone",
+      "sch.name": "Schedule", "sch.when": "When", "sch.state": "State", "sch.next": "Next run", "sch.last": "Last run",
+      "sch.more": "More schedules", "sch.none": "No schedules yet. Fill in \"Repeat\" on the job form to make one.",
+      "sch.pause": "Pause", "sch.resume": "Resume",
+      "sch.done.PAUSED": "Schedule {s} paused: it starts no more jobs until resumed.",
+      "sch.done.ENABLED": "Schedule {s} resumed.",
+      "sch.state.ENABLED": "running", "sch.state.PAUSED": "paused",
+      "sch.outcome.STARTED": "started", "sch.outcome.QUEUED": "waiting", "sch.outcome.SKIPPED": "skipped",
+      "status.SKIPPED": "skipped",
       "rs.title": "recoflow – result sets",
       "rs.name": "Result set",
       "rs.current": "Serving",
@@ -254,6 +278,30 @@ const recoflow = (() => {
       "status.CANCELLED": "取り消し",
       "status.HELD": "保留",
       "nav.result_sets": "結果セット",
+      "nav.schedules": "スケジュール",
+      "section.schedule": "繰り返し(任意)",
+      "schedule.hint": "「実行時期」を入れるとこのフォームはスケジュールになり、実行のたびにジョブが始まります。空欄なら今すぐジョブを 1 つ始めます。",
+      "schedule.expression": "実行時期",
+      "schedule.timezone": "タイムゾーン",
+      "schedule.start": "最初の実行はこれ以降",
+      "schedule.end": "この時刻以降は実行しない",
+      "schedule.overlap": "前回の実行がまだ終わっていないとき",
+      "schedule.overlap.skip": "今回は実行しない",
+      "schedule.overlap.queue": "終わってから実行する",
+      "scheduled.title": "スケジュール",
+      "scheduled.id": "スケジュール ID",
+      "scheduled.next": "次回以降の実行(あなたの時刻):",
+      "scheduled.all": "すべてのスケジュール(一時停止・再開)",
+      "sch.title": "recoflow – スケジュール",
+      "sch.zone": "時刻はあなたのタイムゾーンで表示しています",
+      "sch.name": "スケジュール", "sch.when": "実行時期", "sch.state": "状態", "sch.next": "次回の実行", "sch.last": "前回の実行",
+      "sch.more": "さらに表示", "sch.none": "スケジュールはまだありません。ジョブのフォームで「繰り返し」を入れると作れます。",
+      "sch.pause": "一時停止", "sch.resume": "再開",
+      "sch.done.PAUSED": "スケジュール {s} を一時停止しました。再開するまでジョブは始まりません。",
+      "sch.done.ENABLED": "スケジュール {s} を再開しました。",
+      "sch.state.ENABLED": "実行中", "sch.state.PAUSED": "一時停止中",
+      "sch.outcome.STARTED": "開始", "sch.outcome.QUEUED": "待機中", "sch.outcome.SKIPPED": "スキップ",
+      "status.SKIPPED": "スキップ",
       "rs.title": "recoflow – 結果セット",
       "rs.name": "結果セット",
       "rs.current": "配信中",
@@ -321,7 +369,7 @@ const recoflow = (() => {
 
   // The API lives beside the page: <base>/ui/api/...
   function basePath() {
-    const path = location.pathname.replace(/ui\/(jobs|result-sets)\/?$/, "");
+    const path = location.pathname.replace(/ui\/(jobs|result-sets|schedules)\/?$/, "");
     return path.endsWith("/") ? path : path + "/";
   }
 
@@ -455,6 +503,8 @@ const recoflow = (() => {
       if (path === "$.container.network_isolation" && backend === "container") put(result, path, value === true);
     });
     if (backend === "personalize" && !result.personalize) result.personalize = {};
+    // No "when": a one-off job (the zone and overlap choices alone make no schedule).
+    if (result.schedule && !result.schedule.expression) delete result.schedule;
     return result;
   }
 
@@ -568,6 +618,9 @@ const recoflow = (() => {
     const form = document.getElementById("job-form");
     document.querySelector('a[href="ui/jobs"]').href = basePath() + "ui/jobs";
     document.querySelector('a[href="ui/result-sets"]').href = basePath() + "ui/result-sets";
+    document.querySelectorAll('a[href="ui/schedules"]').forEach((a) => { a.href = basePath() + "ui/schedules"; });
+    const zone = document.getElementById("schedule_timezone");
+    zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     setupLanguage(() => { if (state.job) showStatus(state.job); });
     showBackend(form);
     showOutput(form);
@@ -582,7 +635,10 @@ const recoflow = (() => {
       button.disabled = true;
       try {
         const { status, json } = await api("POST", "jobs", buildForm(form));
-        if (status === 202 || status === 200) {
+        if ((status === 201 || status === 200) && json.schedule_id) {
+          form.classList.add("hidden");
+          showScheduled(json);
+        } else if (status === 202 || status === 200) {
           form.classList.add("hidden");
           await follow(json.job_id);
         } else if (json && json.error && json.error.problems) {
@@ -598,6 +654,79 @@ const recoflow = (() => {
       }
     });
     document.getElementById("new-job").addEventListener("click", () => location.reload());
+  }
+
+  // A recurring form became a schedule: its id and next runs in the viewer's time.
+  function showScheduled(answer) {
+    document.getElementById("scheduled").classList.remove("hidden");
+    document.getElementById("schedule-id").textContent = answer.schedule_id;
+    const list = document.getElementById("schedule-next");
+    list.innerHTML = "";
+    answer.next_runs.forEach((run) => {
+      const item = document.createElement("li");
+      item.textContent = localTime(run.utc);
+      item.title = run.local;
+      list.appendChild(item);
+    });
+  }
+
+  // An instant in the viewer's own time zone and language.
+  function localTime(utc) {
+    return new Date(utc).toLocaleString(state.language === "ja" ? "ja-JP" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // --- schedules --------------------------------------------------------------------------------
+  function schedulesPage() {
+    document.querySelector('a[href="../"]').href = basePath();
+    document.getElementById("jobs-link").href = basePath() + "ui/jobs";
+    document.getElementById("viewer-zone").textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    const rows = document.getElementById("schedules");
+    const more = document.getElementById("more");
+    const view = { schedules: [], next: null };
+    function row(schedule) {
+      const tr = document.createElement("tr");
+      tr.dataset.scheduleId = schedule.schedule_id;
+      const cell = (text, className) => { const td = document.createElement("td"); td.textContent = text; if (className) td.className = className; tr.appendChild(td); return td; };
+      cell(schedule.job_name + "\n").appendChild(Object.assign(document.createElement("code"), { textContent: schedule.schedule_id }));
+      cell(schedule.expression + " (" + schedule.timezone + ")");
+      cell(t("sch.state." + schedule.state), "state " + schedule.state).dataset.state = schedule.state;
+      const next = cell(schedule.next_run ? localTime(schedule.next_run.utc) : "–", "next-run");
+      if (schedule.next_run) next.title = schedule.next_run.local;
+      const last = schedule.last_run;
+      cell(last ? localTime(last.scheduled_time) + " · " + t("sch.outcome." + last.outcome) : "–");
+      const actions = cell("");
+      const to = schedule.state === "ENABLED" ? "PAUSED" : "ENABLED";
+      const button = Object.assign(document.createElement("button"), {
+        type: "button", className: "secondary " + (to === "PAUSED" ? "pause" : "resume"),
+        textContent: t(to === "PAUSED" ? "sch.pause" : "sch.resume"),
+      });
+      button.onclick = () => change(schedule, to);
+      actions.appendChild(button);
+      return tr;
+    }
+    function render() {
+      rows.innerHTML = "";
+      view.schedules.forEach((schedule) => rows.appendChild(row(schedule)));
+      if (!view.schedules.length) banner("ok", t("sch.none"));
+      more.classList.toggle("hidden", !view.next);
+    }
+    async function page(cursor) {
+      const { status, json } = await api("GET", "schedules?limit=20" + (cursor ? "&next=" + encodeURIComponent(cursor) : ""));
+      if (status !== 200) { banner("error", (json && json.error && json.error.message) || t("submit.unavailable")); return; }
+      view.schedules = view.schedules.concat(json.schedules);
+      view.next = json.next;
+      render();
+    }
+    async function change(schedule, to) {
+      const { status, json } = await api("PATCH", "schedules/" + encodeURIComponent(schedule.schedule_id), { state: to });
+      if (status !== 200) { banner("error", (json && json.error && json.error.message) || t("submit.unavailable")); return; }
+      view.schedules = [];
+      await page(null);
+      banner("ok", t("sch.done." + json.state).replace("{s}", schedule.job_name));
+    }
+    more.addEventListener("click", () => page(view.next));
+    setupLanguage(render);
+    page(null);
   }
 
   // --- recent jobs ------------------------------------------------------------------------------
@@ -808,5 +937,5 @@ const recoflow = (() => {
     });
   }
 
-  return { formPage, jobsPage, resultSetsPage, buildForm, fieldFor, chart };
+  return { formPage, jobsPage, resultSetsPage, schedulesPage, buildForm, fieldFor, chart };
 })();

@@ -22,9 +22,24 @@ pub struct ApiConfig {
     pub allowed_image_repositories: String,
     /// Set by Lambda itself; the console links of `GET /jobs/{id}` point into this region.
     pub aws_region: String,
+    /// Recurring forms: their records, and where their Scheduler schedules go and call.
+    pub schedules_table: String,
+    pub schedule_group: String,
+    pub schedules_function_arn: String,
+    pub scheduler_role_arn: String,
+    pub schedule_dead_letter_arn: String,
 }
 
 impl ApiConfig {
+    pub fn scheduler_target(&self) -> recoflow_aws::SchedulerTarget {
+        recoflow_aws::SchedulerTarget {
+            group: self.schedule_group.clone(),
+            function_arn: self.schedules_function_arn.clone(),
+            role_arn: self.scheduler_role_arn.clone(),
+            dead_letter_arn: self.schedule_dead_letter_arn.clone(),
+        }
+    }
+
     pub fn settings(&self) -> ApiSettings {
         ApiSettings {
             rules: ValidationRules::from_allow_list(&self.allowed_data_buckets)
@@ -70,6 +85,17 @@ mod tests {
                 "0.dkr.ecr.eu-west-1.amazonaws.com/recsys",
             ),
             ("AWS_REGION", "eu-west-1"),
+            ("SCHEDULES_TABLE", "schedules"),
+            ("SCHEDULE_GROUP", "recoflow"),
+            (
+                "SCHEDULES_FUNCTION_ARN",
+                "arn:aws:lambda:eu-west-1:000000000000:function:schedules",
+            ),
+            ("SCHEDULER_ROLE_ARN", "arn:aws:iam::000000000000:role/scheduler"),
+            (
+                "SCHEDULE_DEAD_LETTER_ARN",
+                "arn:aws:sqs:eu-west-1:000000000000:schedule-dlq",
+            ),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))

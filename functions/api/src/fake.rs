@@ -13,7 +13,8 @@ use recoflow_core::clock::{rfc3339, Clock};
 use recoflow_core::delivery::{keys as delivery_keys, Delivery, Pointer, StoredList};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{
-    FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeSecret, FakeSlots,
+    FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeScheduleStore,
+    FakeScheduler, FakeSecret, FakeSlots,
 };
 use recoflow_core::job::{JobId, JobStatus};
 use recoflow_core::ports::{MetricId, MetricSums};
@@ -45,6 +46,8 @@ pub struct FakeApiPorts {
     pub metrics: FakeMetrics,
     pub metric_log: FakeMetricLog,
     pub clock: FakeClock,
+    pub schedules: FakeScheduleStore,
+    pub scheduler: FakeScheduler,
     pub pointers: PointerCache,
     pub settings: ApiSettings,
 }
@@ -63,6 +66,8 @@ impl Default for FakeApiPorts {
             metrics: FakeMetrics::default(),
             metric_log: FakeMetricLog::default(),
             clock: FakeClock::default(),
+            schedules: FakeScheduleStore::default(),
+            scheduler: FakeScheduler::default(),
             pointers: PointerCache::default(),
             settings: ApiSettings {
                 rules: ValidationRules::from_allow_list("data-bucket"),
@@ -83,7 +88,15 @@ impl ApiPorts for FakeApiPorts {
     type Metrics = FakeMetrics;
     type MetricLog = FakeMetricLog;
     type Clock = FakeClock;
+    type Schedules = FakeScheduleStore;
+    type Scheduler = FakeScheduler;
 
+    fn schedules(&self) -> &Self::Schedules {
+        &self.schedules
+    }
+    fn scheduler(&self) -> &Self::Scheduler {
+        &self.scheduler
+    }
     fn jobs(&self) -> &Self::Jobs {
         &self.jobs
     }

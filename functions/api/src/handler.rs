@@ -11,7 +11,7 @@ use crate::ports::ApiPorts;
 use crate::response::{ApiError, ErrorCode, RouteResult};
 use crate::{
     cancel, data_files, discard, list, promote, recommendations, result_set_list, result_set_show, rollback,
-    show, submit, ui,
+    schedule_delete, schedule_list, schedule_show, schedule_state, show, submit, ui,
 };
 
 /// What a route's handler is: given the ports and the call, it answers.
@@ -65,9 +65,14 @@ impl<P: ApiPorts> Routes<P> {
         route("POST", "/result-sets/{result_set}/versions/{version}/promote", Signed, boxed!(promote::promote)),
         route("POST", "/result-sets/{result_set}/rollback", Signed, boxed!(rollback::rollback)),
         route("DELETE", "/result-sets/{result_set}/versions/{version}", Signed, boxed!(discard::discard)),
+        route("GET", "/schedules", Signed, boxed!(schedule_list::list_schedules)),
+        route("GET", "/schedules/{id}", Signed, boxed!(schedule_show::show_schedule)),
+        route("PATCH", "/schedules/{id}", Signed, boxed!(schedule_state::set_schedule_state)),
+        route("DELETE", "/schedules/{id}", Signed, boxed!(schedule_delete::delete_schedule)),
         route("GET", "/", Public, boxed!(ui::form_page)),
         route("GET", "/ui/jobs", Public, boxed!(ui::jobs_page)),
         route("GET", "/ui/result-sets", Public, boxed!(ui::result_sets_page)),
+        route("GET", "/ui/schedules", Public, boxed!(ui::schedules_page)),
         route("POST", "/ui/api/jobs", PageToken, boxed!(submit::submit)),
         route("GET", "/ui/api/jobs", PageToken, boxed!(list::list)),
         route("GET", "/ui/api/jobs/{id}", PageToken, boxed!(show::show)),
@@ -79,6 +84,9 @@ impl<P: ApiPorts> Routes<P> {
         route("POST", "/ui/api/result-sets/{result_set}/versions/{version}/promote", PageToken, boxed!(promote::promote)),
         route("POST", "/ui/api/result-sets/{result_set}/rollback", PageToken, boxed!(rollback::rollback)),
         route("DELETE", "/ui/api/result-sets/{result_set}/versions/{version}", PageToken, boxed!(discard::discard)),
+        route("GET", "/ui/api/schedules", PageToken, boxed!(schedule_list::list_schedules)),
+        route("GET", "/ui/api/schedules/{id}", PageToken, boxed!(schedule_show::show_schedule)),
+        route("PATCH", "/ui/api/schedules/{id}", PageToken, boxed!(schedule_state::set_schedule_state)),
     ];
 }
 
@@ -185,7 +193,8 @@ mod tests {
             "PUT is not supported here; use POST /jobs, GET /jobs, GET /jobs/{id}, DELETE /jobs/{id}, \
              GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
              POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
-             DELETE /result-sets/{result_set}/versions/{version}"
+             DELETE /result-sets/{result_set}/versions/{version}, GET /schedules, GET /schedules/{id}, \
+             PATCH /schedules/{id}, DELETE /schedules/{id}"
         );
         let response = handle(&ports, gateway_request("GET", "/nothing", "/nothing", "", &[])).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

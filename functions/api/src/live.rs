@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use recoflow_aws::clients::{CloudWatch, DynamoDb, Ssm, StepFunctions};
+use recoflow_aws::clients::{CloudWatch, DynamoDb, Scheduler, Ssm, StepFunctions};
 use recoflow_aws::{
-    CloudWatchMetrics, DynamoJobStore, DynamoRecommendations, DynamoSlotStore, S3Objects, SfnExecutions,
-    SsmSecret,
+    CloudWatchMetrics, DynamoJobStore, DynamoRecommendations, DynamoScheduleStore, DynamoSlotStore,
+    EventBridgeScheduler, S3Objects, SfnExecutions, SsmSecret,
 };
 use recoflow_core::clock::SystemClock;
 
@@ -40,6 +40,8 @@ pub struct LivePorts {
     metrics: CloudWatchMetrics,
     metric_log: StdoutMetricLog,
     clock: SystemClock,
+    schedules: DynamoScheduleStore,
+    scheduler: EventBridgeScheduler,
     pointers: PointerCache,
     settings: ApiSettings,
 }
@@ -52,12 +54,19 @@ impl LivePorts {
             executions: SfnExecutions::new(StepFunctions::new(sdk), &config.state_machine_arn),
             slots: DynamoSlotStore::new(dynamodb.clone(), &config.quota_table),
             // Reads only: one BatchGetItem at a time per request.
-            lists: DynamoRecommendations::new(dynamodb, &config.recommendations_table, &config.jobs_table, 1),
+            lists: DynamoRecommendations::new(
+                dynamodb.clone(),
+                &config.recommendations_table,
+                &config.jobs_table,
+                1,
+            ),
             objects: S3Objects::new(S3Objects::client_for(sdk)),
             ui_token: SsmSecret::new(Ssm::new(sdk), &config.ui_token_parameter, UI_TOKEN_MAX_AGE),
             metrics: CloudWatchMetrics::new(CloudWatch::new(sdk)),
             metric_log: StdoutMetricLog,
             clock: SystemClock,
+            schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
+            scheduler: EventBridgeScheduler::new(Scheduler::new(sdk), config.scheduler_target()),
             pointers: PointerCache::default(),
             settings: config.settings(),
         }
@@ -74,6 +83,15 @@ impl ApiPorts for LivePorts {
     type Metrics = CloudWatchMetrics;
     type MetricLog = StdoutMetricLog;
     type Clock = SystemClock;
+    type Schedules = DynamoScheduleStore;
+    type Scheduler = EventBridgeScheduler;
+
+    fn schedules(&self) -> &Self::Schedules {
+        &self.schedules
+    }
+    fn scheduler(&self) -> &Self::Scheduler {
+        &self.scheduler
+    }
 
     fn jobs(&self) -> &Self::Jobs {
         &self.jobs

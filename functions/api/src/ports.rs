@@ -3,7 +3,8 @@
 
 use recoflow_core::clock::Clock;
 use recoflow_core::ports::{
-    Executions, JobStore, MetricSums, ObjectStore, RecommendationStore, SecretSource, SlotStore, VersionStore,
+    Executions, JobStore, MetricSums, ObjectStore, RecommendationStore, ScheduleStore, Scheduler,
+    SecretSource, SlotStore, VersionStore,
 };
 
 use crate::config::ApiSettings;
@@ -33,6 +34,10 @@ pub trait ApiPorts: Send + Sync + 'static {
     type Metrics: MetricSums;
     type MetricLog: MetricLog;
     type Clock: Clock;
+    /// The schedules table: recurring forms, their state and runs.
+    type Schedules: ScheduleStore;
+    /// EventBridge Scheduler: a recurring form's schedule, paused, resumed, deleted.
+    type Scheduler: Scheduler;
 
     fn jobs(&self) -> &Self::Jobs;
     fn executions(&self) -> &Self::Executions;
@@ -43,7 +48,40 @@ pub trait ApiPorts: Send + Sync + 'static {
     fn metrics(&self) -> &Self::Metrics;
     fn metric_log(&self) -> &Self::MetricLog;
     fn clock(&self) -> &Self::Clock;
+    fn schedules(&self) -> &Self::Schedules;
+    fn scheduler(&self) -> &Self::Scheduler;
     /// Result-set pointers read recently (this instance's own).
     fn pointers(&self) -> &PointerCache;
     fn settings(&self) -> &ApiSettings;
+}
+
+/// The API's ports as the one submit path (`recoflow_core::submit`) takes them.
+pub struct Submitting<'a, P>(pub &'a P);
+
+impl<P: ApiPorts> recoflow_core::schedule::firing::FiringPorts for Submitting<'_, P> {
+    type Jobs = P::Jobs;
+    type Executions = P::Executions;
+    type Schedules = P::Schedules;
+    type Clock = P::Clock;
+
+    fn jobs(&self) -> &Self::Jobs {
+        self.0.jobs()
+    }
+    fn executions(&self) -> &Self::Executions {
+        self.0.executions()
+    }
+    fn schedules(&self) -> &Self::Schedules {
+        self.0.schedules()
+    }
+    fn clock(&self) -> &Self::Clock {
+        self.0.clock()
+    }
+}
+
+impl<P: ApiPorts> recoflow_core::submit::SubmitPorts for Submitting<'_, P> {
+    type Scheduler = P::Scheduler;
+
+    fn scheduler(&self) -> &Self::Scheduler {
+        self.0.scheduler()
+    }
 }

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     /// The Idempotency-Key was used before for a different form.
     IdempotencyKeyReused,
     JobNotFound,
+    /// No schedule has this id (or it was deleted).
+    ScheduleNotFound,
     /// Only a running job can be cancelled.
     JobFinished,
     /// A path or query parameter; the message starts with its name.
@@ -75,9 +77,11 @@ impl ErrorCode {
             | Self::NotHeld
             | Self::NoPreviousVersion
             | Self::PointerMoved => StatusCode::CONFLICT,
-            Self::JobNotFound | Self::ResultSetNotFound | Self::VersionNotFound | Self::RouteNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Self::JobNotFound
+            | Self::ScheduleNotFound
+            | Self::ResultSetNotFound
+            | Self::VersionNotFound
+            | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::ResultSetExpired => StatusCode::GONE,
             Self::ServiceUnavailable | Self::PageNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -1,21 +1,27 @@
 //! `POST /jobs`: validates a form and submits it through the one submit path (the record
-//! QUEUED, the execution started), answering `202` with where to follow the job. With an
-//! `Idempotency-Key` a repeat answers `200` with the same job and starts nothing.
+//! QUEUED, the execution started), answering `202` with where to follow the job. A recurring
+//! form (with a `schedule` block) becomes a schedule instead: `201` with its id and next five
+//! firings. With an `Idempotency-Key` a repeat answers `200` with the same job or schedule and
+//! starts nothing.
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use recoflow_core::clock::Clock;
 use recoflow_core::errors::{ErrorName, ServiceError};
 use recoflow_core::form::{JobForm, MAX_FORM_BYTES};
-use recoflow_core::job::{form_digest, JobFailure, JobId, JobRecord, JobSource, JobStatus};
+use recoflow_core::job::{form_digest, JobFailure, JobId, JobSource, JobStatus};
 use recoflow_core::ports::{JobStore, TransitionExtras};
-use recoflow_core::submit::{submit as submit_job, SubmitError, Submitted};
-use recoflow_core::validation::{too_large_problem, validate_form, ValidationRules};
+use recoflow_core::schedule::change::change_state;
+use recoflow_core::schedule::create::{ScheduleError, ScheduleSubmitted};
+use recoflow_core::schedule::{instant_now, ScheduleId, ScheduleState};
+use recoflow_core::submit::{
+    submit_form, FormSubmission, FormSubmitError, FormSubmitted, SubmitError, Submitted,
+};
+use recoflow_core::validation::{too_large_problem, validate_form, FormProblem, ValidationRules};
 use serde_json::json;
 use tracing::{error, Instrument};
 
 use crate::call::Call;
-use crate::ports::ApiPorts;
+use crate::ports::{ApiPorts, Submitting};
 use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -28,44 +34,103 @@ pub async fn submit<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
         None => JobId::for_api_request(&uuid::Uuid::new_v4().to_string()),
     };
     let retryable = idempotency_key.is_some();
-    let record = JobRecord::queued(
-        job_id.clone(),
-        JobSource::Api { idempotency_key },
+    // A recurring form's schedule id derives from the job id it would have had.
+    let schedule_id = ScheduleId::for_submission(&form.job_name, &job_id);
+    let submission = FormSubmission {
+        job_id: job_id.clone(),
+        source: JobSource::Api { idempotency_key },
         form,
-        form_digest(body),
-        &ports.clock().rfc3339_now(),
-    );
+        form_digest: form_digest(body),
+    };
     let span = tracing::info_span!("submission", job_id = %job_id);
     async {
-        let (status, replayed, current) = match submit_job(ports.jobs(), ports.executions(), &record).await {
-            Ok(Submitted::Started) => (StatusCode::ACCEPTED, false, record.status),
-            Ok(Submitted::Duplicate { status }) => (StatusCode::OK, true, status),
-            Ok(Submitted::Conflict) => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyKeyReused,
-                    "this Idempotency-Key was already used for a different form; use a new key",
-                ))
-            }
-            Err(SubmitError::Record(err)) => return Err(ApiError::service(err)),
-            Err(SubmitError::Execution(err)) => {
+        match submit_form(&Submitting(ports), submission).await {
+            Ok(FormSubmitted::Job(submitted)) => job_answer(&job_id, submitted),
+            Ok(FormSubmitted::Schedule { schedule_id, outcome }) => schedule_answer(&schedule_id, outcome),
+            Err(FormSubmitError::Job(SubmitError::Record(err))) => Err(ApiError::service(err)),
+            Err(FormSubmitError::Job(SubmitError::Execution(err))) => {
                 // Without an idempotency key the client cannot retry this job: close it rather
                 // than leave it QUEUED forever. With a key, the retry starts it.
                 if !retryable {
                     close_unstarted(ports.jobs(), &job_id, &err).await;
                 }
-                return Err(ApiError::service(err));
+                Err(ApiError::service(err))
             }
-        };
-        let body = json!({
-            "job_id": job_id,
-            "status": current,
-            "status_path": format!("/jobs/{job_id}"),
-            "replayed": replayed,
-        });
-        Ok(json_response(status, &body))
+            Err(FormSubmitError::Schedule(ScheduleError::Invalid(problems))) => Err(invalid_form(problems)),
+            Err(FormSubmitError::Schedule(ScheduleError::Record(err))) => Err(ApiError::service(err)),
+            Err(FormSubmitError::Schedule(ScheduleError::Scheduler(err))) => {
+                // Likewise a schedule whose Scheduler schedule could not be made: without a key
+                // nobody can finish it, so it is deleted rather than listed as if it fired.
+                if !retryable {
+                    retire_unmade(ports, &schedule_id).await;
+                }
+                Err(ApiError::service(err))
+            }
+        }
     }
     .instrument(span)
     .await
+}
+
+/// `202` for a new job, `200` for a repeat with the same key.
+fn job_answer(job_id: &JobId, submitted: Submitted) -> RouteResult {
+    let (status, replayed, current) = match submitted {
+        Submitted::Started => (StatusCode::ACCEPTED, false, JobStatus::Queued),
+        Submitted::Duplicate { status } => (StatusCode::OK, true, status),
+        Submitted::Conflict => return Err(key_reused()),
+    };
+    let body = json!({
+        "job_id": job_id,
+        "status": current,
+        "status_path": format!("/jobs/{job_id}"),
+        "replayed": replayed,
+    });
+    Ok(json_response(status, &body))
+}
+
+/// `201` with the next five firings for a new schedule, `200` for a repeat with the same key.
+fn schedule_answer(schedule_id: &ScheduleId, outcome: ScheduleSubmitted) -> RouteResult {
+    let (status, replayed, next_runs) = match outcome {
+        ScheduleSubmitted::Created { next_runs } => (StatusCode::CREATED, false, next_runs),
+        ScheduleSubmitted::Duplicate { next_runs } => (StatusCode::OK, true, next_runs),
+        ScheduleSubmitted::Conflict => return Err(key_reused()),
+    };
+    let body = json!({
+        "schedule_id": schedule_id,
+        "next_runs": next_runs,
+        "status_path": format!("/schedules/{schedule_id}"),
+        "replayed": replayed,
+    });
+    Ok(json_response(status, &body))
+}
+
+fn key_reused() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyKeyReused,
+        "this Idempotency-Key was already used for a different form; use a new key",
+    )
+}
+
+fn invalid_form(problems: Vec<FormProblem>) -> ApiError {
+    let message = format!("the form has {} problem(s); nothing was started", problems.len());
+    ApiError::with_problems(ErrorCode::InvalidForm, message, problems)
+}
+
+/// Deletes a schedule whose Scheduler schedule could not be made.
+async fn retire_unmade<P: ApiPorts>(ports: &P, schedule_id: &ScheduleId) {
+    let now = instant_now(ports.clock());
+    let deleted = change_state(
+        ports.schedules(),
+        ports.scheduler(),
+        schedule_id,
+        ScheduleState::Deleted,
+        "recoflow (its Scheduler schedule could not be made)",
+        now,
+    )
+    .await;
+    if let Err(err) = deleted {
+        error!(error = %err, "could not delete the schedule whose Scheduler schedule was not made");
+    }
 }
 
 /// The valid form and the idempotency key, or why they are refused.
@@ -95,10 +160,7 @@ fn read_submission(
     };
     match validate_form(body, rules) {
         Ok(form) => Ok((form, idempotency_key)),
-        Err(problems) => {
-            let message = format!("the form has {} problem(s); nothing was started", problems.len());
-            Err(ApiError::with_problems(ErrorCode::InvalidForm, message, problems))
-        }
+        Err(problems) => Err(invalid_form(problems)),
     }
 }
 

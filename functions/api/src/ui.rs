@@ -18,6 +18,7 @@ const SCRIPT: &str = include_str!("../../../web/app.js");
 const FORM_PAGE: &str = include_str!("../../../web/index.html");
 const JOBS_PAGE: &str = include_str!("../../../web/jobs.html");
 const RESULT_SETS_PAGE: &str = include_str!("../../../web/result-sets.html");
+const SCHEDULES_PAGE: &str = include_str!("../../../web/schedules.html");
 const STYLE_LINK: &str = r#"<link rel="stylesheet" href="ui/style.css">"#;
 const SCRIPT_TAG: &str = r#"<script src="ui/app.js"></script>"#;
 
@@ -40,6 +41,16 @@ fn jobs_page_html() -> &'static str {
 fn result_sets_page_html() -> &'static str {
     static PAGE: OnceLock<String> = OnceLock::new();
     PAGE.get_or_init(|| assemble(RESULT_SETS_PAGE))
+}
+
+fn schedules_page_html() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| assemble(SCHEDULES_PAGE))
+}
+
+/// `GET /ui/schedules`: the recurring forms, their next run in the viewer's zone, pause, resume.
+pub async fn schedules_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
+    Ok(html_response(schedules_page_html()))
 }
 
 /// `GET /`: the form.

@@ -66,6 +66,9 @@ pub struct JobView<'a> {
     failure: Option<&'a JobFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cancellation: Option<&'a Cancellation>,
+    /// Why a `SKIPPED` job never ran, and the job it deferred to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<&'a recoflow_core::job::Skipped>,
     /// The quality gate's verdict on the job's version: passed, or each failed rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     gate: Option<&'a recoflow_core::quality::GateOutcome>,
@@ -119,6 +122,7 @@ impl<'a> JobView<'a> {
             execution_arn: record.execution_arn.as_deref(),
             failure: record.failure.as_ref(),
             cancellation: record.cancellation.as_ref(),
+            skipped: record.skipped.as_ref(),
             gate: record.gate.as_ref(),
             users_to_score: record.prepared.as_ref().map(|p| p.users_to_score),
             notification: record.notification.as_ref(),

@@ -69,8 +69,7 @@ pub async fn submit_form<P: SubmitPorts>(
     }
     let schedule_id = ScheduleId::for_submission(&form.job_name, &job_id);
     let record = ScheduleRecord::new(schedule_id.clone(), form, form_digest, source, &now);
-    let instant =
-        jiff::Timestamp::from_second(ports.clock().unix_now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let instant = crate::schedule::instant_now(ports.clock());
     let problems = timely_problems(&record, instant);
     if !problems.is_empty() {
         return Err(ScheduleError::Invalid(problems).into());

@@ -1,6 +1,6 @@
 //! The ports in Lambda: the SDK adapters and the system clock.
 
-use recoflow_aws::{DynamoJobStore, S3Objects, SfnExecutions};
+use recoflow_aws::{DynamoJobStore, DynamoScheduleStore, EventBridgeScheduler, S3Objects, SfnExecutions};
 use recoflow_core::clock::SystemClock;
 
 use crate::ports::intake_ports_struct;
@@ -8,6 +8,8 @@ use crate::ports::intake_ports_struct;
 intake_ports_struct!(LiveIntakePorts {
     jobs: DynamoJobStore,
     executions: SfnExecutions,
+    schedules: DynamoScheduleStore,
+    scheduler: EventBridgeScheduler,
     objects: S3Objects,
     clock: SystemClock,
 });

@@ -1,18 +1,15 @@
-//! What intake works with: the jobs table, the executions, the forms bucket, the time and the
-//! validation rules (in Lambda, `live`; in tests, the fakes).
+//! What intake works with: the jobs table, the executions, the schedules table and the
+//! Scheduler (a recurring form becomes a schedule), the forms bucket, the time and the
+//! validation rules (in Lambda, `live`; in tests, the fakes). Submitting goes through the one
+//! submit path, whose ports (`SubmitPorts`) these are too.
 
-use recoflow_core::ports::{Clock, Executions, JobStore, ObjectStore};
+use recoflow_core::ports::ObjectStore;
+use recoflow_core::submit::SubmitPorts;
 use recoflow_core::validation::ValidationRules;
 
-pub trait IntakePorts: Send + Sync {
-    type Jobs: JobStore;
-    type Executions: Executions;
+pub trait IntakePorts: SubmitPorts {
     type Objects: ObjectStore;
-    type Clock: Clock;
-    fn jobs(&self) -> &Self::Jobs;
-    fn executions(&self) -> &Self::Executions;
     fn objects(&self) -> &Self::Objects;
-    fn clock(&self) -> &Self::Clock;
     fn rules(&self) -> &ValidationRules;
 }
 
@@ -22,21 +19,25 @@ macro_rules! intake_ports_struct {
     ($name:ident {
         jobs: $jobs:ty,
         executions: $executions:ty,
+        schedules: $schedules:ty,
+        scheduler: $scheduler:ty,
         objects: $objects:ty,
         clock: $clock:ty $(,)?
     }) => {
         pub struct $name {
             pub jobs: $jobs,
             pub executions: $executions,
+            pub schedules: $schedules,
+            pub scheduler: $scheduler,
             pub objects: $objects,
             pub clock: $clock,
             pub rules: recoflow_core::validation::ValidationRules,
         }
 
-        impl $crate::ports::IntakePorts for $name {
+        impl recoflow_core::schedule::firing::FiringPorts for $name {
             type Jobs = $jobs;
             type Executions = $executions;
-            type Objects = $objects;
+            type Schedules = $schedules;
             type Clock = $clock;
 
             fn jobs(&self) -> &Self::Jobs {
@@ -47,12 +48,28 @@ macro_rules! intake_ports_struct {
                 &self.executions
             }
 
-            fn objects(&self) -> &Self::Objects {
-                &self.objects
+            fn schedules(&self) -> &Self::Schedules {
+                &self.schedules
             }
 
             fn clock(&self) -> &Self::Clock {
                 &self.clock
+            }
+        }
+
+        impl recoflow_core::submit::SubmitPorts for $name {
+            type Scheduler = $scheduler;
+
+            fn scheduler(&self) -> &Self::Scheduler {
+                &self.scheduler
+            }
+        }
+
+        impl $crate::ports::IntakePorts for $name {
+            type Objects = $objects;
+
+            fn objects(&self) -> &Self::Objects {
+                &self.objects
             }
 
             fn rules(&self) -> &recoflow_core::validation::ValidationRules {

@@ -28,6 +28,10 @@ pub enum Outcome {
     Started {
         job_id: String,
     },
+    /// A recurring form: its schedule was made (its firings start the jobs).
+    Scheduled {
+        schedule_id: String,
+    },
     /// The same object was seen before; nothing new was started.
     Duplicate {
         job_id: String,

@@ -1,34 +1,58 @@
-//! A valid form: its job is written QUEUED and its execution started, through the one submit
-//! path the API uses too.
+//! A valid form goes through the one submit path the API uses too: its job is written QUEUED
+//! and its execution started, or, for a recurring form, its schedule is made. A schedule block
+//! that only the moment of submission finds wrong (a start long past) is rejected like any
+//! other problem.
 
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
-use recoflow_core::job::{form_digest, JobRecord};
-use recoflow_core::ports::Clock;
-use recoflow_core::submit::{submit, SubmitError, Submitted};
+use recoflow_core::job::form_digest;
+use recoflow_core::schedule::create::{ScheduleError, ScheduleSubmitted};
+use recoflow_core::submit::{
+    submit_form, FormSubmission, FormSubmitError, FormSubmitted, SubmitError, Submitted,
+};
 
 use crate::ports::IntakePorts;
+use crate::rejected::reject;
 use crate::submission::{Outcome, Submission};
 
-/// Writes the QUEUED record (if new) and starts the execution named by the job id.
 pub async fn accept<P: IntakePorts>(
     ports: &P,
     submission: &Submission,
     form: JobForm,
     body: &[u8],
 ) -> Result<Outcome, ServiceError> {
-    let record = JobRecord::queued(
-        submission.job_id.clone(),
-        submission.source.clone(),
-        form,
-        form_digest(body),
-        &ports.clock().rfc3339_now(),
-    );
+    let job_name = form.job_name.clone();
+    let submitted = submit_form(
+        ports,
+        FormSubmission {
+            job_id: submission.job_id.clone(),
+            source: submission.source.clone(),
+            form,
+            form_digest: form_digest(body),
+        },
+    )
+    .await;
     let job_id = submission.job_id.to_string();
-    match submit(ports.jobs(), ports.executions(), &record).await {
-        Ok(Submitted::Started) => Ok(Outcome::Started { job_id }),
+    match submitted {
+        Ok(FormSubmitted::Job(Submitted::Started)) => Ok(Outcome::Started { job_id }),
         // The same object version always has the same bytes, so a conflict is a duplicate too.
-        Ok(Submitted::Duplicate { .. } | Submitted::Conflict) => Ok(Outcome::Duplicate { job_id }),
-        Err(SubmitError::Record(err) | SubmitError::Execution(err)) => Err(err),
+        Ok(FormSubmitted::Job(Submitted::Duplicate { .. } | Submitted::Conflict)) => {
+            Ok(Outcome::Duplicate { job_id })
+        }
+        Ok(FormSubmitted::Schedule { schedule_id, outcome }) => Ok(match outcome {
+            ScheduleSubmitted::Created { .. } => Outcome::Scheduled {
+                schedule_id: schedule_id.to_string(),
+            },
+            ScheduleSubmitted::Duplicate { .. } | ScheduleSubmitted::Conflict => Outcome::Duplicate {
+                job_id: schedule_id.to_string(),
+            },
+        }),
+        Err(FormSubmitError::Schedule(ScheduleError::Invalid(problems))) => {
+            reject(ports, submission, Some(job_name), problems).await
+        }
+        Err(FormSubmitError::Job(SubmitError::Record(err) | SubmitError::Execution(err)))
+        | Err(FormSubmitError::Schedule(ScheduleError::Record(err) | ScheduleError::Scheduler(err))) => {
+            Err(err)
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - `firing`: a firing becomes a job, once, with the overlap rules.
 //! - `ports`: the schedules table and EventBridge Scheduler.
 
+pub mod change;
 pub mod create;
 pub mod expression;
 pub mod firing;
@@ -138,6 +139,11 @@ fn instant(
             None
         }
     }
+}
+
+/// The clock's now as an instant schedules are computed with.
+pub fn instant_now(clock: &impl crate::clock::Clock) -> Timestamp {
+    Timestamp::from_second(clock.unix_now()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// RFC 3339 in UTC to the second, as the Scheduler writes `<aws.scheduler.scheduled-time>`.

@@ -4,7 +4,9 @@ mod rejected;
 mod valid;
 
 use aws_lambda_events::event::s3::S3Event;
-use recoflow_core::fakes::{FakeClock, FakeExecutions, FakeJobStore, FakeObjects};
+use recoflow_core::fakes::{
+    FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeScheduleStore, FakeScheduler,
+};
 use recoflow_core::s3uri::decode_event_key;
 use recoflow_core::validation::ValidationRules;
 
@@ -17,6 +19,8 @@ const FORMS: &str = "forms-bucket";
 intake_ports_struct!(FakeIntakePorts {
     jobs: FakeJobStore,
     executions: FakeExecutions,
+    schedules: FakeScheduleStore,
+    scheduler: FakeScheduler,
     objects: FakeObjects,
     clock: FakeClock,
 });
@@ -25,6 +29,8 @@ fn ports() -> FakeIntakePorts {
     FakeIntakePorts {
         jobs: FakeJobStore::default(),
         executions: FakeExecutions::default(),
+        schedules: FakeScheduleStore::default(),
+        scheduler: FakeScheduler::default(),
         objects: FakeObjects::default(),
         clock: FakeClock::default(),
         rules: ValidationRules::from_allow_list("data-bucket"),
