@@ -331,6 +331,7 @@ pub fn pointer_to(
         segments: 1,
         expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS,
         previous_version: previous.map(str::to_owned),
+        segment_dimensions: Default::default(),
     }
 }
 

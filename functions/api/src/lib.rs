@@ -21,6 +21,7 @@ pub mod data_files;
 pub mod discard;
 pub mod list;
 pub mod promote;
+pub mod recommendation_query;
 pub mod recommendations;
 pub mod result_set_list;
 pub mod result_set_show;

@@ -2,7 +2,10 @@
 //!
 //! The user's own list when the job scored them (`personalized`); else the most popular items
 //! of their segment (attributes from the query string, else from the job's users data:
-//! `segment`); else the result set's most popular items (`global`). A personalized list
+//! `segment`); else the result set's most popular items (`global`). The attributes a query may
+//! give are the dimensions of the served version's segments (its pointer's
+//! `segment_dimensions`: by default gender, age and region), named in any case, their values
+//! NFC-normalised. A personalized list
 //! shorter than `n` once banned items are removed is backfilled from the fallback.
 //!
 //! Cost: the result set's pointer (cached, see `pointer_cache`), then one BatchGetItem for the
@@ -12,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Response};
 use recoflow_core::clock::Clock;
 use recoflow_core::delivery::{keys, Attributes, Pointer, StoredList, MAX_LIST_ITEMS, MAX_USER_ID_CHARS};
 use recoflow_core::errors::ServiceError;
@@ -21,12 +24,10 @@ use serde::Serialize;
 
 use crate::call::Call;
 use crate::ports::{ApiPorts, MetricLog};
+use crate::recommendation_query::{parse_query, plain_text, query_attributes};
 use crate::response::{json_response, ApiError, ErrorCode, RouteResult};
 use crate::result_set_lookup::is_result_set_name;
 use crate::serving_metrics::{emf_line, AnswerMetrics, Served};
-
-const MAX_ATTRIBUTE_CHARS: usize = 64;
-const QUERY_PARAMETERS: [&str; 4] = ["n", "gender", "age", "region"];
 
 #[derive(Serialize)]
 struct Recommended<'a> {
@@ -49,10 +50,6 @@ struct Answer<'a> {
     version_age_seconds: u64,
 }
 
-fn plain_text(value: &str, max: usize) -> bool {
-    !value.is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
-}
-
 /// A user id is plain text as given and, should a gateway pass the path undecoded (LocalStack
 /// does; API Gateway decodes it), once percent-decoded too, so `%0A` cannot smuggle a newline.
 fn valid_user_id(user_id: &str) -> bool {
@@ -61,63 +58,6 @@ fn valid_user_id(user_id: &str) -> bool {
             Ok(decoded) => plain_text(&decoded, MAX_USER_ID_CHARS),
             Err(_) => false,
         }
-}
-
-/// What the query string asks for.
-struct Query {
-    n: Option<usize>,
-    attributes: Attributes,
-}
-
-fn parse_query(request: &Request) -> Result<Query, ApiError> {
-    let parameters = request.query_string_parameters();
-    let mut single = HashMap::new();
-    for (name, _) in parameters.iter() {
-        if !QUERY_PARAMETERS.contains(&name) {
-            return Err(ApiError::invalid_parameter(
-                name,
-                "unknown query parameter; use n, gender, age or region",
-            ));
-        }
-        let values = parameters.all(name).unwrap_or_default();
-        if values.len() > 1 {
-            return Err(ApiError::invalid_parameter(name, "given more than once"));
-        }
-        single.insert(name.to_owned(), values[0].to_owned());
-    }
-    let n = match single.get("n") {
-        None => None,
-        Some(n) => match n.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIST_ITEMS).contains(&n) => Some(n),
-            _ => {
-                let problem = format!("must be a whole number from 1 to {MAX_LIST_ITEMS}, got {n:?}");
-                return Err(ApiError::invalid_parameter("n", &problem));
-            }
-        },
-    };
-    for name in ["gender", "region"] {
-        if let Some(value) = single.get(name) {
-            if !plain_text(value, MAX_ATTRIBUTE_CHARS) {
-                let problem =
-                    format!("must be 1 to {MAX_ATTRIBUTE_CHARS} characters without control characters");
-                return Err(ApiError::invalid_parameter(name, &problem));
-            }
-        }
-    }
-    if let Some(age) = single.get("age") {
-        if !age.parse::<u32>().is_ok_and(|a| a <= 150) {
-            let problem = format!("must be a whole number from 0 to 150, got {age:?}");
-            return Err(ApiError::invalid_parameter("age", &problem));
-        }
-    }
-    Ok(Query {
-        n,
-        attributes: Attributes::from_raw(
-            single.get("gender").map(String::as_str),
-            single.get("age").map(String::as_str),
-            single.get("region").map(String::as_str),
-        ),
-    })
 }
 
 /// Builds the answer's list: at most `n` items, none banned, none twice.
@@ -216,8 +156,14 @@ async fn answer<P: ApiPorts>(ports: &P, call: &Call<'_>) -> Result<Composed, Api
             format!("result set \"{result_set}\" was last published at {published_at}, and that version has expired; run its job again"),
         ));
     }
+    let attributes = query_attributes(&query, &pointer.segment_dimensions)?;
     let version_age_seconds = ports.clock().seconds_since(&pointer.published_at);
-    let (response, source) = compose(ports.lists(), &pointer, user_id, &query, version_age_seconds)
+    let asked = Asked {
+        user_id,
+        n: query.n,
+        attributes,
+    };
+    let (response, source) = compose(ports.lists(), &pointer, &asked, version_age_seconds)
         .await
         .map_err(ApiError::service)?;
     Ok(Composed {
@@ -225,6 +171,13 @@ async fn answer<P: ApiPorts>(ports: &P, call: &Call<'_>) -> Result<Composed, Api
         source,
         version_age_seconds,
     })
+}
+
+/// Whose list, how long, and the attributes the query gave.
+struct Asked<'a> {
+    user_id: &'a str,
+    n: Option<usize>,
+    attributes: Attributes,
 }
 
 /// The keys of a user's lists in the pointer's version.
@@ -273,7 +226,7 @@ async fn read_lists<R: RecommendationStore>(
     lists: &R,
     pointer: &Pointer,
     keys: &UserKeys<'_>,
-    query: &Query,
+    asked: &Asked<'_>,
     n: usize,
 ) -> Result<Found, ServiceError> {
     let mut wanted = vec![
@@ -282,7 +235,7 @@ async fn read_lists<R: RecommendationStore>(
         keys.global.clone(),
         keys::ALWAYS_BANNED.to_owned(),
     ];
-    wanted.extend(keys.segments(&query.attributes));
+    wanted.extend(keys.segments(&asked.attributes));
     let mut found = lists.get_lists(&wanted).await?;
     let banned: HashSet<String> = found
         .get(keys::ALWAYS_BANNED)
@@ -291,14 +244,14 @@ async fn read_lists<R: RecommendationStore>(
         .into_iter()
         .chain(pointer.excluded_items.iter().cloned())
         .collect();
-    let mut attributes = query.attributes.clone();
+    let mut attributes = asked.attributes.clone();
     if attributes.is_empty() {
         if let Some(stored) = found.get(&keys.attributes).and_then(|a| a.segment.clone()) {
-            attributes = Attributes::from_segment_key(&stored);
+            attributes = pointer.segment_dimensions.from_segment_key(&stored);
         }
     }
     let needs_fallback_segment = !attributes.is_empty()
-        && query.attributes.is_empty()
+        && asked.attributes.is_empty()
         && found
             .get(&keys.list)
             .is_none_or(|p| p.items.iter().filter(|i| !banned.contains(*i)).count() < n);
@@ -329,16 +282,16 @@ fn best_segment<'a>(
 async fn compose<R: RecommendationStore>(
     lists: &R,
     pointer: &Pointer,
-    user_id: &str,
-    query: &Query,
+    asked: &Asked<'_>,
     version_age_seconds: u64,
 ) -> Result<(Response<Body>, &'static str), ServiceError> {
+    let user_id = asked.user_id;
     let keys = UserKeys::new(pointer, user_id);
-    let n = query
+    let n = asked
         .n
         .unwrap_or(pointer.num_results as usize)
         .clamp(1, MAX_LIST_ITEMS);
-    let found = read_lists(lists, pointer, &keys, query, n).await?;
+    let found = read_lists(lists, pointer, &keys, asked, n).await?;
     let personal = found.lists.get(&keys.list);
     let segment = best_segment(&found.lists, &keys, &found.attributes);
 
@@ -393,6 +346,8 @@ mod tests {
     use recoflow_core::job::JobId;
     use serde_json::{json, Value};
 
+    use recoflow_core::delivery::SegmentDimensions;
+
     use super::*;
     use crate::fake::*;
 
@@ -443,6 +398,7 @@ mod tests {
                 segments: 3,
                 expires_at: 0,
                 previous_version: None,
+                segment_dimensions: SegmentDimensions::default(),
             },
         );
         ports
@@ -564,6 +520,106 @@ mod tests {
             assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
             assert_eq!(body["error"]["code"], "ResultSetNotFound");
         }
+    }
+
+    /// A version whose segments are kept for PREFECTURE, MEMBER_RANK and POINTS (banded).
+    fn published_by_prefecture() -> FakeApiPorts {
+        let ports = published();
+        let dimensions: recoflow_core::form::Fallback = serde_json::from_value(json!({
+            "attributes": ["PREFECTURE", "MEMBER_RANK", "POINTS"], "bands": {"POINTS": [100, 500]}
+        }))
+        .unwrap();
+        let mut form = recoflow_core::fakes::test_form("container");
+        form.fallback = Some(dimensions);
+        ports
+            .lists
+            .pointers
+            .lock()
+            .unwrap()
+            .get_mut("spring")
+            .unwrap()
+            .segment_dimensions = SegmentDimensions::of(&form);
+        let mut lists = ports.lists.lists.lock().unwrap();
+        for list in [
+            stored(
+                keys::segment("spring", V, "MEMBER_RANK=gold|PREFECTURE=東京都"),
+                &["gold-tokyo"],
+            ),
+            stored(keys::segment("spring", V, "PREFECTURE=東京都"), &["tokyo"]),
+            stored(keys::segment("spring", V, "POINTS=500+"), &["big-spender"]),
+            StoredList {
+                segment: Some("MEMBER_RANK=gold|POINTS=100-499|PREFECTURE=東京都".into()),
+                ..stored(keys::attributes("spring", V, "member-7"), &[])
+            },
+        ] {
+            lists.insert(list.pk.clone(), list);
+        }
+        drop(lists);
+        ports
+    }
+
+    #[tokio::test]
+    async fn a_version_s_own_dimensions_are_its_query_parameters() {
+        let ports = published_by_prefecture();
+        // 都 as the compatibility ideograph U+FA26, percent-decoded as API Gateway hands it.
+        let (status, body) = get(
+            &ports,
+            "/recommendations/spring/new-1?Prefecture=東京\u{FA26}&member_rank=gold&POINTS=120&n=1",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["source"], "segment");
+        assert_eq!(
+            body["segment"], "MEMBER_RANK=gold|PREFECTURE=東京都",
+            "the most specific segment with a list, PREFECTURE kept longest"
+        );
+        assert_eq!(item_ids(&body), ["gold-tokyo"]);
+        let (_, spender) = get(&ports, "/recommendations/spring/new-2?points=900&n=1").await;
+        assert_eq!(spender["segment"], "POINTS=500+");
+        let (_, member) = get(&ports, "/recommendations/spring/member-7?n=1").await;
+        assert_eq!(
+            (&member["source"], &member["segment"]),
+            (&json!("segment"), &json!("MEMBER_RANK=gold|PREFECTURE=東京都")),
+            "a user of the users file gets the segment stored for them"
+        );
+        for (query, name) in [
+            ("gender=F", "gender"),
+            ("points=lots", "points"),
+            ("prefecture=a&PREFECTURE=b", "PREFECTURE"),
+        ] {
+            let (status, body) = get(&ports, &format!("/recommendations/spring/new-1?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(name), "{query}: {message}");
+        }
+        let (_, unknown) = get(&ports, "/recommendations/spring/new-1?gender=F").await;
+        assert!(
+            unknown["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("takes n, member_rank, points, prefecture"),
+            "{unknown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_default_dimensions_take_names_in_any_case() {
+        let ports = published();
+        let (_, body) = get(
+            &ports,
+            "/recommendations/spring/new-1?GENDER=f&Age=27&region=Tokyo",
+        )
+        .await;
+        assert_eq!(body["segment"], "AGE=20-29|GENDER=F|REGION=tokyo");
+        let (status, body) = get(&ports, "/recommendations/spring/new-1?prefecture=x").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("takes n, age, gender, region"),
+            "{body}"
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 
 use lambda_http::http::StatusCode;
 use recoflow_core::clock::Clock;
-use recoflow_core::delivery::{keys, Pointer};
+use recoflow_core::delivery::{keys, Pointer, SegmentDimensions};
 use recoflow_core::ports::{JobStore, PointerSwitch, VersionStore};
 use recoflow_core::versions::{Decision, VersionRecord, VersionState};
 use serde_json::json;
@@ -78,6 +78,7 @@ async fn pointer_serving<P: ApiPorts>(
         segments: delivery.map_or(0, |d| d.segments),
         expires_at: record.version_expires_at,
         previous_version: now.current().map(str::to_owned),
+        segment_dimensions: SegmentDimensions::of(form),
     })
 }
 

@@ -9,98 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::attributes::{Attributes, SegmentDimensions};
 use crate::job::id::{form_digest, JobId};
-
-/// Age bands of the segment fallback lists (lower bounds): `<20`, `20-29`, …, `60+`.
-pub const AGE_BANDS: [u32; 5] = [20, 30, 40, 50, 60];
 
 /// Longest list kept per user, segment or result set (the API serves at most this many).
 pub const MAX_LIST_ITEMS: usize = 500;
-
-/// A user's attributes as the segment lists use them, normalised (gender upper case, region
-/// lower case, age as its band).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Attributes {
-    pub gender: Option<String>,
-    pub age_band: Option<String>,
-    pub region: Option<String>,
-}
-
-impl Attributes {
-    /// From raw values (a users CSV row, or the API's query string); blanks are absent, an age
-    /// that is not a whole number is absent.
-    pub fn from_raw(gender: Option<&str>, age: Option<&str>, region: Option<&str>) -> Self {
-        fn present(v: Option<&str>) -> Option<&str> {
-            v.map(str::trim).filter(|v| !v.is_empty())
-        }
-        Self {
-            gender: present(gender).map(str::to_ascii_uppercase),
-            age_band: present(age).and_then(|a| a.parse::<u32>().ok()).map(age_band),
-            region: present(region).map(str::to_lowercase),
-        }
-    }
-
-    /// Back from a segment key such as `AGE=20-29|GENDER=F` (unknown parts are ignored).
-    pub fn from_segment_key(key: &str) -> Self {
-        let mut attributes = Self::default();
-        for part in key.split('|') {
-            match part.split_once('=') {
-                Some(("AGE", band)) => attributes.age_band = Some(band.to_owned()),
-                Some(("GENDER", gender)) => attributes.gender = Some(gender.to_owned()),
-                Some(("REGION", region)) => attributes.region = Some(region.to_owned()),
-                _ => {}
-            }
-        }
-        attributes
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.gender.is_none() && self.age_band.is_none() && self.region.is_none()
-    }
-
-    /// The segment key, e.g. `AGE=20-29|GENDER=F|REGION=tokyo`; `None` with no attributes.
-    pub fn segment_key(&self) -> Option<String> {
-        let parts: Vec<String> = [
-            ("AGE", &self.age_band),
-            ("GENDER", &self.gender),
-            ("REGION", &self.region),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")))
-        .collect();
-        (!parts.is_empty()).then(|| parts.join("|"))
-    }
-
-    /// Every segment this user counts in: each non-empty combination of their attributes,
-    /// most specific first (so a query with fewer attributes still finds a list).
-    pub fn segment_keys(&self) -> Vec<String> {
-        let mut keys = Vec::with_capacity(7);
-        for mask in (1u8..8).rev() {
-            let subset = Attributes {
-                gender: self.gender.clone().filter(|_| mask & 1 != 0),
-                age_band: self.age_band.clone().filter(|_| mask & 2 != 0),
-                region: self.region.clone().filter(|_| mask & 4 != 0),
-            };
-            if let Some(key) = subset.segment_key() {
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
-        // Most specific (most attributes) first.
-        keys.sort_by_key(|k| std::cmp::Reverse(k.matches('|').count()));
-        keys
-    }
-}
-
-/// `<20`, `20-29`, … `60+`.
-pub fn age_band(age: u32) -> String {
-    match AGE_BANDS.iter().rposition(|lower| age >= *lower) {
-        None => format!("<{}", AGE_BANDS[0]),
-        Some(i) if i + 1 == AGE_BANDS.len() => format!("{}+", AGE_BANDS[i]),
-        Some(i) => format!("{}-{}", AGE_BANDS[i], AGE_BANDS[i + 1] - 1),
-    }
-}
 
 /// Keys of the recommendations table (partition key `pk`).
 pub mod keys {
@@ -176,6 +89,10 @@ pub struct Pointer {
     pub expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<String>,
+    /// The attributes this version's segments are keyed by (the form's `fallback`): the query
+    /// parameters the API takes. Absent: the default, which versions before the choice had.
+    #[serde(default, skip_serializing_if = "SegmentDimensions::is_default")]
+    pub segment_dimensions: SegmentDimensions,
 }
 
 /// A version id: sortable by the job's submission time (to the second; ties by job id),
@@ -355,32 +272,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ages_fall_in_documented_bands() {
-        let bands: Vec<String> = [0, 19, 20, 29, 30, 59, 60, 99]
-            .into_iter()
-            .map(age_band)
-            .collect();
-        assert_eq!(
-            bands,
-            ["<20", "<20", "20-29", "20-29", "30-39", "50-59", "60+", "60+"]
-        );
-    }
-
-    #[test]
-    fn segment_keys_are_canonical_and_cover_every_combination() {
-        let a = Attributes::from_raw(Some("f"), Some("27"), Some("Tokyo"));
-        assert_eq!(a.segment_key().unwrap(), "AGE=20-29|GENDER=F|REGION=tokyo");
-        let keys = a.segment_keys();
-        assert_eq!(keys.len(), 7);
-        assert_eq!(keys[0], "AGE=20-29|GENDER=F|REGION=tokyo");
-        assert!(keys.contains(&"GENDER=F".to_owned()));
-        assert_eq!(Attributes::from_segment_key(&a.segment_key().unwrap()), a);
-        let partial = Attributes::from_raw(Some("M"), Some("old"), None);
-        assert_eq!(partial.segment_keys(), ["GENDER=M"]);
-        assert!(Attributes::from_raw(None, Some(" "), None).is_empty());
-    }
-
-    #[test]
     fn batch_lines_parse_and_bad_ones_are_skipped() {
         let good = br#"{"input":{"userId":"u1"},"output":{"recommendedItems":["i3","i9"],"scores":[0.5,0.4]},"error":null}"#;
         assert_eq!(
@@ -428,9 +319,14 @@ mod tests {
             segments: 0,
             expires_at: 1_800_000_000,
             previous_version: None,
+            segment_dimensions: SegmentDimensions::default(),
         };
         let stored = serde_json::to_value(&pointer).unwrap();
         assert!(stored.get("expires_at").is_none(), "{stored}");
+        assert!(
+            stored.get("segment_dimensions").is_none(),
+            "the default dimensions are not stored: pointers read as before"
+        );
         assert_eq!(stored["version_expires_at"], 1_800_000_000);
         assert_eq!(serde_json::from_value::<Pointer>(stored).unwrap(), pointer);
         // A pointer written before still reads.

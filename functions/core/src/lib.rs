@@ -3,6 +3,7 @@
 //! and the ports (traits) that the AWS adapters of `recoflow-aws` implement. No AWS SDK and no
 //! Lambda runtime here: handlers built on these are tested with the fakes.
 
+pub mod attributes;
 pub mod backoff;
 pub mod clock;
 pub mod config;

@@ -1,6 +1,6 @@
 //! Fallback lists: the most popular items overall and per segment (every combination of a
-//! user's GENDER, age band and REGION), counted from the job's interactions and users files,
-//! for users the model never saw.
+//! user's values of the version's dimensions: by default GENDER, age band and REGION), counted
+//! from the job's interactions and users files, for users the model never saw.
 //!
 //! Memory: users are kept as (64-bit hash of the id, segment) pairs, 16 bytes each, so a file of
 //! a million users costs about 16 MB; interactions are streamed and counted per segment by a
@@ -16,13 +16,10 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use crate::delivery::{Attributes, MAX_LIST_ITEMS};
-use crate::segment::{AGE_COLUMN, GENDER_COLUMN, REGION_COLUMN, USER_ID_COLUMN};
+use crate::attributes::{Attributes, SegmentDimensions};
+use crate::delivery::MAX_LIST_ITEMS;
+use crate::segment::USER_ID_COLUMN;
 use crate::topk::SpaceSaving;
-
-/// Segments with fewer users than this get no list of their own (the API then falls back to
-/// a broader segment, then to the global list): a handful of users is not a trend.
-pub const MIN_SEGMENT_USERS: u32 = 5;
 
 /// Items counted per list: twice the longest list, so the list's tail is not the counter's.
 pub const COUNTERS_PER_LIST: usize = 2 * MAX_LIST_ITEMS;
@@ -45,7 +42,7 @@ fn csv_error(err: csv::Error) -> PopularityError {
     }
 }
 
-fn column(header: &csv::StringRecord, name: &'static str) -> Option<usize> {
+fn column(header: &csv::StringRecord, name: &str) -> Option<usize> {
     header
         .iter()
         .position(|c| c.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
@@ -60,6 +57,8 @@ fn id_hash(id: &str) -> u64 {
 /// Counts interactions per segment and item.
 #[derive(Default)]
 pub struct Popularity {
+    /// What the segments are made of, and how many users one needs for a list.
+    dimensions: SegmentDimensions,
     /// Distinct attribute combinations seen; users point into this.
     profiles: Vec<Attributes>,
     profile_ids: HashMap<Attributes, u32>,
@@ -90,6 +89,14 @@ pub struct PopularList {
 }
 
 impl Popularity {
+    /// Counts for segments of these dimensions (`Popularity::default()`: the default ones).
+    pub fn new(dimensions: SegmentDimensions) -> Self {
+        Self {
+            dimensions,
+            ..Self::default()
+        }
+    }
+
     /// Reads the users file: each user's segment. `on_user` sees every user with attributes
     /// (to publish them); its error stops the reading.
     pub fn read_users<R: Read>(
@@ -101,19 +108,23 @@ impl Popularity {
         let header = reader.headers().map_err(csv_error)?.clone();
         let user_id =
             column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
-        let (gender, age, region) = (
-            column(&header, GENDER_COLUMN),
-            column(&header, AGE_COLUMN),
-            column(&header, REGION_COLUMN),
-        );
+        // Each dimension's column; a dimension the file lacks is blank for every user.
+        let columns: Vec<(String, Option<usize>)> = self
+            .dimensions
+            .dimensions
+            .iter()
+            .map(|d| (d.column.clone(), column(&header, &d.column)))
+            .collect();
         let mut row = csv::StringRecord::new();
         let mut count = 0;
         while reader.read_record(&mut row).map_err(csv_error)? {
             let Some(id) = row.get(user_id).map(str::trim).filter(|id| !id.is_empty()) else {
                 continue;
             };
-            let value = |i: Option<usize>| i.and_then(|i| row.get(i));
-            let attributes = Attributes::from_raw(value(gender), value(age), value(region));
+            let attributes = self.dimensions.attributes(|name| {
+                let (_, position) = columns.iter().find(|(c, _)| c == name)?;
+                row.get((*position)?)
+            });
             if !attributes.is_empty() {
                 on_user(id, &attributes).map_err(PopularityError::Output)?;
             }
@@ -215,7 +226,7 @@ impl Popularity {
         for (segment, counted) in self.counts.iter().enumerate() {
             if let Some(counted) = counted
                 .as_ref()
-                .filter(|_| self.segment_users[segment] >= MIN_SEGMENT_USERS)
+                .filter(|_| self.segment_users[segment] >= self.dimensions.min_users)
             {
                 lists.push(top(Some(self.segments[segment].clone()), counted, banned));
             }
@@ -308,6 +319,47 @@ mod tests {
                 .iter()
                 .all(|l| l.segment.as_deref() != Some("AGE=40-49|GENDER=M|REGION=osaka")),
             "a single user is not a segment"
+        );
+    }
+
+    #[test]
+    fn segments_follow_the_form_s_dimensions_and_minimum() {
+        let mut form = crate::fakes::test_form("container");
+        form.fallback = Some(crate::form::Fallback {
+            attributes: vec!["PREFECTURE".into(), "MEMBER_RANK".into()],
+            min_users: 2,
+            ..Default::default()
+        });
+        let mut p = Popularity::new(SegmentDimensions::of(&form));
+        // ガ composed in one row, as カ and a combining voiced mark in another.
+        let decomposed = "大阪府\u{30AB}\u{3099}";
+        let users = format!(
+            "USER_ID,PREFECTURE,MEMBER_RANK,GENDER\n\
+             a,大阪府ガ,gold,F\nb, {decomposed} ,gold,M\nc,東京都,silver,F\n"
+        );
+        let mut keys = Vec::new();
+        p.read_users(users.as_bytes(), |_, a| {
+            keys.push(a.segment_key().unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            keys[0], keys[1],
+            "the same prefecture whichever way it was composed"
+        );
+        assert_eq!(keys[0], "MEMBER_RANK=gold|PREFECTURE=大阪府ガ");
+        p.read_interactions("USER_ID,ITEM_ID\na,coat\nb,coat\nc,hat\n".as_bytes())
+            .unwrap();
+        let segments: Vec<Option<String>> = p.lists(&HashSet::new()).into_iter().map(|l| l.segment).collect();
+        assert_eq!(
+            segments,
+            [
+                None,
+                Some("MEMBER_RANK=gold|PREFECTURE=大阪府ガ".to_owned()),
+                Some("PREFECTURE=大阪府ガ".to_owned()),
+                Some("MEMBER_RANK=gold".to_owned()),
+            ],
+            "two users make a segment here; GENDER is no dimension"
         );
     }
 

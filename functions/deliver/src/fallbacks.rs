@@ -1,11 +1,13 @@
 //! The fallbacks of a version, from the job's data: the global and per-segment popular lists
-//! (for users the scores do not list), and each user's segment (to find their list). Counted
+//! (for users the scores do not list), and each user's segment (to find their list). Segments
+//! are made of the form's fallback dimensions (`fallback`; by default GENDER, age band, REGION)
+//! and need its `min_users`. Counted
 //! with them, for the version's metrics: the catalogue's size and any banned item the popular
 //! lists still hold (the check that removal works).
 
 use std::collections::HashSet;
 
-use recoflow_core::delivery::{Delivery, StoredList};
+use recoflow_core::delivery::{Delivery, SegmentDimensions, StoredList};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
@@ -149,7 +151,7 @@ async fn count_writing_segments<P: DeliverPorts>(
     // be written while it reads.
     let (segments_out, segments_in) = mpsc::channel::<Vec<StoredList>>(4);
     let counted_version = version.clone();
-    let mut popularity = Popularity::default();
+    let mut popularity = Popularity::new(SegmentDimensions::of(form));
     popularity.exclude(banned.clone());
     let counting =
         tokio::task::spawn_blocking(move || count(popularity, readers, &counted_version, segments_out));

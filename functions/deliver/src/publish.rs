@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use recoflow_core::clock::Clock;
-use recoflow_core::delivery::{keys, Delivery, Pointer};
+use recoflow_core::delivery::{keys, Delivery, Pointer, SegmentDimensions};
 use recoflow_core::form::JobForm;
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::{
@@ -191,6 +191,7 @@ fn new_pointer<P: DeliverPorts>(
         segments: delivery.segments,
         expires_at: delivery.expires_at,
         previous_version: current.map(|p| p.version).filter(|p| *p != delivery.version),
+        segment_dimensions: SegmentDimensions::of(form),
     }
 }
 

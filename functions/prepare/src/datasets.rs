@@ -1,10 +1,12 @@
-//! The form's data files, checked before anything runs: each exists, and each CSV has the
-//! columns Amazon Personalize needs (read from its header alone, whatever the file's size).
+//! The form's data files, checked before anything runs: each exists, each CSV has the
+//! columns Amazon Personalize needs, and the users file every column the form's segment and
+//! fallback name (read from its header alone, whatever the file's size).
 
 use recoflow_core::form::JobForm;
 use recoflow_core::job::PreparedFile;
 use recoflow_core::ports::ObjectStore;
 use recoflow_core::s3uri::S3Uri;
+use recoflow_core::segment::UserCriteria;
 
 use crate::error::PrepareError;
 
@@ -28,7 +30,11 @@ pub async fn check_files<O: ObjectStore>(
 ) -> Result<Vec<PreparedFile>, PrepareError> {
     let mut files = Vec::new();
     for (field, uri) in form.dataset.files() {
-        files.push(check_csv(objects, field, uri).await?);
+        let file = check_csv(objects, field, uri).await?;
+        if field == "dataset.users" {
+            check_named_columns(&UserCriteria::of(form), &file)?;
+        }
+        files.push(file);
     }
     if let Some(uri) = &form.exclude_items {
         files.push(check_exists(objects, "exclude_items", uri).await?);
@@ -90,6 +96,26 @@ async fn check_csv<O: ObjectStore>(
         bytes: head.size,
         columns,
     })
+}
+
+/// The users file has every column the segment and the fallback name (its header's names are
+/// upper case already; the form's may be in any case).
+fn check_named_columns(criteria: &UserCriteria, users: &PreparedFile) -> Result<(), PrepareError> {
+    let absent = criteria
+        .columns()
+        .into_iter()
+        .find(|(column, _)| !users.columns.iter().any(|c| c.eq_ignore_ascii_case(column)));
+    match absent {
+        None => Ok(()),
+        Some((column, field)) => Err(PrepareError::invalid(
+            &users.field,
+            &users.uri,
+            format!(
+                "has no {column} column, which {field} needs; its header has {}",
+                users.columns.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Column names of a CSV header, upper-cased and trimmed (Personalize matches them that way).

@@ -1,10 +1,11 @@
 //! The users to score: the users file (or, without one, the interactions' distinct users)
-//! through the form's segment, written as batch-inference input while it is read.
+//! through the form's segment, written as batch-inference input while it is read. The reading
+//! also checks that the columns ranges and bands read hold numbers.
 
 use recoflow_core::form::JobForm;
 use recoflow_core::ports::ObjectStore;
 use recoflow_core::s3uri::S3Uri;
-use recoflow_core::segment::{self, SelectError, Selection};
+use recoflow_core::segment::{self, SelectError, Selection, UserCriteria};
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
@@ -32,7 +33,7 @@ pub async fn write_scoring_input<O: ObjectStore>(
         .ok_or_else(|| PrepareError::missing(field, uri))?;
     let (chunks, received) = mpsc::channel::<Vec<u8>>(2);
     let reader = SyncIoBridge::new(stream);
-    let segment = form.segment.clone();
+    let criteria = UserCriteria::of(form);
     let by_users_file = form.dataset.users.is_some();
     // The CSV reader is synchronous: it runs on a blocking thread, fed by the async stream.
     let select = tokio::task::spawn_blocking(move || {
@@ -42,7 +43,7 @@ pub async fn write_scoring_input<O: ObjectStore>(
                 .map_err(|_| "the upload stopped".to_owned())
         };
         if by_users_file {
-            segment::select_users(reader, segment.as_ref(), CHUNK_BYTES, emit)
+            segment::select_users(reader, &criteria, CHUNK_BYTES, emit)
         } else {
             segment::distinct_interaction_users(reader, CHUNK_BYTES, emit)
         }

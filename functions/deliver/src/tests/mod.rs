@@ -18,6 +18,7 @@ use crate::error::DeliverError;
 use crate::handler::handle;
 use crate::ports::{DeliverPorts, DeliverSettings};
 
+mod fallbacks;
 mod quality;
 
 /// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
@@ -335,6 +336,7 @@ async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
         segments: 0,
         expires_at: 0,
         previous_version: None,
+        segment_dimensions: Default::default(),
     };
     ports
         .table()

@@ -44,6 +44,7 @@ fn publish(ports: &FakeNotifyPorts, result_set: &str, version: &str) {
         segments: 1,
         expires_at: i64::MAX / 2,
         previous_version: None,
+        segment_dimensions: Default::default(),
     };
     ports
         .recommendations

@@ -94,3 +94,76 @@ async fn a_segment_column_missing_from_the_users_file_is_named() {
     assert_eq!(err.error_name(), ErrorName::DatasetInvalid);
     assert!(err.to_string().contains("has no GENDER column"), "{err}");
 }
+
+/// A job on a members file (PREFECTURE, MEMBER_RANK, POINTS) with this segment and fallback.
+fn members_job(segment: serde_json::Value, fallback: Option<serde_json::Value>) -> (FakePreparePorts, JobId) {
+    let (ports, _) = ports_with_job(true);
+    let mut form = recoflow_core::fakes::test_form("container");
+    form.segment = Some(serde_json::from_value(segment).unwrap());
+    form.fallback = fallback.map(|f| serde_json::from_value(f).unwrap());
+    let job_id = ports.jobs.insert_queued("members-1", form);
+    ports.objects.insert("data", "i.csv", INTERACTIONS);
+    // 都 as the compatibility ideograph U+FA26, which NFC makes the unified 都.
+    let decomposed = "東京\u{FA26}";
+    ports.objects.insert(
+        "data",
+        "u.csv",
+        format!("USER_ID,PREFECTURE,MEMBER_RANK,POINTS\nu1,{decomposed},gold,10\nu2,大阪府,gold,x\nu3,東京都,trial,\n"),
+    );
+    (ports, job_id)
+}
+
+#[tokio::test]
+async fn a_segment_on_any_column_selects_by_normalised_text() {
+    let (ports, job_id) = members_job(
+        serde_json::json!({"attributes": {"PREFECTURE": {"in": ["東京都"]}, "member_rank": {"not_in": ["trial"]}}}),
+        Some(serde_json::json!({"attributes": ["PREFECTURE", "MEMBER_RANK"]})),
+    );
+    let plan = handle(&ports, task(&job_id)).await.unwrap();
+    assert_eq!(plan.users_to_score, 1);
+    assert_eq!(scoring_input(&ports, &job_id), "{\"userId\":\"u1\"}\n");
+}
+
+#[tokio::test]
+async fn an_unknown_column_fails_before_the_users_are_read() {
+    for (segment, fallback, named) in [
+        (
+            serde_json::json!({"attributes": {"CITY": {"in": ["x"]}}}),
+            None,
+            "has no CITY column, which segment.attributes.CITY needs",
+        ),
+        (
+            serde_json::json!({"attributes": {"PREFECTURE": {"in": ["東京都"]}}}),
+            Some(serde_json::json!({"attributes": ["PREFECTURE", "store"]})),
+            "has no STORE column, which fallback.attributes needs",
+        ),
+    ] {
+        let (ports, job_id) = members_job(segment, fallback);
+        let err = handle(&ports, task(&job_id)).await.unwrap_err();
+        assert_eq!(err.error_name(), ErrorName::DatasetInvalid);
+        assert!(
+            err.to_string().starts_with("dataset.users: s3://data/u.csv"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(
+            ports
+                .objects
+                .get("results", &format!("jobs/{job_id}/input/users.jsonl"))
+                .is_none(),
+            "nothing written, nothing launched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_range_on_a_column_of_text_is_named() {
+    let (ports, job_id) = members_job(serde_json::json!({"attributes": {"POINTS": {"min": 5}}}), None);
+    let err = handle(&ports, task(&job_id)).await.unwrap_err();
+    assert_eq!(err.error_name(), ErrorName::DatasetInvalid);
+    assert!(
+        err.to_string()
+            .contains("column POINTS holds \"x\", which is not a number"),
+        "{err}"
+    );
+}

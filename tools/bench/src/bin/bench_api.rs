@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use api::fake::{gateway_request, FakeApiPorts};
 use api::handler::handle;
-use recoflow_core::delivery::{keys, Attributes, Pointer, StoredList};
+use recoflow_core::delivery::{keys, Pointer, SegmentDimensions, StoredList};
 use recoflow_core::fakes::FakeRecommendations;
 use recoflow_core::job::JobId;
 
@@ -37,7 +37,10 @@ fn published() -> FakeRecommendations {
     let global = list(keys::global("bench", VERSION), 500, 0);
     lists.insert(global.pk.clone(), global);
     for (gender, age, region) in [("F", "25", "tokyo"), ("M", "45", "osaka")] {
-        for segment in Attributes::from_raw(Some(gender), Some(age), Some(region)).segment_keys() {
+        let row = [("GENDER", gender), ("AGE", age), ("REGION", region)];
+        let attributes = SegmentDimensions::default()
+            .attributes(|column| row.iter().find(|(c, _)| *c == column).map(|(_, v)| *v));
+        for segment in attributes.segment_keys() {
             let l = list(keys::segment("bench", VERSION, &segment), 500, segment.len());
             lists.insert(l.pk.clone(), l);
         }
@@ -57,6 +60,7 @@ fn published() -> FakeRecommendations {
             segments: 14,
             expires_at: 0,
             previous_version: None,
+            segment_dimensions: SegmentDimensions::default(),
         },
     );
     table

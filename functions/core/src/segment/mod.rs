@@ -2,40 +2,28 @@
 //! no users file, every user of the interactions), written as Amazon Personalize batch-inference
 //! input, one `{"userId": "…"}` per line. Files are read as a stream with an RFC 4180 reader;
 //! output leaves in chunks, so neither is ever whole in memory.
+//!
+//! A segment's conditions name any column of the users file: values match as text after NFC
+//! normalisation and trimming (GENDER and REGION in any case), ranges as numbers. While it is
+//! read, the file's columns that ranges and banded fallback dimensions read must hold numbers.
 
 use std::collections::HashSet;
 use std::io::Read;
 
 use serde::Serialize;
 
-use crate::form::Segment;
+mod criteria;
 
-/// Columns the segment criteria read (Personalize users-dataset conventions).
-pub const GENDER_COLUMN: &str = "GENDER";
-pub const AGE_COLUMN: &str = "AGE";
-pub const REGION_COLUMN: &str = "REGION";
-pub const USER_ID_COLUMN: &str = "USER_ID";
+use criteria::Matcher;
+pub use criteria::{SelectError, UserCriteria, AGE_COLUMN, GENDER_COLUMN, REGION_COLUMN, USER_ID_COLUMN};
 
+use crate::form::{AttributeCondition, Segment};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Selection {
     /// Users written to the scoring input.
     pub selected: u64,
     /// Data rows read.
     pub rows: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SelectError {
-    #[error("has no {column} column, which the segment's {criterion} needs")]
-    MissingColumn {
-        column: &'static str,
-        criterion: &'static str,
-    },
-    #[error("line {line}: {message}")]
-    Csv { line: u64, message: String },
-    /// The consumer of the chunks went away (its own error says why).
-    #[error("the scoring input could not be written: {0}")]
-    Output(String),
 }
 
 /// A readable form of the segment, e.g. `gender F, age 20-39, region tokyo or osaka`.
@@ -58,78 +46,22 @@ pub fn describe(segment: Option<&Segment>) -> String {
     if let Some(regions) = &segment.region {
         parts.push(format!("region {}", regions.join(" or ")));
     }
+    for (column, condition) in &segment.attributes {
+        parts.push(match condition {
+            AttributeCondition::In { values } => format!("{column} {}", values.join(" or ")),
+            AttributeCondition::NotIn { not_in } => format!("{column} not {}", not_in.join(" or ")),
+            AttributeCondition::Range { min, max } => match (min, max) {
+                (Some(min), Some(max)) => format!("{column} {min}-{max}"),
+                (Some(min), None) => format!("{column} {min} or more"),
+                (None, Some(max)) => format!("{column} {max} or less"),
+                (None, None) => format!("any {column}"),
+            },
+        });
+    }
     if parts.is_empty() {
         "every user".to_owned()
     } else {
         parts.join(", ")
-    }
-}
-
-/// Column positions of one users file for the criteria in use.
-struct Matcher<'a> {
-    segment: Option<&'a Segment>,
-    user_id: usize,
-    gender: Option<usize>,
-    age: Option<usize>,
-    region: Option<usize>,
-}
-
-impl<'a> Matcher<'a> {
-    fn new(header: &csv::StringRecord, segment: Option<&'a Segment>) -> Result<Self, SelectError> {
-        let position = |name: &str| {
-            header
-                .iter()
-                .position(|c| c.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
-        };
-        let needed = |column: &'static str, criterion: &'static str, used: bool| {
-            if !used {
-                return Ok(None);
-            }
-            position(column)
-                .map(Some)
-                .ok_or(SelectError::MissingColumn { column, criterion })
-        };
-        let user_id = position(USER_ID_COLUMN).ok_or(SelectError::MissingColumn {
-            column: USER_ID_COLUMN,
-            criterion: "user ids",
-        })?;
-        Ok(Self {
-            segment,
-            user_id,
-            gender: needed(
-                GENDER_COLUMN,
-                "gender",
-                segment.is_some_and(|s| s.gender.is_some()),
-            )?,
-            age: needed(AGE_COLUMN, "age", segment.is_some_and(|s| s.age.is_some()))?,
-            region: needed(
-                REGION_COLUMN,
-                "region",
-                segment.is_some_and(|s| s.region.is_some()),
-            )?,
-        })
-    }
-
-    fn matches(&self, row: &csv::StringRecord) -> bool {
-        let Some(segment) = self.segment else {
-            return true;
-        };
-        let value = |i: Option<usize>| i.and_then(|i| row.get(i)).map(str::trim).unwrap_or("");
-        let one_of = |wanted: &Option<Vec<String>>, i: Option<usize>| match wanted {
-            None => true,
-            Some(list) => {
-                let v = value(i);
-                list.iter().any(|w| w.eq_ignore_ascii_case(v))
-            }
-        };
-        let age_ok = match &segment.age {
-            None => true,
-            Some(range) => match value(self.age).parse::<u32>() {
-                Ok(age) => range.min.is_none_or(|m| age >= m) && range.max.is_none_or(|m| age <= m),
-                Err(_) => false,
-            },
-        };
-        one_of(&segment.gender, self.gender) && one_of(&segment.region, self.region) && age_ok
     }
 }
 
@@ -195,23 +127,24 @@ fn csv_error(err: csv::Error) -> SelectError {
     SelectError::Csv { line, message }
 }
 
-/// Streams a users CSV and writes every user in `segment` (all users when `None`).
+/// Streams a users CSV and writes every user the criteria select (all users with no segment).
 pub fn select_users<R: Read>(
     users_csv: R,
-    segment: Option<&Segment>,
+    criteria: &UserCriteria,
     chunk_bytes: usize,
     emit: impl FnMut(Vec<u8>) -> Result<(), String>,
 ) -> Result<Selection, SelectError> {
     let mut reader = csv_reader(users_csv);
     let header = reader.headers().map_err(csv_error)?.clone();
-    let matcher = Matcher::new(&header, segment)?;
+    let matcher = Matcher::new(&header, criteria)?;
     let mut out = ChunkWriter::new(chunk_bytes, emit);
     let mut selection = Selection::default();
     let mut row = csv::StringRecord::new();
     while reader.read_record(&mut row).map_err(csv_error)? {
         selection.rows += 1;
         let user_id = row.get(matcher.user_id).unwrap_or("").trim();
-        if !user_id.is_empty() && matcher.matches(&row) {
+        let line = row.position().map_or(selection.rows + 1, |p| p.line());
+        if !user_id.is_empty() && matcher.matches(&row, line)? {
             out.write_user(user_id)?;
             selection.selected += 1;
         }
@@ -229,7 +162,8 @@ pub fn distinct_interaction_users<R: Read>(
 ) -> Result<Selection, SelectError> {
     let mut reader = csv_reader(interactions_csv);
     let header = reader.headers().map_err(csv_error)?.clone();
-    let matcher = Matcher::new(&header, None)?;
+    let everyone = UserCriteria::default();
+    let matcher = Matcher::new(&header, &everyone)?;
     let mut out = ChunkWriter::new(chunk_bytes, emit);
     let mut seen = HashSet::new();
     let mut selection = Selection::default();
@@ -274,7 +208,8 @@ mod tests {
 
     fn run(input: &str, segment: Option<&Segment>, chunk: usize) -> (Selection, Vec<Vec<u8>>) {
         let mut chunks = Vec::new();
-        let selection = select_users(input.as_bytes(), segment, chunk, |c| {
+        let criteria = UserCriteria::of_segment(segment);
+        let selection = select_users(input.as_bytes(), &criteria, chunk, |c| {
             chunks.push(c);
             Ok(())
         })
@@ -301,19 +236,16 @@ mod tests {
 
     #[test]
     fn a_criterion_without_its_column_is_named() {
-        let err = select_users("USER_ID,GENDER\nu1,F\n".as_bytes(), Some(&segment()), 64, |_| {
-            Ok(())
-        })
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "has no AGE column, which the segment's age needs"
-        );
+        let criteria = UserCriteria::of_segment(Some(&segment()));
+        let err = select_users("USER_ID,GENDER\nu1,F\n".as_bytes(), &criteria, 64, |_| Ok(())).unwrap_err();
+        assert_eq!(err.to_string(), "has no AGE column, which segment.age needs");
     }
 
     #[test]
     fn a_ragged_row_names_its_line() {
-        let err = select_users("USER_ID,GENDER\nu1,F\nu2\n".as_bytes(), None, 64, |_| Ok(())).unwrap_err();
+        let everyone = UserCriteria::default();
+        let err =
+            select_users("USER_ID,GENDER\nu1,F\nu2\n".as_bytes(), &everyone, 64, |_| Ok(())).unwrap_err();
         assert_eq!(err.to_string(), "line 3: has 1 fields where the header has 2");
     }
 
@@ -333,6 +265,115 @@ mod tests {
         assert_eq!(out, b"{\"userId\":\"u1\"}\n{\"userId\":\"u2\"}\n");
     }
 
+    fn members(segment: serde_json::Value) -> Result<String, SelectError> {
+        let segment: Segment = serde_json::from_value(segment).unwrap();
+        // 都 as the compatibility ideograph U+FA26, which NFC makes the unified 都.
+        let decomposed = "東京\u{FA26}";
+        let users = format!(
+            "USER_ID,PREFECTURE,MEMBER_RANK,POINTS,Gender\n\
+             m1,東京都,gold,120,f\nm2,{decomposed} ,Gold,80,F\nm3,大阪府,silver,,M\nm4,東京都,trial,300.5,F\n"
+        );
+        let mut out = Vec::new();
+        select_users(
+            users.as_bytes(),
+            &UserCriteria::of_segment(Some(&segment)),
+            64,
+            |c| {
+                out.extend(c);
+                Ok(())
+            },
+        )?;
+        Ok(String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                l.trim_start_matches("{\"userId\":\"")
+                    .trim_end_matches("\"}")
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(","))
+    }
+
+    #[test]
+    fn any_column_is_matched_as_normalised_text() {
+        assert_eq!(
+            members(serde_json::json!({"attributes": {"prefecture": {"in": ["東京都"]}}})).unwrap(),
+            "m1,m2,m4",
+            "composed or decomposed, trimmed"
+        );
+        assert_eq!(
+            members(
+                serde_json::json!({"attributes": {"PREFECTURE": {"in": ["東京都"]},
+                "MEMBER_RANK": {"in": ["gold"]}}})
+            )
+            .unwrap(),
+            "m1",
+            "other columns match in their case: Gold is not gold"
+        );
+        assert_eq!(
+            members(serde_json::json!({"attributes": {"MEMBER_RANK": {"not_in": ["trial", "silver"]}}}))
+                .unwrap(),
+            "m1,m2"
+        );
+        assert_eq!(
+            members(serde_json::json!({"gender": ["F"], "attributes": {"POINTS": {"min": 100}}})).unwrap(),
+            "m1,m4",
+            "ranges compare numbers; a blank is in no range; GENDER in any case"
+        );
+        assert_eq!(
+            members(serde_json::json!({"attributes": {"gender": {"in": ["F"]}}})).unwrap(),
+            "m1,m2,m4",
+            "GENDER named as an attribute matches in any case too"
+        );
+    }
+
+    #[test]
+    fn a_named_column_must_exist_and_a_range_needs_numbers() {
+        let missing = members(serde_json::json!({"attributes": {"CITY": {"in": ["x"]}}})).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "has no CITY column, which segment.attributes.CITY needs"
+        );
+        let text = members(serde_json::json!({"attributes": {"MEMBER_RANK": {"min": 1}}})).unwrap_err();
+        assert_eq!(
+            text.to_string(),
+            "line 2: column MEMBER_RANK holds \"gold\", which is not a number (segment.attributes.MEMBER_RANK needs numbers)"
+        );
+    }
+
+    #[test]
+    fn the_fallback_s_columns_must_exist_and_its_bands_read_numbers() {
+        let mut form = crate::fakes::test_form("container");
+        form.segment = None;
+        form.fallback = serde_json::from_value(serde_json::json!(
+            {"attributes": ["MEMBER_RANK", "AGE"], "bands": {"MEMBER_RANK": [1, 2]}}
+        ))
+        .unwrap();
+        let criteria = UserCriteria::of(&form);
+        assert_eq!(
+            criteria.columns(),
+            [
+                ("MEMBER_RANK", "fallback.attributes"),
+                ("AGE", "fallback.attributes")
+            ]
+        );
+        let read = |users: &str| select_users(users.as_bytes(), &criteria, 64, |_| Ok(()));
+        assert_eq!(
+            read("USER_ID,MEMBER_RANK,AGE\nu1,2,old\nu2,,\n")
+                .unwrap()
+                .selected,
+            2
+        );
+        let err = read("USER_ID,MEMBER_RANK,AGE\nu1,gold,30\n").unwrap_err();
+        assert!(err.to_string().contains("MEMBER_RANK holds \"gold\""), "{err}");
+        let err = read("USER_ID,MEMBER_RANK\nu1,1\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "has no AGE column, which fallback.attributes needs"
+        );
+    }
+
     #[test]
     fn segments_read_well() {
         assert_eq!(
@@ -340,5 +381,12 @@ mod tests {
             "gender F, age 20-39, region tokyo or osaka"
         );
         assert_eq!(describe(None), "every user");
+        let members: Segment = serde_json::from_value(serde_json::json!({"attributes": {
+            "PREFECTURE": {"in": ["東京都", "大阪府"]}, "RANK": {"not_in": ["trial"]}, "POINTS": {"min": 100}}}))
+        .unwrap();
+        assert_eq!(
+            describe(Some(&members)),
+            "POINTS 100 or more, PREFECTURE 東京都 or 大阪府, RANK not trial"
+        );
     }
 }
