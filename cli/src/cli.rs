@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    cancel, completions, discard, jobs, promote, recommend, result_sets, rollback, status, submit, validate,
-    versions,
+    cancel, completions, discard, jobs, promote, recommend, result_sets, rollback, schedule, schedules,
+    status, submit, validate, versions,
 };
 use crate::exit::EXIT_CODES_HELP;
 
@@ -50,6 +50,10 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Discard a held version: it is never served.
     Discard(discard::DiscardArgs),
+    /// The recurring forms' schedules: state, next run, last run.
+    Schedules(schedules::SchedulesArgs),
+    /// One schedule: show it, pause, resume or delete it.
+    Schedule(schedule::ScheduleArgs),
     /// Print a shell completion script: `recoflow completions bash > /etc/bash_completion.d/recoflow`.
     Completions(completions::CompletionsArgs),
 }

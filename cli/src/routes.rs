@@ -53,6 +53,23 @@ pub const DISCARD_VERSION: Route = Route {
     template: "/result-sets/{result_set}/versions/{version}",
 };
 
+pub const LIST_SCHEDULES: Route = Route {
+    method: Method::GET,
+    template: "/schedules",
+};
+pub const SHOW_SCHEDULE: Route = Route {
+    method: Method::GET,
+    template: "/schedules/{id}",
+};
+pub const SET_SCHEDULE_STATE: Route = Route {
+    method: Method::PATCH,
+    template: "/schedules/{id}",
+};
+pub const DELETE_SCHEDULE: Route = Route {
+    method: Method::DELETE,
+    template: "/schedules/{id}",
+};
+
 /// Everything but RFC 3986's unreserved characters is encoded in a path segment or query.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -127,6 +144,10 @@ mod tests {
             &PROMOTE_VERSION,
             &ROLL_BACK,
             &DISCARD_VERSION,
+            &LIST_SCHEDULES,
+            &SHOW_SCHEDULE,
+            &SET_SCHEDULE_STATE,
+            &DELETE_SCHEDULE,
         ] {
             let method = route.method.as_str().to_ascii_lowercase();
             let quoted = format!("Path: \"{}\", Method: {method} }}", route.template);

@@ -242,3 +242,54 @@ def test_e_the_result_set_view_charts_versions_and_switches_them(browser, stack,
     screenshot(page, "web-result-set-ja.png")
     context.close()
     assert not errors, f"the page's script failed: {errors}"
+
+
+def test_f_a_repeated_form_is_a_schedule_listed_in_the_viewers_zone_and_paused(browser, stack, token, data_uris):
+    """The form's Repeat block makes a schedule (its next runs shown in the viewer's time); the
+    schedules page lists it with its next run in the viewer's zone (Asia/Tokyo here) and pauses
+    and resumes it, in English and Japanese."""
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Tokyo", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack["WebPageUrl"])
+    page.fill("#token", token)
+    page.click("#token-save")
+    values = fill_valid_form(page, data_uris)
+    # The zone is the viewer's until changed; every Monday at 03:00 in New York.
+    expect(page.locator("#schedule_timezone")).to_have_value("Asia/Tokyo")
+    page.fill("#schedule_expression", "cron(0 3 ? * MON *)")
+    page.fill("#schedule_timezone", "America/New_York")
+    answer = submit(page)
+    assert answer.status == 201, answer.text()
+    schedule = answer.json()
+    expect(page.locator("#schedule-id")).to_have_text(schedule["schedule_id"])
+    expect(page.locator("#schedule-next li")).to_have_count(5)
+    screenshot(page, "web-schedule-created.png")
+
+    page.goto(stack["WebPageUrl"] + "ui/schedules")
+    row = page.locator(f'#schedules tr[data-schedule-id="{schedule["schedule_id"]}"]')
+    expect(row).to_be_visible()
+    expect(page.locator("#viewer-zone")).to_have_text("Asia/Tokyo")
+    # 03:00 in New York is 17:00 (EST) or 16:00 (EDT) in Tokyo: shown in the viewer's time.
+    next_run = datetime.fromisoformat(schedule["next_runs"][0]["utc"].replace("Z", "+00:00"))
+    tokyo_hour = (next_run.hour + 9) % 24
+    expect(row.locator("td.next-run")).to_contain_text(f"{tokyo_hour:02d}:00")
+    expect(row.locator("td.state")).to_have_attribute("data-state", "ENABLED")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as paused:
+        row.locator("button.pause").click()
+    assert paused.value.status == 200, paused.value.text()
+    expect(row.locator("td.state")).to_have_attribute("data-state", "PAUSED")
+    expect(row.locator("td.next-run")).to_have_text("–")
+    expect(page.locator("#banner")).to_have_text(
+        f"Schedule {values['job_name']} paused: it starts no more jobs until resumed."
+    )
+    page.select_option("#language", "ja")
+    expect(row.locator("td.state")).to_have_text("一時停止中")
+    expect(row.locator("button.resume")).to_have_text("再開")
+    row.locator("button.resume").click()
+    expect(row.locator("td.state")).to_have_attribute("data-state", "ENABLED")
+    expect(page.locator("#banner")).to_have_text(f"スケジュール {values['job_name']} を再開しました。")
+    screenshot(page, "web-schedules-ja.png")
+    context.close()
+    assert not errors, f"the page's script failed: {errors}"

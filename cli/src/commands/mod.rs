@@ -12,6 +12,8 @@ pub mod promote;
 pub mod recommend;
 pub mod result_sets;
 pub mod rollback;
+pub mod schedule;
+pub mod schedules;
 pub mod status;
 pub mod submit;
 pub mod validate;
@@ -35,6 +37,8 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Promote(args) => promote::run(args, ctx).await,
         Command::Rollback(args) => rollback::run(args, ctx).await,
         Command::Discard(args) => discard::run(args, ctx).await,
+        Command::Schedules(args) => schedules::run(args, ctx).await,
+        Command::Schedule(args) => schedule::run(args, ctx).await,
         Command::Completions(args) => Ok(completions::run(args)),
     }
 }

@@ -83,7 +83,35 @@ pub async fn run(args: SubmitArgs, ctx: &Context) -> Result<Report, CliError> {
     Ok(ended_report(job))
 }
 
-/// `Ok(Err(report))`: the form was refused, with its problems.
+/// A recurring form's answer: its schedule and next runs.
+fn scheduled(answer: &Value, key: String) -> Report {
+    let id = field(answer, "schedule_id");
+    let mut text = format!(
+        "created schedule {id}; each firing starts a job from the form
+"
+    );
+    for run in answer
+        .get("next_runs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        text.push_str(&format!(
+            "next  {}  ({})
+",
+            field(run, "utc"),
+            field(run, "local")
+        ));
+    }
+    text.push_str(&format!(
+        "see it: recoflow schedule show {id}
+"
+    ));
+    Report::ok(text, json!({"idempotency_key": key, "submission": answer}))
+}
+
+/// `Ok(Err(report))`: nothing to follow: the form was refused, with its problems, or it was a
+/// recurring form and became a schedule.
 async fn through_api(
     ctx: &Context,
     file: &str,
@@ -97,6 +125,7 @@ async fn through_api(
         .header("idempotency-key", key.clone())
         .json_body(bytes.to_vec());
     match api.send(call).await {
+        Ok(answer) if answer.body.get("schedule_id").is_some() => Ok(Err(scheduled(&answer.body, key))),
         Ok(answer) => {
             let job_id = field(&answer.body, "job_id");
             let replayed = if answer.body["replayed"] == true {
