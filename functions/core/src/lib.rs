@@ -19,6 +19,7 @@ pub mod kpi;
 pub mod launch;
 pub mod notification;
 pub mod output_rules;
+pub mod outputs;
 pub mod personalize_datasets;
 pub mod phase;
 pub mod placement;

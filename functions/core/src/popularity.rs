@@ -252,7 +252,7 @@ pub fn count_catalogue<R: Read>(items_csv: R) -> Result<u64, PopularityError> {
 
 /// A counter's most counted items (ties by item id, so the same data gives the same list) with
 /// their share of its interactions.
-fn top(segment: Option<String>, counted: &SpaceSaving, banned: &HashSet<String>) -> PopularList {
+pub(crate) fn top(segment: Option<String>, counted: &SpaceSaving, banned: &HashSet<String>) -> PopularList {
     let total = counted.total().max(1) as f64;
     let share = |count: u64| ((count as f64 / total) * 1e6).round() / 1e6;
     let (items, scores) = counted

@@ -7,6 +7,7 @@
 use recoflow_core::errors::StepError;
 use recoflow_core::form::{Backend, JobForm};
 use recoflow_core::job::{JobId, JobStatus, Prepared};
+use recoflow_core::outputs::item_input_key;
 use recoflow_core::phase::Phase;
 use recoflow_core::ports::{JobPatch, JobStore, TransitionExtras};
 use recoflow_core::s3uri::S3Uri;
@@ -16,6 +17,7 @@ use tracing::{info, Instrument};
 
 use crate::datasets::check_files;
 use crate::error::PrepareError;
+use crate::item_input::write_item_input;
 use crate::ports::PreparePorts;
 use crate::scoring_input::write_scoring_input;
 
@@ -48,12 +50,19 @@ pub async fn handle<P: PreparePorts>(ports: &P, task: JobTask) -> Result<Plan, P
             rows = selection.rows,
             "users to score written"
         );
+        let item_input = S3Uri {
+            bucket: ports.results_bucket().to_owned(),
+            key: item_input_key(&job_id),
+        };
+        let items_to_score = write_item_input(ports.objects(), &form, &files, &item_input).await?;
         let prepared = Prepared {
             files,
             scoring_input: scoring_input.to_string(),
             users_to_score: selection.selected,
         };
-        let counts = [("users_to_score".to_owned(), selection.selected)].into();
+        let mut counts: std::collections::BTreeMap<String, u64> =
+            [("users_to_score".to_owned(), selection.selected)].into();
+        counts.extend(items_to_score.map(|items| ("items_to_score".to_owned(), items)));
         let jobs = ports.jobs();
         jobs.patch(
             &job_id,

@@ -4,6 +4,7 @@ mod config;
 mod datasets;
 mod error;
 mod handler;
+mod item_input;
 mod live;
 mod ports;
 mod scoring_input;

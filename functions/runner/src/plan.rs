@@ -5,12 +5,13 @@
 //! files: `recoflow_core::personalize_datasets`), so describe-then-create never duplicates
 //! anything and a dataset never gets data its schema does not fit.
 
-use recoflow_core::form::{Backend, JobForm};
+use recoflow_core::form::{AudienceCut, AudienceTarget, Backend, JobForm, Output};
 use recoflow_core::job::{JobId, JobRecord, Prepared};
 use recoflow_core::launch::{
     ProcessingInput, ProcessingJobSpec, ResourceSpec, Tag, TrainingJobSpec, TAG_JOB_ID, TAG_RESULT_SET,
     TAG_SUBMITTED_BY,
 };
+use recoflow_core::outputs::item_input_key;
 use recoflow_core::personalize_datasets::{dataset_files, SchemaGeneration};
 use recoflow_core::phase::{content_name, job_resource_name, Phase, ResourceKind, ResourceState};
 use serde_json::json;
@@ -18,7 +19,13 @@ use serde_json::json;
 /// Where a processing job's container finds its inputs and leaves its output.
 const MODEL_PATH: &str = "/opt/ml/processing/input/model";
 const USERS_PATH: &str = "/opt/ml/processing/input/users";
+const ITEMS_PATH: &str = "/opt/ml/processing/input/items";
+const CATALOG_PATH: &str = "/opt/ml/processing/input/catalog";
 const OUTPUT_PATH: &str = "/opt/ml/processing/output";
+
+/// Most users a Personalize batch segment job answers per item (the service's `numResults`
+/// maximum).
+pub const MAX_SEGMENT_USERS: u32 = 5_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -54,6 +61,19 @@ impl PlanContext<'_> {
 
     fn results_uri(&self, what: &str) -> String {
         format!("s3://{}/jobs/{}/{what}/", self.results_bucket, self.job_id)
+    }
+
+    /// The items Prepare wrote for an audience or similar-items job, as batch input lines.
+    fn item_input(&self) -> String {
+        format!("s3://{}/{}", self.results_bucket, item_input_key(self.job_id))
+    }
+
+    /// What a scoring job reads: the users for users' lists, else the items.
+    fn scoring_input(&self) -> String {
+        match self.form.output {
+            Output::UserItems => self.prepared.scoring_input.clone(),
+            Output::Audience | Output::SimilarItems => self.item_input(),
+        }
     }
 
     /// The name of this job's resource for `phase`/`part` at its current attempt: the first
@@ -97,6 +117,9 @@ pub fn stages(ctx: &PlanContext<'_>, phase: Phase) -> Result<Vec<Vec<ResourceSpe
         (Backend::Container, Phase::Import) => Ok(Vec::new()),
         (Backend::Personalize, Phase::Import) => Ok(personalize_import(ctx)),
         (Backend::Personalize, Phase::Train) => Ok(personalize_train(ctx)),
+        (Backend::Personalize, Phase::Score) if ctx.form.output == Output::Audience => {
+            Ok(vec![vec![batch_segment(ctx)?]])
+        }
         (Backend::Personalize, Phase::Score) => Ok(vec![vec![batch_inference(ctx)?]]),
     }
 }
@@ -143,32 +166,75 @@ fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
         .ok_or_else(|| PlanError::Missing("no training job of this job succeeded".into()))?;
     // SageMaker puts the model at <output path><job name>/output/model.tar.gz.
     let model = format!("{}{}/output/model.tar.gz", ctx.results_uri("model"), trained.name);
+    let model = ProcessingInput {
+        name: "model".into(),
+        s3_uri: model,
+        local_path: MODEL_PATH.into(),
+    };
+    let (arguments, inputs) = scoring_command(ctx, model)?;
     Ok(ResourceSpec::ProcessingJob(ProcessingJobSpec {
         name: ctx.job_name(Phase::Score, None),
         image: container.scoring_image.clone(),
         instance_type: container.instance_type.clone(),
         max_runtime_seconds: container.max_runtime_seconds,
-        arguments: vec![
-            "score".into(),
-            "--num-results".into(),
-            ctx.form.num_results.to_string(),
-        ],
-        inputs: vec![
-            ProcessingInput {
-                name: "model".into(),
-                s3_uri: model,
-                local_path: MODEL_PATH.into(),
-            },
-            ProcessingInput {
-                name: "users".into(),
-                s3_uri: ctx.prepared.scoring_input.clone(),
-                local_path: USERS_PATH.into(),
-            },
-        ],
+        arguments,
+        inputs,
         output: (OUTPUT_PATH.into(), ctx.results_uri("scores")),
         network_isolation: container.network_isolation,
         tags: ctx.tags(),
     }))
+}
+
+/// The scoring image's command for the form's output (the reference container's `score`,
+/// `similar` or `audience`: `containers/recsys/README.md`) and the inputs it reads.
+fn scoring_command(
+    ctx: &PlanContext<'_>,
+    model: ProcessingInput,
+) -> Result<(Vec<String>, Vec<ProcessingInput>), PlanError> {
+    let input = |name: &str, s3_uri: String, local_path: &str| ProcessingInput {
+        name: name.into(),
+        s3_uri,
+        local_path: local_path.into(),
+    };
+    let users = input("users", ctx.prepared.scoring_input.clone(), USERS_PATH);
+    let items = input("items", ctx.item_input(), ITEMS_PATH);
+    let num_results = ctx.form.num_results.to_string();
+    Ok(match ctx.form.output {
+        Output::UserItems => (
+            vec!["score".into(), "--num-results".into(), num_results],
+            vec![model, users],
+        ),
+        Output::SimilarItems => (
+            vec!["similar".into(), "--num-results".into(), num_results],
+            vec![model, items],
+        ),
+        Output::Audience => {
+            let audience = audience_settings(ctx)?;
+            // Every candidate may be kept when the audience is cut by score.
+            let (num_results, min_score) = match audience.cut() {
+                AudienceCut::Size(size) => (u64::from(size), None),
+                AudienceCut::MinScore(min) => (ctx.prepared.users_to_score.max(1), Some(min)),
+            };
+            let mut arguments = vec!["audience".into(), "--num-results".into(), num_results.to_string()];
+            if let Some(min) = min_score {
+                arguments.extend(["--min-score".into(), min.to_string()]);
+            }
+            let mut inputs = vec![model, items, users];
+            if let AudienceTarget::ItemFilter(_) = audience.target() {
+                let catalog = ctx.form.dataset.items.clone().ok_or_else(|| {
+                    PlanError::Missing("an audience for an item_filter needs dataset.items".into())
+                })?;
+                inputs.push(input("catalog", catalog, CATALOG_PATH));
+            }
+            (arguments, inputs)
+        }
+    })
+}
+
+fn audience_settings<'a>(ctx: &PlanContext<'a>) -> Result<&'a recoflow_core::form::Audience, PlanError> {
+    ctx.form.audience.as_ref().ok_or_else(|| {
+        PlanError::Missing("the form's output is audience but it has no audience block".into())
+    })
 }
 
 fn personalize_import(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
@@ -238,17 +304,41 @@ fn personalize_train(ctx: &PlanContext<'_>) -> Vec<Vec<ResourceSpec>> {
     ]
 }
 
-fn batch_inference(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
-    let version = ctx
-        .succeeded(Phase::Train, ResourceKind::SolutionVersion)
+/// The solution version this job trained.
+fn trained_version(ctx: &PlanContext<'_>) -> Result<String, PlanError> {
+    ctx.succeeded(Phase::Train, ResourceKind::SolutionVersion)
         .and_then(|r| r.arn.clone())
-        .ok_or_else(|| PlanError::Missing("no solution version of this job is active".into()))?;
+        .ok_or_else(|| PlanError::Missing("no solution version of this job is active".into()))
+}
+
+fn batch_inference(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
     Ok(ResourceSpec::BatchInferenceJob {
         name: ctx.job_name(Phase::Score, None),
-        solution_version_arn: version,
-        input: ctx.prepared.scoring_input.clone(),
+        solution_version_arn: trained_version(ctx)?,
+        input: ctx.scoring_input(),
         output: ctx.results_uri("scores"),
         num_results: ctx.form.num_results,
+        tags: ctx.tags(),
+    })
+}
+
+/// An audience on Personalize: its users ranked for each item line. Personalize ranks every
+/// user it knows, and who may be in the audience (the segment, the users file's users) is
+/// applied when the answer is delivered, so such a job, or one cut by score, asks for every
+/// user; one with neither, for the audience's size.
+fn batch_segment(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
+    let audience = audience_settings(ctx)?;
+    let everyone = ctx.form.segment.is_none() && ctx.form.dataset.users.is_none();
+    let num_results = match audience.cut() {
+        AudienceCut::Size(size) if everyone => size.min(MAX_SEGMENT_USERS),
+        _ => MAX_SEGMENT_USERS,
+    };
+    Ok(ResourceSpec::BatchSegmentJob {
+        name: ctx.job_name(Phase::Score, None),
+        solution_version_arn: trained_version(ctx)?,
+        input: ctx.item_input(),
+        output: ctx.results_uri("scores"),
+        num_results,
         tags: ctx.tags(),
     })
 }
@@ -515,5 +605,129 @@ mod tests {
         };
         assert_eq!(solution_version_arn, &format!("arn:{name}"));
         assert_eq!(*num_results, 5);
+    }
+
+    /// The record of `record(backend)` making another output.
+    fn making(backend: &str, output: serde_json::Value) -> JobRecord {
+        let mut record = record(backend);
+        let mut form = serde_json::to_value(record.form.as_ref().unwrap()).unwrap();
+        let form_object = form.as_object_mut().unwrap();
+        form_object.remove("num_results");
+        for (key, value) in output.as_object().unwrap() {
+            form_object.insert(key.clone(), value.clone());
+        }
+        record.form = Some(serde_json::from_value(form).unwrap());
+        record
+    }
+
+    fn trained(mut record: JobRecord, kind: ResourceKind) -> JobRecord {
+        let name = job_resource_name(&record.job_id, Phase::Train, None, 1);
+        let resource = resource(&name, Phase::Train, kind, ResourceState::Succeeded, false);
+        record.resources.insert(name, resource);
+        record
+    }
+
+    const ITEMS: &str = "s3://results/jobs/spring-1/input/items.jsonl";
+
+    #[test]
+    fn similar_items_score_the_item_lines_on_either_backend() {
+        let output = json!({"output": "similar_items", "num_results": 7});
+        let record = trained(making("container", output.clone()), ResourceKind::TrainingJob);
+        let ResourceSpec::ProcessingJob(spec) = &stages(&ctx(&record), Phase::Score).unwrap()[0][0] else {
+            panic!()
+        };
+        assert_eq!(spec.arguments, ["similar", "--num-results", "7"]);
+        let inputs: Vec<(&str, &str, &str)> = spec
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.s3_uri.as_str(), i.local_path.as_str()))
+            .collect();
+        assert_eq!(inputs[1], ("items", ITEMS, ITEMS_PATH));
+        assert_eq!(inputs.len(), 2);
+
+        let mut output = output;
+        output["personalize"] = json!({"recipe": "aws-similar-items"});
+        let record = trained(making("personalize", output), ResourceKind::SolutionVersion);
+        let ResourceSpec::BatchInferenceJob {
+            input, num_results, ..
+        } = &stages(&ctx(&record), Phase::Score).unwrap()[0][0]
+        else {
+            panic!()
+        };
+        assert_eq!((input.as_str(), *num_results), (ITEMS, 7));
+    }
+
+    #[test]
+    fn an_audience_ranks_the_segment_s_users_in_the_container_with_the_catalogue_for_a_filter() {
+        let output = json!({"output": "audience", "audience": {"items": ["i1", "i2"], "size": 50}});
+        let record = trained(making("container", output), ResourceKind::TrainingJob);
+        let ResourceSpec::ProcessingJob(spec) = &stages(&ctx(&record), Phase::Score).unwrap()[0][0] else {
+            panic!()
+        };
+        assert_eq!(spec.arguments, ["audience", "--num-results", "50"]);
+        let names: Vec<&str> = spec.inputs.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["model", "items", "users"]);
+        assert_eq!(
+            spec.inputs[2].s3_uri,
+            "s3://results/jobs/spring-1/input/users.jsonl"
+        );
+
+        let mut record = making(
+            "container",
+            json!({"output": "audience", "audience": {"item_filter": {"CATEGORY": ["coat"]}, "min_score": 0.25}}),
+        );
+        let mut form = record.form.take().unwrap();
+        form.dataset.items = Some("s3://data/items.csv".into());
+        record.form = Some(form);
+        let record = trained(record, ResourceKind::TrainingJob);
+        let ResourceSpec::ProcessingJob(spec) = &stages(&ctx(&record), Phase::Score).unwrap()[0][0] else {
+            panic!()
+        };
+        // Cut by score: every candidate of the segment (2 users) may be kept.
+        assert_eq!(
+            spec.arguments,
+            ["audience", "--num-results", "2", "--min-score", "0.25"]
+        );
+        let catalog = spec.inputs.last().unwrap();
+        assert_eq!(
+            (catalog.s3_uri.as_str(), catalog.local_path.as_str()),
+            ("s3://data/items.csv", CATALOG_PATH)
+        );
+    }
+
+    #[test]
+    fn an_audience_on_personalize_is_a_batch_segment_job_on_the_item_lines() {
+        let output = json!({"output": "audience", "audience": {"items": ["i1"], "size": 50},
+                            "personalize": {"recipe": "aws-item-affinity"}});
+        let mut record = making("personalize", output);
+        assert!(
+            stages(&ctx(&record), Phase::Score).is_err(),
+            "needs its solution version"
+        );
+        record = trained(record, ResourceKind::SolutionVersion);
+        let ResourceSpec::BatchSegmentJob {
+            name,
+            input,
+            output,
+            num_results,
+            tags,
+            ..
+        } = &stages(&ctx(&record), Phase::Score).unwrap()[0][0]
+        else {
+            panic!()
+        };
+        assert_eq!(name, &job_resource_name(&record.job_id, Phase::Score, None, 1));
+        assert_eq!(
+            (input.as_str(), output.as_str()),
+            (ITEMS, "s3://results/jobs/spring-1/scores/")
+        );
+        // The users file's users are applied at delivery: Personalize is asked for all of its.
+        assert_eq!(*num_results, MAX_SEGMENT_USERS);
+        assert_eq!(tags.len(), 3);
+        let trained_with = stages(&ctx(&record), Phase::Train).unwrap();
+        let ResourceSpec::Solution { recipe, .. } = &trained_with[0][0] else {
+            panic!()
+        };
+        assert_eq!(recipe, "aws-item-affinity");
     }
 }

@@ -2,6 +2,7 @@
 //! input out, or the file, column or segment named.
 
 mod datasets;
+mod item_input;
 mod scoring_input;
 
 use recoflow_core::fakes::{test_form, FakeJobStore, FakeObjects};
