@@ -28,7 +28,8 @@ cargo run --quiet --profile local --locked -p recoflow-core --bin history-budget
 
 "$AWS" cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACT_BUCKET" \
   --output-template-file build/packaged-aws.yaml
-"$AWS" cloudformation deploy --template-file build/packaged-aws.yaml --stack-name "$STACK_NAME" \
+# The template is over CloudFormation's 51,200-byte inline limit: it goes through the bucket.
+"$AWS" cloudformation deploy --template-file build/packaged-aws.yaml --stack-name "$STACK_NAME" --s3-bucket "$ARTIFACT_BUCKET" \
   --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
   ${1:+--parameter-overrides "$@"}
 "$AWS" cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output json \

@@ -46,7 +46,8 @@ stack_status() {
 # ROLLBACK_COMPLETE, which that waiter never accepts (it would wait an hour). So the deploy runs
 # in the background while this loop watches the stack and gives up on any failed state.
 deploy_once() {
-  "$AWS" cloudformation deploy --template-file "$PACKAGED" --stack-name "$STACK_NAME" \
+  # The template is over CloudFormation's 51,200-byte inline limit: it goes through the bucket.
+  "$AWS" cloudformation deploy --template-file "$PACKAGED" --stack-name "$STACK_NAME" --s3-bucket "$ARTIFACTS" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
     --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}" &
   local deploy=$!

@@ -98,6 +98,27 @@ def runs_of(calls, schedule_id: str) -> list:
     return answer.json()["last_runs"]
 
 
+def wait_runs(calls, schedule_id: str, count: int, timeout: float = 30) -> list:
+    """The schedule's runs once it has `count` (firings reach the function asynchronously)."""
+
+    def probe():
+        runs = runs_of(calls, schedule_id)
+        return runs if len(runs) >= count else None
+
+    return wait_for(f"{count} run(s) of {schedule_id}", probe, timeout)
+
+
+def wait_fired_job(api, job_id: str, predicate, timeout: float = 30) -> dict:
+    """A fired job once it exists and predicate(job): the firing reaches the function
+    asynchronously, so its job may not be there yet."""
+
+    def probe():
+        response = api.get_job(job_id)
+        return response.json() if response.status_code == 200 and predicate(response.json()) else None
+
+    return wait_for(f"job {job_id}", probe, timeout)
+
+
 def test_a_recurring_form_answers_201_with_its_next_five_runs_and_runs_nothing(api, make_form, endpoint, stack):
     calls = schedules_api(api)
     form = make_form(schedule={"expression": "cron(0 3 ? * MON *)", "timezone": "Asia/Tokyo"})
@@ -159,7 +180,7 @@ def test_a_rate_schedule_fires_twice_in_two_and_a_half_minutes_then_paused_fires
              lambda: scheduler.now() >= window_start + timedelta(seconds=150), timeout=30, interval=0.2)
     faults.set({"scheduler": {"time_scale": 1}})
     # The firings reach the function asynchronously: wait for both runs.
-    runs = wait_for("two runs", lambda: (r := runs_of(calls, schedule_id)) if len(r) >= 2 else None, timeout=30)
+    runs = wait_runs(calls, schedule_id, 2)
     times = sorted(r["scheduled_time"] for r in runs)
     expected = [(start + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in (0, 1)]
     assert times == expected, runs
@@ -199,7 +220,7 @@ def test_a_firing_while_the_last_job_runs_is_skipped_and_a_redelivered_firing_st
     schedule_id = create(api, form)["schedule_id"]
 
     first = scheduler.fire(schedule_id)
-    runs = wait_for("the first run", lambda: runs_of(calls, schedule_id) or None, timeout=30)
+    runs = wait_runs(calls, schedule_id, 1)
     first_job = runs[0]["job_id"]
     assert first_job == firing_job_id(form["job_name"], schedule_id, first["scheduled_time"]), runs
     # The same firing again (at-least-once delivery): the same job, one execution.
@@ -212,7 +233,7 @@ def test_a_firing_while_the_last_job_runs_is_skipped_and_a_redelivered_firing_st
     recoflow.wait_job(first_job, "running", lambda j: j["status"] not in ("RECEIVED", "QUEUED"), timeout=60)
     second = scheduler.fire(schedule_id)
     second_job = firing_job_id(form["job_name"], schedule_id, second["scheduled_time"])
-    skipped = recoflow.wait_job(second_job, "skipped", lambda j: j["status"] == "SKIPPED", timeout=30)
+    skipped = wait_fired_job(api, second_job, lambda j: j["status"] == "SKIPPED")
     assert skipped["skipped"]["cause"] == "overlap" and skipped["skipped"]["job_id"] == first_job, skipped
     assert first_job in skipped["skipped"]["reason"], skipped
     assert recoflow.job(first_job)["status"] not in FINAL_STATUSES, "the first job was meant to still run"
