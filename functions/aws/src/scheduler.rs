@@ -25,6 +25,25 @@ pub struct SchedulerTarget {
     pub dead_letter_arn: String,
 }
 
+/// The fields CreateSchedule and UpdateSchedule both take (the service replaces the whole
+/// schedule on update), set on either request builder.
+macro_rules! schedule_fields {
+    ($request:expr, $target:expr, $schedule:expr) => {
+        $request
+            .name(&$schedule.name)
+            .group_name(&$target.target.group)
+            .schedule_expression(&$schedule.expression)
+            .schedule_expression_timezone(&$schedule.timezone)
+            .set_start_date(time($schedule.start))
+            .set_end_date(time($schedule.end))
+            .state(state($schedule))
+            .description(&$schedule.description)
+            .flexible_time_window(exact_window()?)
+            .action_after_completion(ActionAfterCompletion::None)
+            .target($target.target(&$schedule.input)?)
+    };
+}
+
 pub struct EventBridgeScheduler {
     client: Client,
     target: SchedulerTarget,
@@ -88,20 +107,7 @@ fn exact_window() -> Result<FlexibleTimeWindow, ServiceError> {
 #[async_trait]
 impl Scheduler for EventBridgeScheduler {
     async fn create(&self, schedule: &SchedulerSchedule) -> Result<SchedulerWrite, ServiceError> {
-        let result = self
-            .client
-            .create_schedule()
-            .name(&schedule.name)
-            .group_name(&self.target.group)
-            .schedule_expression(&schedule.expression)
-            .schedule_expression_timezone(&schedule.timezone)
-            .set_start_date(time(schedule.start))
-            .set_end_date(time(schedule.end))
-            .state(state(schedule))
-            .description(&schedule.description)
-            .flexible_time_window(exact_window()?)
-            .action_after_completion(ActionAfterCompletion::None)
-            .target(self.target(&schedule.input)?)
+        let result = schedule_fields!(self.client.create_schedule(), self, schedule)
             .client_token(&schedule.name)
             .send()
             .await;
@@ -113,20 +119,7 @@ impl Scheduler for EventBridgeScheduler {
     }
 
     async fn update(&self, schedule: &SchedulerSchedule) -> Result<SchedulerWrite, ServiceError> {
-        let result = self
-            .client
-            .update_schedule()
-            .name(&schedule.name)
-            .group_name(&self.target.group)
-            .schedule_expression(&schedule.expression)
-            .schedule_expression_timezone(&schedule.timezone)
-            .set_start_date(time(schedule.start))
-            .set_end_date(time(schedule.end))
-            .state(state(schedule))
-            .description(&schedule.description)
-            .flexible_time_window(exact_window()?)
-            .action_after_completion(ActionAfterCompletion::None)
-            .target(self.target(&schedule.input)?)
+        let result = schedule_fields!(self.client.update_schedule(), self, schedule)
             .send()
             .await;
         match result {
