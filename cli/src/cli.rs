@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    cancel, completions, discard, jobs, promote, recommend, result_sets, rollback, schedule, schedules,
-    status, submit, validate, versions,
+    cancel, completions, discard, jobs, placement_metrics, placements, promote, recommend,
+    recommend_placement, result_sets, rollback, schedule, schedules, status, submit, validate, versions,
 };
 use crate::exit::EXIT_CODES_HELP;
 
@@ -54,6 +54,12 @@ pub enum Command {
     Schedules(schedules::SchedulesArgs),
     /// One schedule: show it, pause, resume or delete it.
     Schedule(schedule::ScheduleArgs),
+    /// Placements: list, show, apply (store) or delete one; validate files locally for CI.
+    Placements(placements::PlacementsArgs),
+    /// What a placement shows a user: its arm, the items (with their team when interleaved), the recommendation_id.
+    RecommendPlacement(recommend_placement::RecommendPlacementArgs),
+    /// A placement's KPIs per arm with 95 % intervals, its test's p-values.
+    PlacementMetrics(placement_metrics::PlacementMetricsArgs),
     /// Print a shell completion script: `recoflow completions bash > /etc/bash_completion.d/recoflow`.
     Completions(completions::CompletionsArgs),
 }

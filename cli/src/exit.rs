@@ -35,7 +35,7 @@ Exit codes:
      promote, rollback, discard: refused, nothing changed (already current, expired,
      discarded, not held, no previous version, the pointer moved meanwhile)
   2  usage error (arguments, configuration, unreadable file)
-  3  invalid form (the problems are listed)
+  3  invalid form or placement (the problems are listed)
   4  not found (job, result set, version, stack)
   5  service unreachable, timed out, failing, or refused the credentials";
 
@@ -54,11 +54,13 @@ impl ApiError {
     /// status, else by the status.
     pub fn exit(&self) -> Exit {
         match (self.code.as_str(), self.status) {
-            ("InvalidForm" | "FormTooLarge", _) => Exit::InvalidForm,
+            ("InvalidForm" | "FormTooLarge" | "InvalidPlacement" | "PlacementTooLarge", _) => {
+                Exit::InvalidForm
+            }
             // Nothing changed: the job had ended, or the version could not be switched.
             (
                 "JobFinished" | "AlreadyCurrent" | "VersionExpired" | "VersionDiscarded" | "NotHeld"
-                | "NoPreviousVersion" | "PointerMoved",
+                | "NoPreviousVersion" | "PointerMoved" | "PlacementChanged",
                 _,
             ) => Exit::JobFailed,
             (_, 404 | 410) => Exit::NotFound,

@@ -70,6 +70,31 @@ pub const DELETE_SCHEDULE: Route = Route {
     template: "/schedules/{id}",
 };
 
+pub const LIST_PLACEMENTS: Route = Route {
+    method: Method::GET,
+    template: "/placements",
+};
+pub const SHOW_PLACEMENT: Route = Route {
+    method: Method::GET,
+    template: "/placements/{placement}",
+};
+pub const PUT_PLACEMENT: Route = Route {
+    method: Method::PUT,
+    template: "/placements/{placement}",
+};
+pub const DELETE_PLACEMENT: Route = Route {
+    method: Method::DELETE,
+    template: "/placements/{placement}",
+};
+pub const SERVE_PLACEMENT: Route = Route {
+    method: Method::GET,
+    template: "/placements/{placement}/{user_id}",
+};
+pub const PLACEMENT_METRICS: Route = Route {
+    method: Method::GET,
+    template: "/placements/{placement}/metrics",
+};
+
 /// Everything but RFC 3986's unreserved characters is encoded in a path segment or query.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -148,6 +173,12 @@ mod tests {
             &SHOW_SCHEDULE,
             &SET_SCHEDULE_STATE,
             &DELETE_SCHEDULE,
+            &LIST_PLACEMENTS,
+            &SHOW_PLACEMENT,
+            &PUT_PLACEMENT,
+            &DELETE_PLACEMENT,
+            &SERVE_PLACEMENT,
+            &PLACEMENT_METRICS,
         ] {
             let method = route.method.as_str().to_ascii_lowercase();
             let quoted = format!("Path: \"{}\", Method: {method} }}", route.template);

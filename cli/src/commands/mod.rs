@@ -8,8 +8,11 @@ mod follow;
 pub mod jobs;
 mod locate;
 mod paging;
+pub mod placement_metrics;
+pub mod placements;
 pub mod promote;
 pub mod recommend;
+pub mod recommend_placement;
 pub mod result_sets;
 pub mod rollback;
 pub mod schedule;
@@ -39,6 +42,9 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Discard(args) => discard::run(args, ctx).await,
         Command::Schedules(args) => schedules::run(args, ctx).await,
         Command::Schedule(args) => schedule::run(args, ctx).await,
+        Command::Placements(args) => placements::run(args, ctx).await,
+        Command::RecommendPlacement(args) => recommend_placement::run(args, ctx).await,
+        Command::PlacementMetrics(args) => placement_metrics::run(args, ctx).await,
         Command::Completions(args) => Ok(completions::run(args)),
     }
 }

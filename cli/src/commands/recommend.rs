@@ -22,7 +22,7 @@ pub struct RecommendArgs {
     pub attr: Vec<(String, String)>,
 }
 
-fn attribute(text: &str) -> Result<(String, String), String> {
+pub(super) fn attribute(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("{text:?} is not KEY=VALUE (e.g. gender=F)")),

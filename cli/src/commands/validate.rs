@@ -39,20 +39,28 @@ pub enum Format {
 /// The problem code of bucket allow-list checks, skipped when no allow-list is known.
 const BUCKET_NOT_ALLOWED: &str = "bucket_not_allowed";
 
-struct Checked {
-    file: String,
-    /// What a valid form is, e.g. `personalize job "spring"`.
-    valid: Option<String>,
-    problems: Vec<(FormProblem, Option<usize>)>,
+/// One file checked: what it is when valid, else its problems with their lines.
+pub(super) struct Checked {
+    pub(super) file: String,
+    /// What a valid document is, e.g. `personalize job "spring"`.
+    pub(super) valid: Option<String>,
+    pub(super) problems: Vec<(FormProblem, Option<usize>)>,
+}
+
+impl Format {
+    /// The format asked, `--json` meaning json.
+    pub(super) fn asked(format: Option<Format>, json: bool) -> Format {
+        match (format, json) {
+            (Some(format), _) => format,
+            (None, true) => Format::Json,
+            (None, false) => Format::Text,
+        }
+    }
 }
 
 pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> {
-    let format = match (args.format, ctx.json) {
-        (Some(format), _) => format,
-        (None, true) => Format::Json,
-        (None, false) => Format::Text,
-    };
-    let files = form_files(&args.forms)?;
+    let format = Format::asked(args.format, ctx.json);
+    let files = json_files(&args.forms)?;
     let Rules {
         rules,
         buckets_checked,
@@ -71,12 +79,6 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
             ))
         })
         .collect::<Result<_, CliError>>()?;
-    let invalid = checked.iter().filter(|c| c.valid.is_none()).count();
-    let mut text = match format {
-        Format::Text => text_report(&checked),
-        Format::Github => github_report(&checked),
-        Format::Json => String::new(),
-    };
     let unchecked: Vec<&str> = [
         (!buckets_checked, "data buckets"),
         (!images_checked, "container images"),
@@ -84,21 +86,43 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
     .into_iter()
     .filter_map(|(unchecked, what)| unchecked.then_some(what))
     .collect();
-    if !unchecked.is_empty() && format != Format::Json {
-        text.push_str(&format!(
+    let note = (!unchecked.is_empty()).then(|| {
+        format!(
             "note: {} not checked (give --allow-bucket / --allow-image-repository, or a target: --stack or --local)\n",
             unchecked.join(" and ")
-        ));
-    }
-    let json = json!({
-        "forms": checked.iter().map(json_entry).collect::<Vec<_>>(),
-        "invalid": invalid,
-        "buckets_checked": buckets_checked,
-        "images_checked": images_checked,
+        )
     });
-    let json_only = format == Format::Json;
-    Ok(Report {
-        text: if json_only {
+    let mut extra = serde_json::Map::new();
+    extra.insert("buckets_checked".into(), json!(buckets_checked));
+    extra.insert("images_checked".into(), json!(images_checked));
+    Ok(report(&checked, format, "form", extra, note))
+}
+
+/// The report of checked documents (`noun`: what each is, `form` or `placement`): text,
+/// GitHub annotations or JSON (`<noun>s`, `invalid` and `extra`), exit 3 when any is invalid.
+pub(super) fn report(
+    checked: &[Checked],
+    format: Format,
+    noun: &str,
+    extra: serde_json::Map<String, Value>,
+    note: Option<String>,
+) -> Report {
+    let invalid = checked.iter().filter(|c| c.valid.is_none()).count();
+    let mut text = match format {
+        Format::Text => text_report(checked),
+        Format::Github => github_report(checked, noun),
+        Format::Json => String::new(),
+    };
+    if let Some(note) = note.filter(|_| format != Format::Json) {
+        text.push_str(&note);
+    }
+    let mut json = serde_json::Map::new();
+    json.insert(format!("{noun}s"), checked.iter().map(json_entry).collect());
+    json.insert("invalid".into(), json!(invalid));
+    json.extend(extra);
+    let json = Value::Object(json);
+    Report {
+        text: if format == Format::Json {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         } else {
             text
@@ -109,8 +133,8 @@ pub async fn run(args: ValidateArgs, ctx: &Context) -> Result<Report, CliError> 
         } else {
             Exit::Success
         },
-        reason: (invalid > 0).then(|| format!("{invalid} of {} form(s) invalid", checked.len())),
-    })
+        reason: (invalid > 0).then(|| format!("{invalid} of {} {noun}(s) invalid", checked.len())),
+    }
 }
 
 /// The rules of the deployment, and which allow-lists they apply.
@@ -188,7 +212,7 @@ fn check(file: &str, bytes: &[u8], rules: &ValidationRules, buckets_checked: boo
     }
 }
 
-fn with_lines(bytes: &[u8], problems: Vec<FormProblem>) -> Vec<(FormProblem, Option<usize>)> {
+pub(super) fn with_lines(bytes: &[u8], problems: Vec<FormProblem>) -> Vec<(FormProblem, Option<usize>)> {
     let lines = Lines::of(bytes);
     problems
         .into_iter()
@@ -209,7 +233,7 @@ pub fn render_problems(file: &str, bytes: &[u8], problems: Vec<FormProblem>) -> 
 }
 
 /// Files named, and the *.json files under folders named, each folder's sorted.
-fn form_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+pub(super) fn json_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut files = Vec::new();
     for arg in args {
         if arg.is_dir() {
@@ -258,7 +282,7 @@ fn text_report(checked: &[Checked]) -> String {
 }
 
 /// GitHub Actions workflow commands: `::error file=F,line=L,title=CODE::PATH: MESSAGE`.
-fn github_report(checked: &[Checked]) -> String {
+fn github_report(checked: &[Checked], noun: &str) -> String {
     let mut out = String::new();
     for form in checked {
         for (p, line) in &form.problems {
@@ -272,7 +296,10 @@ fn github_report(checked: &[Checked]) -> String {
         }
     }
     let invalid = checked.iter().filter(|c| c.valid.is_none()).count();
-    out.push_str(&format!("{} form(s) checked, {invalid} invalid\n", checked.len()));
+    out.push_str(&format!(
+        "{} {noun}(s) checked, {invalid} invalid\n",
+        checked.len()
+    ));
     out
 }
 
@@ -327,7 +354,7 @@ mod tests {
     #[test]
     fn github_annotations_are_escaped_workflow_commands() {
         let checked = check("forms/a,b.json", INVERTED.as_bytes(), &rules(), true);
-        let out = github_report(&[checked]);
+        let out = github_report(&[checked], "form");
         let line = out
             .lines()
             .find(|l| l.contains("title=age_range_inverted"))
@@ -384,7 +411,7 @@ mod tests {
     #[test]
     fn folders_give_their_json_files_sorted() {
         let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/forms"));
-        let files = form_files(std::slice::from_ref(&dir)).unwrap();
+        let files = json_files(std::slice::from_ref(&dir)).unwrap();
         assert!(files
             .iter()
             .any(|f| f.ends_with("invalid/not_json--empty-file.json")));
@@ -397,7 +424,7 @@ mod tests {
         let empty = std::env::temp_dir().join(format!("recoflow-cli-empty-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
         assert_eq!(
-            form_files(std::slice::from_ref(&empty))
+            json_files(std::slice::from_ref(&empty))
                 .unwrap_err()
                 .exit()
                 .code(),

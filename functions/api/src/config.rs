@@ -28,9 +28,26 @@ pub struct ApiConfig {
     pub schedules_function_arn: String,
     pub scheduler_role_arn: String,
     pub schedule_dead_letter_arn: String,
+    /// Placements (latest revision and history).
+    pub placements_table: String,
+    /// Event-id claims, interleaved credits and the aggregates of placements' events.
+    pub events_table: String,
+    /// The Firehose delivery stream raw events go to S3 by.
+    pub events_stream: String,
+    /// The Secrets Manager secret recommendation_ids are signed with.
+    pub signing_key_secret: String,
 }
 
 impl ApiConfig {
+    pub fn experiment_resources(&self) -> crate::experiment_ports::live::ExperimentResources<'_> {
+        crate::experiment_ports::live::ExperimentResources {
+            placements_table: &self.placements_table,
+            events_table: &self.events_table,
+            events_stream: &self.events_stream,
+            signing_key_secret: &self.signing_key_secret,
+        }
+    }
+
     pub fn scheduler_target(&self) -> recoflow_aws::SchedulerTarget {
         recoflow_aws::SchedulerTarget {
             group: self.schedule_group.clone(),
@@ -92,6 +109,13 @@ mod tests {
                 "arn:aws:lambda:eu-west-1:000000000000:function:schedules",
             ),
             ("SCHEDULER_ROLE_ARN", "arn:aws:iam::000000000000:role/scheduler"),
+            ("PLACEMENTS_TABLE", "placements"),
+            ("EVENTS_TABLE", "events"),
+            ("EVENTS_STREAM", "recoflow-events"),
+            (
+                "SIGNING_KEY_SECRET",
+                "arn:aws:secretsmanager:eu-west-1:000000000000:secret:signing",
+            ),
             (
                 "SCHEDULE_DEAD_LETTER_ARN",
                 "arn:aws:sqs:eu-west-1:000000000000:schedule-dlq",

@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use crate::call::{Access, Call};
 use crate::config::ApiSettings;
+use crate::experiment_ports::fake::FakeExperimentPorts;
 use crate::pointer_cache::PointerCache;
 use crate::ports::{ApiPorts, MetricLog};
 
@@ -49,6 +50,7 @@ pub struct FakeApiPorts {
     pub schedules: FakeScheduleStore,
     pub scheduler: FakeScheduler,
     pub pointers: PointerCache,
+    pub experiments: FakeExperimentPorts,
     pub settings: ApiSettings,
 }
 
@@ -69,6 +71,7 @@ impl Default for FakeApiPorts {
             schedules: FakeScheduleStore::default(),
             scheduler: FakeScheduler::default(),
             pointers: PointerCache::default(),
+            experiments: FakeExperimentPorts::default(),
             settings: ApiSettings {
                 rules: ValidationRules::from_allow_list("data-bucket"),
                 data_bucket: "data-bucket".into(),
@@ -79,6 +82,7 @@ impl Default for FakeApiPorts {
 }
 
 impl ApiPorts for FakeApiPorts {
+    type Experiments = FakeExperimentPorts;
     type Jobs = FakeJobStore;
     type Executions = FakeExecutions;
     type Slots = FakeSlots;
@@ -123,6 +127,9 @@ impl ApiPorts for FakeApiPorts {
     }
     fn clock(&self) -> &Self::Clock {
         &self.clock
+    }
+    fn experiments(&self) -> &Self::Experiments {
+        &self.experiments
     }
     fn pointers(&self) -> &PointerCache {
         &self.pointers

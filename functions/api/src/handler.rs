@@ -10,8 +10,10 @@ use crate::call::Call;
 use crate::ports::ApiPorts;
 use crate::response::{ApiError, ErrorCode, RouteResult};
 use crate::{
-    cancel, data_files, discard, list, promote, recommendations, result_set_list, result_set_show, rollback,
-    schedule_delete, schedule_list, schedule_show, schedule_state, show, submit, ui,
+    cancel, data_files, discard, events_post, list, placement_delete, placement_list, placement_metrics,
+    placement_put, placement_serve, placement_show, promote, recommendations, result_set_list,
+    result_set_show, rollback, schedule_delete, schedule_list, schedule_show, schedule_state, show, submit,
+    ui,
 };
 
 /// What a route's handler is: given the ports and the call, it answers.
@@ -69,10 +71,18 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/schedules/{id}", Signed, boxed!(schedule_show::show_schedule)),
         route("PATCH", "/schedules/{id}", Signed, boxed!(schedule_state::set_schedule_state)),
         route("DELETE", "/schedules/{id}", Signed, boxed!(schedule_delete::delete_schedule)),
+        route("GET", "/placements", Signed, boxed!(placement_list::list_placements)),
+        route("GET", "/placements/{placement}", Signed, boxed!(placement_show::show_placement)),
+        route("PUT", "/placements/{placement}", Signed, boxed!(placement_put::put_placement)),
+        route("DELETE", "/placements/{placement}", Signed, boxed!(placement_delete::delete_placement)),
+        route("GET", "/placements/{placement}/metrics", Signed, boxed!(placement_metrics::show_metrics)),
+        route("GET", "/placements/{placement}/{user_id}", Signed, boxed!(placement_serve::serve_placement)),
+        route("POST", "/events", Signed, boxed!(events_post::post_events)),
         route("GET", "/", Public, boxed!(ui::form_page)),
         route("GET", "/ui/jobs", Public, boxed!(ui::jobs_page)),
         route("GET", "/ui/result-sets", Public, boxed!(ui::result_sets_page)),
         route("GET", "/ui/schedules", Public, boxed!(ui::schedules_page)),
+        route("GET", "/ui/placements", Public, boxed!(ui::placements_page)),
         route("POST", "/ui/api/jobs", PageToken, boxed!(submit::submit)),
         route("GET", "/ui/api/jobs", PageToken, boxed!(list::list)),
         route("GET", "/ui/api/jobs/{id}", PageToken, boxed!(show::show)),
@@ -87,6 +97,9 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/ui/api/schedules", PageToken, boxed!(schedule_list::list_schedules)),
         route("GET", "/ui/api/schedules/{id}", PageToken, boxed!(schedule_show::show_schedule)),
         route("PATCH", "/ui/api/schedules/{id}", PageToken, boxed!(schedule_state::set_schedule_state)),
+        route("GET", "/ui/api/placements", PageToken, boxed!(placement_list::list_placements)),
+        route("GET", "/ui/api/placements/{placement}", PageToken, boxed!(placement_show::show_placement)),
+        route("GET", "/ui/api/placements/{placement}/metrics", PageToken, boxed!(placement_metrics::show_metrics)),
     ];
 }
 
@@ -194,7 +207,9 @@ mod tests {
              GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
              POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
              DELETE /result-sets/{result_set}/versions/{version}, GET /schedules, GET /schedules/{id}, \
-             PATCH /schedules/{id}, DELETE /schedules/{id}"
+             PATCH /schedules/{id}, DELETE /schedules/{id}, GET /placements, GET /placements/{placement}, \
+             PUT /placements/{placement}, DELETE /placements/{placement}, GET /placements/{placement}/metrics, \
+             GET /placements/{placement}/{user_id}, POST /events"
         );
         let response = handle(&ports, gateway_request("GET", "/nothing", "/nothing", "", &[])).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
@@ -213,7 +228,8 @@ mod tests {
                 .replace("{id}", "spring-1")
                 .replace("{result_set}", "spring")
                 .replace("{user_id}", "u1")
-                .replace("{version}", "v1");
+                .replace("{version}", "v1")
+                .replace("{placement}", "home-top");
             let request = gateway_request(
                 route.method,
                 route.resource,

@@ -11,6 +11,7 @@ use recoflow_aws::{
 use recoflow_core::clock::SystemClock;
 
 use crate::config::{ApiConfig, ApiSettings};
+use crate::experiment_ports::live::LiveExperimentPorts;
 use crate::pointer_cache::PointerCache;
 use crate::ports::{ApiPorts, MetricLog};
 
@@ -43,6 +44,7 @@ pub struct LivePorts {
     schedules: DynamoScheduleStore,
     scheduler: EventBridgeScheduler,
     pointers: PointerCache,
+    experiments: LiveExperimentPorts,
     settings: ApiSettings,
 }
 
@@ -68,12 +70,14 @@ impl LivePorts {
             schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
             scheduler: EventBridgeScheduler::new(Scheduler::new(sdk), config.scheduler_target()),
             pointers: PointerCache::default(),
+            experiments: LiveExperimentPorts::new(&config.experiment_resources(), &dynamodb, sdk),
             settings: config.settings(),
         }
     }
 }
 
 impl ApiPorts for LivePorts {
+    type Experiments = LiveExperimentPorts;
     type Jobs = DynamoJobStore;
     type Executions = SfnExecutions;
     type Slots = DynamoSlotStore;
@@ -119,6 +123,9 @@ impl ApiPorts for LivePorts {
     }
     fn clock(&self) -> &Self::Clock {
         &self.clock
+    }
+    fn experiments(&self) -> &Self::Experiments {
+        &self.experiments
     }
     fn pointers(&self) -> &PointerCache {
         &self.pointers

@@ -2,25 +2,29 @@
 //! then cost one BatchGetItem, and a new version is served at most `POINTER_MAX_AGE` after it
 //! is published.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use recoflow_core::clock::Clock;
 use recoflow_core::delivery::Pointer;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::ports::RecommendationStore;
 
+use crate::read_cache::ReadCache;
+
 /// How stale a result set's pointer may be.
 pub const POINTER_MAX_AGE: Duration = Duration::from_secs(5);
 
-/// Bounded: a flood of made-up result sets must not grow the cache without end.
-const MAX_ENTRIES: usize = 1_000;
-
-#[derive(Default)]
 pub struct PointerCache {
-    /// By result set: when the pointer was read, and what it was (`None`: not published).
-    entries: Mutex<HashMap<String, (Instant, Option<Pointer>)>>,
+    /// By result set: the pointer (`None`: not published).
+    pointers: ReadCache<Option<Pointer>>,
+}
+
+impl Default for PointerCache {
+    fn default() -> Self {
+        Self {
+            pointers: ReadCache::new(POINTER_MAX_AGE),
+        }
+    }
 }
 
 impl PointerCache {
@@ -31,24 +35,15 @@ impl PointerCache {
         clock: &C,
         result_set: &str,
     ) -> Result<Option<Pointer>, ServiceError> {
-        if let Some((read_at, pointer)) = self.entries.lock().unwrap().get(result_set) {
-            if clock.now().duration_since(*read_at) < POINTER_MAX_AGE {
-                return Ok(pointer.clone());
-            }
-        }
-        let pointer = lists.pointer(result_set).await?;
-        let mut entries = self.entries.lock().unwrap();
-        if entries.len() > MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(result_set.to_owned(), (clock.now(), pointer.clone()));
-        Ok(pointer)
+        self.pointers
+            .get(clock, result_set, || lists.pointer(result_set))
+            .await
     }
 
     /// Forgets the result set's pointer: after a promote or rollback this instance serves the
     /// new version at once (other instances within `POINTER_MAX_AGE`).
     pub fn forget(&self, result_set: &str) {
-        self.entries.lock().unwrap().remove(result_set);
+        self.pointers.forget(result_set);
     }
 }
 

@@ -8,6 +8,7 @@ use recoflow_core::ports::{
 };
 
 use crate::config::ApiSettings;
+use crate::experiment_ports::ExperimentPorts;
 use crate::pointer_cache::PointerCache;
 
 /// Where the recommendations route's embedded-metric-format lines go: standard output in
@@ -18,6 +19,7 @@ pub trait MetricLog: Send + Sync {
 
 /// Built once per instance and kept for its life (`'static`: the routing table is a constant).
 pub trait ApiPorts: Send + Sync + 'static {
+    type Experiments: ExperimentPorts;
     type Jobs: JobStore;
     /// The job state machine's executions.
     type Executions: Executions;
@@ -52,6 +54,8 @@ pub trait ApiPorts: Send + Sync + 'static {
     fn scheduler(&self) -> &Self::Scheduler;
     /// Result-set pointers read recently (this instance's own).
     fn pointers(&self) -> &PointerCache;
+    /// Placements, events, their aggregates and the signing key.
+    fn experiments(&self) -> &Self::Experiments;
     fn settings(&self) -> &ApiSettings;
 }
 

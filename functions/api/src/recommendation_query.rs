@@ -11,7 +11,8 @@ use recoflow_core::segment::AGE_COLUMN;
 
 use crate::response::ApiError;
 
-const MAX_ATTRIBUTE_CHARS: usize = 64;
+/// Longest attribute value a query may give.
+pub const MAX_ATTRIBUTE_CHARS: usize = 64;
 /// The parameter every answer takes; the others name the version's segment dimensions.
 const N_PARAMETER: &str = "n";
 
@@ -54,14 +55,38 @@ pub fn parse_query(request: &Request) -> Result<Query, ApiError> {
     })
 }
 
+impl Query {
+    /// The attributes the query gave, by name in lower case.
+    pub fn attributes(&self) -> &HashMap<String, String> {
+        &self.attributes
+    }
+}
+
 /// The query's attributes against the version's dimensions: each must name one, be plain
 /// text, and a number where the dimension is banded (an age a whole number from 0 to 150).
 pub fn query_attributes(query: &Query, dimensions: &SegmentDimensions) -> Result<Attributes, ApiError> {
+    checked_attributes(query, dimensions, true)
+}
+
+/// The same for a placement, whose rules may name attributes of their own: those that name no
+/// dimension of the version are not its segment's and are left to the rules.
+pub fn segment_attributes(query: &Query, dimensions: &SegmentDimensions) -> Result<Attributes, ApiError> {
+    checked_attributes(query, dimensions, false)
+}
+
+fn checked_attributes(
+    query: &Query,
+    dimensions: &SegmentDimensions,
+    refuse_others: bool,
+) -> Result<Attributes, ApiError> {
     let mut names: Vec<&String> = query.attributes.keys().collect();
     names.sort();
     for name in names {
         let value = &query.attributes[name];
         let Some(dimension) = dimensions.find(name) else {
+            if !refuse_others {
+                continue;
+            }
             let mut known: Vec<String> = dimensions.dimensions.iter().map(|d| d.parameter()).collect();
             known.sort();
             let problem = format!(

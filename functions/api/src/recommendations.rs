@@ -52,7 +52,7 @@ struct Answer<'a> {
 
 /// A user id is plain text as given and, should a gateway pass the path undecoded (LocalStack
 /// does; API Gateway decodes it), once percent-decoded too, so `%0A` cannot smuggle a newline.
-fn valid_user_id(user_id: &str) -> bool {
+pub(crate) fn valid_user_id(user_id: &str) -> bool {
     plain_text(user_id, MAX_USER_ID_CHARS)
         && match percent_encoding::percent_decode_str(user_id).decode_utf8() {
             Ok(decoded) => plain_text(&decoded, MAX_USER_ID_CHARS),
@@ -61,15 +61,15 @@ fn valid_user_id(user_id: &str) -> bool {
 }
 
 /// Builds the answer's list: at most `n` items, none banned, none twice.
-struct Picker<'a> {
+pub(crate) struct Picker<'a> {
     n: usize,
     banned: &'a HashSet<String>,
     seen: HashSet<&'a str>,
-    chosen: Vec<(&'a str, f64)>,
+    pub(crate) chosen: Vec<(&'a str, f64)>,
 }
 
 impl<'a> Picker<'a> {
-    fn new(n: usize, banned: &'a HashSet<String>) -> Self {
+    pub(crate) fn new(n: usize, banned: &'a HashSet<String>) -> Self {
         Self {
             n,
             banned,
@@ -79,18 +79,29 @@ impl<'a> Picker<'a> {
     }
 
     /// Adds items of `list` until `n`; answers how many it added.
-    fn take(&mut self, list: &'a StoredList) -> usize {
+    pub(crate) fn take(&mut self, list: &'a StoredList) -> usize {
         let before = self.chosen.len();
         let scores = list.scores.iter().copied().chain(std::iter::repeat(0.0));
         for (item, score) in list.items.iter().zip(scores) {
             if self.chosen.len() >= self.n {
                 break;
             }
-            if !self.banned.contains(item) && self.seen.insert(item) {
-                self.chosen.push((item, score));
-            }
+            self.add(item, score);
         }
         self.chosen.len() - before
+    }
+
+    /// Adds one item unless it is banned, chosen already or the list is full.
+    pub(crate) fn add(&mut self, item: &'a str, score: f64) -> bool {
+        let added = self.chosen.len() < self.n && !self.banned.contains(item) && self.seen.insert(item);
+        if added {
+            self.chosen.push((item, score));
+        }
+        added
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.chosen.len() >= self.n
     }
 }
 
@@ -129,33 +140,15 @@ struct Composed {
 async fn answer<P: ApiPorts>(ports: &P, call: &Call<'_>) -> Result<Composed, ApiError> {
     let result_set = call.path_parameter("result_set");
     let user_id = call.path_parameter("user_id");
-    let not_found = || {
-        ApiError::new(
-            ErrorCode::ResultSetNotFound,
-            format!("no result set \"{result_set}\" has been published"),
-        )
-    };
     if !is_result_set_name(result_set) {
-        return Err(not_found());
+        return Err(result_set_not_found(result_set));
     }
     if !valid_user_id(user_id) {
         let problem = format!("must be 1 to {MAX_USER_ID_CHARS} characters without control characters");
         return Err(ApiError::invalid_parameter("user_id", &problem));
     }
     let query = parse_query(call.request)?;
-    let pointer = ports
-        .pointers()
-        .get(ports.lists(), ports.clock(), result_set)
-        .await
-        .map_err(ApiError::service)?
-        .ok_or_else(not_found)?;
-    if pointer.expires_at > 0 && pointer.expires_at < ports.clock().unix_now() {
-        let published_at = &pointer.published_at;
-        return Err(ApiError::new(
-            ErrorCode::ResultSetExpired,
-            format!("result set \"{result_set}\" was last published at {published_at}, and that version has expired; run its job again"),
-        ));
-    }
+    let pointer = current_pointer(ports, result_set).await?;
     let attributes = query_attributes(&query, &pointer.segment_dimensions)?;
     let version_age_seconds = ports.clock().seconds_since(&pointer.published_at);
     let asked = Asked {
@@ -173,31 +166,56 @@ async fn answer<P: ApiPorts>(ports: &P, call: &Call<'_>) -> Result<Composed, Api
     })
 }
 
+fn result_set_not_found(result_set: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResultSetNotFound,
+        format!("no result set \"{result_set}\" has been published"),
+    )
+}
+
+/// The result set's current pointer (cached), refused when it has none or its version expired.
+pub(crate) async fn current_pointer<P: ApiPorts>(ports: &P, result_set: &str) -> Result<Pointer, ApiError> {
+    let pointer = ports
+        .pointers()
+        .get(ports.lists(), ports.clock(), result_set)
+        .await
+        .map_err(ApiError::service)?
+        .ok_or_else(|| result_set_not_found(result_set))?;
+    if pointer.expires_at > 0 && pointer.expires_at < ports.clock().unix_now() {
+        let published_at = &pointer.published_at;
+        return Err(ApiError::new(
+            ErrorCode::ResultSetExpired,
+            format!("result set \"{result_set}\" was last published at {published_at}, and that version has expired; run its job again"),
+        ));
+    }
+    Ok(pointer)
+}
+
 /// Whose list, how long, and the attributes the query gave.
-struct Asked<'a> {
-    user_id: &'a str,
-    n: Option<usize>,
-    attributes: Attributes,
+pub(crate) struct Asked<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) n: Option<usize>,
+    pub(crate) attributes: Attributes,
 }
 
 /// The keys of a user's lists in the pointer's version.
-struct UserKeys<'a> {
-    result_set: &'a str,
-    version: &'a str,
+struct UserKeys {
+    result_set: String,
+    version: String,
     list: String,
     attributes: String,
     global: String,
 }
 
-impl<'a> UserKeys<'a> {
-    fn new(pointer: &'a Pointer, user_id: &str) -> Self {
+impl UserKeys {
+    fn new(pointer: &Pointer, user_id: &str) -> Self {
         let (result_set, version) = (pointer.result_set.as_str(), pointer.version.as_str());
         Self {
-            result_set,
-            version,
             list: keys::user(result_set, version, user_id),
             attributes: keys::attributes(result_set, version, user_id),
             global: keys::global(result_set, version),
+            result_set: result_set.to_owned(),
+            version: version.to_owned(),
         }
     }
 
@@ -206,7 +224,7 @@ impl<'a> UserKeys<'a> {
         attributes
             .segment_keys()
             .iter()
-            .map(|segment| keys::segment(self.result_set, self.version, segment))
+            .map(|segment| keys::segment(&self.result_set, &self.version, segment))
             .collect()
     }
 }
@@ -225,7 +243,7 @@ struct Found {
 async fn read_lists<R: RecommendationStore>(
     lists: &R,
     pointer: &Pointer,
-    keys: &UserKeys<'_>,
+    keys: &UserKeys,
     asked: &Asked<'_>,
     n: usize,
 ) -> Result<Found, ServiceError> {
@@ -268,14 +286,80 @@ async fn read_lists<R: RecommendationStore>(
 /// The most specific segment list found for these attributes, with the segment's name.
 fn best_segment<'a>(
     found: &'a HashMap<String, StoredList>,
-    keys: &UserKeys<'_>,
+    keys: &UserKeys,
     attributes: &Attributes,
 ) -> Option<(String, &'a StoredList)> {
     attributes.segment_keys().into_iter().find_map(|segment| {
         found
-            .get(&keys::segment(keys.result_set, keys.version, &segment))
+            .get(&keys::segment(&keys.result_set, &keys.version, &segment))
             .map(|list| (segment, list))
     })
+}
+
+/// A user's lists in one version of a result set, read for an answer.
+pub(crate) struct UserLists {
+    keys: UserKeys,
+    found: Found,
+}
+
+/// A user's lists in the order an answer takes them: their own (the personal list, else their
+/// segment's, else the global one), then the fallbacks that top it up.
+pub(crate) struct Ranked<'a> {
+    pub(crate) source: &'static str,
+    /// The segment whose list is the user's own (`source` is `segment`).
+    pub(crate) segment: Option<String>,
+    pub(crate) own: Option<&'a StoredList>,
+    pub(crate) fallbacks: Vec<&'a StoredList>,
+}
+
+/// Reads the user's lists in the pointer's version (see `read_lists`).
+pub(crate) async fn user_lists<R: RecommendationStore>(
+    lists: &R,
+    pointer: &Pointer,
+    asked: &Asked<'_>,
+    n: usize,
+) -> Result<UserLists, ServiceError> {
+    let keys = UserKeys::new(pointer, asked.user_id);
+    let found = read_lists(lists, pointer, &keys, asked, n).await?;
+    Ok(UserLists { keys, found })
+}
+
+impl UserLists {
+    /// Items never served from this version: the operator's and the version's banned items.
+    pub(crate) fn banned(&self) -> &HashSet<String> {
+        &self.found.banned
+    }
+
+    /// Whether the version scored the user (a list of their own).
+    pub(crate) fn has_personal_list(&self) -> bool {
+        self.found.lists.contains_key(&self.keys.list)
+    }
+
+    pub(crate) fn ranked(&self) -> Ranked<'_> {
+        let personal = self.found.lists.get(&self.keys.list);
+        let segment = best_segment(&self.found.lists, &self.keys, &self.found.attributes);
+        let global = self.found.lists.get(&self.keys.global);
+        match (personal, segment) {
+            (Some(list), segment) => Ranked {
+                source: "personalized",
+                segment: None,
+                own: Some(list),
+                fallbacks: segment.map(|(_, l)| l).into_iter().chain(global).collect(),
+            },
+            (None, Some((name, list))) => Ranked {
+                source: "segment",
+                segment: Some(name),
+                own: Some(list),
+                fallbacks: global.into_iter().collect(),
+            },
+            (None, None) => Ranked {
+                source: "global",
+                segment: None,
+                own: global,
+                fallbacks: Vec::new(),
+            },
+        }
+    }
 }
 
 /// The answer and its list's source.
@@ -285,46 +369,23 @@ async fn compose<R: RecommendationStore>(
     asked: &Asked<'_>,
     version_age_seconds: u64,
 ) -> Result<(Response<Body>, &'static str), ServiceError> {
-    let user_id = asked.user_id;
-    let keys = UserKeys::new(pointer, user_id);
     let n = asked
         .n
         .unwrap_or(pointer.num_results as usize)
         .clamp(1, MAX_LIST_ITEMS);
-    let found = read_lists(lists, pointer, &keys, asked, n).await?;
-    let personal = found.lists.get(&keys.list);
-    let segment = best_segment(&found.lists, &keys, &found.attributes);
-
-    let mut picked = Picker::new(n, &found.banned);
-    let (source, segment_used) = match (personal, &segment) {
-        (Some(list), _) => {
-            picked.take(list);
-            ("personalized", None)
-        }
-        (None, Some((name, list))) => {
-            picked.take(list);
-            ("segment", Some(name.as_str()))
-        }
-        (None, None) => ("global", None),
-    };
-    let mut backfilled = 0;
-    if source == "personalized" {
-        if let Some((_, list)) = &segment {
-            backfilled += picked.take(list);
-        }
+    let found = user_lists(lists, pointer, asked, n).await?;
+    let ranked = found.ranked();
+    let mut picked = Picker::new(n, found.banned());
+    if let Some(own) = ranked.own {
+        picked.take(own);
     }
-    if let Some(list) = found.lists.get(&keys.global) {
-        let taken = picked.take(list);
-        if source != "global" {
-            backfilled += taken;
-        }
-    }
+    let backfilled = ranked.fallbacks.iter().map(|list| picked.take(list)).sum();
     let answer = Answer {
-        result_set: keys.result_set,
-        user_id,
-        version: keys.version,
-        source,
-        segment: segment_used,
+        result_set: &pointer.result_set,
+        user_id: asked.user_id,
+        version: &pointer.version,
+        source: ranked.source,
+        segment: ranked.segment.as_deref(),
         items: picked
             .chosen
             .iter()
@@ -336,7 +397,7 @@ async fn compose<R: RecommendationStore>(
         backfilled,
         version_age_seconds,
     };
-    Ok((json_response(StatusCode::OK, &answer), source))
+    Ok((json_response(StatusCode::OK, &answer), ranked.source))
 }
 
 #[cfg(test)]
@@ -399,6 +460,7 @@ mod tests {
                 expires_at: 0,
                 previous_version: None,
                 segment_dimensions: SegmentDimensions::default(),
+                output: Default::default(),
             },
         );
         ports

@@ -47,6 +47,18 @@ pub enum ErrorCode {
     PointerMoved,
     /// A promotion says why (`{"reason": "..."}`).
     ReasonRequired,
+    /// The placement breaks its schema or rules; `problems` lists each.
+    InvalidPlacement,
+    PlacementTooLarge,
+    PlacementNotFound,
+    /// Other writes of the placement kept coming first: nothing changed, read it and retry.
+    PlacementChanged,
+    /// The body of `POST /events` is not `{"events": [...]}` with at least one event.
+    InvalidEvents,
+    /// More than 500 events in one request.
+    TooManyEvents,
+    /// More than 1 MiB of events in one request.
+    EventsTooLarge,
     /// A service recoflow needs did not answer; nothing was lost.
     ServiceUnavailable,
     /// The web page's token parameter is empty.
@@ -66,8 +78,12 @@ impl ErrorCode {
             Self::InvalidForm
             | Self::InvalidIdempotencyKey
             | Self::InvalidParameter
-            | Self::ReasonRequired => StatusCode::BAD_REQUEST,
-            Self::FormTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            | Self::ReasonRequired
+            | Self::InvalidPlacement
+            | Self::InvalidEvents => StatusCode::BAD_REQUEST,
+            Self::FormTooLarge | Self::PlacementTooLarge | Self::TooManyEvents | Self::EventsTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::IdempotencyKeyReused
             | Self::JobFinished
             | Self::VersionExpired
@@ -76,11 +92,13 @@ impl ErrorCode {
             | Self::AlreadyCurrent
             | Self::NotHeld
             | Self::NoPreviousVersion
-            | Self::PointerMoved => StatusCode::CONFLICT,
+            | Self::PointerMoved
+            | Self::PlacementChanged => StatusCode::CONFLICT,
             Self::JobNotFound
             | Self::ScheduleNotFound
             | Self::ResultSetNotFound
             | Self::VersionNotFound
+            | Self::PlacementNotFound
             | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::ResultSetExpired => StatusCode::GONE,
             Self::ServiceUnavailable | Self::PageNotConfigured => StatusCode::SERVICE_UNAVAILABLE,

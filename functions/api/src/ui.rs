@@ -19,6 +19,7 @@ const FORM_PAGE: &str = include_str!("../../../web/index.html");
 const JOBS_PAGE: &str = include_str!("../../../web/jobs.html");
 const RESULT_SETS_PAGE: &str = include_str!("../../../web/result-sets.html");
 const SCHEDULES_PAGE: &str = include_str!("../../../web/schedules.html");
+const PLACEMENTS_PAGE: &str = include_str!("../../../web/placements.html");
 const STYLE_LINK: &str = r#"<link rel="stylesheet" href="ui/style.css">"#;
 const SCRIPT_TAG: &str = r#"<script src="ui/app.js"></script>"#;
 
@@ -51,6 +52,16 @@ fn schedules_page_html() -> &'static str {
 /// `GET /ui/schedules`: the recurring forms, their next run in the viewer's zone, pause, resume.
 pub async fn schedules_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
     Ok(html_response(schedules_page_html()))
+}
+
+fn placements_page_html() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| assemble(PLACEMENTS_PAGE))
+}
+
+/// `GET /ui/placements`: the placements, their arms and split, KPIs per arm, daily charts.
+pub async fn placements_page<P: ApiPorts>(_ports: &P, _call: &Call<'_>) -> RouteResult {
+    Ok(html_response(placements_page_html()))
 }
 
 /// `GET /`: the form.
