@@ -339,6 +339,7 @@ pub fn pointer_to(
         expires_at: ports.clock.unix_now() + LISTS_LIVE_SECONDS,
         previous_version: previous.map(str::to_owned),
         segment_dimensions: Default::default(),
+        output: Default::default(),
     }
 }
 

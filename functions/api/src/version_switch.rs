@@ -79,6 +79,7 @@ async fn pointer_serving<P: ApiPorts>(
         expires_at: record.version_expires_at,
         previous_version: now.current().map(str::to_owned),
         segment_dimensions: SegmentDimensions::of(form),
+        output: form.output,
     })
 }
 

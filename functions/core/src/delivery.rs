@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::attributes::{Attributes, SegmentDimensions};
+use crate::form::Output;
 use crate::job::id::{form_digest, JobId};
 
 /// Longest list kept per user, segment or result set (the API serves at most this many).
@@ -93,6 +94,14 @@ pub struct Pointer {
     /// parameters the API takes. Absent: the default, which versions before the choice had.
     #[serde(default, skip_serializing_if = "SegmentDimensions::is_default")]
     pub segment_dimensions: SegmentDimensions,
+    /// What the version holds (the form's `output`), so each route serves only its own kind.
+    /// Absent: users' lists, which versions before the choice held.
+    #[serde(default, skip_serializing_if = "is_user_items")]
+    pub output: Output,
+}
+
+fn is_user_items(output: &Output) -> bool {
+    *output == Output::UserItems
 }
 
 /// A version id: sortable by the job's submission time (to the second; ties by job id),
@@ -189,11 +198,13 @@ impl Delivery {
     }
 }
 
-/// One line of a Personalize batch-inference output (what both backends write).
+/// One line of a Personalize batch-inference output (what both backends write): a user's
+/// items, or, for similar items, an item's.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScoreLine {
     Scored {
-        user_id: String,
+        /// The input's user (or item) id.
+        id: String,
         items: Vec<String>,
         scores: Vec<f64>,
     },
@@ -216,10 +227,15 @@ struct RawOutput {
     scores: Vec<f64>,
 }
 
-/// Longest user id kept (the API refuses longer ones).
+/// Longest user id kept (the API refuses longer ones); item ids likewise.
 pub const MAX_USER_ID_CHARS: usize = 256;
 
-pub fn parse_score_line(line: &[u8]) -> ScoreLine {
+/// The input field that names whom a batch line is for.
+pub const USER_INPUT: &str = "userId";
+pub const ITEM_INPUT: &str = "itemId";
+
+/// A batch line whose input names its subject by `id_field` ([`USER_INPUT`], [`ITEM_INPUT`]).
+pub fn parse_score_line(line: &[u8], id_field: &str) -> ScoreLine {
     let raw: RawLine = match serde_json::from_slice(line) {
         Ok(raw) => raw,
         Err(e) => return ScoreLine::Skipped(format!("not a batch-inference line: {e}")),
@@ -227,25 +243,24 @@ pub fn parse_score_line(line: &[u8]) -> ScoreLine {
     if let Some(error) = raw.error.filter(|e| !e.is_null()) {
         return ScoreLine::Skipped(format!("the line reports an error: {error}"));
     }
-    let user_id = raw
+    let id = raw
         .input
         .as_ref()
-        .and_then(|i| i.get("userId"))
+        .and_then(|i| i.get(id_field))
         .and_then(|u| u.as_str())
         .map(str::to_owned);
-    let (Some(user_id), Some(output)) = (user_id, raw.output) else {
-        return ScoreLine::Skipped("the line has no input.userId or no output".to_owned());
+    let (Some(id), Some(output)) = (id, raw.output) else {
+        return ScoreLine::Skipped(format!("the line has no input.{id_field} or no output"));
     };
-    if user_id.is_empty()
-        || user_id.chars().count() > MAX_USER_ID_CHARS
-        || user_id.chars().any(char::is_control)
-    {
-        return ScoreLine::Skipped("the user id is empty, too long or has control characters".to_owned());
+    if id.is_empty() || id.chars().count() > MAX_USER_ID_CHARS || id.chars().any(char::is_control) {
+        return ScoreLine::Skipped(format!(
+            "the {id_field} is empty, too long or has control characters"
+        ));
     }
     let mut scores = output.scores;
     scores.resize(output.recommended_items.len(), 0.0);
     ScoreLine::Scored {
-        user_id,
+        id,
         items: output.recommended_items,
         scores,
     }
@@ -275,13 +290,21 @@ mod tests {
     fn batch_lines_parse_and_bad_ones_are_skipped() {
         let good = br#"{"input":{"userId":"u1"},"output":{"recommendedItems":["i3","i9"],"scores":[0.5,0.4]},"error":null}"#;
         assert_eq!(
-            parse_score_line(good),
+            parse_score_line(good, USER_INPUT),
             ScoreLine::Scored {
-                user_id: "u1".into(),
+                id: "u1".into(),
                 items: vec!["i3".into(), "i9".into()],
                 scores: vec![0.5, 0.4]
             }
         );
+        // Similar items' lines name an item; a user's line is none of those.
+        let item =
+            br#"{"input":{"itemId":"i1"},"output":{"recommendedItems":["i2"],"scores":[0.9]},"error":null}"#;
+        assert!(matches!(parse_score_line(item, ITEM_INPUT), ScoreLine::Scored { id, .. } if id == "i1"));
+        assert!(matches!(
+            parse_score_line(good, ITEM_INPUT),
+            ScoreLine::Skipped(_)
+        ));
         for bad in [
             &br#"{"input":"x","output":null,"error":"invalid JSON"}"#[..],
             b"not json",
@@ -289,7 +312,7 @@ mod tests {
             br#"{"input":{"userId":""},"output":{"recommendedItems":[]}}"#,
         ] {
             assert!(
-                matches!(parse_score_line(bad), ScoreLine::Skipped(_)),
+                matches!(parse_score_line(bad, USER_INPUT), ScoreLine::Skipped(_)),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
@@ -320,8 +343,13 @@ mod tests {
             expires_at: 1_800_000_000,
             previous_version: None,
             segment_dimensions: SegmentDimensions::default(),
+            output: Output::UserItems,
         };
         let stored = serde_json::to_value(&pointer).unwrap();
+        assert!(
+            stored.get("output").is_none(),
+            "a version of users' lists reads as before"
+        );
         assert!(stored.get("expires_at").is_none(), "{stored}");
         assert!(
             stored.get("segment_dimensions").is_none(),

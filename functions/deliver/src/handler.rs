@@ -11,20 +11,23 @@
 //! of fixed keys, so the stretch written twice after a crash changes nothing.
 //!
 //! This file only sequences the steps, one file each: `begin.rs`, `fallbacks.rs`, `scores.rs`,
-//! `publish.rs` (with `judge.rs`).
+//! `publish.rs` (with `judge.rs`). Similar items have fallbacks of their own
+//! (`similar_lists.rs`: each item's category, popular items per category); an audience is
+//! written whole by `audiences.rs` instead of fallbacks and scores.
 
 use std::time::Instant;
 
 use recoflow_core::clock::Clock;
 use recoflow_core::delivery::Delivery;
 use recoflow_core::errors::{ErrorName, NamedError};
-use recoflow_core::form::JobForm;
+use recoflow_core::form::{JobForm, Output};
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::JobStore;
 use recoflow_core::task::JobTask;
 use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
+use crate::audiences::write_audiences;
 use crate::begin::{begin_or_resume, Start};
 use crate::error::DeliverError;
 use crate::excluded::excluded_items;
@@ -33,6 +36,7 @@ use crate::ports::DeliverPorts;
 use crate::publish::{publish, Outcome};
 use crate::records::note_last_job;
 use crate::scores::{measure_written_files, write_scores};
+use crate::similar_lists::write_similar_fallbacks;
 
 /// The invocation's answer: `done` ends the state machine's delivery loop; `held` (with
 /// `done`) says the quality gate held the version back, and the state machine tells Slack.
@@ -84,7 +88,14 @@ async fn deliver_version<P: DeliverPorts>(
         measure_written_files(ports, job_id, form, &mut delivery, &banned).await?;
     }
     if !delivery.fallbacks_written {
-        write_fallbacks(ports, job_id, form, &mut delivery, &banned).await?;
+        match form.output {
+            Output::UserItems => write_fallbacks(ports, job_id, form, &mut delivery, &banned).await?,
+            Output::SimilarItems => {
+                write_similar_fallbacks(ports, job_id, form, &mut delivery, &banned).await?
+            }
+            // An audience is written whole: its lines, its CSVs, its manifest.
+            Output::Audience => write_audiences(ports, record, form, &mut delivery).await?,
+        }
     }
     if !delivery.scores_done() {
         write_scores(ports, job_id, form, &mut delivery, &banned, started).await?;

@@ -32,7 +32,7 @@ pub(crate) async fn judge<P: DeliverPorts>(
     delivery: &Delivery,
     current: Option<&Pointer>,
 ) -> Result<Verdict, DeliverError> {
-    let metrics = version_metrics(ports, job_id, delivery).await?;
+    let metrics = version_metrics(ports, job_id, form.output, delivery).await?;
     // The version this one would replace: a publish retried after its pointer write finds
     // itself current already, and is compared with the one it replaced.
     let replaced = current.and_then(|pointer| {

@@ -7,9 +7,11 @@
 //! score files (`score_files`), the bounded line reader (`lines`), the measuring of the lists
 //! (`measure`) and the version's record and result-set entry (`records`).
 
+mod audiences;
 mod begin;
 pub mod config;
 mod cursor;
+mod data_files;
 pub mod error;
 mod excluded;
 mod fallbacks;
@@ -24,5 +26,6 @@ mod publish;
 mod records;
 mod score_files;
 mod scores;
+mod similar_lists;
 #[cfg(test)]
 mod tests;

@@ -6,14 +6,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use recoflow_core::delivery::{keys, Delivery, StoredList};
+use recoflow_core::delivery::{Delivery, StoredList};
 use recoflow_core::errors::ServiceError;
-use recoflow_core::form::JobForm;
+use recoflow_core::form::{JobForm, Output};
 use recoflow_core::job::JobId;
 use recoflow_core::ports::{ObjectRead, ObjectStore, RecommendationStore};
 use recoflow_core::quality::{MetricsPartial, VersionMetrics};
 
 use crate::error::DeliverError;
+use crate::lists::scored_key;
 use crate::ports::DeliverPorts;
 
 /// A stored partial larger than this is refused rather than read (one item counter per
@@ -25,6 +26,11 @@ pub(crate) fn partial_key(job_id: &JobId, ordinal: u64) -> String {
     format!("jobs/{job_id}/metrics/{ordinal}.json")
 }
 
+/// Where an audience version's metrics are kept (measured whole, as its audiences are written).
+fn audience_metrics_key(job_id: &JobId) -> String {
+    format!("jobs/{job_id}/metrics/audiences.json")
+}
+
 /// What a delivery measures its lists against.
 #[derive(Debug, Clone)]
 pub(crate) struct Measuring {
@@ -32,11 +38,14 @@ pub(crate) struct Measuring {
     /// The form's `num_results`: a list shorter is short, and overlap compares this many items.
     wanted: usize,
     previous_version: Option<String>,
+    /// Users' lists or items' similar items: each is compared with its own kind.
+    output: Output,
 }
 
 impl Measuring {
     pub fn of(form: &JobForm, delivery: &Delivery) -> Self {
         Self {
+            output: form.output,
             result_set: form.result_set.clone(),
             wanted: form.num_results as usize,
             previous_version: delivery.previous_version.clone(),
@@ -64,7 +73,7 @@ impl Measuring {
             .zip(lists)
             .map(|(user, list)| {
                 let top: Vec<String> = list.items.iter().take(self.wanted).cloned().collect();
-                (keys::user(&self.result_set, previous, user), top)
+                (scored_key(self.output, &self.result_set, previous, user), top)
             })
             .unzip();
         Comparison {
@@ -129,37 +138,71 @@ pub(crate) async fn store_partial<P: DeliverPorts>(
     Ok(())
 }
 
-/// The version's metrics: every score file's partial merged, with what the fallbacks counted.
+/// Keeps an audience version's metrics for the gate.
+pub(crate) async fn store_audience_metrics<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    metrics: &VersionMetrics,
+) -> Result<(), DeliverError> {
+    let body = serde_json::to_vec(metrics)
+        .map_err(|e| DeliverError::ScoresInvalid(format!("the audiences' metrics do not encode: {e}")))?;
+    let bucket = &ports.settings().results_bucket;
+    let key = audience_metrics_key(job_id);
+    ports
+        .objects()
+        .put(bucket, &key, body, "application/json")
+        .await?;
+    Ok(())
+}
+
+/// A stored metrics object, refused when it is missing, too large or does not parse.
+async fn read_stored<P: DeliverPorts, T: serde::de::DeserializeOwned>(
+    ports: &P,
+    key: &str,
+    what: &str,
+) -> Result<T, DeliverError> {
+    let bucket = &ports.settings().results_bucket;
+    let unusable = |reason: String| {
+        DeliverError::ScoresInvalid(format!(
+            "the metrics of {what} (s3://{bucket}/{key}) {reason}; nothing was published"
+        ))
+    };
+    let body = match ports
+        .objects()
+        .read_limited(bucket, key, None, MAX_PARTIAL_BYTES)
+        .await?
+    {
+        ObjectRead::Body(body) => body,
+        ObjectRead::TooLarge { size } => {
+            return Err(unusable(format!(
+                "are {size} bytes; at most {MAX_PARTIAL_BYTES} are read"
+            )))
+        }
+        ObjectRead::Missing => return Err(unusable("are missing".into())),
+    };
+    serde_json::from_slice(&body).map_err(|e| unusable(format!("do not parse: {e}")))
+}
+
+/// The version's metrics: every score file's partial merged, with what the fallbacks counted;
+/// an audience version's as they were measured when its audiences were written.
 pub(crate) async fn version_metrics<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
+    output: Output,
     delivery: &Delivery,
 ) -> Result<VersionMetrics, DeliverError> {
-    let bucket = &ports.settings().results_bucket;
+    if output == Output::Audience {
+        return read_stored(ports, &audience_metrics_key(job_id), "the audiences").await;
+    }
     let mut merged = MetricsPartial::default();
     // Read by ordinal, not by listing: a file whose metrics are missing is noticed.
     for ordinal in 0..delivery.files_read {
-        let key = partial_key(job_id, ordinal);
-        let unusable = |reason: String| {
-            DeliverError::ScoresInvalid(format!(
-                "the metrics of score file {ordinal} (s3://{bucket}/{key}) {reason}; nothing was published"
-            ))
-        };
-        let body = match ports
-            .objects()
-            .read_limited(bucket, &key, None, MAX_PARTIAL_BYTES)
-            .await?
-        {
-            ObjectRead::Body(body) => body,
-            ObjectRead::TooLarge { size } => {
-                return Err(unusable(format!(
-                    "are {size} bytes; at most {MAX_PARTIAL_BYTES} are read"
-                )))
-            }
-            ObjectRead::Missing => return Err(unusable("are missing".into())),
-        };
-        let partial: MetricsPartial =
-            serde_json::from_slice(&body).map_err(|e| unusable(format!("do not parse: {e}")))?;
+        let partial: MetricsPartial = read_stored(
+            ports,
+            &partial_key(job_id, ordinal),
+            &format!("score file {ordinal}"),
+        )
+        .await?;
         merged.merge(&partial);
     }
     Ok(merged.finish(

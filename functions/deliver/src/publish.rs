@@ -192,6 +192,7 @@ fn new_pointer<P: DeliverPorts>(
         expires_at: delivery.expires_at,
         previous_version: current.map(|p| p.version).filter(|p| *p != delivery.version),
         segment_dimensions: SegmentDimensions::of(form),
+        output: form.output,
     }
 }
 

@@ -41,8 +41,8 @@ const LINE_BUFFER_BYTES: usize = 64 * 1024;
 #[derive(Default)]
 struct Stretch {
     lists: Vec<StoredList>,
-    /// The user of each list.
-    user_ids: Vec<String>,
+    /// Whose each list is: a user, or for similar items an item.
+    ids: Vec<String>,
     bytes: u64,
     users: u64,
     skipped: u64,
@@ -150,10 +150,9 @@ async fn measure_file<P: DeliverPorts>(
     let mut line = Vec::with_capacity(LINE_BUFFER_BYTES);
     loop {
         let stretch = reading.stretch(&mut reader, &mut line).await?;
-        let comparison =
-            reading
-                .measuring
-                .add(&mut partial, &stretch.user_ids, &stretch.lists, reading.banned);
+        let comparison = reading
+            .measuring
+            .add(&mut partial, &stretch.ids, &stretch.lists, reading.banned);
         let previous = comparison.previous(ports).await?;
         comparison.add_overlaps(&mut partial, &previous);
         if stretch.end_of_file {
@@ -198,7 +197,7 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
             let comparison =
                 self.reading
                     .measuring
-                    .add(&mut partial, &stretch.user_ids, &lists, self.reading.banned);
+                    .add(&mut partial, &stretch.ids, &lists, self.reading.banned);
             // Write this stretch while its users' previous lists and the next stretch are read.
             let (written, previous, next) = if end_of_file {
                 let (written, previous) = tokio::join!(
@@ -304,17 +303,17 @@ fn add_line(stretch: &mut Stretch, line: &[u8], version: &VersionLists, banned: 
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
-    match parse_score_line(line) {
+    match parse_score_line(line, version.input_field()) {
         ScoreLine::Scored {
-            user_id,
+            id,
             mut items,
             mut scores,
         } => {
             without_banned(&mut items, &mut scores, banned);
             items.truncate(MAX_LIST_ITEMS);
             scores.truncate(MAX_LIST_ITEMS);
-            stretch.lists.push(version.user(&user_id, items, scores));
-            stretch.user_ids.push(user_id);
+            stretch.lists.push(version.scored(&id, items, scores));
+            stretch.ids.push(id);
             stretch.users += 1;
         }
         ScoreLine::Skipped(_) => stretch.skipped += 1,

@@ -22,7 +22,7 @@ use crate::quality::VersionMetrics;
 use crate::segment::{UserCriteria, AGE_COLUMN, USER_ID_COLUMN};
 use crate::topk::item_hash;
 
-use super::segment_lines::SegmentLine;
+use super::segment_lines::{read_segment_line, LineRead, SegmentLine};
 
 /// Values listed per column in a breakdown; the rest are summed as [`OTHER_VALUES`].
 pub const BREAKDOWN_VALUES: usize = 20;
@@ -357,6 +357,51 @@ impl Collecting {
     }
 }
 
+/// Reads batch segment lines to their end, each line's users going to its audience
+/// (`collecting`, one per target of `plan`) as they are read; how many lines were unreadable
+/// or named no audience of the form.
+pub fn read_lines<R: BufRead>(
+    reader: &mut R,
+    plan: &AudiencePlan,
+    candidates: &Candidates,
+    collecting: &mut [Collecting],
+) -> std::io::Result<u64> {
+    let mut unreadable = 0;
+    // Users given before the line's input (no backend writes that) wait for it.
+    let mut waiting: Vec<(String, u64)> = Vec::new();
+    loop {
+        waiting.clear();
+        let mut audience: Option<Option<usize>> = None;
+        let read = read_segment_line(reader, &mut |input, user, rank| {
+            if input.is_null() {
+                if candidates.profile(user).is_some() {
+                    waiting.push((user.to_owned(), rank));
+                }
+            } else if let Some(target) = *audience.get_or_insert_with(|| plan.audience_of(input)) {
+                collecting[target].user(candidates, user, rank);
+            }
+        })?;
+        match read {
+            LineRead::End => return Ok(unreadable),
+            LineRead::Unreadable(_) => {
+                unreadable += 1;
+                if let Some(Some(target)) = audience {
+                    collecting[target].drop_line();
+                }
+            }
+            LineRead::Line(line) => match audience.unwrap_or_else(|| plan.audience_of(&line.input)) {
+                None => unreadable += 1,
+                Some(target) => {
+                    for (user, rank) in waiting.drain(..) {
+                        collecting[target].user(candidates, &user, rank);
+                    }
+                    collecting[target].end_line(&line);
+                }
+            },
+        }
+    }
+}
+
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -482,7 +527,6 @@ impl AudienceMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outputs::segment_lines::{read_segment_line, LineRead};
 
     fn candidates() -> Candidates {
         let mut candidates = Candidates::new(vec!["AGE".into(), "PREFECTURE".into()]);
@@ -502,20 +546,7 @@ mod tests {
     ) -> Vec<(Vec<Member>, Option<String>)> {
         let mut audiences: Vec<Collecting> = plan.targets.iter().map(|_| Collecting::new(plan.cut)).collect();
         let mut reader = std::io::BufReader::new(text.as_bytes());
-        loop {
-            let mut users = Vec::new();
-            match read_segment_line(&mut reader, &mut |u, r| users.push((u.to_owned(), r))).unwrap() {
-                LineRead::End => break,
-                LineRead::Unreadable(_) => {}
-                LineRead::Line(line) => {
-                    let target = plan.audience_of(&line.input).unwrap();
-                    for (user, rank) in users {
-                        audiences[target].user(candidates, &user, rank);
-                    }
-                    audiences[target].end_line(&line);
-                }
-            }
-        }
+        read_lines(&mut reader, plan, candidates, &mut audiences).unwrap();
         audiences.into_iter().map(Collecting::finish).collect()
     }
 
@@ -553,6 +584,24 @@ mod tests {
             audiences[1],
             (Vec::new(), Some("Item i2 was not in the training data.".into()))
         );
+    }
+
+    #[test]
+    fn users_before_their_input_wait_for_it_and_a_broken_line_s_users_are_dropped() {
+        let candidates = candidates();
+        let plan = plan(vec![Target::Item("i1".into())], AudienceCut::Size(10));
+        let audiences = collect(
+            &plan,
+            &candidates,
+            concat!(
+                r#"{"input":{"itemId":"i1"},"output":{"usersList":["u3",5]}}"#,
+                "\n",
+                r#"{"output":{"usersList":["u2","u1"]},"input":{"itemId":"i1"}}"#,
+                "\n",
+                r#"{"input":{"itemId":"nobody-asked"},"output":{"usersList":["u3"]}}"#,
+            ),
+        );
+        assert_eq!(ids(&audiences[0].0), [("u2", 1.0), ("u1", 0.5)]);
     }
 
     #[test]

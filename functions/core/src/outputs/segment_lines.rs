@@ -1,7 +1,8 @@
 //! Batch segment output lines (`{"input": …, "output": {"usersList": [...]}, "error": …}`),
 //! read as a stream: a line naming five million users is never whole in memory. Each user is
-//! handed over as it is read; the line's input, error and scores (the reference container's,
-//! Personalize gives none) come back when it ends.
+//! handed over as it is read, with the line's input when it came before them (both backends
+//! write it first); the line's input, error and scores (the reference container's, Personalize
+//! gives none) come back when it ends.
 //!
 //! The users member is `usersList`, as Personalize writes it; `recommendedUsers`, as AWS's page
 //! of examples shows it, is read too.
@@ -36,12 +37,13 @@ pub enum LineRead {
     Unreadable(String),
 }
 
-/// Reads the next non-blank line of `reader`, calling `on_user(user_id, rank)` for each user it
-/// lists, best first (rank 0 first). The reader is left at the start of the following line.
-pub fn read_segment_line<R: BufRead>(
-    reader: &mut R,
-    on_user: &mut dyn FnMut(&str, u64),
-) -> io::Result<LineRead> {
+/// What a line's users are handed to: `(input, user_id, rank)`, best first (rank 0 first); the
+/// input is `Null` when the line gives it after its users.
+pub type OnUser<'a> = dyn FnMut(&serde_json::Value, &str, u64) + 'a;
+
+/// Reads the next non-blank line of `reader`, calling `on_user` for each user it lists. The
+/// reader is left at the start of the following line.
+pub fn read_segment_line<R: BufRead>(reader: &mut R, on_user: &mut OnUser<'_>) -> io::Result<LineRead> {
     if !skip_blank_lines(reader)? {
         return Ok(LineRead::End);
     }
@@ -112,11 +114,11 @@ impl<R: BufRead> Read for OneLine<'_, R> {
     }
 }
 
-struct LineSeed<'a> {
-    on_user: &'a mut dyn FnMut(&str, u64),
+struct LineSeed<'a, 'f> {
+    on_user: &'a mut OnUser<'f>,
 }
 
-impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
+impl<'de> DeserializeSeed<'de> for LineSeed<'_, '_> {
     type Value = SegmentLine;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<SegmentLine, D::Error> {
@@ -124,7 +126,7 @@ impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for LineSeed<'_> {
+impl<'de> Visitor<'de> for LineSeed<'_, '_> {
     type Value = SegmentLine;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -143,6 +145,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
                 }
                 "output" => {
                     let output = map.next_value_seed(OutputSeed {
+                        input: &line.input,
                         on_user: &mut *self.on_user,
                     })?;
                     if let Some((users, scores)) = output {
@@ -161,13 +164,14 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
 }
 
 /// `output`: `null`, or an object with the users (and perhaps scores).
-struct OutputSeed<'a> {
-    on_user: &'a mut dyn FnMut(&str, u64),
+struct OutputSeed<'a, 'f> {
+    input: &'a serde_json::Value,
+    on_user: &'a mut OnUser<'f>,
 }
 
 type Output = Option<(u64, Option<Vec<f64>>)>;
 
-impl<'de> DeserializeSeed<'de> for OutputSeed<'_> {
+impl<'de> DeserializeSeed<'de> for OutputSeed<'_, '_> {
     type Value = Output;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Output, D::Error> {
@@ -175,7 +179,7 @@ impl<'de> DeserializeSeed<'de> for OutputSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for OutputSeed<'_> {
+impl<'de> Visitor<'de> for OutputSeed<'_, '_> {
     type Value = Output;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -200,6 +204,7 @@ impl<'de> Visitor<'de> for OutputSeed<'_> {
             match key.as_ref() {
                 "usersList" | "recommendedUsers" => {
                     users = map.next_value_seed(UsersSeed {
+                        input: self.input,
                         on_user: &mut *self.on_user,
                     })?
                 }
@@ -214,11 +219,12 @@ impl<'de> Visitor<'de> for OutputSeed<'_> {
 }
 
 /// The users, each handed over as it is read; how many.
-struct UsersSeed<'a> {
-    on_user: &'a mut dyn FnMut(&str, u64),
+struct UsersSeed<'a, 'f> {
+    input: &'a serde_json::Value,
+    on_user: &'a mut OnUser<'f>,
 }
 
-impl<'de> DeserializeSeed<'de> for UsersSeed<'_> {
+impl<'de> DeserializeSeed<'de> for UsersSeed<'_, '_> {
     type Value = u64;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
@@ -226,7 +232,7 @@ impl<'de> DeserializeSeed<'de> for UsersSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for UsersSeed<'_> {
+impl<'de> Visitor<'de> for UsersSeed<'_, '_> {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -236,7 +242,7 @@ impl<'de> Visitor<'de> for UsersSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         let mut rank = 0;
         while let Some(user) = seq.next_element::<Cow<str>>()? {
-            (self.on_user)(&user, rank);
+            (self.on_user)(self.input, &user, rank);
             rank += 1;
         }
         Ok(rank)
@@ -252,8 +258,11 @@ mod tests {
         let mut lines = Vec::new();
         loop {
             let mut users = Vec::new();
-            let read = read_segment_line(&mut reader, &mut |user, rank| users.push((user.to_owned(), rank)))
-                .unwrap();
+            let read = read_segment_line(&mut reader, &mut |input, user, rank| {
+                assert!(!input.is_null(), "the input comes first");
+                users.push((user.to_owned(), rank))
+            })
+            .unwrap();
             if read == LineRead::End {
                 return lines;
             }
@@ -322,7 +331,7 @@ mod tests {
         let text = serde_json::json!({"input": {"itemId": "i"}, "output": {"usersList": users}}).to_string();
         let mut reader = io::BufReader::with_capacity(4096, text.as_bytes());
         let mut count = 0;
-        let read = read_segment_line(&mut reader, &mut |_, rank| {
+        let read = read_segment_line(&mut reader, &mut |_, _, rank| {
             assert_eq!(rank, count);
             count += 1;
         })

@@ -19,6 +19,7 @@ use crate::handler::handle;
 use crate::ports::{DeliverPorts, DeliverSettings};
 
 mod fallbacks;
+mod outputs;
 mod quality;
 
 /// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
@@ -337,6 +338,7 @@ async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
         expires_at: 0,
         previous_version: None,
         segment_dimensions: Default::default(),
+        output: Default::default(),
     };
     ports
         .table()

@@ -45,6 +45,7 @@ fn publish(ports: &FakeNotifyPorts, result_set: &str, version: &str) {
         expires_at: i64::MAX / 2,
         previous_version: None,
         segment_dimensions: Default::default(),
+        output: Default::default(),
     };
     ports
         .recommendations

@@ -61,6 +61,7 @@ fn published() -> FakeRecommendations {
             expires_at: 0,
             previous_version: None,
             segment_dimensions: SegmentDimensions::default(),
+            output: Default::default(),
         },
     );
     table
