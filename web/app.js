@@ -110,6 +110,16 @@ const recoflow = (() => {
       "status.CANCELLED": "cancelled",
       "status.HELD": "held back",
       "nav.result_sets": "Result sets",
+      "nav.placements": "Placements",
+      "pl.title": "recoflow – placements", "pl.name": "Placement", "pl.arms": "Arms", "pl.revision": "Revision",
+      "pl.updated": "Changed", "pl.more": "More placements", "pl.none": "No placements yet: store one with PUT /placements/{placement} or recoflow placements apply.",
+      "pl.split": "Arms and split", "pl.arm": "Arm", "pl.kind": "Kind", "pl.result_set": "Result set", "pl.share": "Share",
+      "pl.kpis": "KPIs per arm", "pl.kpis.hint": "Each bar is the 95 % interval, the mark the value; an A/B arm shows its difference against the first arm and its always-valid p-value.",
+      "pl.impressions": "Impressions", "pl.versus": "Against the first arm (CTR)", "pl.daily": "CTR per day",
+      "pl.changed": "Revision {r}, changed by {by} at {at}", "pl.significant": "significant", "pl.not_significant": "not significant yet",
+      "pl.preference": "Preference for {arm}: {share} (wins {b} to {a}), p = {p}",
+      "kind.rule": "rule", "kind.ab": "A/B", "kind.interleaving": "interleaving", "kind.default": "default",
+      "kpi.ctr": "CTR", "kpi.add_to_cart_rate": "Add-to-cart rate", "kpi.cvr": "CVR", "kpi.revenue_per_impression": "Revenue per impression",
       "nav.schedules": "Schedules",
       "section.schedule": "Repeat (optional)",
       "schedule.hint": "Fill in \"when\" to make this form a schedule: each run starts a job from it. Leave it empty to start one job now.",
@@ -278,6 +288,16 @@ const recoflow = (() => {
       "status.CANCELLED": "取り消し",
       "status.HELD": "保留",
       "nav.result_sets": "結果セット",
+      "nav.placements": "配信枠",
+      "pl.title": "recoflow – 配信枠", "pl.name": "配信枠", "pl.arms": "アーム", "pl.revision": "版",
+      "pl.updated": "変更", "pl.more": "さらに表示", "pl.none": "配信枠はまだありません。PUT /placements/{placement} か recoflow placements apply で登録してください。",
+      "pl.split": "アームと配分", "pl.arm": "アーム", "pl.kind": "種類", "pl.result_set": "結果セット", "pl.share": "配分",
+      "pl.kpis": "アームごとの KPI", "pl.kpis.hint": "棒は 95 % 区間、印は値です。A/B のアームには最初のアームとの差と常時有効な p 値を示します。",
+      "pl.impressions": "表示回数", "pl.versus": "最初のアームとの差 (CTR)", "pl.daily": "日ごとの CTR",
+      "pl.changed": "版 {r}、{by} が {at} に変更", "pl.significant": "有意", "pl.not_significant": "まだ有意ではありません",
+      "pl.preference": "{arm} の選好率: {share} (勝ち {b} 対 {a})、p = {p}",
+      "kind.rule": "ルール", "kind.ab": "A/B", "kind.interleaving": "インターリービング", "kind.default": "既定",
+      "kpi.ctr": "クリック率", "kpi.add_to_cart_rate": "カート追加率", "kpi.cvr": "購入率", "kpi.revenue_per_impression": "表示あたり売上",
       "nav.schedules": "スケジュール",
       "section.schedule": "繰り返し(任意)",
       "schedule.hint": "「実行時期」を入れるとこのフォームはスケジュールになり、実行のたびにジョブが始まります。空欄なら今すぐジョブを 1 つ始めます。",
@@ -369,7 +389,7 @@ const recoflow = (() => {
 
   // The API lives beside the page: <base>/ui/api/...
   function basePath() {
-    const path = location.pathname.replace(/ui\/(jobs|result-sets|schedules)\/?$/, "");
+    const path = location.pathname.replace(/ui\/(jobs|result-sets|schedules|placements)\/?$/, "");
     return path.endsWith("/") ? path : path + "/";
   }
 
@@ -937,5 +957,169 @@ const recoflow = (() => {
     });
   }
 
-  return { formPage, jobsPage, resultSetsPage, schedulesPage, buildForm, fieldFor, chart };
+  // --- placements: arms and split, KPIs per arm with their intervals, CTR per day -------------
+  const KPIS = ["ctr", "add_to_cart_rate", "cvr", "revenue_per_impression"];
+
+  function percent(value) { return value === null || value === undefined ? "–" : (value * 100).toFixed(2) + " %"; }
+
+  // A value and its 95 % interval as a small inline SVG: the interval's bar on a scale from 0
+  // to `max`, the value's mark, and the numbers as text and tooltip.
+  function intervalBar(kpi, interval, max) {
+    const text = interval.value === null ? "–" : (kpi === "revenue_per_impression"
+      ? `${formatNumber(interval.value)} [${formatNumber(interval.low)}, ${formatNumber(interval.high)}]`
+      : `${percent(interval.value)} [${percent(interval.low)}, ${percent(interval.high)}]`);
+    const span = document.createElement("span");
+    span.className = "interval";
+    span.dataset.kpi = kpi;
+    if (interval.value !== null && max > 0) {
+      const width = 80, x = (v) => Math.max(0, Math.min(width, (v / max) * width));
+      const svg = svgNode("svg", { viewBox: `0 0 ${width} 12`, width, height: 12, role: "img", class: "interval-bar" });
+      svg.appendChild(svgNode("title", {}, text));
+      svg.appendChild(svgNode("rect", { x: x(interval.low), y: 3, width: Math.max(1, x(interval.high) - x(interval.low)), height: 6, class: "range" }));
+      svg.appendChild(svgNode("rect", { x: x(interval.value) - 1, y: 0, width: 2, height: 12, class: "mark" }));
+      span.appendChild(svg);
+    }
+    span.appendChild(document.createTextNode(" " + text));
+    return span;
+  }
+
+  // Each arm's CTR per day as one inline SVG line chart (a line per arm, days left to right).
+  function dailyChart(arms) {
+    const days = arms.length ? arms[0].days.map((d) => d.day) : [];
+    if (!days.length) return null;
+    const width = 480, height = 180, left = 56, right = 90, top = 16, bottom = 24;
+    const values = arms.flatMap((a) => a.days.map((d) => d.ctr.value)).filter((v) => v !== null);
+    const high = values.length ? Math.max(...values) * 1.1 || 0.01 : 0.01;
+    const x = (i) => left + (days.length === 1 ? 0 : (i * (width - left - right)) / (days.length - 1));
+    const y = (v) => top + ((high - v) * (height - top - bottom)) / high;
+    const svg = svgNode("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", class: "chart daily" });
+    svg.appendChild(svgNode("title", {}, t("pl.daily")));
+    svg.appendChild(svgNode("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }));
+    svg.appendChild(svgNode("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }));
+    svg.appendChild(svgNode("text", { x: left - 4, y: y(high) + 4, "text-anchor": "end", class: "tick" }, percent(high)));
+    svg.appendChild(svgNode("text", { x: left - 4, y: y(0) + 4, "text-anchor": "end", class: "tick" }, "0 %"));
+    svg.appendChild(svgNode("text", { x: left, y: height - 6, class: "tick" }, days[0]));
+    svg.appendChild(svgNode("text", { x: width - right, y: height - 6, "text-anchor": "end", class: "tick" }, days[days.length - 1]));
+    arms.forEach((arm, n) => {
+      const points = arm.days.map((d, i) => [i, d.ctr.value]).filter(([, v]) => v !== null);
+      if (!points.length) return;
+      svg.appendChild(svgNode("polyline", { points: points.map(([i, v]) => `${x(i)},${y(v)}`).join(" "), class: "series arm-" + (n % 4), "data-arm": arm.arm }));
+      points.forEach(([i, v]) => {
+        const dot = svgNode("circle", { cx: x(i), cy: y(v), r: 3, class: "point arm-" + (n % 4) });
+        dot.appendChild(svgNode("title", {}, `${arm.arm} ${arm.days[i].day}: ${percent(v)} (${arm.days[i].impressions})`));
+        svg.appendChild(dot);
+      });
+      const [lastI, lastV] = points[points.length - 1];
+      svg.appendChild(svgNode("text", { x: x(lastI) + 6, y: y(lastV) + 4, class: "tick arm-" + (n % 4) }, arm.arm));
+    });
+    return svg;
+  }
+
+  function placementsPage() {
+    document.querySelector('a[href="../"]').href = basePath();
+    document.getElementById("jobs-link").href = basePath() + "ui/jobs";
+    document.getElementById("result-sets-link").href = basePath() + "ui/result-sets";
+    const params = new URLSearchParams(location.search);
+    const rows = document.getElementById("placements");
+    const more = document.getElementById("more");
+    const view = { list: [], next: null, shown: null, metrics: null };
+    const failed = (json) => (json && json.error ? json.error.message + " (" + json.error.code + ")" : t("submit.unavailable"));
+    const cell = (row, content) => {
+      const td = document.createElement("td");
+      if (typeof content === "string") td.textContent = content; else td.appendChild(content);
+      row.appendChild(td);
+      return td;
+    };
+
+    function renderList() {
+      rows.innerHTML = "";
+      view.list.forEach((placement) => {
+        const row = document.createElement("tr");
+        row.dataset.placement = placement.placement;
+        const link = Object.assign(document.createElement("a"), { href: "?placement=" + encodeURIComponent(placement.placement), textContent: placement.placement });
+        link.onclick = (event) => { event.preventDefault(); show(placement.placement); };
+        cell(row, link);
+        cell(row, placement.arms.map((a) => a.arm).join(", "));
+        cell(row, String(placement.revision));
+        cell(row, new Date(placement.updated_at).toLocaleString() + " – " + placement.updated_by);
+        rows.appendChild(row);
+      });
+      if (!view.list.length) banner("ok", t("pl.none"));
+      more.classList.toggle("hidden", !view.next);
+    }
+
+    async function page(cursor) {
+      const { status, json } = await api("GET", "placements?limit=20" + (cursor ? "&next=" + encodeURIComponent(cursor) : ""));
+      if (status !== 200) { banner("error", failed(json)); return; }
+      view.list = view.list.concat(json.placements);
+      view.next = json.next;
+      renderList();
+    }
+
+    function renderShown() {
+      const placement = view.shown, metrics = view.metrics;
+      if (!placement || !metrics) return;
+      document.getElementById("placement").classList.remove("hidden");
+      document.getElementById("pl-name").textContent = placement.placement;
+      document.getElementById("pl-changed").textContent = t("pl.changed").replace("{r}", placement.revision)
+        .replace("{by}", placement.updated_by).replace("{at}", new Date(placement.updated_at).toLocaleString());
+      const arms = document.getElementById("arms");
+      arms.innerHTML = "";
+      placement.arms.forEach((arm) => {
+        const row = document.createElement("tr");
+        row.dataset.arm = arm.arm;
+        cell(row, arm.arm);
+        cell(row, t("kind." + arm.kind));
+        cell(row, arm.result_set);
+        cell(row, arm.share === undefined ? "–" : Math.round(arm.share * 100) + " %").className = "share";
+        arms.appendChild(row);
+      });
+      document.getElementById("pl-range").textContent = `(${metrics.from} – ${metrics.to})`;
+      const kpis = document.getElementById("kpis");
+      kpis.innerHTML = "";
+      const max = Object.fromEntries(KPIS.map((k) => [k, Math.max(0, ...metrics.arms.map((a) => a.total[k].high || 0))]));
+      metrics.arms.forEach((arm) => {
+        const row = document.createElement("tr");
+        row.dataset.arm = arm.arm;
+        cell(row, arm.arm);
+        cell(row, String(arm.total.impressions)).className = "impressions";
+        KPIS.forEach((k) => cell(row, intervalBar(k, arm.total[k], max[k])));
+        const versus = arm.versus_first && arm.versus_first.ctr;
+        cell(row, versus && versus.difference !== null
+          ? `${(versus.difference * 100).toFixed(2)} pp, p = ${versus.p_value.toPrecision(2)} (${t(versus.significant ? "pl.significant" : "pl.not_significant")})`
+          : "–").className = "versus";
+        kpis.appendChild(row);
+      });
+      const preference = document.getElementById("pl-preference");
+      preference.classList.toggle("hidden", !metrics.interleaving);
+      if (metrics.interleaving) {
+        const p = metrics.interleaving;
+        preference.textContent = t("pl.preference").replace("{arm}", p.arms[1]).replace("{share}", percent(p.preference_share.value))
+          .replace("{b}", p.wins[1]).replace("{a}", p.wins[0]).replace("{p}", p.p_value.toPrecision(2));
+      }
+      const daily = document.getElementById("daily");
+      daily.innerHTML = "";
+      const svg = dailyChart(metrics.arms);
+      if (svg) daily.appendChild(svg);
+    }
+
+    async function show(name) {
+      const [shown, metrics] = await Promise.all([
+        api("GET", "placements/" + encodeURIComponent(name)),
+        api("GET", "placements/" + encodeURIComponent(name) + "/metrics"),
+      ]);
+      if (shown.status !== 200) { banner("error", failed(shown.json)); return; }
+      if (metrics.status !== 200) { banner("error", failed(metrics.json)); return; }
+      view.shown = shown.json;
+      view.metrics = metrics.json;
+      history.replaceState(null, "", "?placement=" + encodeURIComponent(name));
+      renderShown();
+    }
+
+    more.addEventListener("click", () => page(view.next));
+    setupLanguage(() => { renderList(); renderShown(); });
+    page(null).then(() => { if (params.get("placement")) show(params.get("placement")); });
+  }
+
+  return { formPage, jobsPage, resultSetsPage, schedulesPage, placementsPage, buildForm, fieldFor, chart };
 })();

@@ -293,3 +293,55 @@ def test_f_a_repeated_form_is_a_schedule_listed_in_the_viewers_zone_and_paused(b
     screenshot(page, "web-schedules-ja.png")
     context.close()
     assert not errors, f"the page's script failed: {errors}"
+
+
+def test_g_the_placement_view_shows_arms_kpis_with_intervals_and_a_daily_chart(browser, stack, token, aws, api):
+    """An A/B placement on two result sets, answers and events through the API; the view lists
+    it, shows its arms and split, each arm's KPIs with an interval bar, the difference against
+    the first arm, and the CTR per day as an inline SVG; then in Japanese."""
+    from placements_helpers import PlacementApi, event, two_result_sets
+
+    placements = PlacementApi(api)
+    a, b = two_result_sets(aws, stack, 20)
+    name = unique("web-pl")
+    document = {"schema_version": 1, "placement": name, "n": 3,
+                "experiment": {"type": "ab", "salt": "web", "arms": [
+                    {"name": "control", "result_set": a, "weight": 60}, {"name": "candidate", "result_set": b, "weight": 40}]}}
+    assert placements.put(name, document).status_code == 201
+    events = []
+    for u in range(20):
+        answer = placements.serve(name, f"u{u}").json()
+        rid = answer["recommendation_id"]
+        events.append(event(f"{name}-{u}-i", "impression", rid, f"u{u}"))
+        if u % 3 == 0:
+            events.append(event(f"{name}-{u}-c", "click", rid, f"u{u}", item=answer["items"][0]["item_id"]))
+    assert placements.events(events).json()["accepted"] == len(events)
+
+    context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack["WebPageUrl"] + "ui/placements?placement=" + name)
+    page.fill("#token", token)
+    page.click("#token-save")
+    expect(page.locator(f'#placements tr[data-placement="{name}"]')).to_be_visible()
+    expect(page.locator("#pl-name")).to_have_text(name)
+    expect(page.locator('#arms tr[data-arm="control"] td.share')).to_have_text("60 %")
+    expect(page.locator('#arms tr[data-arm="candidate"] td.share')).to_have_text("40 %")
+    expect(page.locator("#kpis tr")).to_have_count(2)
+    impressions = sum(int(page.locator(f'#kpis tr[data-arm="{arm}"] td.impressions').inner_text()) for arm in ("control", "candidate"))
+    assert impressions == 20
+    expect(page.locator('#kpis tr[data-arm="control"] span.interval[data-kpi="ctr"] svg.interval-bar rect.range')).to_have_count(1)
+    expect(page.locator('#kpis tr[data-arm="candidate"] td.versus')).to_contain_text("p =")
+    expect(page.locator('#kpis tr[data-arm="control"] td.versus')).to_have_text("–")
+    chart = page.locator("#daily svg.chart.daily")
+    expect(chart).to_be_visible()
+    expect(chart.locator("polyline.series")).to_have_count(2)
+    screenshot(page, "web-placement.png")
+    page.select_option("#language", "ja")
+    expect(page.locator("h3 [data-i18n='pl.kpis']")).to_have_text("アームごとの KPI")
+    expect(page.locator('#arms tr[data-arm="control"] td').nth(1)).to_have_text("A/B")
+    expect(page.locator('#kpis tr[data-arm="candidate"] td.versus')).to_contain_text("有意")
+    screenshot(page, "web-placement-ja.png")
+    context.close()
+    assert not errors, f"the page's script failed: {errors}"
