@@ -228,6 +228,7 @@ pub mod fixtures {
             expires_at: 0,
             previous_version: None,
             segment_dimensions: Default::default(),
+            output: Default::default(),
         };
         ports
             .lists
