@@ -12,7 +12,8 @@ pub struct Config {
     pub notifications_table: String,
     /// Pointers, version records and result-set entries (held versions, freshness).
     pub recommendations_table: String,
-    /// Where the charts of held versions go (`charts/<result set>/<version>/<metric>.png`).
+    /// Where the charts of held versions go (`charts/<result set>/<version>/<metric>.png`), and
+    /// where audiences are (their manifests and CSVs).
     pub results_bucket: String,
     /// Seconds in one of the forms' `expect_refresh_hours` (3600; the local stack uses 1).
     pub freshness_hour_seconds: u32,
@@ -40,13 +41,14 @@ pub struct NotifySettings {
     pub fold_window_seconds: u32,
     pub fold_max_messages: u32,
     pub results_bucket: String,
-    /// How long the presigned URL of a chart works.
-    pub chart_url_lifetime: Duration,
+    /// How long presigned URLs work: a held version's charts, an audience's CSVs.
+    pub presigned_url_lifetime: Duration,
     pub freshness_hour_seconds: u32,
 }
 
-/// The longest a SigV4 presigned URL may live: Slack and its readers fetch the chart within it.
-pub const CHART_URL_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
+/// The longest a SigV4 presigned URL may live: Slack fetches a chart within it, and a reader
+/// downloads an audience within it.
+pub const PRESIGNED_URL_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
 
 impl Config {
     pub fn settings(&self) -> NotifySettings {
@@ -57,7 +59,7 @@ impl Config {
             fold_window_seconds: self.fold_window_seconds,
             fold_max_messages: self.fold_max_messages,
             results_bucket: self.results_bucket.clone(),
-            chart_url_lifetime: CHART_URL_LIFETIME,
+            presigned_url_lifetime: PRESIGNED_URL_LIFETIME,
             freshness_hour_seconds: self.freshness_hour_seconds,
         }
     }

@@ -185,7 +185,7 @@ async fn store_chart<P: NotifyPorts>(
         .put(&settings.results_bucket, &key, png, "image/png")
         .await?;
     Ok(objects
-        .presign_get(&settings.results_bucket, &key, settings.chart_url_lifetime)
+        .presign_get(&settings.results_bucket, &key, settings.presigned_url_lifetime)
         .await?)
 }
 

@@ -14,9 +14,6 @@ use crate::error::NotifyError;
 use crate::links::links;
 use crate::ports::NotifyPorts;
 
-/// Builds a job's message from its record, how long it ran (seconds) and its links.
-pub type JobMessage = fn(&JobRecord, u64, &Links) -> Value;
-
 pub async fn job_record<P: NotifyPorts>(ports: &P, job_id: &JobId) -> Result<JobRecord, NotifyError> {
     ports
         .jobs()
@@ -25,12 +22,13 @@ pub async fn job_record<P: NotifyPorts>(ports: &P, job_id: &JobId) -> Result<Job
         .ok_or_else(|| StepError::JobNotFound(job_id.clone()).into())
 }
 
-/// Sends the job's message (to its form's channel) and writes on the job whether it went out.
+/// Sends the job's message, built from its record, how long it ran (seconds) and its links, to
+/// its form's channel, and writes on the job whether it went out.
 pub async fn tell_about_job<P: NotifyPorts>(
     ports: &P,
     record: &JobRecord,
     kind: MessageKind,
-    build: JobMessage,
+    build: impl FnOnce(&JobRecord, u64, &Links) -> Value,
 ) -> Result<NotifyOutcome, NotifyError> {
     let message = build(record, ran_seconds(record), &links(ports, record).await);
     send_job_message(ports, record, kind, message).await

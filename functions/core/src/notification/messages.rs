@@ -8,6 +8,7 @@ use super::classify::classify;
 use super::markup::{code, escape, escape_short, fit, human_duration, number, MAX_SECTION_CHARS};
 use crate::errors::ErrorName;
 use crate::job::{JobFailure, JobId, JobRecord};
+use crate::outputs::audience::AudienceManifest;
 use crate::quality::GateFailure;
 use crate::validation::FormProblem;
 use crate::versions::LastJob;
@@ -332,6 +333,130 @@ pub fn success_message(record: &JobRecord, ran_seconds: u64, links: &Links) -> V
     ];
     blocks.extend(link_buttons(links));
     json!({"text": text, "blocks": blocks})
+}
+
+/// Audiences shown in a message, at most; the rest are counted.
+const AUDIENCES_SHOWN: usize = 10;
+/// Values per column in a message's breakdown table.
+const BREAKDOWN_VALUES_SHOWN: usize = 3;
+
+/// What an audience's success message links: each audience's CSV (a presigned URL, `None`
+/// when one could not be made) and when the links stop working.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceDownloads {
+    pub urls: Vec<Option<String>>,
+    /// RFC 3339, and how long that is from now, for people.
+    pub expires_at: String,
+    pub expires_in_seconds: u64,
+}
+
+/// A job that made audiences, for forms asking for it (`notify.on_success`): their size, a
+/// small table of users by segment column per audience, a download link of each CSV and when
+/// the links expire.
+pub fn audience_message(
+    record: &JobRecord,
+    ran_seconds: u64,
+    links: &Links,
+    manifest: &AudienceManifest,
+    downloads: &AudienceDownloads,
+) -> Value {
+    let (name, _) = job_names(record);
+    let result_set = escape(&manifest.result_set);
+    let version = escape(&manifest.version);
+    let total = manifest.users();
+    let mut text = format!(
+        "recoflow job {name} ({}) SUCCEEDED: {total} users in {} audience(s) of {result_set}, version {version}, in {}",
+        record.job_id,
+        manifest.audiences.len(),
+        human_duration(ran_seconds)
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!(":busts_in_silhouette: Audience ready: {name}"), "emoji": true}}),
+        json!({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": format!("*Result set*\n{result_set}")},
+            {"type": "mrkdwn", "text": format!("*Users*\n{total}")},
+            {"type": "mrkdwn", "text": format!("*Version*\n`{version}`")},
+            {"type": "mrkdwn", "text": format!("*Took*\n{}", human_duration(ran_seconds))},
+        ]}),
+    ];
+    let mut download_buttons = Vec::new();
+    for (audience, url) in manifest
+        .audiences
+        .iter()
+        .zip(&downloads.urls)
+        .take(AUDIENCES_SHOWN)
+    {
+        let whom = match (&audience.item, &audience.item_filter) {
+            (Some(item), _) => format!("item `{}`", code(item, 100)),
+            (None, Some(filter)) => format!("items with {}", escape_short(&filter_text(filter), 300)),
+            (None, None) => "the audience".to_owned(),
+        };
+        let mut section = format!("*{}* users for {whom}", audience.size);
+        if let Some(error) = &audience.error {
+            section.push_str(&format!(" ({})", escape_short(error, 300)));
+        }
+        let table = breakdown_table(audience);
+        if !table.is_empty() {
+            section.push_str(&format!("\n```{table}```"));
+        }
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": fit(&section, MAX_SECTION_CHARS)}}),
+        );
+        if let Some(url) = url {
+            let label = match &audience.item {
+                Some(item) => format!("CSV: {}", escape_short(item, 60)),
+                None => "CSV".to_owned(),
+            };
+            text.push_str(&format!("\n{label}: {}", escape(url)));
+            download_buttons
+                .push(json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}));
+        }
+    }
+    if manifest.audiences.len() > AUDIENCES_SHOWN {
+        let more = manifest.audiences.len() - AUDIENCES_SHOWN;
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("…and {more} more audience(s): GET /audiences/{result_set}")}]}));
+    }
+    if !download_buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": download_buttons}));
+        let expiry = format!(
+            "Download links work until {} (in {}).",
+            escape(&downloads.expires_at),
+            human_duration(downloads.expires_in_seconds)
+        );
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": expiry.clone()}]}));
+        text.push_str(&format!("\n{expiry}"));
+    }
+    blocks.extend(link_buttons(links));
+    json!({"text": text, "blocks": blocks})
+}
+
+/// `CATEGORY = coat or jacket; COLOR = red`.
+fn filter_text(filter: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    let parts: Vec<String> = filter
+        .iter()
+        .map(|(column, values)| format!("{column} = {}", values.join(" or ")))
+        .collect();
+    parts.join("; ")
+}
+
+/// The audience's users by value of each column, the most common first (code-block text).
+fn breakdown_table(audience: &crate::outputs::audience::AudienceEntry) -> String {
+    let mut lines = Vec::new();
+    for (column, values) in &audience.breakdown {
+        let shown: Vec<String> = values
+            .iter()
+            .take(BREAKDOWN_VALUES_SHOWN)
+            .map(|v| format!("{} {}", code(&v.value, 40), v.users))
+            .collect();
+        let more = values.len().saturating_sub(BREAKDOWN_VALUES_SHOWN);
+        let more = if more > 0 {
+            format!(", +{more} more")
+        } else {
+            String::new()
+        };
+        lines.push(format!("{:<12} {}{more}", code(column, 40), shown.join(", ")));
+    }
+    lines.join("\n")
 }
 
 /// One summary for failures folded together.

@@ -16,7 +16,7 @@ pub use classify::{classify, FailureClass};
 pub use fold::job_fold_signature;
 pub use markup::human_duration;
 pub use messages::{
-    execution_console_url, failure_message, fold_summary_message, held_message, logs_console_url,
-    promote_page_url, rejection_message, result_set_page_url, stale_message, success_message, HeldRule,
-    Links, ResultSetLinks, Staleness,
+    audience_message, execution_console_url, failure_message, fold_summary_message, held_message,
+    logs_console_url, promote_page_url, rejection_message, result_set_page_url, stale_message,
+    success_message, AudienceDownloads, HeldRule, Links, ResultSetLinks, Staleness,
 };

@@ -180,6 +180,7 @@ fn outside_text_is_never_slack_markup_in_any_message() {
             },
             None,
         ),
+        audience_message(&record, 5, &links, &audiences(hostile), &downloads()),
     ];
     for message in &messages {
         let mut texts = Vec::new();
@@ -355,4 +356,79 @@ fn the_stale_message_says_how_old_against_what_and_the_last_job() {
         .unwrap()
         .iter()
         .all(|b| b["type"] != "actions"));
+}
+
+fn audiences(text: &str) -> crate::outputs::audience::AudienceManifest {
+    use crate::outputs::audience::{AudienceEntry, AudienceManifest, ValueCount};
+    let entry = |item: Option<&str>, size: u64| AudienceEntry {
+        item: item.map(str::to_owned),
+        item_filter: item
+            .is_none()
+            .then(|| [(text.to_owned(), vec![text.to_owned()])].into()),
+        csv: "audiences/rs/v/0000.csv".into(),
+        size,
+        breakdown: [(
+            "PREFECTURE".to_owned(),
+            ["東京都", text, "大阪府", "北海道"]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ValueCount {
+                    value: (*v).into(),
+                    users: 40 - i as u64,
+                })
+                .collect(),
+        )]
+        .into(),
+        error: None,
+    };
+    AudienceManifest {
+        result_set: text.into(),
+        version: "20261201T000000Z-0000000a".into(),
+        job_id: JobId::parse("weekly-abc").unwrap(),
+        created_at: "2026-12-01T00:00:00.000Z".into(),
+        columns: vec!["PREFECTURE".into()],
+        size: Some(100),
+        min_score: None,
+        audiences: vec![entry(Some(text), 154), entry(None, 12)],
+    }
+}
+
+fn downloads() -> AudienceDownloads {
+    AudienceDownloads {
+        urls: vec![
+            Some("https://results.s3.amazonaws.com/audiences/rs/v/0000.csv?X-Amz-Signature=ab&X-Amz-Expires=604800".into()),
+            None,
+        ],
+        expires_at: "2026-12-08T00:00:00Z".into(),
+        expires_in_seconds: 7 * 86_400,
+    }
+}
+
+#[test]
+fn an_audience_message_has_its_size_a_breakdown_a_download_link_and_its_expiry() {
+    let record = failed("x", "y", "SCORING");
+    let message = audience_message(&record, 65, &Links::default(), &audiences("i042"), &downloads());
+    let shown = message.to_string();
+    assert!(shown.contains("166 users in 2 audience(s)"), "{shown}");
+    assert!(shown.contains("*154* users for item `i042`"), "{shown}");
+    assert!(
+        shown.contains("PREFECTURE   東京都 40, i042 39, 大阪府 38, +1 more"),
+        "{shown}"
+    );
+    let actions: Vec<&Value> = message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .collect();
+    assert_eq!(actions.len(), 1, "one CSV could be linked: one button");
+    assert_eq!(
+        actions[0]["elements"][0]["url"],
+        "https://results.s3.amazonaws.com/audiences/rs/v/0000.csv?X-Amz-Signature=ab&X-Amz-Expires=604800",
+        "a button's URL is used as it is"
+    );
+    assert!(
+        shown.contains("Download links work until 2026-12-08T00:00:00Z (in 168 h 0 min)"),
+        "{shown}"
+    );
 }

@@ -9,6 +9,7 @@
 //! user's score is then `1 − rank / users ranked`, the share of the users Personalize ranked
 //! below them (the best 1, the last near 0).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Read};
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
 
 use crate::attributes::{band_label, band_number, normalized};
+use crate::delivery::MAX_USER_ID_CHARS;
 use crate::form::{AudienceCut, AudienceTarget, JobForm, DEFAULT_AGE_BANDS};
 use crate::job::JobId;
 use crate::quality::VersionMetrics;
@@ -202,7 +204,12 @@ impl Candidates {
                 continue;
             }
             let line: Line = serde_json::from_str(&line).map_err(|e| format!("line {}: {e}", n + 1))?;
-            self.users.insert(item_hash(&line.user_id), 0);
+            // An id the API could never be asked for (and that would break a CSV line) is left out.
+            if !line.user_id.chars().any(char::is_control)
+                && line.user_id.chars().count() <= MAX_USER_ID_CHARS
+            {
+                self.users.insert(item_hash(&line.user_id), 0);
+            }
         }
         Ok(self.users.len() as u64)
     }
@@ -415,16 +422,43 @@ pub fn csv_header(columns: &[String]) -> Vec<u8> {
     out.into_inner().expect("a CSV row writes to memory")
 }
 
-/// Appends a member's row to `out`.
+/// Appends a member's row to `out`. Control characters in the users file's values become
+/// spaces, so every row is one line (the API pages the CSV by lines).
 pub fn csv_row(member: &Member, candidates: &Candidates, out: &mut Vec<u8>) {
     let mut writer = csv::Writer::from_writer(std::mem::take(out));
     let score = member.score.to_string();
-    let values = candidates.values(member.profile);
-    let row = [member.user_id.as_str(), score.as_str()]
+    let values = candidates.values(member.profile).iter().map(|v| one_line(v));
+    let row = [Cow::Borrowed(member.user_id.as_str()), Cow::Owned(score)]
         .into_iter()
-        .chain(values.iter().map(String::as_str));
-    writer.write_record(row).expect("a CSV row writes to memory");
+        .chain(values);
+    writer
+        .write_record(row.map(|field| field.into_owned()))
+        .expect("a CSV row writes to memory");
     *out = writer.into_inner().expect("a CSV row writes to memory");
+}
+
+fn one_line(value: &str) -> Cow<'_, str> {
+    if value.chars().any(char::is_control) {
+        Cow::Owned(
+            value
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// One row of an audience's CSV (a line, as [`csv_row`] writes them): the user, the score and
+/// the columns' values; `None` for a line that is not a row (the header, a broken line).
+pub fn parse_csv_row(line: &[u8]) -> Option<(String, f64, Vec<String>)> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    let record = reader.records().next()?.ok()?;
+    let mut fields = record.iter();
+    let user_id = fields.next()?.to_owned();
+    let score = fields.next()?.parse::<f64>().ok()?;
+    Some((user_id, score, fields.map(str::to_owned).collect()))
 }
 
 /// The value a breakdown counts: AGE by its band, others as they are; blanks as
@@ -641,9 +675,16 @@ mod tests {
         for member in &members {
             csv_row(member, &candidates, &mut csv);
         }
+        let csv = String::from_utf8(csv).unwrap();
         assert_eq!(
-            String::from_utf8(csv).unwrap(),
+            csv,
             "user_id,score,AGE,PREFECTURE\nu1,1,27,東京都\nu2,0.9,45,大阪府\nu3,0.8,22,東京都\n\"u,4\",0.7,,\n"
+        );
+        let rows: Vec<_> = csv.lines().map(|l| parse_csv_row(l.as_bytes())).collect();
+        assert_eq!(rows[0], None, "the header is no row");
+        assert_eq!(
+            rows[4],
+            Some(("u,4".to_owned(), 0.7, vec![String::new(), String::new()]))
         );
         let breakdown = breakdown(&members, &candidates);
         let pairs = |column: &str| -> Vec<(String, u64)> {

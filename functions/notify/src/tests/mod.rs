@@ -53,7 +53,7 @@ fn ports() -> FakeNotifyPorts {
             fold_window_seconds: 60,
             fold_max_messages: 3,
             results_bucket: "results".into(),
-            chart_url_lifetime: crate::config::CHART_URL_LIFETIME,
+            presigned_url_lifetime: crate::config::PRESIGNED_URL_LIFETIME,
             freshness_hour_seconds: 3600,
         },
     }
