@@ -13,6 +13,8 @@ pub struct ApiConfig {
     pub recommendations_table: String,
     /// The bucket whose data files the web page offers.
     pub data_bucket: String,
+    /// Where Deliver writes audiences (their manifests and CSVs), which the audience routes read.
+    pub results_bucket: String,
     /// The SSM SecureString holding the web page's access token.
     pub ui_token_parameter: String,
     pub state_machine_arn: String,
@@ -62,6 +64,7 @@ impl ApiConfig {
             rules: ValidationRules::from_allow_list(&self.allowed_data_buckets)
                 .with_image_repositories(&self.allowed_image_repositories),
             data_bucket: self.data_bucket.clone(),
+            results_bucket: self.results_bucket.clone(),
             region: self.aws_region.clone(),
         }
     }
@@ -74,6 +77,8 @@ pub struct ApiSettings {
     pub rules: ValidationRules,
     /// The bucket `GET /ui/api/data-files` lists.
     pub data_bucket: String,
+    /// The bucket of audiences' manifests and CSVs.
+    pub results_bucket: String,
     /// The AWS region of the console links.
     pub region: String,
 }
@@ -91,6 +96,7 @@ mod tests {
             ("QUOTA_TABLE", "quota"),
             ("RECOMMENDATIONS_TABLE", "recommendations"),
             ("DATA_BUCKET", "data"),
+            ("RESULTS_BUCKET", "results"),
             ("UI_TOKEN_PARAMETER", "/recoflow/ui-token"),
             (
                 "STATE_MACHINE_ARN",
@@ -131,6 +137,7 @@ mod tests {
         let config: ApiConfig = from_iter(deployed_vars()).unwrap();
         let settings = config.settings();
         assert_eq!(settings.data_bucket, "data");
+        assert_eq!(settings.results_bucket, "results");
         assert_eq!(settings.region, "eu-west-1");
         assert_eq!(settings.rules.allowed_data_buckets, ["data", "shared"]);
         assert_eq!(

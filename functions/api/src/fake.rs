@@ -75,6 +75,7 @@ impl Default for FakeApiPorts {
             settings: ApiSettings {
                 rules: ValidationRules::from_allow_list("data-bucket"),
                 data_bucket: "data-bucket".into(),
+                results_bucket: "results".into(),
                 region: "eu-west-1".into(),
             },
         }

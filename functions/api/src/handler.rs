@@ -10,10 +10,10 @@ use crate::call::Call;
 use crate::ports::ApiPorts;
 use crate::response::{ApiError, ErrorCode, RouteResult};
 use crate::{
-    cancel, data_files, discard, events_post, list, placement_delete, placement_list, placement_metrics,
-    placement_put, placement_serve, placement_show, promote, recommendations, result_set_list,
-    result_set_show, rollback, schedule_delete, schedule_list, schedule_show, schedule_state, show, submit,
-    ui,
+    audience_show, audience_users, cancel, data_files, discard, events_post, list, placement_delete,
+    placement_list, placement_metrics, placement_put, placement_serve, placement_show, promote,
+    recommendations, result_set_list, result_set_show, rollback, schedule_delete, schedule_list,
+    schedule_show, schedule_state, show, similar_items, submit, ui,
 };
 
 /// What a route's handler is: given the ports and the call, it answers.
@@ -67,6 +67,9 @@ impl<P: ApiPorts> Routes<P> {
         route("POST", "/result-sets/{result_set}/versions/{version}/promote", Signed, boxed!(promote::promote)),
         route("POST", "/result-sets/{result_set}/rollback", Signed, boxed!(rollback::rollback)),
         route("DELETE", "/result-sets/{result_set}/versions/{version}", Signed, boxed!(discard::discard)),
+        route("GET", "/audiences/{result_set}", Signed, boxed!(audience_show::show_audience)),
+        route("GET", "/audiences/{result_set}/users", Signed, boxed!(audience_users::audience_users)),
+        route("GET", "/similar-items/{result_set}/{item_id}", Signed, boxed!(similar_items::similar_items)),
         route("GET", "/schedules", Signed, boxed!(schedule_list::list_schedules)),
         route("GET", "/schedules/{id}", Signed, boxed!(schedule_show::show_schedule)),
         route("PATCH", "/schedules/{id}", Signed, boxed!(schedule_state::set_schedule_state)),
@@ -206,7 +209,8 @@ mod tests {
             "PUT is not supported here; use POST /jobs, GET /jobs, GET /jobs/{id}, DELETE /jobs/{id}, \
              GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
              POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
-             DELETE /result-sets/{result_set}/versions/{version}, GET /schedules, GET /schedules/{id}, \
+             DELETE /result-sets/{result_set}/versions/{version}, GET /audiences/{result_set}, \
+             GET /audiences/{result_set}/users, GET /similar-items/{result_set}/{item_id}, GET /schedules, GET /schedules/{id}, \
              PATCH /schedules/{id}, DELETE /schedules/{id}, GET /placements, GET /placements/{placement}, \
              PUT /placements/{placement}, DELETE /placements/{placement}, GET /placements/{placement}/metrics, \
              GET /placements/{placement}/{user_id}, POST /events"

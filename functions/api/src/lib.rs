@@ -6,6 +6,7 @@ pub mod config;
 pub mod experiment_ports;
 pub mod handler;
 pub mod live;
+pub mod output_pointer;
 pub mod paging;
 pub mod placement_views;
 pub mod pointer_cache;
@@ -19,6 +20,9 @@ pub mod version_switch;
 pub mod version_views;
 pub mod views;
 
+pub mod audience_read;
+pub mod audience_show;
+pub mod audience_users;
 pub mod cancel;
 pub mod data_files;
 pub mod discard;
@@ -41,8 +45,11 @@ pub mod schedule_list;
 pub mod schedule_show;
 pub mod schedule_state;
 pub mod show;
+pub mod similar_items;
 pub mod submit;
 pub mod ui;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fake;
+#[cfg(test)]
+mod output_routes_tests;

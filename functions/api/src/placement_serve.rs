@@ -28,10 +28,11 @@ use serde::Serialize;
 
 use crate::call::Call;
 use crate::experiment_ports::ExperimentPorts;
+use crate::output_pointer::current_pointer;
 use crate::placement_views::{is_placement_name, placement_not_found};
 use crate::ports::ApiPorts;
 use crate::recommendation_query::{parse_query, plain_text, segment_attributes, Query, MAX_ATTRIBUTE_CHARS};
-use crate::recommendations::{current_pointer, user_lists, valid_user_id, Asked, Picker, UserLists};
+use crate::recommendations::{user_lists, valid_user_id, Asked, Picker, UserLists};
 use crate::response::{json_response, ApiError, RouteResult};
 
 #[derive(Serialize)]
