@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    cancel, completions, discard, jobs, placement_metrics, placements, promote, recommend,
-    recommend_placement, result_sets, rollback, schedule, schedules, status, submit, validate, versions,
+    audience, audience_users, cancel, completions, discard, jobs, placement_metrics, placements, promote,
+    recommend, recommend_placement, result_sets, rollback, schedule, schedules, similar, status, submit,
+    validate, versions,
 };
 use crate::exit::EXIT_CODES_HELP;
 
@@ -50,6 +51,12 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Discard a held version: it is never served.
     Discard(discard::DiscardArgs),
+    /// The audiences a result set serves: size, when made, users by segment column.
+    Audience(audience::AudienceArgs),
+    /// An audience's users, best first, a page at a time.
+    AudienceUsers(audience_users::AudienceUsersArgs),
+    /// The items most similar to an item (or its category's popular items).
+    Similar(similar::SimilarArgs),
     /// The recurring forms' schedules: state, next run, last run.
     Schedules(schedules::SchedulesArgs),
     /// One schedule: show it, pause, resume or delete it.

@@ -53,6 +53,19 @@ pub const DISCARD_VERSION: Route = Route {
     template: "/result-sets/{result_set}/versions/{version}",
 };
 
+pub const SHOW_AUDIENCE: Route = Route {
+    method: Method::GET,
+    template: "/audiences/{result_set}",
+};
+pub const AUDIENCE_USERS: Route = Route {
+    method: Method::GET,
+    template: "/audiences/{result_set}/users",
+};
+pub const SIMILAR_ITEMS: Route = Route {
+    method: Method::GET,
+    template: "/similar-items/{result_set}/{item_id}",
+};
+
 pub const LIST_SCHEDULES: Route = Route {
     method: Method::GET,
     template: "/schedules",

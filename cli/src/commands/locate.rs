@@ -251,10 +251,12 @@ mod tests {
     fn the_validations_paths_are_found_exactly() {
         use recoflow_core::validation::{validate_form, ValidationRules};
         // Problems about something absent point at where it would go.
-        const ABSENT: [&str; 5] = [
+        const ABSENT: [&str; 7] = [
             "missing_field",
             "missing_backend_block",
             "segment_needs_users",
+            "fallback_needs_users",
+            "item_filter_needs_items",
             "not_json",
             "not_utf8",
         ];

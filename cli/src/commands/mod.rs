@@ -1,6 +1,8 @@
 //! The commands, one module each; `run` dispatches. A command for a new route: its module
 //! (arguments + `run`), a variant in `cli::Command`, an arm here, a constant in `routes`.
 
+pub mod audience;
+pub mod audience_users;
 pub mod cancel;
 pub mod completions;
 pub mod discard;
@@ -17,6 +19,7 @@ pub mod result_sets;
 pub mod rollback;
 pub mod schedule;
 pub mod schedules;
+pub mod similar;
 pub mod status;
 pub mod submit;
 pub mod validate;
@@ -40,6 +43,9 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Promote(args) => promote::run(args, ctx).await,
         Command::Rollback(args) => rollback::run(args, ctx).await,
         Command::Discard(args) => discard::run(args, ctx).await,
+        Command::Audience(args) => audience::run(args, ctx).await,
+        Command::AudienceUsers(args) => audience_users::run(args, ctx).await,
+        Command::Similar(args) => similar::run(args, ctx).await,
         Command::Schedules(args) => schedules::run(args, ctx).await,
         Command::Schedule(args) => schedule::run(args, ctx).await,
         Command::Placements(args) => placements::run(args, ctx).await,
