@@ -13,7 +13,7 @@ pub struct ApiConfig {
     pub recommendations_table: String,
     /// The bucket whose data files the web page offers.
     pub data_bucket: String,
-    /// Where Deliver writes audiences (their manifests and CSVs), which the audience routes read.
+    /// Job outputs: audiences' manifests and CSVs.
     pub results_bucket: String,
     /// The SSM SecureString holding the web page's access token.
     pub ui_token_parameter: String,
@@ -77,7 +77,7 @@ pub struct ApiSettings {
     pub rules: ValidationRules,
     /// The bucket `GET /ui/api/data-files` lists.
     pub data_bucket: String,
-    /// The bucket of audiences' manifests and CSVs.
+    /// Where audiences are (`GET /audiences/...`).
     pub results_bucket: String,
     /// The AWS region of the console links.
     pub region: String,
@@ -96,7 +96,6 @@ mod tests {
             ("QUOTA_TABLE", "quota"),
             ("RECOMMENDATIONS_TABLE", "recommendations"),
             ("DATA_BUCKET", "data"),
-            ("RESULTS_BUCKET", "results"),
             ("UI_TOKEN_PARAMETER", "/recoflow/ui-token"),
             (
                 "STATE_MACHINE_ARN",
@@ -108,6 +107,7 @@ mod tests {
                 "0.dkr.ecr.eu-west-1.amazonaws.com/recsys",
             ),
             ("AWS_REGION", "eu-west-1"),
+            ("RESULTS_BUCKET", "results"),
             ("SCHEDULES_TABLE", "schedules"),
             ("SCHEDULE_GROUP", "recoflow"),
             (
