@@ -17,6 +17,7 @@ pub mod history;
 pub mod job;
 pub mod kpi;
 pub mod launch;
+pub mod monitoring;
 pub mod notification;
 pub mod output_rules;
 pub mod outputs;
