@@ -56,6 +56,12 @@ fn render(answer: &Value) -> String {
         field(answer, "source"),
         field(answer, "backfilled"),
     );
+    out.push_str(&item_table(answer));
+    out
+}
+
+/// An answer's `items`, ranked, with their scores (nothing when there are none).
+pub(crate) fn item_table(answer: &Value) -> String {
     let mut table = Table::new(&["#", "ITEM", "SCORE"]);
     for (rank, item) in answer
         .get("items")
@@ -71,10 +77,11 @@ fn render(answer: &Value) -> String {
             .unwrap_or_else(|| "-".into());
         table.row(vec![(rank + 1).to_string(), field(item, "item_id"), score]);
     }
-    if !table.is_empty() {
-        out.push_str(&table.render());
+    if table.is_empty() {
+        String::new()
+    } else {
+        table.render()
     }
-    out
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use clap::Args;
 use serde_json::Value;
 
+use crate::commands::recommend::item_table;
 use crate::context::Context;
 use crate::exit::CliError;
-use crate::output::{field, Report, Table};
+use crate::output::{field, Report};
 use crate::routes::SIMILAR_ITEMS;
 
 #[derive(Debug, Args)]
@@ -28,11 +29,6 @@ pub async fn run(args: SimilarArgs, ctx: &Context) -> Result<Report, CliError> {
 }
 
 fn render(answer: &Value) -> String {
-    let items = answer
-        .get("items")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     let category = answer
         .get("category")
         .and_then(Value::as_str)
@@ -40,24 +36,14 @@ fn render(answer: &Value) -> String {
         .unwrap_or_default();
     let mut out = format!(
         "{} like {} from {} version {}: {}{category}, {} backfilled\n",
-        items.len(),
+        answer.get("items").and_then(Value::as_array).map_or(0, Vec::len),
         field(answer, "item_id"),
         field(answer, "result_set"),
         field(answer, "version"),
         field(answer, "source"),
         field(answer, "backfilled"),
     );
-    let mut table = Table::new(&["#", "ITEM", "SCORE"]);
-    for (rank, item) in items.iter().enumerate() {
-        let score = item
-            .get("score")
-            .and_then(Value::as_f64)
-            .map_or_else(|| "-".into(), |s| format!("{s:.4}"));
-        table.row(vec![(rank + 1).to_string(), field(item, "item_id"), score]);
-    }
-    if !table.is_empty() {
-        out.push_str(&table.render());
-    }
+    out.push_str(&item_table(answer));
     out
 }
 
