@@ -74,6 +74,7 @@ bench: build install package
 	mkdir -p build/bench && target/bench-opt/bench-fallbacks | tee build/bench/fallbacks.json
 	target/bench-opt/bench-placements | tee build/bench/placements.json
 	$(VENV)/bin/python scripts/bench_delivery.py
+	$(VENV)/bin/python scripts/bench_write_budget.py
 	$(VENV)/bin/python scripts/bench_cold_start.py
 
 clean:

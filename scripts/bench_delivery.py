@@ -59,8 +59,13 @@ def deliver(scores: Path, endpoint: str, table: str, jobs_table: str | None = No
 
 
 class FakeDynamoDb:
+    """`fake-dynamodb` on a free port; given write_units, it throttles above that many a second."""
+
+    def __init__(self, write_units: int | None = None):
+        self.budget = [str(write_units)] if write_units else []
+
     def __enter__(self):
-        self.process = subprocess.Popen([BIN / "fake-dynamodb", "0"], stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([BIN / "fake-dynamodb", "0", *self.budget], stdout=subprocess.PIPE, text=True)
         self.endpoint = f"http://127.0.0.1:{self.process.stdout.readline().split()[1]}"
         return self
 

@@ -3,7 +3,8 @@
 //! transaction with a check on its job's record in the jobs table.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -17,6 +18,7 @@ use recoflow_core::delivery::{keys, Pointer, StoredList};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::job::JobStatus;
 use recoflow_core::ports::{Published, RecommendationStore};
+use recoflow_core::write_budget::WriteBudget;
 use tokio::task::JoinSet;
 
 use crate::dynamodb::{codec_error, job_key};
@@ -38,6 +40,9 @@ pub struct DynamoRecommendations {
     jobs_table: String,
     /// BatchWriteItem requests in flight at once.
     in_flight: usize,
+    /// Write units a second the writes may spend (shared by the batches in flight); none:
+    /// as fast as the table takes them.
+    budget: Option<Arc<Mutex<WriteBudget>>>,
 }
 
 impl DynamoRecommendations {
@@ -52,7 +57,18 @@ impl DynamoRecommendations {
             table: table.into(),
             jobs_table: jobs_table.into(),
             in_flight: in_flight.max(1),
+            budget: None,
         }
+    }
+
+    /// Writes spend at most `units_per_second` write units a second, less while the table
+    /// throttles them (`core::write_budget`).
+    pub fn with_write_budget(mut self, units_per_second: u32) -> Self {
+        self.budget = Some(Arc::new(Mutex::new(WriteBudget::new(
+            units_per_second,
+            Instant::now(),
+        ))));
+        self
     }
 
     /// The check that the pointer's job is still `DELIVERING` (its record sent back if not).
@@ -129,14 +145,75 @@ fn encode_batch(lists: &[StoredList]) -> Result<Vec<WriteRequest>, ServiceError>
         .collect()
 }
 
-/// Writes one batch, retrying its unprocessed items and throttled calls with backoff and full
-/// jitter until done or out of attempts.
+/// DynamoDB's size of a value, near enough to count write units: names and strings by their
+/// bytes, numbers by their digits, lists and maps with their overhead.
+fn value_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+        AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::B(blob) => blob.as_ref().len(),
+        _ => 1,
+    }
+}
+
+/// The write units a batch's puts cost: one per started kilobyte of each item.
+fn write_units(requests: &[WriteRequest]) -> u32 {
+    requests
+        .iter()
+        .filter_map(|request| request.put_request())
+        .map(|put| {
+            let bytes: usize = put
+                .item()
+                .iter()
+                .map(|(name, value)| name.len() + value_bytes(value))
+                .sum();
+            bytes.div_ceil(1024).max(1) as u32
+        })
+        .sum()
+}
+
+/// Waits until the budget has the batch's units, then spends them.
+async fn spend(budget: Option<&Mutex<WriteBudget>>, requests: &[WriteRequest]) {
+    let Some(budget) = budget else { return };
+    let wait = budget
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take(write_units(requests), Instant::now());
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn heard_throttle(budget: Option<&Mutex<WriteBudget>>) {
+    if let Some(budget) = budget {
+        budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .throttled(Instant::now());
+    }
+}
+
+/// Writes one batch within the budget, retrying its unprocessed items and throttled calls with
+/// backoff and full jitter until done or out of attempts. Both are the table pushing back:
+/// the budget's rate goes down.
 async fn write_batch(
     client: Client,
     table: String,
     mut requests: Vec<WriteRequest>,
+    budget: Option<Arc<Mutex<WriteBudget>>>,
 ) -> Result<(), ServiceError> {
+    let budget = budget.as_deref();
     for attempt in 1..=BATCH_ATTEMPTS {
+        spend(budget, &requests).await;
         let result = client
             .batch_write_item()
             .request_items(&table, requests.clone())
@@ -151,12 +228,14 @@ async fn write_batch(
                 if requests.is_empty() {
                     return Ok(());
                 }
+                heard_throttle(budget);
             }
             Err(err) => {
                 let err = service_error("DynamoDB", "BatchWriteItem", &err);
                 if !matches!(err, ServiceError::Throttled { .. }) || attempt == BATCH_ATTEMPTS {
                     return Err(err);
                 }
+                heard_throttle(budget);
             }
         }
         tokio::time::sleep(Duration::from_millis(full_jitter(
@@ -189,8 +268,8 @@ impl RecommendationStore for DynamoRecommendations {
                     break;
                 }
                 // Encoding in the task too: batches are encoded, signed and sent on every core.
-                let (client, table) = (self.client.clone(), self.table.clone());
-                running.spawn(async move { write_batch(client, table, encode_batch(&batch)?).await });
+                let (client, table, budget) = (self.client.clone(), self.table.clone(), self.budget.clone());
+                running.spawn(async move { write_batch(client, table, encode_batch(&batch)?, budget).await });
             }
             let Some(done) = running.join_next().await else {
                 break;
@@ -313,5 +392,36 @@ impl RecommendationStore for DynamoRecommendations {
                 _ => Err(service_error("DynamoDB", "TransactWriteItems", &err)),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(item: HashMap<String, AttributeValue>) -> WriteRequest {
+        let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+        WriteRequest::builder().put_request(put).build()
+    }
+
+    #[test]
+    fn a_put_costs_a_write_unit_per_started_kilobyte() {
+        let small = HashMap::from([("pk".to_owned(), AttributeValue::S("u#1".into()))]);
+        let items = (0..60)
+            .map(|i| {
+                AttributeValue::M(HashMap::from([
+                    ("item_id".to_owned(), AttributeValue::S(format!("item-{i:05}"))),
+                    ("score".to_owned(), AttributeValue::N("0.123456".into())),
+                ]))
+            })
+            .collect();
+        // 60 items of about 30 bytes each: between one and two kilobytes.
+        let large = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("u#2".into())),
+            ("items".to_owned(), AttributeValue::L(items)),
+        ]);
+        assert_eq!(write_units(&[put(small.clone())]), 1);
+        assert_eq!(write_units(&[put(large)]), 2);
+        assert_eq!(write_units(&[put(small.clone()), put(small)]), 2);
     }
 }

@@ -37,6 +37,7 @@ pub mod task;
 pub mod topk;
 pub mod validation;
 pub mod versions;
+pub mod write_budget;
 
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;

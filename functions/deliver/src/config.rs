@@ -18,6 +18,8 @@ pub struct DeliverConfig {
     pub deliver_budget_seconds: u32,
     /// Largest percentage of score lines that may be errors (above 100 counts as 100).
     pub max_skipped_percent: u32,
+    /// DynamoDB write units a second the lists' writes may spend (`DeliveryWriteUnitsPerSecond`).
+    pub delivery_write_units_per_second: u32,
 }
 
 impl DeliverConfig {
@@ -44,18 +46,20 @@ mod tests {
             .collect()
     }
 
-    const COMPLETE: [(&str, &str); 6] = [
+    const COMPLETE: [(&str, &str); 7] = [
         ("JOBS_TABLE", "jobs"),
         ("RECOMMENDATIONS_TABLE", "recommendations"),
         ("RESULTS_BUCKET", "results"),
         ("RESULT_RETENTION_DAYS", "2"),
         ("DELIVER_BUDGET_SECONDS", "600"),
         ("MAX_SKIPPED_PERCENT", "250"),
+        ("DELIVERY_WRITE_UNITS_PER_SECOND", "10000"),
     ];
 
     #[test]
     fn settings_come_from_the_variables_in_their_units() {
         let config: DeliverConfig = from_iter(vars(&COMPLETE)).unwrap();
+        assert_eq!(config.delivery_write_units_per_second, 10_000);
         let settings = config.settings();
         assert_eq!(settings.results_bucket, "results");
         assert_eq!(settings.retention_seconds, 2 * 86_400);

@@ -28,7 +28,8 @@ impl LivePorts {
                 &config.recommendations_table,
                 &config.jobs_table,
                 WRITES_IN_FLIGHT,
-            ),
+            )
+            .with_write_budget(config.delivery_write_units_per_second),
             clock: SystemClock,
             settings: config.settings(),
         }

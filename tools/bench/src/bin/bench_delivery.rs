@@ -7,7 +7,9 @@
 //!
 //! `run` prints one JSON line: users written, seconds, users per second, peak RSS (KiB). The
 //! job's record is kept in memory, or, given JOBS_TABLE (a real table: the pointer's publish
-//! checks the job's status there), in that table of the endpoint.
+//! checks the job's status there), in that table of the endpoint. With
+//! `WRITE_UNITS_PER_SECOND` in the environment the writes keep to that budget, as Deliver's
+//! do (`DeliveryWriteUnitsPerSecond`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -254,6 +256,7 @@ struct Target<'a> {
     table: &'a str,
     jobs_table: Option<&'a str>,
     in_flight: usize,
+    write_units_per_second: Option<u32>,
 }
 
 async fn run(scores: &str, target: &Target<'_>) -> Result<(), String> {
@@ -282,7 +285,10 @@ async fn run(scores: &str, target: &Target<'_>) -> Result<(), String> {
     let client = DynamoDb::new(&sdk);
     // The same name when the record is in memory: the fake endpoint answers every check.
     let jobs_table = target.jobs_table.unwrap_or("bench-jobs");
-    let lists = DynamoRecommendations::new(client.clone(), target.table, jobs_table, target.in_flight);
+    let mut lists = DynamoRecommendations::new(client.clone(), target.table, jobs_table, target.in_flight);
+    if let Some(units) = target.write_units_per_second {
+        lists = lists.with_write_budget(units);
+    }
     let objects = LocalObjects { root: root.clone() };
     let memory = FakeJobStore::default();
     let job_id = memory.insert_queued("bench-1", test_form("container"));
@@ -347,6 +353,9 @@ async fn main() {
                 table: &args[4],
                 jobs_table: args.get(6).map(String::as_str),
                 in_flight: args.get(5).and_then(|n| n.parse().ok()).unwrap_or(8),
+                write_units_per_second: std::env::var("WRITE_UNITS_PER_SECOND")
+                    .ok()
+                    .and_then(|units| units.parse().ok()),
             };
             run(&args[2], &target).await
         }
