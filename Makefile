@@ -2,7 +2,8 @@
 #   make demo   start the local stack, deploy, submit the example forms, watch their jobs
 #   make test   fmt + clippy + unit tests, then the end-to-end suites on a fresh local stack
 #   make bench  benchmarks (scorer memory; fallback counting memory; delivery throughput and memory;
-#               recommendations latency; placement serving latency and events/s; cold starts)
+#               recommendations latency; placement serving latency and events/s; quota hand-over;
+#               cold starts)
 # Nothing here needs Docker. Python tools live in .localstack-host/venv (localstack/host/install.sh).
 
 SHELL := /bin/bash
@@ -73,6 +74,7 @@ bench: build install package
 	CARGO_PROFILE=bench-opt $(VENV)/bin/python scripts/bench_recsys_memory.py
 	mkdir -p build/bench && target/bench-opt/bench-fallbacks | tee build/bench/fallbacks.json
 	target/bench-opt/bench-placements | tee build/bench/placements.json
+	target/bench-opt/bench-quota | tee build/bench/quota.json
 	$(VENV)/bin/python scripts/bench_delivery.py
 	$(VENV)/bin/python scripts/bench_write_budget.py
 	$(VENV)/bin/python scripts/bench_cold_start.py

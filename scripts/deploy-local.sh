@@ -16,7 +16,7 @@ OUTPUTS_FILE="${STACK_OUTPUTS_FILE:-build/stack-outputs.json}"
 
 # Seconds instead of minutes: emulated jobs take seconds here.
 LOCAL_TIMINGS=(
-  PollIntervalSeconds=1 QuotaWaitSeconds=1 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=150
+  PollIntervalSeconds=1 QuotaWakeUpTimeoutSeconds=6 QuotaMaxWaitSeconds=4 QuotaWaitAttempts=100
   LaunchRetrySeconds=1 LaunchRetryAttempts=150 SlotLeaseSeconds=20 PhaseTimeoutSeconds=600
   RelaunchBaseSeconds=1 QuotaLimitsCacheSeconds=1 DeliverBudgetSeconds=40
   SlackRetryBudgetSeconds=8 FoldWindowSeconds=15 SweepIntervalMinutes=1

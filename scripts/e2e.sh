@@ -26,7 +26,7 @@ else
   SHARDS=(
     "tests/localstack_host tests/emulators tests/e2e/test_quota.py tests/e2e/test_failures.py
      tests/e2e/test_idempotency.py tests/e2e/test_infra.py tests/e2e/test_cli.py tests/e2e/test_freshness_and_held.py tests/e2e/test_quality_gate.py
-     tests/e2e/test_schedules.py"
+     tests/e2e/test_schedules.py tests/e2e/test_quota_queue.py"
     "tests/e2e/test_jobs.py tests/e2e/test_running_jobs.py tests/e2e/test_delivery.py tests/e2e/test_slack.py
      tests/e2e/test_cancel.py tests/e2e/test_hostile_inputs.py tests/e2e/test_web_page.py tests/e2e/test_shared_result_set.py
      tests/e2e/test_result_sets.py tests/e2e/test_segments.py tests/e2e/test_placements.py tests/e2e/test_events.py

@@ -27,6 +27,10 @@ const recoflow = (() => {
       "output.user_items": "Items for each customer",
       "output.audience": "Customers for products (an audience)",
       "output.similar_items": "Similar products for each product",
+      priority: "When it has to wait for capacity",
+      "priority.high": "Urgent: before normal jobs",
+      "priority.normal": "Normal",
+      "priority.low": "Can wait: after the others",
       "section.dataset": "Data files",
       "dataset.hint": "Choose a file of the data bucket, or type its s3:// address.",
       "dataset.interactions": "Interactions (who bought or clicked what)",
@@ -93,6 +97,7 @@ const recoflow = (() => {
       "progress.id": "Job id",
       "progress.status": "Now",
       "progress.since": "for",
+      "progress.queue": "Place {position} of {waiting} in the queue for capacity ({holders} job(s) running in it); it starts the moment a place frees up.",
       "progress.failure": "Why it failed",
       "progress.try": "Try the recommendations for a customer",
       "progress.again": "Start another job",
@@ -205,6 +210,10 @@ const recoflow = (() => {
       "output.user_items": "顧客ごとのおすすめ商品",
       "output.audience": "商品に合う顧客（オーディエンス）",
       "output.similar_items": "商品ごとの類似商品",
+      priority: "空き待ちのときの順番",
+      "priority.high": "急ぎ（通常より先）",
+      "priority.normal": "通常",
+      "priority.low": "後回しでよい",
       "section.dataset": "データファイル",
       "dataset.hint": "データバケットのファイルを選ぶか、s3:// のアドレスを入力してください。",
       "dataset.interactions": "行動履歴（誰が何を買った・見たか）",
@@ -271,6 +280,7 @@ const recoflow = (() => {
       "progress.id": "ジョブ ID",
       "progress.status": "現在",
       "progress.since": "経過",
+      "progress.queue": "空き待ちの列で {waiting} 件中 {position} 番目（実行中 {holders} 件）。空きが出ればすぐに始まります。",
       "progress.failure": "失敗の理由",
       "progress.try": "顧客向けのレコメンドを試す",
       "progress.again": "別のジョブを開始",
@@ -594,6 +604,12 @@ const recoflow = (() => {
     now.textContent = statusText(job.status);
     now.className = "status " + job.status;
     document.getElementById("job-since").textContent = since(job.status_since);
+    const queue = document.getElementById("job-queue");
+    queue.classList.toggle("hidden", !job.quota_wait);
+    if (job.quota_wait) {
+      queue.textContent = t("progress.queue").replace("{position}", job.quota_wait.position)
+        .replace("{waiting}", job.quota_wait.waiting).replace("{holders}", job.quota_wait.holders);
+    }
     const history = document.getElementById("job-history");
     history.innerHTML = "";
     job.history.forEach((change) => {

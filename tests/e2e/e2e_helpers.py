@@ -248,6 +248,10 @@ class Recoflow:
         pages = self.aws("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=self.execution_arn(job_id))
         return [e for page in pages for e in page["events"]]
 
+    def states_entered(self, job_id: str) -> list:
+        """Names of the states the execution entered, in order (repeats kept)."""
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history(job_id) if "stateEnteredEventDetails" in e]
+
     def task_errors(self, job_id: str) -> list:
         """Error names of the execution's failed Lambda calls (retried or not)."""
         return [e["lambdaFunctionFailedEventDetails"].get("error") for e in self.history(job_id) if e["type"] == "LambdaFunctionFailed"]

@@ -103,12 +103,12 @@ def check_six(recoflow, slack, sampler, scenario, instance_type, recoflow_limit,
     assert max(counts) <= 2, f"{scenario}: more than 2 training jobs in progress at once: {counts}"
     assert max(counts) == 2, f"{scenario}: the quota of 2 was never used in full: {counts}"
 
-    # Who waited: the executions say it (a QuotaUnavailable or LaunchRefused step), the records
-    # must show it.
+    # Who waited: the executions say it (a WaitForQuota state, or a LaunchRefused step), the
+    # records must show it.
     waited, refused = set(), set()
     for job, _ in ended:
         errors = recoflow.task_errors(job["job_id"])
-        if {"QuotaUnavailable", "LaunchRefused"} & set(errors):
+        if "LaunchRefused" in errors or "WaitForQuota" in recoflow.states_entered(job["job_id"]):
             waited.add(job["job_id"])
         if "LaunchRefused" in errors:
             refused.add(job["job_id"])

@@ -176,6 +176,15 @@ pub fn describe(job: &Value, now: OffsetDateTime) -> String {
             classify(&error, &cause).label()
         ));
     }
+    if let Some(wait) = job.get("quota_wait").filter(|w| w.is_object()) {
+        out.push_str(&format!(
+            "queue     place {} of {} waiting in {} ({} job(s) holding it)\n",
+            field(wait, "position"),
+            field(wait, "waiting"),
+            field(wait, "pool"),
+            field(wait, "holders")
+        ));
+    }
     if let Some(cancel) = job.get("cancellation").filter(|c| c.is_object()) {
         out.push_str(&format!(
             "cancelled by {} at {}\n",
@@ -312,6 +321,22 @@ mod tests {
         assert!(text.contains("cause     s3://d/x.csv does not exist"), "{text}");
         assert!(text.contains("\n  +2s   PREPARING\n"), "{text}");
         assert!(text.contains("\n  +30s  FAILED     DatasetMissing\n"), "{text}");
+    }
+
+    #[test]
+    fn a_waiting_job_shows_its_place_in_the_queue() {
+        let waiting = json!({
+            "job_id": "spring-w", "status": "WAITING_FOR_QUOTA", "status_since": "2026-11-24T10:00:00Z",
+            "quota_wait": {"pool": "sagemaker-training:ml.m5.large", "position": 3, "holders": 2, "waiting": 5}
+        });
+        let text = describe(&waiting, parse_time("2026-11-24T10:05:00Z").unwrap());
+        assert!(
+            text.contains(
+                "queue     place 3 of 5 waiting in sagemaker-training:ml.m5.large (2 job(s) holding it)\n"
+            ),
+            "{text}"
+        );
+        assert!(!describe(&failed_job(), parse_time("2026-11-24T10:05:00Z").unwrap()).contains("queue"));
     }
 
     #[test]

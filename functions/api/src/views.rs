@@ -9,6 +9,7 @@ use recoflow_core::job::{
     Cancellation, JobFailure, JobId, JobRecord, JobSource, JobStatus, Notification, StatusChange,
 };
 use recoflow_core::phase::{LaunchedResource, ResourceKind, ResourceState};
+use recoflow_core::quota_queue::QuotaWait;
 use recoflow_core::validation::FormProblem;
 use serde::Serialize;
 
@@ -87,6 +88,9 @@ pub struct JobView<'a> {
     network_isolation: Option<NetworkIsolationView<'a>>,
     /// Everything the job launched, oldest first.
     resources: Vec<ResourceView<'a>>,
+    /// A job waiting for quota: the pool, its place in the pool's queue, the pool's holders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota_wait: Option<QuotaWait>,
 }
 
 #[derive(Serialize)]
@@ -135,7 +139,13 @@ impl<'a> JobView<'a> {
                 }
             }),
             resources,
+            quota_wait: None,
         }
+    }
+
+    /// The view with the job's place in the queue it waits in.
+    pub fn with_quota_wait(self, quota_wait: Option<QuotaWait>) -> Self {
+        Self { quota_wait, ..self }
     }
 }
 

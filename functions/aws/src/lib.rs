@@ -68,7 +68,7 @@ pub use scheduler::{EventBridgeScheduler, SchedulerTarget};
 #[cfg(feature = "dynamodb")]
 pub use schedules::DynamoScheduleStore;
 #[cfg(feature = "sfn")]
-pub use sfn::{SfnExecutionLookup, SfnExecutions};
+pub use sfn::{SfnExecutionLookup, SfnExecutions, SfnTaskCallbacks};
 #[cfg(feature = "slack")]
 pub use slack::HttpsPoster;
 #[cfg(feature = "dynamodb")]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::job::JobId;
-use recoflow_core::ports::{ExecutionLookup, ExecutionStart, Executions};
+use recoflow_core::ports::{Callback, ExecutionLookup, ExecutionStart, Executions, TaskCallbacks};
 
 use crate::service_error;
 
@@ -106,6 +106,43 @@ impl ExecutionLookup for SfnExecutionLookup {
                 Ok(None)
             }
             Err(err) => Err(service_error("Step Functions", "DescribeExecution", &err)),
+        }
+    }
+}
+
+/// Answering the task tokens of callback states (`WaitForQuota`): no state machine to name, the
+/// token says which task it is.
+pub struct SfnTaskCallbacks {
+    client: Client,
+}
+
+impl SfnTaskCallbacks {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl TaskCallbacks for SfnTaskCallbacks {
+    async fn succeed(&self, token: &str, output: &str) -> Result<Callback, ServiceError> {
+        match self
+            .client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Callback::Delivered),
+            // The state stopped waiting (timed out, its execution ended, answered already).
+            Err(err)
+                if err.as_service_error().is_some_and(|e| {
+                    e.is_invalid_token() || e.is_task_does_not_exist() || e.is_task_timed_out()
+                }) =>
+            {
+                Ok(Callback::TaskGone)
+            }
+            Err(err) => Err(service_error("Step Functions", "SendTaskSuccess", &err)),
         }
     }
 }

@@ -1,6 +1,8 @@
-//! The quota table: one item per pool (partition key `pool`) holding `used` (units held) and
-//! `holders` (holder id → holder). Every change is one conditional `UpdateItem`, so two jobs
-//! racing for the last unit cannot both get it, and `used` always equals the holders' sum.
+//! The quota table: one item per pool (partition key `pool`) holding `used` (units held),
+//! `holders` (holder id → holder), the pool's queue `waiting` (holder id → waiter) and its
+//! `queue_revision`. Every change is one conditional `UpdateItem`, so two jobs racing for the
+//! last unit cannot both get it, `used` always equals the holders' sum, and a take in turn
+//! sees the queue as it was when its caller looked.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,8 +11,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use recoflow_core::errors::ServiceError;
-use recoflow_core::ports::{Acquired, SlotStore};
+use recoflow_core::ports::{Acquired, SlotStore, TakenInTurn};
 use recoflow_core::quota::{Pool, PoolState, SlotHolder};
+use recoflow_core::quota_queue::Waiter;
 use serde::Deserialize;
 
 use crate::dynamodb::{codec_error, encode};
@@ -38,6 +41,8 @@ impl DynamoSlotStore {
         let mut item = Self::key(pool);
         item.insert("used".into(), AttributeValue::N("0".into()));
         item.insert("holders".into(), AttributeValue::M(HashMap::new()));
+        item.insert("waiting".into(), AttributeValue::M(HashMap::new()));
+        item.insert("queue_revision".into(), number(0));
         match self
             .client
             .put_item()
@@ -60,22 +65,116 @@ impl DynamoSlotStore {
         }
     }
 
-    /// One conditional update of a holder; `Ok(None)` when the condition held, else the
-    /// pool's item as it was (`Some(None)`: no item).
-    async fn update(
+    /// Gives a pool's item written before pools had queues an empty queue, so queue paths can
+    /// be written into it; creates the item if there is none.
+    async fn ensure_queue(&self, pool: &Pool, item_exists: bool) -> Result<(), ServiceError> {
+        if !item_exists {
+            return self.ensure_pool(pool).await;
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pool)))
+            .update_expression("SET waiting = :empty, queue_revision = :zero")
+            .condition_expression("attribute_not_exists(waiting)")
+            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":zero", number(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(service_error("DynamoDB", "UpdateItem", &err)),
+        }
+    }
+
+    /// Adds the holder if there is room. With a queue revision, only while the queue is still
+    /// at it, and the holder's own place in the queue goes in the same write.
+    async fn take(
         &self,
         pool: &Pool,
         holder: &SlotHolder,
+        capacity: u32,
+        queue_revision: Option<u64>,
+    ) -> Result<TakenInTurn, ServiceError> {
+        let id = holder.id();
+        // Room for the holder means used + units <= capacity, i.e. used <= capacity - units.
+        let Some(max_used_before) = capacity.checked_sub(holder.units) else {
+            let state = self.pool(pool).await?;
+            if state.holder(&id).is_none() {
+                return Ok(TakenInTurn::Decided(Acquired::Full(state)));
+            }
+            self.renew(pool, holder).await?;
+            return Ok(TakenInTurn::Decided(Acquired::AlreadyHeld));
+        };
+        let mut values = vec![
+            (":holder", encode(holder)?),
+            (":units", number(holder.units)),
+            (":max", number(max_used_before)),
+        ];
+        let (update, condition) = match queue_revision {
+            None => (
+                "SET holders.#h = :holder, used = used + :units",
+                "attribute_exists(used) AND attribute_not_exists(holders.#h) AND used <= :max",
+            ),
+            Some(revision) => {
+                values.push((":one", number(1)));
+                values.push((":revision", number(revision)));
+                (
+                    "SET holders.#h = :holder, used = used + :units, queue_revision = queue_revision + :one REMOVE waiting.#h",
+                    "attribute_exists(waiting) AND attribute_not_exists(holders.#h) AND used <= :max AND queue_revision = :revision",
+                )
+            }
+        };
+        for _ in 0..2 {
+            match self.update(pool, &id, update, condition, values.clone()).await? {
+                None => return Ok(TakenInTurn::Decided(Acquired::Taken)),
+                // First use of the pool: create it, then try again.
+                Some(None) => self.ensure_pool(pool).await?,
+                Some(Some(stored)) if stored.state.holder(&id).is_some() => {
+                    self.renew(pool, holder).await?;
+                    return Ok(TakenInTurn::Decided(Acquired::AlreadyHeld));
+                }
+                // An item from before pools had queues (read as revision 0): give it one.
+                Some(Some(stored)) if queue_revision.is_some() && !stored.has_queue => {
+                    self.ensure_queue(pool, true).await?
+                }
+                Some(Some(stored)) if queue_revision.is_some_and(|r| r != stored.state.queue_revision) => {
+                    return Ok(TakenInTurn::QueueMoved)
+                }
+                Some(Some(stored)) => return Ok(TakenInTurn::Decided(Acquired::Full(stored.state))),
+            }
+        }
+        match queue_revision {
+            Some(_) => Ok(TakenInTurn::QueueMoved),
+            None => Ok(TakenInTurn::Decided(Acquired::Full(self.pool(pool).await?))),
+        }
+    }
+
+    /// One conditional update of one holder's (or waiter's) entry, `#h` in the expressions;
+    /// `Ok(None)` when the condition held, else the pool's item as it was (`Some(None)`: no
+    /// item).
+    async fn update(
+        &self,
+        pool: &Pool,
+        holder_id: &str,
         update: &str,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
-    ) -> Result<Option<Option<PoolState>>, ServiceError> {
+    ) -> Result<Option<Option<Stored>>, ServiceError> {
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(pool)))
-            .expression_attribute_names("#h", holder.id())
+            .expression_attribute_names("#h", holder_id)
             .update_expression(update)
             .condition_expression(condition)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
@@ -86,7 +185,7 @@ impl DynamoSlotStore {
             Ok(_) => Ok(None),
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(Some(failed.item.clone().map(decode_pool).transpose()?))
+                    Ok(Some(failed.item.clone().map(decode_item).transpose()?))
                 }
                 _ => Err(service_error("DynamoDB", "UpdateItem", &err)),
             },
@@ -104,13 +203,33 @@ struct PoolItem {
     used: u32,
     #[serde(default)]
     holders: BTreeMap<String, SlotHolder>,
+    /// Absent from items written before pools had queues.
+    #[serde(default)]
+    waiting: Option<BTreeMap<String, Waiter>>,
+    #[serde(default)]
+    queue_revision: u64,
 }
 
-fn decode_pool(item: HashMap<String, AttributeValue>) -> Result<PoolState, ServiceError> {
+/// A pool's item as stored.
+struct Stored {
+    state: PoolState,
+    /// Whether the item has the queue's attributes (items written before pools had queues
+    /// lack them).
+    has_queue: bool,
+}
+
+fn decode_item(item: HashMap<String, AttributeValue>) -> Result<Stored, ServiceError> {
     let item: PoolItem = serde_dynamo::from_item(item).map_err(|e| codec_error("decode quota pool", e))?;
-    Ok(PoolState {
+    let has_queue = item.waiting.is_some();
+    let state = PoolState {
         used: item.used,
         holders: item.holders.into_values().collect(),
+        waiting: item.waiting.unwrap_or_default().into_values().collect(),
+        queue_revision: item.queue_revision,
+    };
+    Ok(Stored {
+        state: state.with_queue_in_order(),
+        has_queue,
     })
 }
 
@@ -126,11 +245,12 @@ impl SlotStore for DynamoSlotStore {
             .send()
             .await
             .map_err(|e| service_error("DynamoDB", "GetItem", &e))?;
-        output
+        Ok(output
             .item
-            .map(decode_pool)
-            .transpose()
-            .map(Option::unwrap_or_default)
+            .map(decode_item)
+            .transpose()?
+            .map(|stored| stored.state)
+            .unwrap_or_default())
     }
 
     async fn acquire(
@@ -139,48 +259,18 @@ impl SlotStore for DynamoSlotStore {
         holder: &SlotHolder,
         capacity: u32,
     ) -> Result<Acquired, ServiceError> {
-        // Room for the holder means used + units <= capacity, i.e. used <= capacity - units.
-        let Some(max_used_before) = capacity.checked_sub(holder.units) else {
-            return match self.pool(pool).await? {
-                state if state.holder(&holder.id()).is_some() => {
-                    self.renew(pool, holder).await.map(|_| Acquired::AlreadyHeld)
-                }
-                state => Ok(Acquired::Full(state)),
-            };
-        };
-        for _ in 0..2 {
-            let refused = self
-                .update(
-                    pool,
-                    holder,
-                    "SET holders.#h = :holder, used = used + :units",
-                    "attribute_exists(used) AND attribute_not_exists(holders.#h) AND used <= :max",
-                    vec![
-                        (":holder", encode(holder)?),
-                        (":units", number(holder.units)),
-                        (":max", number(max_used_before)),
-                    ],
-                )
-                .await?;
-            match refused {
-                None => return Ok(Acquired::Taken),
-                // First use of the pool: create it, then try again.
-                Some(None) => self.ensure_pool(pool).await?,
-                Some(Some(state)) if state.holder(&holder.id()).is_some() => {
-                    self.renew(pool, holder).await?;
-                    return Ok(Acquired::AlreadyHeld);
-                }
-                Some(Some(state)) => return Ok(Acquired::Full(state)),
-            }
+        match self.take(pool, holder, capacity, None).await? {
+            TakenInTurn::Decided(acquired) => Ok(acquired),
+            // Only a take in turn looks at the queue.
+            TakenInTurn::QueueMoved => Ok(Acquired::Full(self.pool(pool).await?)),
         }
-        Ok(Acquired::Full(self.pool(pool).await?))
     }
 
     async fn renew(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError> {
         let refused = self
             .update(
                 pool,
-                holder,
+                &holder.id(),
                 "SET holders.#h.expires_at = :expires",
                 "attribute_exists(holders.#h)",
                 vec![(":expires", number(holder.expires_at))],
@@ -197,7 +287,7 @@ impl SlotStore for DynamoSlotStore {
             let refused = self
                 .update(
                     pool,
-                    holder,
+                    &holder.id(),
                     "REMOVE holders.#h SET used = used - :units",
                     "holders.#h.units = :units",
                     vec![(":units", number(units))],
@@ -205,7 +295,7 @@ impl SlotStore for DynamoSlotStore {
                 .await?;
             match refused {
                 None => return Ok(true),
-                Some(Some(state)) => match state.holder(&holder.id()) {
+                Some(Some(stored)) => match stored.state.holder(&holder.id()) {
                     Some(held) if held.units != units => units = held.units,
                     _ => return Ok(false),
                 },
@@ -219,13 +309,61 @@ impl SlotStore for DynamoSlotStore {
         let refused = self
             .update(
                 pool,
-                holder,
+                &holder.id(),
                 "REMOVE holders.#h SET used = used - :units",
                 "holders.#h.expires_at = :expires AND holders.#h.units = :units",
                 vec![
                     (":expires", number(holder.expires_at)),
                     (":units", number(holder.units)),
                 ],
+            )
+            .await?;
+        Ok(refused.is_none())
+    }
+
+    async fn take_in_turn(
+        &self,
+        pool: &Pool,
+        holder: &SlotHolder,
+        capacity: u32,
+        queue_revision: u64,
+    ) -> Result<TakenInTurn, ServiceError> {
+        self.take(pool, holder, capacity, Some(queue_revision)).await
+    }
+
+    async fn enqueue(&self, pool: &Pool, waiter: &Waiter) -> Result<(), ServiceError> {
+        let id = waiter.holder.id();
+        let values = vec![(":waiter", encode(waiter)?), (":one", number(1))];
+        for _ in 0..2 {
+            let refused = self
+                .update(
+                    pool,
+                    &id,
+                    "SET waiting.#h = :waiter, queue_revision = queue_revision + :one",
+                    "attribute_exists(waiting)",
+                    values.clone(),
+                )
+                .await?;
+            match refused {
+                None => return Ok(()),
+                Some(item) => self.ensure_queue(pool, item.is_some()).await?,
+            }
+        }
+        Err(ServiceError::Failed {
+            service: "DynamoDB",
+            operation: "UpdateItem",
+            message: format!("pool {pool} still has no queue after it was given one"),
+        })
+    }
+
+    async fn leave(&self, pool: &Pool, holder_id: &str) -> Result<bool, ServiceError> {
+        let refused = self
+            .update(
+                pool,
+                holder_id,
+                "REMOVE waiting.#h SET queue_revision = queue_revision + :one",
+                "attribute_exists(waiting.#h)",
+                vec![(":one", number(1))],
             )
             .await?;
         Ok(refused.is_none())

@@ -21,7 +21,9 @@ use crate::ports::{
     ObjectStream, Page, PointerSwitch, Published, RecommendationStore, SecretSource, SlotStore,
     TransitionError, TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
 };
+use crate::ports::{Callback, TakenInTurn, TaskCallbacks};
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
+use crate::quota_queue::Waiter;
 use crate::validation::{validate_form, ValidationRules};
 use crate::versions::{ResultSetEntry, VersionRecord};
 
@@ -496,17 +498,7 @@ impl SlotStore for FakeSlots {
         capacity: u32,
     ) -> Result<Acquired, ServiceError> {
         let mut pools = self.pools.lock().unwrap();
-        let state = pools.entry(pool.key()).or_default();
-        if let Some(existing) = state.holders.iter_mut().find(|h| h.id() == holder.id()) {
-            existing.expires_at = holder.expires_at;
-            return Ok(Acquired::AlreadyHeld);
-        }
-        if state.used + holder.units > capacity {
-            return Ok(Acquired::Full(state.clone()));
-        }
-        state.used += holder.units;
-        state.holders.push(holder.clone());
-        Ok(Acquired::Taken)
+        Ok(take(pools.entry(pool.key()).or_default(), holder, capacity))
     }
 
     async fn renew(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError> {
@@ -549,6 +541,110 @@ impl SlotStore for FakeSlots {
             }
             None => Ok(false),
         }
+    }
+
+    async fn take_in_turn(
+        &self,
+        pool: &Pool,
+        holder: &SlotHolder,
+        capacity: u32,
+        queue_revision: u64,
+    ) -> Result<TakenInTurn, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        if state.queue_revision != queue_revision {
+            return Ok(TakenInTurn::QueueMoved);
+        }
+        let outcome = take(state, holder, capacity);
+        if outcome == Acquired::Taken {
+            state.waiting.retain(|w| w.holder.id() != holder.id());
+            state.queue_revision += 1;
+        }
+        Ok(TakenInTurn::Decided(outcome))
+    }
+
+    async fn enqueue(&self, pool: &Pool, waiter: &Waiter) -> Result<(), ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        state.waiting.retain(|w| w.holder.id() != waiter.holder.id());
+        state.waiting.push(waiter.clone());
+        state.waiting.sort_by_key(Waiter::place);
+        state.queue_revision += 1;
+        Ok(())
+    }
+
+    async fn leave(&self, pool: &Pool, holder_id: &str) -> Result<bool, ServiceError> {
+        let mut pools = self.pools.lock().unwrap();
+        let state = pools.entry(pool.key()).or_default();
+        let before = state.waiting.len();
+        state.waiting.retain(|w| w.holder.id() != holder_id);
+        if state.waiting.len() == before {
+            return Ok(false);
+        }
+        state.queue_revision += 1;
+        Ok(true)
+    }
+}
+
+/// Adds the holder if there is room (a holder already there has its lease renewed).
+fn take(state: &mut PoolState, holder: &SlotHolder, capacity: u32) -> Acquired {
+    if let Some(existing) = state.holders.iter_mut().find(|h| h.id() == holder.id()) {
+        existing.expires_at = holder.expires_at;
+        return Acquired::AlreadyHeld;
+    }
+    if state.used + holder.units > capacity {
+        return Acquired::Full(state.clone());
+    }
+    state.used += holder.units;
+    state.holders.push(holder.clone());
+    Acquired::Taken
+}
+
+/// Step Functions' task tokens in memory: what was sent, and tokens nobody waits on.
+#[derive(Default)]
+pub struct FakeTaskCallbacks {
+    /// Every `SendTaskSuccess` that was delivered: (token, output).
+    pub delivered: Mutex<Vec<(String, String)>>,
+    /// Tokens whose state stopped waiting (timed out, execution ended): `TaskGone`.
+    pub gone: Mutex<std::collections::BTreeSet<String>>,
+    /// The next this many sends fail as a throttled call would (a lost wake-up).
+    pub failing_sends: Mutex<u32>,
+}
+
+impl FakeTaskCallbacks {
+    /// Takes the tokens delivered since the last call.
+    pub fn take_delivered(&self) -> Vec<String> {
+        std::mem::take(&mut *self.delivered.lock().unwrap())
+            .into_iter()
+            .map(|(token, _)| token)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TaskCallbacks for FakeTaskCallbacks {
+    async fn succeed(&self, token: &str, output: &str) -> Result<Callback, ServiceError> {
+        {
+            let mut failing = self.failing_sends.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(ServiceError::Throttled {
+                    service: "Step Functions",
+                    operation: "SendTaskSuccess",
+                    message: "Rate exceeded".into(),
+                });
+            }
+        }
+        let mut gone = self.gone.lock().unwrap();
+        if !gone.insert(token.to_owned()) {
+            return Ok(Callback::TaskGone);
+        }
+        // A token is answered once: it is gone from now on.
+        self.delivered
+            .lock()
+            .unwrap()
+            .push((token.to_owned(), output.to_owned()));
+        Ok(Callback::Delivered)
     }
 }
 

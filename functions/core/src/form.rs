@@ -49,6 +49,41 @@ pub struct JobForm {
     /// A recurring form: submitting it makes a schedule whose firings each start a job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<crate::schedule::ScheduleSettings>,
+    /// Where the job stands in a quota pool's queue against jobs submitted before it.
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+/// A job's priority in the quota queues: waiting jobs are served `high` first, then `normal`,
+/// then `low`, each in the order they were submitted (the declaration order is that rank).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumIter,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Priority {
+    High,
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 fn default_num_results() -> u32 {

@@ -27,6 +27,14 @@ const RETRY: u64 = 3;
 const PASS: u64 = 2;
 /// One look at a running phase: Advance, PhaseDone (Choice), WaitForPhase (Wait).
 const POLL: u64 = TASK + 2 * PASS;
+/// Events of a callback task (`WaitForQuota`): entered, scheduled, started, submitted, then
+/// succeeded or timed out, exited.
+const CALLBACK_TASK: u64 = 6;
+/// One round of waiting for quota: WaitForQuota, then AcquireQuota and SlotTaken (Choice).
+const QUOTA_ROUND: u64 = CALLBACK_TASK + TASK + PASS;
+/// Wake-ups a phase gets on top of its timed retries: each means a slot was taken for it, and
+/// a Personalize import waits in two queues at most (its datasets, then its pool).
+const WAKE_UPS: u64 = 2;
 /// Transient-error retries per task (the Retry of ServiceThrottled and the like).
 const TRANSIENT_RETRIES: u64 = 6;
 /// Deliver invocations of the largest job (50 million users, at least 1,000 users/s per
@@ -89,7 +97,11 @@ pub fn worst_case_events(timings: &Timings, backend: Backend) -> u64 {
     let start_and_prepare = 2 + TASK + TRANSIENT_RETRIES * RETRY;
     // Map: entered, started, succeeded, exited, and each iteration's start and end.
     let map = 4 + 2 * phases;
-    let acquire = TASK + u64::from(timings.quota_wait_attempts) * RETRY + TRANSIENT_RETRIES * RETRY;
+    // AcquireQuota and SlotTaken, then a round per timed retry and per wake-up.
+    let acquire = TASK
+        + PASS
+        + (u64::from(timings.quota_wait_attempts) + WAKE_UPS) * QUOTA_ROUND
+        + TRANSIENT_RETRIES * RETRY;
     let looks = polls_within(deadline, timings.poll_seconds, timings.max_poll_seconds) * POLL;
     // Each creation may be refused (LaunchRefused) up to the retry limit, then needs a look.
     let refusals = u64::from(timings.launch_retry_attempts) * RETRY + POLL;
@@ -208,6 +220,22 @@ mod tests {
         timings.max_poll_seconds = timings.poll_seconds;
         let err = check(&timings).unwrap_err();
         assert!(err.contains("history events"), "{err}");
+    }
+
+    #[test]
+    fn each_timed_retry_of_a_quota_wait_costs_a_round_per_phase() {
+        let timings = template_timings();
+        let mut longer = timings.clone();
+        longer.quota_wait_attempts += 1;
+        for backend in [Backend::Container, Backend::Personalize] {
+            let phases = Phase::plan(backend).len() as u64;
+            assert_eq!(
+                worst_case_events(&longer, backend) - worst_case_events(&timings, backend),
+                phases * QUOTA_ROUND,
+                "{backend:?}: WaitForQuota, AcquireQuota and SlotTaken"
+            );
+        }
+        assert_eq!(QUOTA_ROUND, 13);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod popularity;
 pub mod ports;
 pub mod quality;
 pub mod quota;
+pub mod quota_queue;
 pub mod s3uri;
 pub mod segment;
 pub mod slot_release;

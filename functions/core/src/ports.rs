@@ -15,6 +15,7 @@ use crate::job::{Cancellation, JobFailure, JobId, JobRecord, JobStatus, ListCurs
 use crate::launch::{CreateError, CreateOutcome, Observed, ResourceSpec};
 use crate::phase::LaunchedResource;
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
+use crate::quota_queue::Waiter;
 use crate::versions::{ResultSetEntry, VersionRecord};
 
 /// Outcome of creating a job record.
@@ -227,6 +228,46 @@ pub trait SlotStore: Send + Sync {
     async fn release(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError>;
     /// Removes a holder whose lease expired, only if its lease is still the expired one.
     async fn reclaim(&self, pool: &Pool, holder: &SlotHolder) -> Result<bool, ServiceError>;
+    /// Like `acquire`, and only if the pool's queue is still at `queue_revision` (nobody took a
+    /// place or left since the caller looked); the holder's own place in the queue, if it had
+    /// one, goes in the same write.
+    async fn take_in_turn(
+        &self,
+        pool: &Pool,
+        holder: &SlotHolder,
+        capacity: u32,
+        queue_revision: u64,
+    ) -> Result<TakenInTurn, ServiceError>;
+    /// Puts the waiter in the pool's queue, or replaces its place (a new token).
+    async fn enqueue(&self, pool: &Pool, waiter: &Waiter) -> Result<(), ServiceError>;
+    /// Takes the holder's place out of the pool's queue; `false` if it had none.
+    async fn leave(&self, pool: &Pool, holder_id: &str) -> Result<bool, ServiceError>;
+}
+
+/// Outcome of [`SlotStore::take_in_turn`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TakenInTurn {
+    /// Taken, already held, or no room, as `acquire` answers.
+    Decided(Acquired),
+    /// The queue changed since the caller looked: look again.
+    QueueMoved,
+}
+
+/// Step Functions' task tokens: how a waiting `WaitForQuota` state is told to go on.
+#[async_trait]
+pub trait TaskCallbacks: Send + Sync {
+    /// `SendTaskSuccess` with `output` (JSON).
+    async fn succeed(&self, token: &str, output: &str) -> Result<Callback, ServiceError>;
+}
+
+/// Outcome of sending a task token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    /// The waiting state goes on.
+    Delivered,
+    /// Nobody waits on that token any more (it timed out, its execution ended, or it was
+    /// answered already): `InvalidToken`, `TaskDoesNotExist`, `TaskTimedOut`.
+    TaskGone,
 }
 
 /// Where the operator's quota limits live (an SSM parameter).

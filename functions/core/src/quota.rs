@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::form::{Backend, JobForm, Output};
 use crate::job::JobId;
 use crate::phase::{job_phase_prefix, Phase};
+use crate::quota_queue::Waiter;
 
 /// A quota pool: one service limit recoflow shares between its jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +56,19 @@ impl Pool {
             Pool::PersonalizeBatchInference => "personalize-batch-inference".to_owned(),
             Pool::PersonalizeBatchSegments => "personalize-batch-segment".to_owned(),
             Pool::PersonalizeDatasets { dataset_group } => format!("personalize-datasets:{dataset_group}"),
+        }
+    }
+
+    /// The backend whose service runs the jobs that count against the pool; `None` for a
+    /// dataset group's datasets, which only recoflow's own jobs hold.
+    pub fn service_backend(&self) -> Option<Backend> {
+        match self {
+            Pool::SageMakerTraining { .. } | Pool::SageMakerProcessing { .. } => Some(Backend::Container),
+            Pool::PersonalizeDatasets { .. } => None,
+            Pool::PersonalizeImports
+            | Pool::PersonalizeSolutionVersions
+            | Pool::PersonalizeBatchInference
+            | Pool::PersonalizeBatchSegments => Some(Backend::Personalize),
         }
     }
 
@@ -203,11 +217,17 @@ pub fn holder_id(job_id: &JobId, phase: Phase) -> String {
     format!("{job_id}#{phase}")
 }
 
-/// A pool as last read: units held by recoflow's jobs and who holds them.
+/// A pool as last read: units held by recoflow's jobs, who holds them, and who waits for them
+/// (see `crate::quota_queue`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PoolState {
     pub used: u32,
     pub holders: Vec<SlotHolder>,
+    /// The jobs waiting for a slot, in the order they are served.
+    pub waiting: Vec<Waiter>,
+    /// Bumped by every change to `waiting`: a take conditional on it knows nobody joined the
+    /// queue ahead of it since it looked.
+    pub queue_revision: u64,
 }
 
 impl PoolState {
@@ -329,6 +349,7 @@ mod tests {
         let pool = PoolState {
             used: 1,
             holders: vec![holder.clone()],
+            ..PoolState::default()
         };
         let ours = crate::phase::job_resource_name(&job_a, Phase::Train, None, 2);
         let running = vec![

@@ -29,8 +29,16 @@ impl JobTask {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum RunnerTask {
-    /// Take the phase's quota slot, or fail with `QuotaUnavailable` (the state machine waits).
+    /// Take the phase's quota slot, or say the job waits for it (`WaitForQuota`); fail with
+    /// `QuotaUnavailable` once it has waited as long as it may.
     Acquire { job_id: JobId, phase: Phase },
+    /// `WaitForQuota` (a callback state): take the slot, or a place in the pool's queue with
+    /// the state's task token, which whoever frees a slot sends once it took it for the job.
+    WaitForQuota {
+        job_id: JobId,
+        phase: Phase,
+        token: TaskToken,
+    },
     /// Launch what is missing, look at what runs, relaunch after platform failures.
     Advance { job_id: JobId, phase: Phase },
     /// Give the phase's slot back.
@@ -55,11 +63,24 @@ impl RunnerTask {
     pub fn job_id(&self) -> Option<&JobId> {
         match self {
             RunnerTask::Acquire { job_id, .. }
+            | RunnerTask::WaitForQuota { job_id, .. }
             | RunnerTask::Advance { job_id, .. }
             | RunnerTask::Release { job_id, .. }
             | RunnerTask::Cleanup { job_id, .. } => Some(job_id),
             RunnerTask::Sweep => None,
         }
+    }
+}
+
+/// A callback state's task token (`$$.Task.Token`): opaque, and kept out of logs, since it
+/// lets its bearer resume the execution.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(pub String);
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskToken({} characters)", self.0.len())
     }
 }
 
@@ -198,5 +219,11 @@ mod tests {
         assert_eq!(cleanup.job_id().unwrap().as_str(), "j-1");
         let sweep: RunnerTask = serde_json::from_str(r#"{"action":"sweep"}"#).unwrap();
         assert_eq!((sweep.clone(), sweep.job_id()), (RunnerTask::Sweep, None));
+        let wait: RunnerTask = serde_json::from_str(
+            r#"{"action":"wait_for_quota","job_id":"j-1","phase":"score","token":"AAAA-secret"}"#,
+        )
+        .unwrap();
+        assert_eq!(wait.job_id().unwrap().as_str(), "j-1");
+        assert!(!format!("{wait:?}").contains("secret"), "{wait:?}");
     }
 }

@@ -144,6 +144,19 @@ fn every_task_has_retry_and_a_catch_that_reaches_the_failure_path() {
     }
 }
 
+/// Resource of a Task that invokes a function and waits for its task token.
+const CALLBACK_INVOKE: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+
+/// What a Task passes its function: its `Parameters`, or for a callback task their `Payload`
+/// (the rest names the function).
+fn task_input(state: &Value) -> &Value {
+    if state["Resource"] == CALLBACK_INVOKE {
+        &state["Parameters"]["Payload"]
+    } else {
+        &state["Parameters"]
+    }
+}
+
 /// A `Parameters` block with every `"key.$": "$.path"` given a sample value.
 fn sample_input(parameters: &Value) -> Value {
     let mut input = serde_json::Map::new();
@@ -154,6 +167,7 @@ fn sample_input(parameters: &Value) -> Value {
                     "phase" => json!("train"),
                     "signature" => json!("DatasetMissing-0123456789abcdef"),
                     "error" => json!({"Error": "DatasetMissing", "Cause": "x"}),
+                    "token" => json!("AAAAKgAAAAIAAAAAAAAAAQ"),
                     _ => json!("job-1"),
                 };
                 input.insert(field.to_owned(), sample);
@@ -173,7 +187,7 @@ fn every_task_input_is_one_its_function_accepts() {
         if state["Type"] != "Task" {
             continue;
         }
-        let input = sample_input(&state["Parameters"]);
+        let input = sample_input(task_input(&state));
         if input.get("kind").is_some() {
             serde_json::from_value::<NotifyTask>(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a notify task: {e}"));
@@ -189,7 +203,7 @@ fn every_task_input_is_one_its_function_accepts() {
                 .unwrap_or_else(|e| panic!("{name}: {input} lacks the job id: {e}"));
         }
     }
-    for action in ["acquire", "advance", "release", "cleanup"] {
+    for action in ["acquire", "wait_for_quota", "advance", "release", "cleanup"] {
         assert!(runner_actions.contains(&json!(action)), "no state runs {action}");
     }
 }
@@ -289,4 +303,47 @@ fn a_held_delivery_notifies_once_and_the_execution_succeeds() {
         states[after]["Type"], "Succeed",
         "a HELD job's execution succeeds"
     );
+}
+
+#[test]
+fn a_job_without_a_slot_waits_on_a_task_token_and_goes_back_to_acquire_quota() {
+    let states = definition()["States"]["RunPhases"]["ItemProcessor"]["States"].clone();
+    // AcquireQuota answers {taken}: waiting is not a failure, so no Retry of QuotaUnavailable.
+    let acquire = &states["AcquireQuota"];
+    assert_eq!(acquire["ResultPath"], "$.quota");
+    assert!(
+        !acquire["Retry"].to_string().contains("QuotaUnavailable"),
+        "{acquire}"
+    );
+    assert_eq!(acquire["Next"], "SlotTaken");
+    let choice = &states["SlotTaken"];
+    assert_eq!(
+        choice["Choices"][0],
+        json!({"Variable": "$.quota.taken", "BooleanEquals": true, "Next": "Advance"})
+    );
+    assert_eq!(choice["Default"], "WaitForQuota");
+
+    let wait = &states["WaitForQuota"];
+    assert_eq!(wait["Resource"], CALLBACK_INVOKE);
+    let payload = &wait["Parameters"]["Payload"];
+    assert_eq!(payload["token.$"], "$$.Task.Token");
+    assert_eq!(payload["action"], "wait_for_quota");
+    // The timed retry: a template parameter (filled with 3 here), whose timeout asks again.
+    assert_eq!(wait["TimeoutSeconds"], 3);
+    assert!(
+        ASL.contains(r#""TimeoutSeconds": ${QuotaWakeUpTimeoutSeconds}"#),
+        "the wake-up timeout comes from the template"
+    );
+    let timeout = wait["Catch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Next"] == "AcquireQuota")
+        .expect("a timeout goes back to AcquireQuota");
+    // LocalStack raises States.Timeout for a missed heartbeat, AWS States.HeartbeatTimeout.
+    assert_eq!(
+        timeout["ErrorEquals"],
+        json!(["States.Timeout", "States.HeartbeatTimeout"])
+    );
+    assert_eq!(wait["Next"], "AcquireQuota", "woken, it finds its slot held");
 }

@@ -1,22 +1,22 @@
 //! `AcquireQuota`: takes the phase's slot before it launches anything.
 //!
 //! A slot is taken in the phase's pool (DynamoDB), counted against the operator's limit minus
-//! what the service itself shows running outside recoflow. No room → `QuotaUnavailable`, and
-//! the state machine waits and asks again; the job shows `WAITING_FOR_QUOTA` meanwhile and
-//! nobody is told, because waiting is not failing. A Personalize job's import first takes
-//! its datasets (`datasets.rs`), and waits the same way while another job holds them.
+//! what the service itself shows running outside recoflow, and only in turn: a job that finds
+//! room but others waiting ahead of it waits too (`claim.rs`, `turn.rs`). No slot: the answer
+//! says so (`taken: false`) and the state machine waits in `WaitForQuota` for the slot to be
+//! handed over, or for its timed retry; the job shows `WAITING_FOR_QUOTA` meanwhile and nobody
+//! is told, because waiting is not failing. A job that has waited through all its timed
+//! retries fails with `QuotaUnavailable`.
 
 use recoflow_core::clock::Clock;
-use recoflow_core::job::{JobId, JobStatus};
+use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::phase::Phase;
-use recoflow_core::ports::{Acquired, LimitSource, SlotStore};
-use recoflow_core::quota::{capacity, external_units, Pool, SlotHolder};
 use tracing::info;
 
-use crate::datasets;
+use crate::claim::{claim, Claim};
 use crate::error::RunnerError;
 use crate::ports::RunnerPorts;
-use crate::step::{enter, pool_without_expired, running_job, RunnerOutput};
+use crate::step::{enter, running_job, RunnerOutput};
 
 pub async fn acquire<P: RunnerPorts>(
     ports: &P,
@@ -24,85 +24,50 @@ pub async fn acquire<P: RunnerPorts>(
     phase: Phase,
 ) -> Result<RunnerOutput, RunnerError> {
     let (record, form) = running_job(ports.jobs(), job_id, "acquiring quota").await?;
-    // The datasets first: a job waiting for them should not sit on an import slot meanwhile.
-    datasets::take_or_keep(ports, &record, &form, phase).await?;
-    let Some((pool, units)) = Pool::for_phase(&form, phase) else {
-        enter(
-            ports.jobs(),
-            &record,
-            phase.status(),
-            "no quota pool for this phase",
-        )
-        .await?;
-        return Ok(RunnerOutput::done(job_id, "no quota needed"));
-    };
-    let limit = pool_limit(ports, &pool, phase, units).await?;
-    let now = ports.clock().unix_now();
-    let state = pool_without_expired(ports.slots(), &pool, now).await?;
-    let running = ports
-        .service(form.backend)
-        .in_progress(&pool, &state.holder_prefixes())
-        .await?;
-    let external = external_units(&state, &running);
-    let holder = SlotHolder::new(job_id, phase, units, now, ports.settings().lease_seconds);
-    match ports
-        .slots()
-        .acquire(&pool, &holder, capacity(limit, external))
-        .await?
-    {
-        Acquired::Taken | Acquired::AlreadyHeld => {
-            let detail = format!("quota slot taken in {pool} ({units} of {limit})");
-            info!(pool = %pool, units, limit, external, "slot taken");
+    match claim(ports, &record, &form, phase, None).await? {
+        Claim::Holds(detail) => {
+            info!(phase = %phase, detail = %detail, "quota held");
             enter(ports.jobs(), &record, phase.status(), &detail).await?;
-            Ok(RunnerOutput::done(job_id, &detail))
+            Ok(RunnerOutput::slot(job_id, &detail, true))
         }
-        Acquired::Full(full) => {
-            let detail = format!(
-                "waiting for quota in {pool}: {} of {limit} units held by recoflow jobs, {external} by jobs started elsewhere",
-                full.used
-            );
-            info!(pool = %pool, used = full.used, limit, external, "no slot; waiting");
+        Claim::Waits(detail) => {
+            give_up_after_the_last_retry(ports, &record, &detail)?;
+            info!(phase = %phase, detail = %detail, "no slot; waiting");
             enter(ports.jobs(), &record, JobStatus::WaitingForQuota, &detail).await?;
-            Err(RunnerError::QuotaUnavailable(detail))
+            Ok(RunnerOutput::slot(job_id, &detail, false))
         }
     }
 }
 
-/// The operator's limit for the pool; a phase that needs more than it could never run.
-async fn pool_limit<P: RunnerPorts>(
+/// A job that has waited through its timed retries (`QuotaWaitAttempts` wake-up timeouts)
+/// fails; its place in the queue goes with its clean-up.
+fn give_up_after_the_last_retry<P: RunnerPorts>(
     ports: &P,
-    pool: &Pool,
-    phase: Phase,
-    units: u32,
-) -> Result<u32, RunnerError> {
-    let limits = ports
-        .limits()
-        .limits()
-        .await?
-        .map_err(RunnerError::Configuration)?;
-    let limit = limits.limit_for(pool).ok_or_else(|| {
-        RunnerError::Configuration(format!(
-            "the quota limits have no entry for pool {pool} (nor a default for its kind)"
-        ))
-    })?;
-    if units > limit {
-        return Err(RunnerError::LaunchInvalid(format!(
-            "the {phase} phase needs {units} units of pool {pool}, whose limit is {limit}: it could never run"
-        )));
+    record: &JobRecord,
+    detail: &str,
+) -> Result<(), RunnerError> {
+    if record.status != JobStatus::WaitingForQuota {
+        return Ok(());
     }
-    Ok(limit)
+    let waited = ports.clock().seconds_since(record.status_since());
+    let most = ports.settings().quota_max_wait_seconds();
+    if waited < most {
+        return Ok(());
+    }
+    Err(RunnerError::QuotaUnavailable(format!(
+        "no quota slot after waiting {waited} s (at most {most} s: QuotaWaitAttempts wake-up timeouts); {detail}"
+    )))
 }
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use recoflow_core::errors::{ErrorName, NamedError};
     use recoflow_core::fakes::test_form;
-    use recoflow_core::quota::ServiceJob;
+    use recoflow_core::quota::{ServiceJob, SlotHolder};
 
     use super::*;
-    use crate::fake::{prepared_job, training_pool, FakeRunnerPorts};
+    use crate::fake::{prepared_job, slot_answer, training_pool, FakeRunnerPorts};
     use crate::release::release;
 
     #[tokio::test]
@@ -112,12 +77,18 @@ mod tests {
         let second = prepared_job(&ports, "second-1", "container").await;
         acquire(&ports, &first, Phase::Train).await.unwrap();
         // A retried acquire of the same phase is the same holder.
-        acquire(&ports, &first, Phase::Train).await.unwrap();
+        let again = acquire(&ports, &first, Phase::Train).await.unwrap();
+        assert!(slot_answer(&again).0);
         assert_eq!(ports.slots.state(&training_pool()).used, 1);
 
         for _ in 0..3 {
-            let err = acquire(&ports, &second, Phase::Train).await.unwrap_err();
-            assert_eq!(err.error_name(), ErrorName::QuotaUnavailable);
+            let answer = acquire(&ports, &second, Phase::Train).await.unwrap();
+            let (taken, detail) = slot_answer(&answer);
+            assert!(!taken, "{detail}");
+            assert!(
+                detail.starts_with("waiting for quota in sagemaker-training:ml.m5.large: place 1 in its queue (priority normal), 1 of 1 units"),
+                "{detail}"
+            );
         }
         let statuses = ports.jobs.statuses(&second);
         assert_eq!(
@@ -144,11 +115,14 @@ mod tests {
             name: "a-data-scientists-notebook-job".into(),
             units: 2,
         });
-        let err = acquire(&ports, &job_id, Phase::Train).await.unwrap_err();
-        assert_eq!(err.error_name(), ErrorName::QuotaUnavailable);
-        assert!(err.to_string().contains("2 by jobs started elsewhere"), "{err}");
+        let answer = acquire(&ports, &job_id, Phase::Train).await.unwrap();
+        let (taken, detail) = slot_answer(&answer);
+        assert!(
+            !taken && detail.contains("2 by jobs started elsewhere"),
+            "{detail}"
+        );
         ports.sagemaker.external.lock().unwrap().clear();
-        acquire(&ports, &job_id, Phase::Train).await.unwrap();
+        assert!(slot_answer(&acquire(&ports, &job_id, Phase::Train).await.unwrap()).0);
     }
 
     #[tokio::test]
@@ -162,14 +136,33 @@ mod tests {
             SlotHolder::new(&dead, Phase::Train, 1, ports.clock.unix_now(), lease_seconds),
         );
         // While its lease runs, the dead execution's slot is taken.
-        let err = acquire(&ports, &job_id, Phase::Train).await.unwrap_err();
-        assert_eq!(err.error_name(), ErrorName::QuotaUnavailable);
+        assert!(!slot_answer(&acquire(&ports, &job_id, Phase::Train).await.unwrap()).0);
 
         ports.clock.advance(Duration::from_secs(120));
-        acquire(&ports, &job_id, Phase::Train).await.unwrap();
+        assert!(slot_answer(&acquire(&ports, &job_id, Phase::Train).await.unwrap()).0);
         let state = ports.slots.state(&training_pool());
         assert_eq!(state.used, 1);
         assert_eq!(state.holders[0].job_id, job_id);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_through_its_timed_retries_fails() {
+        let mut ports = FakeRunnerPorts::new(r#"{"sagemaker-training:*": 1}"#);
+        // The first job's slot outlives the wait.
+        ports.settings.lease_seconds = 100_000;
+        let first = prepared_job(&ports, "first-1", "container").await;
+        let second = prepared_job(&ports, "second-1", "container").await;
+        acquire(&ports, &first, Phase::Train).await.unwrap();
+        acquire(&ports, &second, Phase::Train).await.unwrap();
+        let most = ports.settings.quota_max_wait_seconds();
+        ports.clock.advance(Duration::from_secs(most - 1));
+        assert!(!slot_answer(&acquire(&ports, &second, Phase::Train).await.unwrap()).0);
+
+        // (The record's times are the wall clock's, a few milliseconds behind the fake one.)
+        ports.clock.advance(Duration::from_secs(2));
+        let err = acquire(&ports, &second, Phase::Train).await.unwrap_err();
+        assert_eq!(err.error_name(), ErrorName::QuotaUnavailable);
+        assert!(err.to_string().contains(&format!("(at most {most} s")), "{err}");
     }
 
     #[tokio::test]

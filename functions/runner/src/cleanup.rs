@@ -1,6 +1,7 @@
 //! `Cleanup` (the failure path) and the EventBridge rule for executions stopped or timed out
-//! from outside: stop whatever the job still runs and give its slots back. Repeating it is
-//! harmless (EventBridge delivers at least once).
+//! from outside (a cancel among them): stop whatever the job still runs, give its slots back
+//! and hand them to the heads of their queues. Repeating it is harmless (EventBridge delivers
+//! at least once).
 
 use std::time::Duration;
 
@@ -10,10 +11,11 @@ use recoflow_core::job::{JobFailure, JobId, JobRecord, JobStatus};
 use recoflow_core::launch::Observed;
 use recoflow_core::phase::{LaunchedResource, ResourceKind, ResourceState};
 use recoflow_core::ports::{JobPatch, JobStore, MlService, TransitionExtras};
-use recoflow_core::slot_release::release_job_slots;
+use recoflow_core::slot_release::{job_holders, release_job_slots};
 use tracing::{info, warn};
 
 use crate::error::RunnerError;
+use crate::hand_over::serve_queue;
 use crate::ports::RunnerPorts;
 use crate::step::RunnerOutput;
 
@@ -44,6 +46,11 @@ pub async fn cleanup<P: RunnerPorts>(
     // Slots (and held datasets) first: they are what other jobs wait for; then the job's
     // status; then the stops, which may take a while to show.
     let released = release_job_slots(ports.slots(), &record).await?;
+    // Every pool of the job, not only those this call freed: a cancel freed its slots already
+    // (the API cannot count a pool's capacity) and this is the first look since.
+    for (pool, _) in job_holders(&record) {
+        serve_queue(ports, &pool).await;
+    }
     if let Some(status) = execution_status {
         if record.status.is_running() {
             fail_stopped_execution(ports.jobs(), &record, status).await?;

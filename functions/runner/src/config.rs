@@ -24,6 +24,10 @@ pub struct RunnerConfig {
     pub relaunch_base_seconds: u32,
     /// The sweep looks at jobs submitted this many hours back.
     pub sweep_lookback_hours: u32,
+    /// Timed retries of a job waiting for quota before it fails with `QuotaUnavailable`.
+    pub quota_wait_attempts: u32,
+    /// `WaitForQuota`'s timeout: a waiting job asks again after this long without a wake-up.
+    pub quota_wake_up_timeout_seconds: u32,
     pub sagemaker_role_arn: String,
     pub personalize_role_arn: String,
     /// `arn:<partition>:personalize:<region>:<account>`, the start of every Personalize ARN.
@@ -45,6 +49,8 @@ impl RunnerConfig {
             max_attempts: self.max_launch_attempts,
             relaunch_base_seconds: self.relaunch_base_seconds,
             sweep_lookback_hours: self.sweep_lookback_hours,
+            quota_wait_attempts: self.quota_wait_attempts,
+            quota_wake_up_timeout_seconds: self.quota_wake_up_timeout_seconds,
         }
     }
 }
@@ -69,6 +75,18 @@ pub struct RunnerSettings {
     pub relaunch_base_seconds: u32,
     /// How far back the sweep looks for jobs left running (their submission time).
     pub sweep_lookback_hours: u32,
+    /// Timed retries (`WaitForQuota` timeouts) a job waiting for quota gets.
+    pub quota_wait_attempts: u32,
+    /// How long `WaitForQuota` waits for a wake-up before the job asks again.
+    pub quota_wake_up_timeout_seconds: u32,
+}
+
+impl RunnerSettings {
+    /// How long a job may wait for quota in one phase before it fails with `QuotaUnavailable`:
+    /// its timed retries, each a wake-up timeout apart.
+    pub fn quota_max_wait_seconds(&self) -> u64 {
+        u64::from(self.quota_wait_attempts) * u64::from(self.quota_wake_up_timeout_seconds)
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +110,8 @@ mod tests {
             ("MAX_LAUNCH_ATTEMPTS", "3"),
             ("RELAUNCH_BASE_SECONDS", "30"),
             ("SWEEP_LOOKBACK_HOURS", "168"),
+            ("QUOTA_WAIT_ATTEMPTS", "100"),
+            ("QUOTA_WAKE_UP_TIMEOUT_SECONDS", "900"),
             ("SAGEMAKER_ROLE_ARN", "arn:aws:iam::000000000000:role/sagemaker"),
             (
                 "PERSONALIZE_ROLE_ARN",
@@ -118,6 +138,7 @@ mod tests {
         assert_eq!(settings.phase_timeout_seconds, 86400);
         assert_eq!(settings.max_attempts, 3);
         assert_eq!(settings.relaunch_base_seconds, 30);
+        assert_eq!(settings.quota_max_wait_seconds(), 90_000);
         assert_eq!(config.limits_max_age(), Duration::from_secs(60));
     }
 

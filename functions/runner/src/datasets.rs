@@ -3,20 +3,24 @@
 //! training ends, given back by the training's `ReleaseQuota` (or by clean-up and cancel,
 //! through `release_job_slots`). An import replaces the datasets' data and training reads it,
 //! so while one job holds them the next job of the result set (same columns, so the same
-//! dataset group) waits for them as for quota.
+//! dataset group) waits for them as for quota: in the datasets' queue, handed them when they
+//! are given back.
 
 use recoflow_core::clock::Clock;
 use recoflow_core::form::{Backend, JobForm};
-use recoflow_core::job::{JobRecord, JobStatus};
+use recoflow_core::job::JobRecord;
 use recoflow_core::personalize_datasets::{holds_datasets, SchemaGeneration};
 use recoflow_core::phase::Phase;
 use recoflow_core::ports::{Acquired, SlotStore};
 use recoflow_core::quota::{PoolState, SlotHolder, DATASETS_CAPACITY};
+use recoflow_core::task::TaskToken;
 use tracing::{info, warn};
 
 use crate::error::RunnerError;
+use crate::hand_over::serve_queue;
 use crate::ports::RunnerPorts;
-use crate::step::{enter, pool_without_expired};
+use crate::step::pool_without_expired;
+use crate::turn::{take_turn, Turn};
 
 /// The datasets this phase of the job holds; `None` when it holds none (the container
 /// backend, the score phase).
@@ -34,18 +38,19 @@ pub fn held_in(
     Ok(SchemaGeneration::of_job(form, prepared))
 }
 
-/// `AcquireQuota` of a phase that holds datasets: the import takes them (or the job waits,
-/// `QuotaUnavailable`), the training keeps them.
+/// What a phase that holds datasets asks first (`AcquireQuota`, `WaitForQuota`): the import
+/// takes them in turn, the training keeps them. Answers what the job waits for, if it waits.
 pub async fn take_or_keep<P: RunnerPorts>(
     ports: &P,
     record: &JobRecord,
     form: &JobForm,
     phase: Phase,
-) -> Result<(), RunnerError> {
+    token: Option<&TaskToken>,
+) -> Result<Option<String>, RunnerError> {
     match held_in(record, form, phase)? {
-        None => Ok(()),
-        Some(generation) if phase == Phase::Import => take(ports, record, &generation).await,
-        Some(generation) => keep(ports, record, &generation).await,
+        None => Ok(None),
+        Some(generation) if phase == Phase::Import => take(ports, record, &generation, token).await,
+        Some(generation) => keep(ports, record, &generation).await.map(|()| None),
     }
 }
 
@@ -53,22 +58,28 @@ async fn take<P: RunnerPorts>(
     ports: &P,
     record: &JobRecord,
     generation: &SchemaGeneration,
-) -> Result<(), RunnerError> {
-    match try_take(ports, record, generation, false).await? {
-        Acquired::Taken | Acquired::AlreadyHeld => {
+    token: Option<&TaskToken>,
+) -> Result<Option<String>, RunnerError> {
+    let pool = generation.datasets_pool();
+    let hold = SlotHolder::datasets(
+        &record.job_id,
+        ports.clock().unix_now(),
+        ports.settings().lease_seconds,
+    );
+    match take_turn(ports, record, &pool, &hold, token).await? {
+        Turn::Holds => {
             info!(dataset_group = %generation.dataset_group(), "datasets held");
-            Ok(())
+            Ok(None)
         }
-        Acquired::Full(held) => {
-            let detail = format!(
-                "waiting for the Personalize datasets of result set {} (dataset group {}): {} until its training ends",
+        Turn::Waits(waiting) => {
+            info!(dataset_group = %generation.dataset_group(), position = waiting.position, "datasets held by another job; waiting");
+            Ok(Some(format!(
+                "waiting for the Personalize datasets of result set {} (dataset group {}): {} until its training ends; place {} in their queue",
                 generation.result_set(),
                 generation.dataset_group(),
-                holder_of(&held)
-            );
-            info!(dataset_group = %generation.dataset_group(), "datasets held by another job; waiting");
-            enter(ports.jobs(), record, JobStatus::WaitingForQuota, &detail).await?;
-            Err(RunnerError::QuotaUnavailable(detail))
+                holder_of(&waiting.state),
+                waiting.position
+            )))
         }
     }
 }
@@ -81,7 +92,15 @@ pub async fn keep<P: RunnerPorts>(
     record: &JobRecord,
     generation: &SchemaGeneration,
 ) -> Result<(), RunnerError> {
-    match try_take(ports, record, generation, true).await? {
+    let pool = generation.datasets_pool();
+    let now = ports.clock().unix_now();
+    let hold = SlotHolder::datasets(&record.job_id, now, ports.settings().lease_seconds);
+    if ports.slots().renew(&pool, &hold).await? {
+        return Ok(());
+    }
+    // A lapsed hold is the job's to take back whoever waits: it is half-way through them.
+    pool_without_expired(ports.slots(), &pool, now).await?;
+    match ports.slots().acquire(&pool, &hold, DATASETS_CAPACITY).await? {
         Acquired::AlreadyHeld => Ok(()),
         Acquired::Taken => {
             warn!(dataset_group = %generation.dataset_group(), "the hold on the datasets had lapsed; taken back");
@@ -93,25 +112,6 @@ pub async fn keep<P: RunnerPorts>(
             holder_of(&held)
         ))),
     }
-}
-
-/// Takes the datasets unless another job holds them; a hold whose lease ran out (its execution
-/// died) is reclaimed first. With `renew_first`, a hold the job still has is only renewed
-/// (`AlreadyHeld`).
-async fn try_take<P: RunnerPorts>(
-    ports: &P,
-    record: &JobRecord,
-    generation: &SchemaGeneration,
-    renew_first: bool,
-) -> Result<Acquired, RunnerError> {
-    let pool = generation.datasets_pool();
-    let now = ports.clock().unix_now();
-    let hold = SlotHolder::datasets(&record.job_id, now, ports.settings().lease_seconds);
-    if renew_first && ports.slots().renew(&pool, &hold).await? {
-        return Ok(Acquired::AlreadyHeld);
-    }
-    pool_without_expired(ports.slots(), &pool, now).await?;
-    Ok(ports.slots().acquire(&pool, &hold, DATASETS_CAPACITY).await?)
 }
 
 /// `ReleaseQuota` of the training: gives the datasets back (the score phase does not read
@@ -129,7 +129,9 @@ pub async fn give_back<P: RunnerPorts>(
         return Ok(None);
     };
     let hold = SlotHolder::datasets(&record.job_id, 0, 0);
-    let released = ports.slots().release(&generation.datasets_pool(), &hold).await?;
+    let pool = generation.datasets_pool();
+    let released = ports.slots().release(&pool, &hold).await?;
+    serve_queue(ports, &pool).await;
     Ok(released.then(|| generation.dataset_group()))
 }
 
@@ -146,7 +148,7 @@ mod tests {
     use std::time::Duration;
 
     use recoflow_core::errors::{ErrorName, NamedError};
-    use recoflow_core::job::JobId;
+    use recoflow_core::job::{JobId, JobStatus};
     use recoflow_core::phase::ResourceState;
     use recoflow_core::quota::Pool;
 
@@ -154,8 +156,9 @@ mod tests {
     use crate::acquire::acquire;
     use crate::advance::advance;
     use crate::cleanup::cleanup;
-    use crate::fake::{prepared_job, FakeRunnerPorts, LIMITS};
+    use crate::fake::{prepared_job, slot_answer, FakeRunnerPorts, LIMITS};
     use crate::release::release;
+    use crate::wait_for_quota::wait_for_quota;
 
     /// The pool of the test jobs' datasets (their files have the same columns).
     fn datasets_pool(ports: &FakeRunnerPorts, job_id: &JobId) -> Pool {
@@ -185,11 +188,11 @@ mod tests {
         (first, second)
     }
 
-    /// Waits as for quota: the error, the job shown waiting once, the detail in its history.
+    /// Waits as for quota: the answer, the job shown waiting once, the detail in its history.
     async fn assert_waits_for_datasets(ports: &FakeRunnerPorts, job_id: &JobId, holder: &str) {
-        let err = acquire(ports, job_id, Phase::Import).await.unwrap_err();
-        assert_eq!(err.error_name(), ErrorName::QuotaUnavailable);
-        let detail = err.to_string();
+        let answer = acquire(ports, job_id, Phase::Import).await.unwrap();
+        let (taken, detail) = slot_answer(&answer);
+        assert!(!taken, "{detail}");
         assert!(
             detail.contains("datasets of result set spring")
                 && detail.contains(&format!("job {holder} holds them")),
@@ -203,7 +206,7 @@ mod tests {
             .filter(|change| change.status == JobStatus::WaitingForQuota)
             .map(|change| change.detail.as_str())
             .collect();
-        assert_eq!(waits, [detail.as_str()], "shown once, with what it waits for");
+        assert_eq!(waits, [detail], "shown once, with what it waits for");
     }
 
     #[tokio::test]
@@ -234,6 +237,37 @@ mod tests {
         acquire(&ports, &second, Phase::Import).await.unwrap();
         assert_eq!(ports.jobs.record(&second).unwrap().status, JobStatus::Importing);
         assert_eq!(holder_ids(&ports, &pool), ["spring-2#datasets"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_waiting_in_the_datasets_queue_is_handed_them_when_the_training_ends() {
+        let ports = FakeRunnerPorts::new(LIMITS);
+        let (first, second) = first_holding(&ports).await;
+        assert_waits_for_datasets(&ports, &second, "spring-1").await;
+        let token = TaskToken("token-spring-2".into());
+        wait_for_quota(&ports, &second, Phase::Import, &token)
+            .await
+            .unwrap();
+        let pool = datasets_pool(&ports, &first);
+        assert_eq!(ports.slots.state(&pool).waiting.len(), 1);
+
+        release(&ports, &first, Phase::Import).await.unwrap();
+        acquire(&ports, &first, Phase::Train).await.unwrap();
+        assert!(
+            ports.callbacks.take_delivered().is_empty(),
+            "the training keeps them"
+        );
+        release(&ports, &first, Phase::Train).await.unwrap();
+        assert_eq!(
+            holder_ids(&ports, &pool),
+            ["spring-2#datasets"],
+            "taken on its behalf"
+        );
+        assert_eq!(ports.callbacks.take_delivered(), [token.0]);
+
+        // Woken, it asks again: the datasets are its, then the import slot.
+        assert!(slot_answer(&acquire(&ports, &second, Phase::Import).await.unwrap()).0);
+        assert_eq!(ports.jobs.record(&second).unwrap().status, JobStatus::Importing);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 use recoflow_core::fakes::{
     test_form, FakeClock, FakeExecutions, FakeJobStore, FakeLimits, FakeMlService, FakeSlots,
+    FakeTaskCallbacks,
 };
 use recoflow_core::job::{JobId, JobStatus, Prepared, PreparedFile};
 use recoflow_core::ports::{JobPatch, JobStore};
@@ -11,6 +12,7 @@ use recoflow_core::quota::Pool;
 
 use crate::config::RunnerSettings;
 use crate::ports::RunnerPorts;
+use crate::step::RunnerOutput;
 
 /// Limits with room in every pool the tests use.
 pub const LIMITS: &str = r#"{"sagemaker-training:*": 2, "sagemaker-processing:*": 4,
@@ -24,6 +26,7 @@ pub struct FakeRunnerPorts {
     pub personalize: FakeMlService,
     pub clock: FakeClock,
     pub executions: FakeExecutions,
+    pub callbacks: FakeTaskCallbacks,
     pub settings: RunnerSettings,
 }
 
@@ -38,6 +41,7 @@ impl FakeRunnerPorts {
             personalize: FakeMlService::default(),
             clock: FakeClock::default(),
             executions: FakeExecutions::default(),
+            callbacks: FakeTaskCallbacks::default(),
             settings: RunnerSettings {
                 results_bucket: "results".into(),
                 poll_seconds: 2,
@@ -47,6 +51,8 @@ impl FakeRunnerPorts {
                 max_attempts: 3,
                 relaunch_base_seconds: 1,
                 sweep_lookback_hours: 24,
+                quota_wait_attempts: 10,
+                quota_wake_up_timeout_seconds: 60,
             },
         }
     }
@@ -60,6 +66,7 @@ impl RunnerPorts for FakeRunnerPorts {
     type Personalize = FakeMlService;
     type Clock = FakeClock;
     type Executions = FakeExecutions;
+    type Callbacks = FakeTaskCallbacks;
 
     fn jobs(&self) -> &FakeJobStore {
         &self.jobs
@@ -87,6 +94,10 @@ impl RunnerPorts for FakeRunnerPorts {
 
     fn executions(&self) -> &FakeExecutions {
         &self.executions
+    }
+
+    fn callbacks(&self) -> &FakeTaskCallbacks {
+        &self.callbacks
     }
 
     fn settings(&self) -> &RunnerSettings {
@@ -129,4 +140,18 @@ pub fn training_pool() -> Pool {
     Pool::SageMakerTraining {
         instance_type: "ml.m5.large".into(),
     }
+}
+
+/// `AcquireQuota`'s answer: whether the phase holds its slot, and the detail.
+pub fn slot_answer(output: &RunnerOutput) -> (bool, &str) {
+    match output {
+        RunnerOutput::Slot { taken, detail, .. } => (*taken, detail.as_str()),
+        other => panic!("not an AcquireQuota answer: {other:?}"),
+    }
+}
+
+/// Sets when the job was submitted (the queue's order within a priority).
+pub fn submitted_at(ports: &FakeRunnerPorts, job_id: &JobId, at: &str) {
+    let mut records = ports.jobs.records.lock().unwrap();
+    records.get_mut(job_id).expect("the job exists").created_at = at.to_owned();
 }

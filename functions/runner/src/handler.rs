@@ -12,6 +12,7 @@ use crate::ports::RunnerPorts;
 use crate::release::release;
 use crate::step::RunnerOutput;
 use crate::sweep::sweep;
+use crate::wait_for_quota::wait_for_quota;
 
 pub async fn handle<P: RunnerPorts>(ports: &P, task: RunnerTask) -> Result<RunnerOutput, RunnerError> {
     let job_id = task.job_id().map(ToString::to_string).unwrap_or_default();
@@ -19,6 +20,9 @@ pub async fn handle<P: RunnerPorts>(ports: &P, task: RunnerTask) -> Result<Runne
     async {
         match task {
             RunnerTask::Acquire { job_id, phase } => acquire(ports, &job_id, phase).await,
+            RunnerTask::WaitForQuota { job_id, phase, token } => {
+                wait_for_quota(ports, &job_id, phase, &token).await
+            }
             RunnerTask::Advance { job_id, phase } => {
                 advance(ports, &job_id, phase).await.map(RunnerOutput::Progress)
             }

@@ -1,7 +1,8 @@
 //! The runner's ports in Lambda: the SDK adapters, built once per process in `main`.
 
 use recoflow_aws::{
-    DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SfnExecutionLookup, SsmQuotaLimits,
+    DynamoJobStore, DynamoSlotStore, PersonalizeService, SageMakerService, SfnExecutionLookup,
+    SfnTaskCallbacks, SsmQuotaLimits,
 };
 use recoflow_core::clock::SystemClock;
 
@@ -15,6 +16,7 @@ pub struct LiveRunnerPorts {
     pub sagemaker: SageMakerService,
     pub personalize: PersonalizeService,
     pub executions: SfnExecutionLookup,
+    pub callbacks: SfnTaskCallbacks,
     pub settings: RunnerSettings,
 }
 
@@ -26,6 +28,7 @@ impl RunnerPorts for LiveRunnerPorts {
     type Personalize = PersonalizeService;
     type Clock = SystemClock;
     type Executions = SfnExecutionLookup;
+    type Callbacks = SfnTaskCallbacks;
 
     fn jobs(&self) -> &DynamoJobStore {
         &self.jobs
@@ -53,6 +56,10 @@ impl RunnerPorts for LiveRunnerPorts {
 
     fn executions(&self) -> &SfnExecutionLookup {
         &self.executions
+    }
+
+    fn callbacks(&self) -> &SfnTaskCallbacks {
+        &self.callbacks
     }
 
     fn settings(&self) -> &RunnerSettings {

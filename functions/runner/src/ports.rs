@@ -3,7 +3,7 @@
 
 use recoflow_core::clock::Clock;
 use recoflow_core::form::Backend;
-use recoflow_core::ports::{ExecutionLookup, JobStore, LimitSource, MlService, SlotStore};
+use recoflow_core::ports::{ExecutionLookup, JobStore, LimitSource, MlService, SlotStore, TaskCallbacks};
 
 use crate::config::RunnerSettings;
 
@@ -17,6 +17,8 @@ pub trait RunnerPorts: Send + Sync {
     type Clock: Clock;
     /// Step Functions, to ask how a job's execution stands (the sweep).
     type Executions: ExecutionLookup;
+    /// Step Functions, to wake a job waiting for quota once a slot was taken for it.
+    type Callbacks: TaskCallbacks;
 
     fn jobs(&self) -> &Self::Jobs;
     fn slots(&self) -> &Self::Slots;
@@ -25,6 +27,7 @@ pub trait RunnerPorts: Send + Sync {
     fn personalize(&self) -> &Self::Personalize;
     fn clock(&self) -> &Self::Clock;
     fn executions(&self) -> &Self::Executions;
+    fn callbacks(&self) -> &Self::Callbacks;
     fn settings(&self) -> &RunnerSettings;
 
     /// The service that runs this backend's resources.

@@ -1,6 +1,7 @@
 //! `ReleaseQuota`: gives the phase's slot back once the phase is done, whatever the job's
 //! status (a release after a cancel or a failure is as welcome), and after the training a
-//! Personalize job's hold on its datasets. Repeating it is harmless.
+//! Personalize job's hold on its datasets, handing what it frees to the head of each queue
+//! (`hand_over.rs`). Repeating it is harmless.
 
 use recoflow_core::job::JobId;
 use recoflow_core::phase::Phase;
@@ -10,6 +11,7 @@ use tracing::info;
 
 use crate::datasets;
 use crate::error::RunnerError;
+use crate::hand_over::serve_queue;
 use crate::ports::RunnerPorts;
 use crate::step::{job_form, job_record, RunnerOutput};
 
@@ -25,7 +27,10 @@ pub async fn release<P: RunnerPorts>(
         // A holder is known by its job and phase; its lease does not matter to a release.
         let holder = SlotHolder::new(job_id, phase, units, 0, 0);
         let held = ports.slots().release(&pool, &holder).await?;
-        info!(pool = %pool, released = held, "phase slot released");
+        // Served whether or not this call freed the units: a repeated release (after a
+        // failed first one) still hands them on.
+        let served = serve_queue(ports, &pool).await;
+        info!(pool = %pool, released = held, served, "phase slot released");
         released.push(format!("slot in {pool} released"));
     }
     if let Some(group) = datasets::give_back(ports, &record, &form, phase).await? {

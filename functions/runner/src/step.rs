@@ -18,6 +18,12 @@ use crate::error::RunnerError;
 pub enum RunnerOutput {
     /// `Advance`: whether the phase is done, and when to look again.
     Progress(PhaseProgress),
+    /// `AcquireQuota`: whether the phase holds what it needs (`taken`), or waits for it.
+    Slot {
+        job_id: JobId,
+        detail: String,
+        taken: bool,
+    },
     /// Every other step: what it did, for the execution's history.
     Done { job_id: JobId, detail: String },
     /// The sweep: how many running jobs it looked at, and the ones it closed.
@@ -29,6 +35,14 @@ impl RunnerOutput {
         RunnerOutput::Done {
             job_id: job_id.clone(),
             detail: detail.to_owned(),
+        }
+    }
+
+    pub fn slot(job_id: &JobId, detail: &str, taken: bool) -> Self {
+        RunnerOutput::Slot {
+            job_id: job_id.clone(),
+            detail: detail.to_owned(),
+            taken,
         }
     }
 }
