@@ -139,6 +139,14 @@ const recoflow = (() => {
       "scheduled.id": "Schedule id",
       "scheduled.next": "Next runs (your time):",
       "scheduled.all": "All schedules: pause, resume",
+      "section.trigger": "On new data (optional)",
+      "trigger.hint": "Tick the box to make this form a trigger: a job starts from it whenever every data file has been uploaded again and none for the quiet time. Not with Repeat.",
+      "trigger.on_new_data": "Start a job when new data arrives",
+      "trigger.quiet_seconds": "Quiet time before starting (seconds)",
+      "force": "Run scheduled or triggered jobs even when the form and data have not changed since the last success",
+      "triggered.title": "Your trigger",
+      "triggered.id": "Trigger id",
+      "triggered.next": "A job starts once every data file has been uploaded again.",
       "sch.title": "recoflow – schedules",
       "sch.zone": "Times are in your time zone",
       "sch.name": "Schedule", "sch.when": "When", "sch.state": "State", "sch.next": "Next run", "sch.last": "Last run",
@@ -322,6 +330,14 @@ const recoflow = (() => {
       "scheduled.id": "スケジュール ID",
       "scheduled.next": "次回以降の実行(あなたの時刻):",
       "scheduled.all": "すべてのスケジュール(一時停止・再開)",
+      "section.trigger": "新しいデータで実行(任意)",
+      "trigger.hint": "チェックするとこのフォームはトリガーになり、すべてのデータファイルが再びアップロードされ、静止時間のあいだ書き込みがなければジョブが始まります。繰り返しとは併用できません。",
+      "trigger.on_new_data": "新しいデータが届いたらジョブを始める",
+      "trigger.quiet_seconds": "開始までの静止時間(秒)",
+      "force": "フォームとデータが前回の成功から変わっていなくても、スケジュール・トリガーのジョブを実行する",
+      "triggered.title": "トリガー",
+      "triggered.id": "トリガー ID",
+      "triggered.next": "すべてのデータファイルが再びアップロードされるとジョブが始まります。",
       "sch.title": "recoflow – スケジュール",
       "sch.zone": "時刻はあなたのタイムゾーンで表示しています",
       "sch.name": "スケジュール", "sch.when": "実行時期", "sch.state": "状態", "sch.next": "次回の実行", "sch.last": "前回の実行",
@@ -535,6 +551,8 @@ const recoflow = (() => {
     if (backend === "personalize" && !result.personalize) result.personalize = {};
     // No "when": a one-off job (the zone and overlap choices alone make no schedule).
     if (result.schedule && !result.schedule.expression) delete result.schedule;
+    // Unticked: no trigger (a quiet time alone makes none).
+    if (result.trigger && !result.trigger.on_new_data) delete result.trigger;
     return result;
   }
 
@@ -674,6 +692,10 @@ const recoflow = (() => {
         if ((status === 201 || status === 200) && json.schedule_id) {
           form.classList.add("hidden");
           showScheduled(json);
+        } else if ((status === 201 || status === 200) && json.trigger_id) {
+          form.classList.add("hidden");
+          document.getElementById("triggered").classList.remove("hidden");
+          document.getElementById("trigger-id").textContent = json.trigger_id;
         } else if (status === 202 || status === 200) {
           form.classList.add("hidden");
           await follow(json.job_id);

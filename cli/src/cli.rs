@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     audience, audience_users, cancel, completions, discard, jobs, placement_metrics, placements, promote,
-    recommend, recommend_placement, result_sets, rollback, schedule, schedules, similar, status, submit,
-    validate, versions,
+    recommend, recommend_placement, result_sets, retry, rollback, schedule, schedules, similar, status,
+    submit, validate, versions,
 };
 use crate::exit::EXIT_CODES_HELP;
 
@@ -39,6 +39,8 @@ pub enum Command {
     Jobs(jobs::JobsArgs),
     /// Cancel a running job (its execution stops, its quota slots are freed).
     Cancel(cancel::CancelArgs),
+    /// Run a failed job again from the phase that failed, reusing what it finished.
+    Retry(retry::RetryArgs),
     /// A user's recommendations from a result set.
     Recommend(recommend::RecommendArgs),
     /// The result sets, the version each serves and how old it is, their last job.

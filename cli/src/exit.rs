@@ -31,7 +31,8 @@ impl Exit {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success (with --wait or --follow: the job SUCCEEDED)
-  1  the job FAILED, was CANCELLED or HELD (cancel: the job had already finished);
+  1  the job FAILED, was CANCELLED or HELD (cancel: the job had already finished;
+     retry: the job still runs or cannot be retried as asked);
      promote, rollback, discard: refused, nothing changed (already current, expired,
      discarded, not held, no previous version, the pointer moved meanwhile)
   2  usage error (arguments, configuration, unreadable file)
@@ -59,8 +60,8 @@ impl ApiError {
             }
             // Nothing changed: the job had ended, or the version could not be switched.
             (
-                "JobFinished" | "AlreadyCurrent" | "VersionExpired" | "VersionDiscarded" | "NotHeld"
-                | "NoPreviousVersion" | "PointerMoved" | "PlacementChanged",
+                "JobFinished" | "JobRunning" | "NotRetryable" | "AlreadyCurrent" | "VersionExpired"
+                | "VersionDiscarded" | "NotHeld" | "NoPreviousVersion" | "PointerMoved" | "PlacementChanged",
                 _,
             ) => Exit::JobFailed,
             (_, 404 | 410) => Exit::NotFound,

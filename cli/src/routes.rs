@@ -28,6 +28,10 @@ pub const CANCEL_JOB: Route = Route {
     method: Method::DELETE,
     template: "/jobs/{id}",
 };
+pub const RETRY_JOB: Route = Route {
+    method: Method::POST,
+    template: "/jobs/{id}/retry",
+};
 pub const RECOMMEND: Route = Route {
     method: Method::GET,
     template: "/recommendations/{result_set}/{user_id}",
@@ -176,6 +180,7 @@ mod tests {
             &LIST_JOBS,
             &SHOW_JOB,
             &CANCEL_JOB,
+            &RETRY_JOB,
             &RECOMMEND,
             &LIST_RESULT_SETS,
             &SHOW_RESULT_SET,

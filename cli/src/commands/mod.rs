@@ -16,6 +16,7 @@ pub mod promote;
 pub mod recommend;
 pub mod recommend_placement;
 pub mod result_sets;
+pub mod retry;
 pub mod rollback;
 pub mod schedule;
 pub mod schedules;
@@ -37,6 +38,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Status(args) => status::run(args, ctx).await,
         Command::Jobs(args) => jobs::run(args, ctx).await,
         Command::Cancel(args) => cancel::run(args, ctx).await,
+        Command::Retry(args) => retry::run(args, ctx).await,
         Command::Recommend(args) => recommend::run(args, ctx).await,
         Command::ResultSets(args) => result_sets::run(args, ctx).await,
         Command::Versions(args) => versions::run(args, ctx).await,

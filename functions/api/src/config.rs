@@ -30,6 +30,8 @@ pub struct ApiConfig {
     pub schedules_function_arn: String,
     pub scheduler_role_arn: String,
     pub schedule_dead_letter_arn: String,
+    /// Data-driven forms: their records and the files they watch.
+    pub triggers_table: String,
     /// Placements (latest revision and history).
     pub placements_table: String,
     /// Event-id claims, interleaved credits and the aggregates of placements' events.
@@ -109,6 +111,7 @@ mod tests {
             ("AWS_REGION", "eu-west-1"),
             ("RESULTS_BUCKET", "results"),
             ("SCHEDULES_TABLE", "schedules"),
+            ("TRIGGERS_TABLE", "triggers"),
             ("SCHEDULE_GROUP", "recoflow"),
             (
                 "SCHEDULES_FUNCTION_ARN",

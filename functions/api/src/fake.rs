@@ -14,7 +14,7 @@ use recoflow_core::delivery::{keys as delivery_keys, Delivery, Pointer, StoredLi
 use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{
     FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeRecommendations, FakeScheduleStore,
-    FakeScheduler, FakeSecret, FakeSlots,
+    FakeScheduler, FakeSecret, FakeSlots, FakeTriggerStore,
 };
 use recoflow_core::job::{JobId, JobStatus};
 use recoflow_core::ports::{MetricId, MetricSums};
@@ -49,6 +49,7 @@ pub struct FakeApiPorts {
     pub clock: FakeClock,
     pub schedules: FakeScheduleStore,
     pub scheduler: FakeScheduler,
+    pub triggers: FakeTriggerStore,
     pub pointers: PointerCache,
     pub experiments: FakeExperimentPorts,
     pub settings: ApiSettings,
@@ -70,6 +71,7 @@ impl Default for FakeApiPorts {
             clock: FakeClock::default(),
             schedules: FakeScheduleStore::default(),
             scheduler: FakeScheduler::default(),
+            triggers: FakeTriggerStore::default(),
             pointers: PointerCache::default(),
             experiments: FakeExperimentPorts::default(),
             settings: ApiSettings {
@@ -95,12 +97,16 @@ impl ApiPorts for FakeApiPorts {
     type Clock = FakeClock;
     type Schedules = FakeScheduleStore;
     type Scheduler = FakeScheduler;
+    type Triggers = FakeTriggerStore;
 
     fn schedules(&self) -> &Self::Schedules {
         &self.schedules
     }
     fn scheduler(&self) -> &Self::Scheduler {
         &self.scheduler
+    }
+    fn triggers(&self) -> &Self::Triggers {
+        &self.triggers
     }
     fn jobs(&self) -> &Self::Jobs {
         &self.jobs

@@ -12,7 +12,7 @@ use crate::response::{ApiError, ErrorCode, RouteResult};
 use crate::{
     audience_show, audience_users, cancel, data_files, discard, events_post, list, placement_delete,
     placement_list, placement_metrics, placement_put, placement_serve, placement_show, promote,
-    recommendations, result_set_list, result_set_show, rollback, schedule_delete, schedule_list,
+    recommendations, result_set_list, result_set_show, retry, rollback, schedule_delete, schedule_list,
     schedule_show, schedule_state, show, similar_items, submit, ui,
 };
 
@@ -61,6 +61,7 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/jobs", Signed, boxed!(list::list)),
         route("GET", "/jobs/{id}", Signed, boxed!(show::show)),
         route("DELETE", "/jobs/{id}", Signed, boxed!(cancel::cancel)),
+        route("POST", "/jobs/{id}/retry", Signed, boxed!(retry::retry)),
         route("GET", "/recommendations/{result_set}/{user_id}", Signed, boxed!(recommendations::recommend)),
         route("GET", "/result-sets", Signed, boxed!(result_set_list::list_result_sets)),
         route("GET", "/result-sets/{result_set}", Signed, boxed!(result_set_show::show_result_set)),
@@ -90,6 +91,7 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/ui/api/jobs", PageToken, boxed!(list::list)),
         route("GET", "/ui/api/jobs/{id}", PageToken, boxed!(show::show)),
         route("DELETE", "/ui/api/jobs/{id}", PageToken, boxed!(cancel::cancel)),
+        route("POST", "/ui/api/jobs/{id}/retry", PageToken, boxed!(retry::retry)),
         route("GET", "/ui/api/recommendations/{result_set}/{user_id}", PageToken, boxed!(recommendations::recommend)),
         route("GET", "/ui/api/data-files", PageToken, boxed!(data_files::data_files)),
         route("GET", "/ui/api/result-sets", PageToken, boxed!(result_set_list::list_result_sets)),
@@ -207,7 +209,7 @@ mod tests {
         assert_eq!(
             json_body(&response)["error"]["message"],
             "PUT is not supported here; use POST /jobs, GET /jobs, GET /jobs/{id}, DELETE /jobs/{id}, \
-             GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
+             POST /jobs/{id}/retry, GET /recommendations/{result_set}/{user_id}, GET /result-sets, GET /result-sets/{result_set}, \
              POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
              DELETE /result-sets/{result_set}/versions/{version}, GET /audiences/{result_set}, \
              GET /audiences/{result_set}/users, GET /similar-items/{result_set}/{item_id}, GET /schedules, GET /schedules/{id}, \

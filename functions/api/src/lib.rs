@@ -44,6 +44,7 @@ pub mod schedule_delete;
 pub mod schedule_list;
 pub mod schedule_show;
 pub mod schedule_state;
+pub mod retry;
 pub mod show;
 pub mod similar_items;
 pub mod submit;

@@ -6,7 +6,7 @@ use aws_config::SdkConfig;
 use recoflow_aws::clients::{CloudWatch, DynamoDb, Scheduler, Ssm, StepFunctions};
 use recoflow_aws::{
     CloudWatchMetrics, DynamoJobStore, DynamoRecommendations, DynamoScheduleStore, DynamoSlotStore,
-    EventBridgeScheduler, S3Objects, SfnExecutions, SsmSecret,
+    DynamoTriggerStore, EventBridgeScheduler, S3Objects, SfnExecutions, SsmSecret,
 };
 use recoflow_core::clock::SystemClock;
 
@@ -43,6 +43,7 @@ pub struct LivePorts {
     clock: SystemClock,
     schedules: DynamoScheduleStore,
     scheduler: EventBridgeScheduler,
+    triggers: DynamoTriggerStore,
     pointers: PointerCache,
     experiments: LiveExperimentPorts,
     settings: ApiSettings,
@@ -69,6 +70,7 @@ impl LivePorts {
             clock: SystemClock,
             schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
             scheduler: EventBridgeScheduler::new(Scheduler::new(sdk), config.scheduler_target()),
+            triggers: DynamoTriggerStore::new(dynamodb.clone(), &config.triggers_table),
             pointers: PointerCache::default(),
             experiments: LiveExperimentPorts::new(&config.experiment_resources(), &dynamodb, sdk),
             settings: config.settings(),
@@ -89,12 +91,16 @@ impl ApiPorts for LivePorts {
     type Clock = SystemClock;
     type Schedules = DynamoScheduleStore;
     type Scheduler = EventBridgeScheduler;
+    type Triggers = DynamoTriggerStore;
 
     fn schedules(&self) -> &Self::Schedules {
         &self.schedules
     }
     fn scheduler(&self) -> &Self::Scheduler {
         &self.scheduler
+    }
+    fn triggers(&self) -> &Self::Triggers {
+        &self.triggers
     }
 
     fn jobs(&self) -> &Self::Jobs {

@@ -6,6 +6,7 @@ use recoflow_core::ports::{
     Executions, JobStore, MetricSums, ObjectStore, RecommendationStore, ScheduleStore, Scheduler,
     SecretSource, SlotStore, VersionStore,
 };
+use recoflow_core::trigger::ports::TriggerStore;
 
 use crate::config::ApiSettings;
 use crate::experiment_ports::ExperimentPorts;
@@ -40,6 +41,8 @@ pub trait ApiPorts: Send + Sync + 'static {
     type Schedules: ScheduleStore;
     /// EventBridge Scheduler: a recurring form's schedule, paused, resumed, deleted.
     type Scheduler: Scheduler;
+    /// The triggers table: data-driven forms and the files they watch.
+    type Triggers: TriggerStore;
 
     fn jobs(&self) -> &Self::Jobs;
     fn executions(&self) -> &Self::Executions;
@@ -52,6 +55,7 @@ pub trait ApiPorts: Send + Sync + 'static {
     fn clock(&self) -> &Self::Clock;
     fn schedules(&self) -> &Self::Schedules;
     fn scheduler(&self) -> &Self::Scheduler;
+    fn triggers(&self) -> &Self::Triggers;
     /// Result-set pointers read recently (this instance's own).
     fn pointers(&self) -> &PointerCache;
     /// Placements, events, their aggregates and the signing key.
@@ -66,6 +70,7 @@ impl<P: ApiPorts> recoflow_core::schedule::firing::FiringPorts for Submitting<'_
     type Jobs = P::Jobs;
     type Executions = P::Executions;
     type Schedules = P::Schedules;
+    type Triggers = P::Triggers;
     type Clock = P::Clock;
 
     fn jobs(&self) -> &Self::Jobs {
@@ -76,6 +81,9 @@ impl<P: ApiPorts> recoflow_core::schedule::firing::FiringPorts for Submitting<'_
     }
     fn schedules(&self) -> &Self::Schedules {
         self.0.schedules()
+    }
+    fn triggers(&self) -> &Self::Triggers {
+        self.0.triggers()
     }
     fn clock(&self) -> &Self::Clock {
         self.0.clock()

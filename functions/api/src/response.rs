@@ -24,6 +24,11 @@ pub enum ErrorCode {
     ScheduleNotFound,
     /// Only a running job can be cancelled.
     JobFinished,
+    /// A running job cannot be retried (cancel it, or wait for its end).
+    JobRunning,
+    /// The job cannot be retried as asked (it never ran, it succeeded without `from_phase`, or
+    /// a phase before `from_phase` did not finish); the message says which.
+    NotRetryable,
     /// A path or query parameter; the message starts with its name.
     InvalidParameter,
     ResultSetNotFound,
@@ -86,6 +91,8 @@ impl ErrorCode {
             }
             Self::IdempotencyKeyReused
             | Self::JobFinished
+            | Self::JobRunning
+            | Self::NotRetryable
             | Self::VersionExpired
             | Self::VersionIncomplete
             | Self::VersionDiscarded

@@ -16,6 +16,8 @@ use recoflow_core::schedule::{instant_now, ScheduleId, ScheduleState};
 use recoflow_core::submit::{
     submit_form, FormSubmission, FormSubmitError, FormSubmitted, SubmitError, Submitted,
 };
+use recoflow_core::trigger::create::TriggerSubmitted;
+use recoflow_core::trigger::TriggerId;
 use recoflow_core::validation::{too_large_problem, validate_form, FormProblem, ValidationRules};
 use serde_json::json;
 use tracing::{error, Instrument};
@@ -47,6 +49,8 @@ pub async fn submit<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
         match submit_form(&Submitting(ports), submission).await {
             Ok(FormSubmitted::Job(submitted)) => job_answer(&job_id, submitted),
             Ok(FormSubmitted::Schedule { schedule_id, outcome }) => schedule_answer(&schedule_id, outcome),
+            Ok(FormSubmitted::Trigger { trigger_id, outcome }) => trigger_answer(&trigger_id, outcome),
+            Err(FormSubmitError::Trigger(err)) => Err(ApiError::service(err)),
             Err(FormSubmitError::Job(SubmitError::Record(err))) => Err(ApiError::service(err)),
             Err(FormSubmitError::Job(SubmitError::Execution(err))) => {
                 // Without an idempotency key the client cannot retry this job: close it rather
@@ -99,6 +103,20 @@ fn schedule_answer(schedule_id: &ScheduleId, outcome: ScheduleSubmitted) -> Rout
         "schedule_id": schedule_id,
         "next_runs": next_runs,
         "status_path": format!("/schedules/{schedule_id}"),
+        "replayed": replayed,
+    });
+    Ok(json_response(status, &body))
+}
+
+/// `201` for a new trigger, `200` for a repeat with the same key.
+fn trigger_answer(trigger_id: &TriggerId, outcome: TriggerSubmitted) -> RouteResult {
+    let (status, replayed) = match outcome {
+        TriggerSubmitted::Created => (StatusCode::CREATED, false),
+        TriggerSubmitted::Duplicate => (StatusCode::OK, true),
+        TriggerSubmitted::Conflict => return Err(key_reused()),
+    };
+    let body = json!({
+        "trigger_id": trigger_id,
         "replayed": replayed,
     });
     Ok(json_response(status, &body))

@@ -67,6 +67,15 @@ pub struct JobView<'a> {
     failure: Option<&'a JobFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cancellation: Option<&'a Cancellation>,
+    /// A retry: the job it retries (its source says from which phase).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_of: Option<&'a JobId>,
+    /// The job that retried this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retried_by: Option<&'a JobId>,
+    /// Which upload of each data file Prepare read (version id, ETag, size).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    data_versions: &'a [recoflow_core::data_version::DataVersion],
     /// Why a `SKIPPED` job never ran, and the job it deferred to.
     #[serde(skip_serializing_if = "Option::is_none")]
     skipped: Option<&'a recoflow_core::job::Skipped>,
@@ -126,6 +135,9 @@ impl<'a> JobView<'a> {
             execution_arn: record.execution_arn.as_deref(),
             failure: record.failure.as_ref(),
             cancellation: record.cancellation.as_ref(),
+            retry_of: record.retry_of(),
+            retried_by: record.retried_by.as_ref(),
+            data_versions: &record.data_versions,
             skipped: record.skipped.as_ref(),
             gate: record.gate.as_ref(),
             users_to_score: record.prepared.as_ref().map(|p| p.users_to_score),
@@ -214,6 +226,7 @@ mod tests {
             at: "2026-12-01T08:00:00.000Z".to_owned(),
             reason: None,
             platform_failure: false,
+            reused: None,
         }
     }
 

@@ -160,6 +160,10 @@ impl JobStore for DynamoJobStore {
             update.push_str(", cancellation = :cancellation");
             request = request.expression_attribute_values(":cancellation", encode(cancellation)?);
         }
+        if let Some(skipped) = &extras.skipped {
+            update.push_str(", skipped = :skipped");
+            request = request.expression_attribute_values(":skipped", encode(skipped)?);
+        }
         let result = request
             .expression_attribute_names("#status", "status")
             .update_expression(update)
@@ -286,6 +290,14 @@ impl JobStore for DynamoJobStore {
             JobPatch::Gate(gate) => {
                 request = request.expression_attribute_values(":v", encode(gate)?);
                 "SET gate = :v".to_owned()
+            }
+            JobPatch::DataVersions(versions) => {
+                request = request.expression_attribute_values(":v", encode(versions)?);
+                "SET data_versions = :v".to_owned()
+            }
+            JobPatch::RetriedBy(job_id) => {
+                request = request.expression_attribute_values(":v", AttributeValue::S(job_id.to_string()));
+                "SET retried_by = :v".to_owned()
             }
         };
         let condition = match while_in {

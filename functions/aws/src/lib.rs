@@ -20,6 +20,8 @@ mod personalize;
 mod placements;
 #[cfg(feature = "dynamodb")]
 mod recommendations;
+#[cfg(feature = "dynamodb")]
+mod record_table;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "sagemaker")]
@@ -36,6 +38,10 @@ mod sfn;
 mod slack;
 #[cfg(feature = "dynamodb")]
 mod slots;
+#[cfg(feature = "sfn")]
+mod trigger_checks;
+#[cfg(feature = "dynamodb")]
+mod triggers;
 #[cfg(feature = "ssm")]
 mod ssm;
 #[cfg(feature = "dynamodb")]
@@ -73,6 +79,8 @@ pub use sfn::{SfnExecutionLookup, SfnExecutions, SfnTaskCallbacks};
 pub use slack::HttpsPoster;
 #[cfg(feature = "dynamodb")]
 pub use slots::DynamoSlotStore;
+#[cfg(feature = "dynamodb")]
+pub use triggers::DynamoTriggerStore;
 #[cfg(feature = "ssm")]
 pub use ssm::{SsmQuotaLimits, SsmSecret};
 

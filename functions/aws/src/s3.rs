@@ -7,7 +7,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use recoflow_core::errors::ServiceError;
-use recoflow_core::ports::{KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream};
+use recoflow_core::ports::{KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream, ObjectVersion};
 use tokio::sync::mpsc;
 
 use crate::service_error;
@@ -181,16 +181,27 @@ impl ObjectStore for S3Objects {
             Ok(output) => {
                 let size = total_size(output.content_range.as_deref())
                     .unwrap_or(output.content_length.unwrap_or(0).max(0) as u64);
+                let version = ObjectVersion {
+                    version_id: output.version_id.clone().filter(|id| id != "null"),
+                    etag: output
+                        .e_tag
+                        .as_deref()
+                        .map(|etag| etag.trim_matches('"').to_owned()),
+                    last_modified: output.last_modified.map(|at| at.secs()),
+                };
                 Ok(Some(ObjectHead {
                     bytes: collect(output.body).await?,
                     size,
+                    version,
                 }))
             }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             // An empty object has no byte 0: S3 answers InvalidRange.
+            // (Its version is not known: an empty file is never the same data as another.)
             Err(err) if crate::error_code(&err) == Some("InvalidRange") => Ok(Some(ObjectHead {
                 bytes: Vec::new(),
                 size: 0,
+                version: ObjectVersion::default(),
             })),
             Err(err) => Err(service_error("S3", "GetObject", &err)),
         }

@@ -18,8 +18,8 @@ use crate::phase::{LaunchedResource, ResourceState};
 use crate::ports::{
     Acquired, Clock, Created, ExecutionLookup, ExecutionStart, Executions, FoldOutcome, FoldStore,
     FoldedFailures, JobPatch, JobStore, KeyPage, LimitSource, MlService, ObjectHead, ObjectRead, ObjectStore,
-    ObjectStream, Page, PointerSwitch, Published, RecommendationStore, SecretSource, SlotStore,
-    TransitionError, TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
+    ObjectStream, ObjectVersion, Page, PointerSwitch, Published, RecommendationStore, SecretSource,
+    SlotStore, TransitionError, TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
 };
 use crate::ports::{Callback, TakenInTurn, TaskCallbacks};
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
@@ -28,6 +28,7 @@ use crate::validation::{validate_form, ValidationRules};
 use crate::versions::{ResultSetEntry, VersionRecord};
 
 pub use crate::events::fakes::*;
+pub use crate::trigger::fakes::*;
 
 /// A valid form for tests: `backend` is "personalize" or "container"; data in bucket `data`.
 pub fn test_form(backend: &str) -> JobForm {
@@ -163,6 +164,9 @@ impl JobStore for FakeJobStore {
         if extras.cancellation.is_some() {
             record.cancellation = extras.cancellation;
         }
+        if extras.skipped.is_some() {
+            record.skipped = extras.skipped;
+        }
         Ok(())
     }
 
@@ -213,6 +217,8 @@ impl JobStore for FakeJobStore {
             JobPatch::Delivery(delivery) => record.delivery = Some(delivery),
             JobPatch::Notification(notification) => record.notification = Some(notification),
             JobPatch::Gate(gate) => record.gate = Some(gate),
+            JobPatch::DataVersions(versions) => record.data_versions = versions,
+            JobPatch::RetriedBy(job_id) => record.retried_by = Some(job_id),
         }
         Ok(true)
     }
@@ -283,14 +289,46 @@ pub struct FakeObjects {
     pub objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     /// Chunks each `put_chunks` call received, by key.
     pub chunk_counts: Mutex<HashMap<String, usize>>,
+    /// Each object's latest version, as a versioned bucket keeps it: a new version id per
+    /// write, the ETag a digest of the bytes, written at [`Self::set_write_time`].
+    pub versions: Mutex<HashMap<(String, String), ObjectVersion>>,
+    /// Unix seconds the next writes are stamped with.
+    pub write_time: Mutex<i64>,
+    /// Writes made: each gets the next version id.
+    pub writes: Mutex<u64>,
 }
 
 impl FakeObjects {
     pub fn insert(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+        let body = body.into();
+        let mut versions = self.versions.lock().unwrap();
+        let mut writes = self.writes.lock().unwrap();
+        *writes += 1;
+        let version = ObjectVersion {
+            version_id: Some(format!("v{writes}")),
+            etag: Some(crate::phase::short_hash(&String::from_utf8_lossy(&body), 32)),
+            last_modified: Some(*self.write_time.lock().unwrap()),
+        };
+        versions.insert((bucket.to_owned(), key.to_owned()), version);
         self.objects
             .lock()
             .unwrap()
-            .insert((bucket.to_owned(), key.to_owned()), body.into());
+            .insert((bucket.to_owned(), key.to_owned()), body);
+    }
+
+    /// Later writes are stamped with this time (Unix seconds).
+    pub fn set_write_time(&self, unix: i64) {
+        *self.write_time.lock().unwrap() = unix;
+    }
+
+    /// The object's latest version.
+    pub fn version(&self, bucket: &str, key: &str) -> ObjectVersion {
+        self.versions
+            .lock()
+            .unwrap()
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
@@ -345,6 +383,7 @@ impl ObjectStore for FakeObjects {
         Ok(self.get(bucket, key).map(|body| ObjectHead {
             bytes: body[..body.len().min(bytes as usize)].to_vec(),
             size: body.len() as u64,
+            version: self.version(bucket, key),
         }))
     }
 
@@ -1311,14 +1350,35 @@ pub struct FakeSubmitPorts {
     pub executions: FakeExecutions,
     pub schedules: FakeScheduleStore,
     pub scheduler: FakeScheduler,
+    pub triggers: FakeTriggerStore,
+    pub checks: FakeTriggerChecks,
+    /// The data bucket a trigger reads its files' heads from.
+    pub objects: FakeObjects,
     pub clock: FakeClock,
+}
+
+impl crate::trigger::ports::TriggerPorts for FakeSubmitPorts {
+    type Checks = FakeTriggerChecks;
+    type Objects = FakeObjects;
+
+    fn checks(&self) -> &Self::Checks {
+        &self.checks
+    }
+    fn objects(&self) -> &Self::Objects {
+        &self.objects
+    }
 }
 
 impl crate::schedule::firing::FiringPorts for FakeSubmitPorts {
     type Jobs = FakeJobStore;
     type Executions = FakeExecutions;
     type Schedules = FakeScheduleStore;
+    type Triggers = FakeTriggerStore;
     type Clock = FakeClock;
+
+    fn triggers(&self) -> &Self::Triggers {
+        &self.triggers
+    }
 
     fn jobs(&self) -> &Self::Jobs {
         &self.jobs

@@ -49,6 +49,14 @@ pub struct JobForm {
     /// A recurring form: submitting it makes a schedule whose firings each start a job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<crate::schedule::ScheduleSettings>,
+    /// A data-driven form: submitting it makes a trigger that starts a job whenever every data
+    /// file has a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::trigger::TriggerSettings>,
+    /// A scheduled or triggered job runs even when its form and data are those of the last
+    /// success (which it would otherwise skip).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
     /// Where the job stands in a quota pool's queue against jobs submitted before it.
     #[serde(default)]
     pub priority: Priority,

@@ -129,6 +129,23 @@ pub struct LaunchedResource {
     /// It failed for the platform's reasons (worth a relaunch), not the workload's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub platform_failure: bool,
+    /// Finished by an earlier job and reused by this one (a retry): nothing was launched again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<Reused>,
+}
+
+/// Where a reused resource came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reused {
+    /// The job that launched it: its outputs (a trained model) are under that job's prefix.
+    pub job_id: JobId,
+}
+
+impl LaunchedResource {
+    /// The job whose results prefix holds this resource's output: the one that launched it.
+    pub fn launched_by<'a>(&'a self, this_job: &'a JobId) -> &'a JobId {
+        self.reused.as_ref().map_or(this_job, |reused| &reused.job_id)
+    }
 }
 
 /// Longest name SageMaker jobs and Personalize resources accept.

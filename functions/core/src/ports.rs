@@ -31,6 +31,8 @@ pub enum Created {
 pub struct TransitionExtras {
     pub failure: Option<JobFailure>,
     pub cancellation: Option<Cancellation>,
+    /// Why a job moving to `SKIPPED` is not run.
+    pub skipped: Option<crate::job::Skipped>,
 }
 
 /// A change to a job record that is not a status change.
@@ -49,6 +51,10 @@ pub enum JobPatch {
     Notification(crate::job::Notification),
     /// The quality gate's verdict on the job's version.
     Gate(crate::quality::GateOutcome),
+    /// The versions of the data files Prepare read.
+    DataVersions(Vec<crate::data_version::DataVersion>),
+    /// The job retried this one (`POST /jobs/{id}/retry`).
+    RetriedBy(JobId),
 }
 
 #[async_trait]
@@ -117,6 +123,22 @@ pub enum ObjectRead {
 pub struct ObjectHead {
     pub bytes: Vec<u8>,
     pub size: u64,
+    /// Which version of the object was read.
+    pub version: ObjectVersion,
+}
+
+/// What tells one upload of an object from another: its version id (a versioned bucket), its
+/// ETag (the bytes' digest for a single-part upload) and when it was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectVersion {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Without the quotes S3 puts around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Unix seconds (S3 keeps `LastModified` to the second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<i64>,
 }
 
 /// An object's body, read as it arrives.
@@ -410,7 +432,9 @@ pub struct WebhookReply {
 
 pub use crate::clock::Clock;
 pub use crate::events::ports::{AggregateStore, EventLedger, PlacementStore, RawEventSink, SigningKeys};
-pub use crate::schedule::ports::{ScheduleCreated, ScheduleStore, Scheduler, SchedulerSchedule, SchedulerWrite};
+pub use crate::schedule::ports::{
+    ScheduleCreated, ScheduleStore, Scheduler, SchedulerSchedule, SchedulerWrite,
+};
 
 /// Failures of one cause within a window: the first few are sent, the rest folded into one
 /// summary (see `notification`).

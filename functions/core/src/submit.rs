@@ -1,7 +1,8 @@
 //! Submitting a valid form: one path for intake (S3) and the API, so both treat duplicates,
 //! replays and half-finished submissions alike. A form with a `schedule` block becomes a
-//! schedule ([`crate::schedule::create`]); any other, a job ([`submit`], which a schedule's
-//! firings use too).
+//! schedule ([`crate::schedule::create`]), one with a `trigger` block a trigger
+//! ([`crate::trigger::create`]); any other, a job ([`submit`], which a schedule's firings, a
+//! trigger's checks and retries use too).
 
 use tracing::info;
 
@@ -14,6 +15,8 @@ use crate::schedule::firing::FiringPorts;
 use crate::schedule::ports::Scheduler;
 use crate::schedule::{ScheduleId, ScheduleRecord};
 use crate::task::JobTask;
+use crate::trigger::create::{register_trigger, TriggerSubmitted};
+use crate::trigger::{TriggerId, TriggerRecord};
 
 /// What submitting a form needs: what starting a job needs, and the Scheduler for recurring
 /// forms.
@@ -39,6 +42,10 @@ pub enum FormSubmitted {
         schedule_id: ScheduleId,
         outcome: ScheduleSubmitted,
     },
+    Trigger {
+        trigger_id: TriggerId,
+        outcome: TriggerSubmitted,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +54,13 @@ pub enum FormSubmitError {
     Job(#[from] SubmitError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The trigger's record or its watched files could not be written; a retry finishes it.
+    #[error(transparent)]
+    Trigger(ServiceError),
 }
 
-/// The one submit path: a recurring form becomes a schedule, any other a job.
+/// The one submit path: a recurring form becomes a schedule, a data-driven one a trigger, any
+/// other a job.
 pub async fn submit_form<P: SubmitPorts>(
     ports: &P,
     submission: FormSubmission,
@@ -61,6 +72,16 @@ pub async fn submit_form<P: SubmitPorts>(
         form_digest,
     } = submission;
     let now = ports.clock().rfc3339_now();
+    if form.trigger.is_some() {
+        let trigger_id = TriggerId::for_submission(&form.job_name, &job_id);
+        let unix_now = ports.clock().unix_now();
+        let record = TriggerRecord::new(trigger_id.clone(), form, form_digest, source, &now, unix_now);
+        let outcome = register_trigger(ports.triggers(), &record)
+            .await
+            .map_err(FormSubmitError::Trigger)?;
+        info!(trigger_id = %trigger_id, ?outcome, "data-driven form submitted");
+        return Ok(FormSubmitted::Trigger { trigger_id, outcome });
+    }
     if form.schedule.is_none() {
         let record = JobRecord::queued(job_id, source, form, form_digest, &now);
         return Ok(FormSubmitted::Job(

@@ -231,7 +231,21 @@ fn rule_problems(form: &Value, rules: &ValidationRules) -> Vec<FormProblem> {
     problems.extend(output_rules::attribute_problems(form));
     problems.extend(output_rules::fallback_problems(form));
     problems.extend(schedule_problems(form));
+    problems.extend(trigger_problems(form));
     problems
+}
+
+/// A form starts its jobs on a schedule or when new data arrives, not both (which firings
+/// would the data wait for?).
+fn trigger_problems(form: &serde_json::Map<String, Value>) -> Vec<FormProblem> {
+    if !(form.contains_key("schedule") && form.contains_key("trigger")) {
+        return Vec::new();
+    }
+    vec![FormProblem::new(
+        "$.trigger",
+        "choose_one",
+        "a form runs on a schedule or when new data arrives, not both; remove schedule or trigger",
+    )]
 }
 
 /// A schedule block's expression, zone and dates, as EventBridge Scheduler would judge them
@@ -383,6 +397,29 @@ mod tests {
         form["container"]["network_isolation_reason"] = json!("downloads embeddings from our feature store");
         let open = validate_form(form.to_string().as_bytes(), &rules).unwrap();
         assert!(!open.container.unwrap().network_isolation);
+    }
+
+    #[test]
+    fn a_trigger_block_is_checked_and_excludes_a_schedule() {
+        let mut form = valid_form();
+        form["trigger"] = json!({"on_new_data": true});
+        form["force"] = json!(true);
+        let valid = validate_form(form.to_string().as_bytes(), &rules()).unwrap();
+        assert_eq!(valid.trigger.unwrap().quiet_seconds, 60);
+        assert!(valid.force);
+        form["trigger"] = json!({"on_new_data": false, "quiet_seconds": 86401});
+        form["schedule"] = json!({"expression": "rate(1 day)"});
+        let found: Vec<(String, String)> = problems(&form).into_iter().map(|p| (p.path, p.code)).collect();
+        for expected in [
+            ("$.trigger.on_new_data", "invalid_choice"),
+            ("$.trigger.quiet_seconds", "out_of_range"),
+            ("$.trigger", "choose_one"),
+        ] {
+            assert!(
+                found.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+                "{expected:?} missing from {found:?}"
+            );
+        }
     }
 
     #[test]

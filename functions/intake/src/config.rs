@@ -16,6 +16,8 @@ pub struct Config {
     pub schedules_function_arn: String,
     pub scheduler_role_arn: String,
     pub schedule_dead_letter_arn: String,
+    /// Data-driven forms: their records and the files they watch.
+    pub triggers_table: String,
 }
 
 impl Config {

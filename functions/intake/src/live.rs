@@ -1,6 +1,8 @@
 //! The ports in Lambda: the SDK adapters and the system clock.
 
-use recoflow_aws::{DynamoJobStore, DynamoScheduleStore, EventBridgeScheduler, S3Objects, SfnExecutions};
+use recoflow_aws::{
+    DynamoJobStore, DynamoScheduleStore, DynamoTriggerStore, EventBridgeScheduler, S3Objects, SfnExecutions,
+};
 use recoflow_core::clock::SystemClock;
 
 use crate::ports::intake_ports_struct;
@@ -10,6 +12,7 @@ intake_ports_struct!(LiveIntakePorts {
     executions: SfnExecutions,
     schedules: DynamoScheduleStore,
     scheduler: EventBridgeScheduler,
+    triggers: DynamoTriggerStore,
     objects: S3Objects,
     clock: SystemClock,
 });

@@ -14,7 +14,9 @@ mod valid;
 use aws_lambda_events::event::s3::S3Event;
 use recoflow_aws::clients::{DynamoDb, Scheduler, StepFunctions};
 use recoflow_aws::lambda::{serve, start};
-use recoflow_aws::{DynamoJobStore, DynamoScheduleStore, EventBridgeScheduler, S3Objects, SfnExecutions};
+use recoflow_aws::{
+    DynamoJobStore, DynamoScheduleStore, DynamoTriggerStore, EventBridgeScheduler, S3Objects, SfnExecutions,
+};
 use recoflow_core::clock::SystemClock;
 use recoflow_core::validation::ValidationRules;
 
@@ -28,8 +30,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = LiveIntakePorts {
         jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
         executions: SfnExecutions::new(StepFunctions::new(&sdk), &config.state_machine_arn),
-        schedules: DynamoScheduleStore::new(dynamodb, &config.schedules_table),
+        schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
         scheduler: EventBridgeScheduler::new(Scheduler::new(&sdk), config.scheduler_target()),
+        triggers: DynamoTriggerStore::new(dynamodb, &config.triggers_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         clock: SystemClock,
         rules: ValidationRules::from_allow_list(&config.allowed_data_buckets)

@@ -1,5 +1,6 @@
 //! What intake works with: the jobs table, the executions, the schedules table and the
-//! Scheduler (a recurring form becomes a schedule), the forms bucket, the time and the
+//! Scheduler (a recurring form becomes a schedule), the triggers table (a data-driven form
+//! becomes a trigger), the forms bucket, the time and the
 //! validation rules (in Lambda, `live`; in tests, the fakes). Submitting goes through the one
 //! submit path, whose ports (`SubmitPorts`) these are too.
 
@@ -21,6 +22,7 @@ macro_rules! intake_ports_struct {
         executions: $executions:ty,
         schedules: $schedules:ty,
         scheduler: $scheduler:ty,
+        triggers: $triggers:ty,
         objects: $objects:ty,
         clock: $clock:ty $(,)?
     }) => {
@@ -29,6 +31,7 @@ macro_rules! intake_ports_struct {
             pub executions: $executions,
             pub schedules: $schedules,
             pub scheduler: $scheduler,
+            pub triggers: $triggers,
             pub objects: $objects,
             pub clock: $clock,
             pub rules: recoflow_core::validation::ValidationRules,
@@ -38,6 +41,7 @@ macro_rules! intake_ports_struct {
             type Jobs = $jobs;
             type Executions = $executions;
             type Schedules = $schedules;
+            type Triggers = $triggers;
             type Clock = $clock;
 
             fn jobs(&self) -> &Self::Jobs {
@@ -50,6 +54,10 @@ macro_rules! intake_ports_struct {
 
             fn schedules(&self) -> &Self::Schedules {
                 &self.schedules
+            }
+
+            fn triggers(&self) -> &Self::Triggers {
+                &self.triggers
             }
 
             fn clock(&self) -> &Self::Clock {

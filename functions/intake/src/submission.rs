@@ -32,6 +32,10 @@ pub enum Outcome {
     Scheduled {
         schedule_id: String,
     },
+    /// A data-driven form: its trigger was made (new data starts the jobs).
+    Triggered {
+        trigger_id: String,
+    },
     /// The same object was seen before; nothing new was started.
     Duplicate {
         job_id: String,

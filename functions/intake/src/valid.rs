@@ -1,5 +1,6 @@
 //! A valid form goes through the one submit path the API uses too: its job is written QUEUED
-//! and its execution started, or, for a recurring form, its schedule is made. A schedule block
+//! and its execution started, or, for a recurring form, its schedule is made (for a
+//! data-driven one, its trigger). A schedule block
 //! that only the moment of submission finds wrong (a start long past) is rejected like any
 //! other problem.
 
@@ -10,6 +11,7 @@ use recoflow_core::schedule::create::{ScheduleError, ScheduleSubmitted};
 use recoflow_core::submit::{
     submit_form, FormSubmission, FormSubmitError, FormSubmitted, SubmitError, Submitted,
 };
+use recoflow_core::trigger::create::TriggerSubmitted;
 
 use crate::ports::IntakePorts;
 use crate::rejected::reject;
@@ -47,12 +49,19 @@ pub async fn accept<P: IntakePorts>(
                 job_id: schedule_id.to_string(),
             },
         }),
+        Ok(FormSubmitted::Trigger { trigger_id, outcome }) => Ok(match outcome {
+            TriggerSubmitted::Created => Outcome::Triggered {
+                trigger_id: trigger_id.to_string(),
+            },
+            TriggerSubmitted::Duplicate | TriggerSubmitted::Conflict => Outcome::Duplicate {
+                job_id: trigger_id.to_string(),
+            },
+        }),
         Err(FormSubmitError::Schedule(ScheduleError::Invalid(problems))) => {
             reject(ports, submission, Some(job_name), problems).await
         }
         Err(FormSubmitError::Job(SubmitError::Record(err) | SubmitError::Execution(err)))
-        | Err(FormSubmitError::Schedule(ScheduleError::Record(err) | ScheduleError::Scheduler(err))) => {
-            Err(err)
-        }
+        | Err(FormSubmitError::Schedule(ScheduleError::Record(err) | ScheduleError::Scheduler(err)))
+        | Err(FormSubmitError::Trigger(err)) => Err(err),
     }
 }

@@ -2,9 +2,10 @@
 //! columns Amazon Personalize needs, and the users file every column the form's segment and
 //! fallback name (read from its header alone, whatever the file's size).
 
+use recoflow_core::data_version::DataVersion;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::PreparedFile;
-use recoflow_core::ports::ObjectStore;
+use recoflow_core::ports::{ObjectStore, ObjectVersion};
 use recoflow_core::s3uri::S3Uri;
 use recoflow_core::segment::UserCriteria;
 
@@ -23,23 +24,35 @@ fn required_columns(field: &str) -> &'static [&'static str] {
     }
 }
 
+/// The form's files as checked, and which upload of each dataset file was read.
+pub struct CheckedFiles {
+    pub files: Vec<PreparedFile>,
+    /// The dataset's files (what a schedule's or trigger's job compares with its last success).
+    pub versions: Vec<DataVersion>,
+}
+
 /// Every file the form names, checked: the dataset's CSVs, and the excluded items' list.
-pub async fn check_files<O: ObjectStore>(
-    objects: &O,
-    form: &JobForm,
-) -> Result<Vec<PreparedFile>, PrepareError> {
-    let mut files = Vec::new();
+pub async fn check_files<O: ObjectStore>(objects: &O, form: &JobForm) -> Result<CheckedFiles, PrepareError> {
+    let mut checked = CheckedFiles {
+        files: Vec::new(),
+        versions: Vec::new(),
+    };
     for (field, uri) in form.dataset.files() {
-        let file = check_csv(objects, field, uri).await?;
+        let (file, version) = check_csv(objects, field, uri).await?;
         if field == "dataset.users" {
             check_named_columns(&UserCriteria::of(form), &file)?;
         }
-        files.push(file);
+        checked
+            .versions
+            .push(DataVersion::new(field, uri, file.bytes, version));
+        checked.files.push(file);
     }
     if let Some(uri) = &form.exclude_items {
-        files.push(check_exists(objects, "exclude_items", uri).await?);
+        checked
+            .files
+            .push(check_exists(objects, "exclude_items", uri).await?);
     }
-    Ok(files)
+    Ok(checked)
 }
 
 /// A form field's S3 URI, or the field named as invalid.
@@ -65,11 +78,12 @@ async fn check_exists<O: ObjectStore>(
     })
 }
 
+/// The file checked, and the version of it that was read (the answer's headers carry it).
 async fn check_csv<O: ObjectStore>(
     objects: &O,
     field: &str,
     uri: &str,
-) -> Result<PreparedFile, PrepareError> {
+) -> Result<(PreparedFile, ObjectVersion), PrepareError> {
     let location = data_uri(field, uri)?;
     // One ranged GET gives the header and the file's size, whatever the file's size.
     let head = objects
@@ -90,12 +104,13 @@ async fn check_csv<O: ObjectStore>(
         );
         return Err(PrepareError::invalid(field, uri, reason));
     }
-    Ok(PreparedFile {
+    let file = PreparedFile {
         field: field.to_owned(),
         uri: uri.to_owned(),
         bytes: head.size,
         columns,
-    })
+    };
+    Ok((file, head.version))
 }
 
 /// The users file has every column the segment and the fallback name (its header's names are

@@ -157,6 +157,7 @@ impl<P: RunnerPorts> PhaseLook<'_, P> {
             at: self.ports.clock().rfc3339_now(),
             reason: None,
             platform_failure: false,
+            reused: None,
         }
     }
 

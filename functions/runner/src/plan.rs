@@ -60,7 +60,13 @@ impl PlanContext<'_> {
     }
 
     fn results_uri(&self, what: &str) -> String {
-        format!("s3://{}/jobs/{}/{what}/", self.results_bucket, self.job_id)
+        self.results_uri_of(self.job_id, what)
+    }
+
+    /// Under the prefix of `job_id`: this job's, or the earlier job's whose resource a retry
+    /// reuses.
+    fn results_uri_of(&self, job_id: &JobId, what: &str) -> String {
+        format!("s3://{}/jobs/{job_id}/{what}/", self.results_bucket)
     }
 
     /// The items Prepare wrote for an audience or similar-items job, as batch input lines.
@@ -164,8 +170,13 @@ fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
     let trained = ctx
         .succeeded(Phase::Train, ResourceKind::TrainingJob)
         .ok_or_else(|| PlanError::Missing("no training job of this job succeeded".into()))?;
-    // SageMaker puts the model at <output path><job name>/output/model.tar.gz.
-    let model = format!("{}{}/output/model.tar.gz", ctx.results_uri("model"), trained.name);
+    // SageMaker puts the model at <output path><job name>/output/model.tar.gz; a reused model
+    // is under the prefix of the job that trained it.
+    let model = format!(
+        "{}{}/output/model.tar.gz",
+        ctx.results_uri_of(trained.launched_by(ctx.job_id), "model"),
+        trained.name
+    );
     let model = ProcessingInput {
         name: "model".into(),
         s3_uri: model,
@@ -410,6 +421,7 @@ mod tests {
             at: now_rfc3339(),
             reason: None,
             platform_failure: platform,
+            reused: None,
         }
     }
 
@@ -468,6 +480,39 @@ mod tests {
             let stages = stages(&ctx(&record), Phase::Train).unwrap();
             assert_eq!(stages[0][0].name(), expected, "after attempt {attempt}");
         }
+    }
+
+    #[test]
+    fn a_retry_scores_with_the_model_of_the_job_it_reuses() {
+        let mut record = record("container");
+        let earlier = JobId::parse("spring-0").unwrap();
+        let name = job_resource_name(&earlier, Phase::Train, None, 1);
+        let mut trained = resource(
+            &name,
+            Phase::Train,
+            ResourceKind::TrainingJob,
+            ResourceState::Succeeded,
+            false,
+        );
+        trained.reused = Some(recoflow_core::phase::Reused { job_id: earlier });
+        record.resources.insert(name.clone(), trained);
+        let stages = stages(&ctx(&record), Phase::Score).unwrap();
+        let ResourceSpec::ProcessingJob(spec) = &stages[0][0] else {
+            panic!()
+        };
+        assert_eq!(
+            spec.inputs[0].s3_uri,
+            format!("s3://results/jobs/spring-0/model/{name}/output/model.tar.gz")
+        );
+        // Its own scoring job, input and output.
+        assert_eq!(
+            spec.name,
+            job_resource_name(&record.job_id, Phase::Score, None, 1)
+        );
+        assert_eq!(
+            spec.inputs[1].s3_uri,
+            "s3://results/jobs/spring-1/input/users.jsonl"
+        );
     }
 
     #[test]

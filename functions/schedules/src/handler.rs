@@ -1,17 +1,33 @@
-//! Dispatches each event to the one path it takes in `recoflow_core::schedule::firing`.
+//! Dispatches each event to the one path it takes in `recoflow_core::schedule::firing` (a
+//! schedule's firing, a job's end) or `recoflow_core::trigger` (data written, a check).
 
+use aws_lambda_events::event::s3::S3Event;
 use recoflow_core::job::JobId;
-use recoflow_core::schedule::firing::{job_ended, start_firing, FiringPorts};
+use recoflow_core::s3uri::decode_event_key;
+use recoflow_core::schedule::firing::{job_ended, start_firing};
+use recoflow_core::trigger::arrival::{data_written, DataWritten};
+use recoflow_core::trigger::check::{check_trigger, CheckAnswer};
+use recoflow_core::trigger::ports::TriggerPorts;
 use tracing::{info, Instrument};
 
 use crate::error::SchedulesError;
-use crate::event::{SchedulesEvent, SchedulesOutput};
+use crate::event::{Invocation, SchedulesEvent, SchedulesOutput};
 
-pub async fn handle<P: FiringPorts>(
+pub async fn handle<P: TriggerPorts>(
     ports: &P,
-    event: SchedulesEvent,
+    invocation: Invocation,
 ) -> Result<SchedulesOutput, SchedulesError> {
+    let event = match invocation {
+        Invocation::Event(event) => event,
+        Invocation::DataWritten(s3) => return data_event(ports, s3).await,
+    };
     match event {
+        SchedulesEvent::TriggerCheck(input) => {
+            let span =
+                tracing::info_span!("trigger_check", trigger_id = %input.trigger_id, force = input.force);
+            let outcome = check_trigger(ports, &input).instrument(span).await?;
+            Ok(SchedulesOutput::TriggerCheck(CheckAnswer::from(outcome)))
+        }
         SchedulesEvent::Firing(firing) => {
             let span = tracing::info_span!(
                 "firing",
@@ -37,6 +53,26 @@ pub async fn handle<P: FiringPorts>(
             .await
         }
     }
+}
+
+/// Objects written in the data bucket: a delayed check for each trigger watching one.
+async fn data_event<P: TriggerPorts>(ports: &P, event: S3Event) -> Result<SchedulesOutput, SchedulesError> {
+    let mut checks = Vec::new();
+    for record in &event.records {
+        let object = &record.s3.object;
+        let written = DataWritten {
+            bucket: record.s3.bucket.name.clone().unwrap_or_default(),
+            key: decode_event_key(object.key.as_deref().unwrap_or_default()),
+            version: object
+                .version_id
+                .clone()
+                .filter(|v| !v.is_empty() && v != "null")
+                .or_else(|| object.e_tag.clone()),
+        };
+        let span = tracing::info_span!("data_written", bucket = %written.bucket, key = %written.key);
+        checks.extend(data_written(ports, &written).instrument(span).await?);
+    }
+    Ok(SchedulesOutput::DataWritten { checks })
 }
 
 #[cfg(test)]
@@ -73,7 +109,7 @@ mod tests {
         }
     }
 
-    fn event(value: serde_json::Value) -> SchedulesEvent {
+    fn event(value: serde_json::Value) -> Invocation {
         serde_json::from_value(value).unwrap()
     }
 
@@ -114,6 +150,57 @@ mod tests {
             handle(&ports, ended).await.unwrap(),
             SchedulesOutput::ExecutionEnded { started: None }
         );
+    }
+
+    /// An S3 notification of the data bucket as S3 sends it (keys URL-encoded), then the check
+    /// the trigger-check state machine sends after its wait, and what the machine reads back.
+    #[tokio::test]
+    async fn data_written_starts_a_check_whose_answer_the_state_machine_reads() {
+        let ports = FakeSubmitPorts::default();
+        let mut form = test_form("container");
+        form.trigger = Some(recoflow_core::trigger::TriggerSettings {
+            on_new_data: true,
+            quiet_seconds: 30,
+        });
+        form.dataset.interactions = "s3://data/new data/i.csv".into();
+        let submission = FormSubmission {
+            job_id: JobId::for_api_request("t"),
+            source: JobSource::Api {
+                idempotency_key: None,
+            },
+            form,
+            form_digest: "d".into(),
+        };
+        let FormSubmitted::Trigger { trigger_id, .. } = submit_form(&ports, submission).await.unwrap() else {
+            panic!("not a trigger")
+        };
+        let s3 = |key: &str, version: &str| {
+            json!({"eventVersion": "2.1", "eventSource": "aws:s3", "eventTime": "2026-12-01T00:00:00.000Z",
+                   "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "x"},
+                   "requestParameters": {"sourceIPAddress": "127.0.0.1"}, "responseElements": {},
+                   "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "data", "arn": "arn:aws:s3:::data"},
+                          "object": {"key": key, "versionId": version, "eTag": "e", "size": 3, "sequencer": "01"}}})
+        };
+        let written = event(json!({"Records": [s3("new+data/i.csv", "v1"), s3("other.csv", "v1")]}));
+        assert_eq!(
+            handle(&ports, written).await.unwrap(),
+            SchedulesOutput::DataWritten {
+                checks: vec![trigger_id.clone()]
+            }
+        );
+        let (_, input) = ports.checks.started().remove(0);
+        let mut check: serde_json::Value = serde_json::from_str(&input).unwrap();
+        assert_eq!(check["wait_seconds"], 30);
+        check["kind"] = json!("trigger_check");
+        let answer = handle(&ports, event(check)).await.unwrap();
+        let answer = serde_json::to_value(answer).unwrap();
+        // The users file was never written: nothing starts, and the check is done.
+        assert_eq!(answer["handled"], "trigger_check");
+        assert_eq!(
+            (answer["done"].clone(), answer["outcome"].clone()),
+            (json!(true), json!("missing"))
+        );
+        assert_eq!(answer["wait_seconds"], 0);
     }
 
     #[tokio::test]

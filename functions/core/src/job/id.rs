@@ -63,6 +63,28 @@ impl JobId {
         ))
     }
 
+    /// Id of the job a trigger starts: the same trigger and data versions always give the
+    /// same id, so a replayed S3 event (or a check repeated) starts one job. `versions` are
+    /// each file's URI and version (its version id, else its ETag).
+    pub fn for_trigger(job_name: &str, trigger_id: &str, versions: &[(&str, &str)]) -> Self {
+        let mut parts = vec!["trigger", trigger_id];
+        for (uri, version) in versions {
+            parts.extend([*uri, *version]);
+        }
+        Self::from_stem_and_digest(job_name, &hex_digest(&parts))
+    }
+
+    /// Id of a retry of `job_id` from `from_phase`: asking again for the same retry starts
+    /// nothing new (`<job_name>-retry-<hash>`).
+    pub fn for_retry(job_name: &str, job_id: &JobId, from_phase: &str) -> Self {
+        let digest = hex_digest(&["retry", job_id.as_str(), from_phase]);
+        Self(format!(
+            "{}-retry-{}",
+            readable_stem(job_name),
+            &digest[..HASH_CHARS]
+        ))
+    }
+
     fn from_stem_and_digest(stem: &str, digest: &str) -> Self {
         Self(format!("{}-{}", readable_stem(stem), &digest[..HASH_CHARS]))
     }

@@ -28,13 +28,32 @@ pub enum JobSource {
         schedule_id: String,
         scheduled_time: String,
     },
+    /// A data-driven trigger: every data file of its form had a new version.
+    Trigger {
+        trigger_id: String,
+    },
+    /// `POST /jobs/{id}/retry`: the job `retry_of` run again from `from_phase`, reusing what
+    /// it finished before that phase.
+    Retry {
+        retry_of: JobId,
+        from_phase: crate::phase::Phase,
+    },
+}
+
+impl JobSource {
+    /// A job its schedule or trigger started on its own (such a job is skipped when nothing
+    /// changed since the last success).
+    pub fn is_unattended(&self) -> bool {
+        matches!(self, JobSource::Schedule { .. } | JobSource::Trigger { .. })
+    }
 }
 
 /// Why a job was never run (status `SKIPPED`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
     pub cause: SkipCause,
-    /// The job it deferred to: the schedule's job that was still running.
+    /// The job it deferred to: the schedule's job that was still running, or the succeeded
+    /// job whose form and data it would have repeated.
     pub job_id: JobId,
     /// What happened, for people.
     pub reason: String,
@@ -46,6 +65,9 @@ pub enum SkipCause {
     /// The schedule's previous job still ran (`overlap: skip`), or too many waited
     /// (`overlap: queue`).
     Overlap,
+    /// The form and the data files' versions are those of the schedule's or trigger's last
+    /// succeeded job (found by Prepare, before anything is launched).
+    Unchanged,
 }
 
 /// Why a job failed, as the state machine's Catch reported it.
@@ -198,9 +220,27 @@ pub struct JobRecord {
     /// Why a `SKIPPED` job never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<Skipped>,
+    /// The versions of the data files Prepare read (ETag, version id, size).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_versions: Vec<crate::data_version::DataVersion>,
+    /// A schedule's or trigger's job: the jobs it started before this one, newest first, of
+    /// which Prepare compares the newest that succeeded (see `crate::unchanged`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_runs: Vec<JobId>,
+    /// The job that retried this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_by: Option<JobId>,
 }
 
 impl JobRecord {
+    /// The job this one retries.
+    pub fn retry_of(&self) -> Option<&JobId> {
+        match &self.source {
+            JobSource::Retry { retry_of, .. } => Some(retry_of),
+            _ => None,
+        }
+    }
+
     /// When the job entered its current status.
     pub fn status_since(&self) -> &str {
         self.history
@@ -302,6 +342,9 @@ impl JobRecord {
             cancellation: None,
             gate: None,
             skipped: None,
+            data_versions: Vec::new(),
+            earlier_runs: Vec::new(),
+            retried_by: None,
         }
     }
 

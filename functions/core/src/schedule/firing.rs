@@ -34,15 +34,17 @@ pub const MAX_WAITING: usize = 10;
 /// again; firings of one schedule rarely meet).
 const MAX_DECISION_ATTEMPTS: u32 = 8;
 
-/// What starting a job from a schedule needs.
+/// What starting a job from a stored form (a schedule's or a trigger's) needs.
 pub trait FiringPorts: Send + Sync {
     type Jobs: JobStore;
     type Executions: Executions;
     type Schedules: ScheduleStore;
+    type Triggers: crate::trigger::ports::TriggerStore;
     type Clock: Clock;
     fn jobs(&self) -> &Self::Jobs;
     fn executions(&self) -> &Self::Executions;
     fn schedules(&self) -> &Self::Schedules;
+    fn triggers(&self) -> &Self::Triggers;
     fn clock(&self) -> &Self::Clock;
 }
 
@@ -55,6 +57,10 @@ pub struct Firing {
     /// `<aws.scheduler.execution-id>`: the same for a firing's retries and re-deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
+    /// Run the job even if its form and data are those of the schedule's last success (a
+    /// firing asked for by hand; the Scheduler's own firings leave it out).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// What a firing became.
@@ -152,7 +158,7 @@ pub async fn start_firing<P: FiringPorts>(ports: &P, firing: &Firing) -> Result<
         if let Some(next) = to_start {
             start_waiting(ports, &next).await?;
         }
-        return write_job(ports, &record, job_id, scheduled, turn).await;
+        return write_job(ports, &record, job_id, scheduled, turn, firing.force).await;
     }
     Err(FiringError::Contended(firing.schedule_id.clone()))
 }
@@ -356,19 +362,20 @@ async fn write_job<P: FiringPorts>(
     job_id: JobId,
     scheduled: Timestamp,
     turn: Turn,
+    force: bool,
 ) -> Result<FiringOutcome, FiringError> {
     let source = JobSource::Schedule {
         schedule_id: record.schedule_id.to_string(),
         scheduled_time: utc_text(scheduled),
     };
-    let (form, digest, now) = (
-        record.job_form(),
-        record.form_digest.clone(),
-        ports.clock().rfc3339_now(),
-    );
+    let mut form = record.job_form();
+    form.force |= force;
+    let (digest, now) = (record.form_digest.clone(), ports.clock().rfc3339_now());
+    let earlier_runs = record.earlier_runs(&job_id);
     let outcome = match turn {
         Turn::Start => {
-            let job = JobRecord::queued(job_id.clone(), source, form, digest, &now);
+            let mut job = JobRecord::queued(job_id.clone(), source, form, digest, &now);
+            job.earlier_runs = earlier_runs;
             submit(ports.jobs(), ports.executions(), &job).await?;
             FiringOutcome::Started { job_id }
         }
@@ -377,7 +384,8 @@ async fn write_job<P: FiringPorts>(
                 "waiting for job {behind} of schedule {} to end (overlap: queue)",
                 record.schedule_id
             );
-            let job = JobRecord::waiting(job_id.clone(), source, form, digest, &now, &detail);
+            let mut job = JobRecord::waiting(job_id.clone(), source, form, digest, &now, &detail);
+            job.earlier_runs = earlier_runs;
             ports.jobs().create(&job).await?;
             FiringOutcome::Queued { job_id, behind }
         }

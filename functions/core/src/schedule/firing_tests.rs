@@ -33,6 +33,7 @@ fn firing(id: &ScheduleId, minute: u32) -> Firing {
         schedule_id: id.clone(),
         scheduled_time: format!("2026-12-01T03:{minute:02}:00Z"),
         execution_id: Some(format!("e{minute}")),
+        force: false,
     }
 }
 

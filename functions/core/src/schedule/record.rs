@@ -232,6 +232,17 @@ impl ScheduleRecord {
         self.runs.drain(..excess);
     }
 
+    /// The jobs the schedule started before `job_id`, newest first (what Prepare compares a
+    /// new job with, to skip it when nothing changed).
+    pub fn earlier_runs(&self, job_id: &JobId) -> Vec<JobId> {
+        self.runs
+            .iter()
+            .rev()
+            .filter(|run| &run.job_id != job_id && run.outcome == RunOutcome::Started)
+            .map(|run| run.job_id.clone())
+            .collect()
+    }
+
     /// The run of this job, if it is kept.
     pub fn run_mut(&mut self, job_id: &JobId) -> Option<&mut ScheduleRun> {
         self.runs.iter_mut().find(|r| &r.job_id == job_id)

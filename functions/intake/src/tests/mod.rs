@@ -5,7 +5,7 @@ mod valid;
 
 use aws_lambda_events::event::s3::S3Event;
 use recoflow_core::fakes::{
-    FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeScheduleStore, FakeScheduler,
+    FakeClock, FakeExecutions, FakeJobStore, FakeObjects, FakeScheduleStore, FakeScheduler, FakeTriggerStore,
 };
 use recoflow_core::s3uri::decode_event_key;
 use recoflow_core::validation::ValidationRules;
@@ -21,6 +21,7 @@ intake_ports_struct!(FakeIntakePorts {
     executions: FakeExecutions,
     schedules: FakeScheduleStore,
     scheduler: FakeScheduler,
+    triggers: FakeTriggerStore,
     objects: FakeObjects,
     clock: FakeClock,
 });
@@ -31,6 +32,7 @@ fn ports() -> FakeIntakePorts {
         executions: FakeExecutions::default(),
         schedules: FakeScheduleStore::default(),
         scheduler: FakeScheduler::default(),
+        triggers: FakeTriggerStore::default(),
         objects: FakeObjects::default(),
         clock: FakeClock::default(),
         rules: ValidationRules::from_allow_list("data-bucket"),

@@ -4,6 +4,7 @@
 mod datasets;
 mod item_input;
 mod scoring_input;
+mod unchanged;
 
 use recoflow_core::fakes::{test_form, FakeJobStore, FakeObjects};
 use recoflow_core::job::JobId;
