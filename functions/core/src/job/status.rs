@@ -78,7 +78,8 @@ impl JobStatus {
             WaitingForQuota => &[Preparing, Importing, Training, Scoring],
             Importing => &[Preparing, WaitingForQuota],
             Training => &[Preparing, WaitingForQuota, Importing],
-            Scoring => &[Training, WaitingForQuota],
+            // From Preparing: a retry that starts at scoring on an earlier job's model.
+            Scoring => &[Preparing, Training, WaitingForQuota],
             Delivering => &[Scoring],
             Succeeded | Held => &[Delivering],
             Failed | Cancelled => &RUNNING,
