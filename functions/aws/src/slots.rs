@@ -36,63 +36,24 @@ impl DynamoSlotStore {
         HashMap::from([("pool".to_owned(), AttributeValue::S(pool.key()))])
     }
 
-    /// Creates the pool's item (empty) unless it exists.
-    async fn ensure_pool(&self, pool: &Pool) -> Result<(), ServiceError> {
-        let mut item = Self::key(pool);
-        item.insert("used".into(), AttributeValue::N("0".into()));
-        item.insert("holders".into(), AttributeValue::M(HashMap::new()));
-        item.insert("waiting".into(), AttributeValue::M(HashMap::new()));
-        item.insert("queue_revision".into(), number(0));
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pool)")
-            .expression_attribute_names("#pool", "pool")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(service_error("DynamoDB", "PutItem", &err)),
-        }
-    }
-
-    /// Gives a pool's item written before pools had queues an empty queue, so queue paths can
-    /// be written into it; creates the item if there is none.
-    async fn ensure_queue(&self, pool: &Pool, item_exists: bool) -> Result<(), ServiceError> {
-        if !item_exists {
-            return self.ensure_pool(pool).await;
-        }
-        let result = self
-            .client
+    /// Creates the pool's item (empty) unless it exists, and gives an item written before pools
+    /// had queues an empty queue, so holder and queue paths can be written into it. One
+    /// unconditional update: what exists is left as it is.
+    async fn ensure_item(&self, pool: &Pool) -> Result<(), ServiceError> {
+        self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(pool)))
-            .update_expression("SET waiting = :empty, queue_revision = :zero")
-            .condition_expression("attribute_not_exists(waiting)")
+            .update_expression(
+                "SET used = if_not_exists(used, :zero), holders = if_not_exists(holders, :empty), \
+                 waiting = if_not_exists(waiting, :empty), queue_revision = if_not_exists(queue_revision, :zero)",
+            )
             .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
             .expression_attribute_values(":zero", number(0))
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(service_error("DynamoDB", "UpdateItem", &err)),
-        }
+            .await
+            .map_err(|e| service_error("DynamoDB", "UpdateItem", &e))?;
+        Ok(())
     }
 
     /// Adds the holder if there is room. With a queue revision, only while the queue is still
@@ -137,14 +98,14 @@ impl DynamoSlotStore {
             match self.update(pool, &id, update, condition, values.clone()).await? {
                 None => return Ok(TakenInTurn::Decided(Acquired::Taken)),
                 // First use of the pool: create it, then try again.
-                Some(None) => self.ensure_pool(pool).await?,
+                Some(None) => self.ensure_item(pool).await?,
                 Some(Some(stored)) if stored.state.holder(&id).is_some() => {
                     self.renew(pool, holder).await?;
                     return Ok(TakenInTurn::Decided(Acquired::AlreadyHeld));
                 }
                 // An item from before pools had queues (read as revision 0): give it one.
                 Some(Some(stored)) if queue_revision.is_some() && !stored.has_queue => {
-                    self.ensure_queue(pool, true).await?
+                    self.ensure_item(pool).await?
                 }
                 Some(Some(stored)) if queue_revision.is_some_and(|r| r != stored.state.queue_revision) => {
                     return Ok(TakenInTurn::QueueMoved)
@@ -346,7 +307,8 @@ impl SlotStore for DynamoSlotStore {
                 .await?;
             match refused {
                 None => return Ok(()),
-                Some(item) => self.ensure_queue(pool, item.is_some()).await?,
+                // No item, or one from before pools had queues.
+                Some(_) => self.ensure_item(pool).await?,
             }
         }
         Err(ServiceError::Failed {
