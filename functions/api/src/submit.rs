@@ -313,4 +313,31 @@ mod tests {
         assert_eq!(failure.error, ErrorName::ExecutionNotStarted.as_str());
         assert_eq!(failure.status, Some(JobStatus::Queued));
     }
+
+    #[tokio::test]
+    async fn a_data_driven_form_becomes_a_trigger_watching_its_files() {
+        let ports = FakeApiPorts::default();
+        let mut form: serde_json::Value = serde_json::from_str(&form_json("nightly")).unwrap();
+        form["trigger"] = json!({"on_new_data": true, "quiet_seconds": 30});
+        let response = post(&ports, &form.to_string(), Some("t-1")).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body = json_body(&response);
+        let trigger_id = body["trigger_id"].as_str().unwrap().to_owned();
+        assert_eq!(body["replayed"], false);
+        assert!(
+            ports.executions.started.lock().unwrap().is_empty(),
+            "nothing runs yet"
+        );
+        let watching = ports.triggers.watches.lock().unwrap().clone();
+        let uri = "s3://data-bucket/interactions.csv";
+        assert_eq!(
+            watching[uri].iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+            [trigger_id.as_str()]
+        );
+        let again = post(&ports, &form.to_string(), Some("t-1")).await;
+        assert_eq!(
+            (again.status(), json_body(&again)["trigger_id"].as_str()),
+            (StatusCode::OK, Some(trigger_id.as_str()))
+        );
+    }
 }
