@@ -14,6 +14,8 @@ mod events;
 mod firehose;
 #[cfg(feature = "dynamodb")]
 mod folds;
+#[cfg(feature = "dynamodb")]
+mod monitoring;
 #[cfg(feature = "personalize")]
 mod personalize;
 #[cfg(feature = "dynamodb")]
@@ -57,6 +59,8 @@ pub use events::{DynamoAggregates, DynamoEventLedger};
 pub use firehose::FirehoseRawEvents;
 #[cfg(feature = "dynamodb")]
 pub use folds::DynamoFolds;
+#[cfg(feature = "dynamodb")]
+pub use monitoring::DynamoMonitoringLog;
 #[cfg(feature = "personalize")]
 pub use personalize::PersonalizeService;
 #[cfg(feature = "dynamodb")]

@@ -42,6 +42,7 @@ pub mod trigger;
 pub mod unchanged;
 pub mod validation;
 pub mod versions;
+pub mod webhook;
 pub mod write_budget;
 
 #[cfg(any(test, feature = "fakes"))]
