@@ -77,3 +77,97 @@ fn range(call: &Call<'_>, today: Date) -> Result<(Date, Date), ApiError> {
     }
     Ok((from, to))
 }
+
+#[cfg(test)]
+mod tests {
+    use recoflow_core::events::aggregates::{AggregateKey, AggregateRow, Counts};
+    use recoflow_core::ports::AggregateStore;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::experiment_ports::fixtures::place;
+    use crate::fake::*;
+
+    async fn get(ports: &FakeApiPorts, path: &str) -> (StatusCode, Value) {
+        let request = gateway_request("GET", "/placements/{placement}/metrics", path, "", &[]);
+        let response = show_metrics(ports, &signed_call(&request))
+            .await
+            .unwrap_or_else(|refused| refused.response());
+        (response.status(), json_body(&response))
+    }
+
+    #[tokio::test]
+    async fn the_range_s_aggregates_are_the_answer_and_bad_ranges_are_refused() {
+        let ports = FakeApiPorts::default();
+        place(
+            &ports,
+            &json!({"schema_version": 1, "placement": "home-top",
+            "experiment": {"type": "ab", "salt": "s", "arms": [
+                {"name": "control", "result_set": "spring"}, {"name": "candidate", "result_set": "autumn"}]}}),
+        );
+        let row = |arm: &str, day: &str, impressions, clicks| AggregateRow {
+            key: AggregateKey {
+                placement: "home-top".into(),
+                day: parse_day(day).unwrap(),
+                arm: arm.into(),
+                version: "v1".into(),
+            },
+            counts: Counts {
+                impressions,
+                clicks,
+                ..Counts::default()
+            },
+        };
+        ports
+            .experiments
+            .aggregates
+            .add(&[
+                // 4 % against 6 %, enough impressions for the always-valid test to see it.
+                row("control", "2026-12-01", 10_000, 400),
+                row("candidate", "2026-12-01", 10_000, 600),
+                row("candidate", "2026-12-02", 5_000, 300),
+                row("candidate", "2026-11-30", 999, 999),
+            ])
+            .await
+            .unwrap();
+        let (status, body) = get(
+            &ports,
+            "/placements/home-top/metrics?from=2026-12-01&to=2026-12-02",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (body["from"].as_str(), body["to"].as_str()),
+            (Some("2026-12-01"), Some("2026-12-02"))
+        );
+        let candidate = &body["arms"][1];
+        assert_eq!(candidate["arm"], "candidate");
+        assert_eq!(
+            candidate["total"]["impressions"], 15_000,
+            "the day before the range is left out"
+        );
+        assert_eq!(candidate["days"].as_array().unwrap().len(), 2);
+        assert_eq!(candidate["days"][1]["clicks"], 300);
+        assert!(
+            candidate["versus_first"]["ctr"]["p_value"].as_f64().unwrap() < 0.05,
+            "{candidate}"
+        );
+        for (query, name) in [
+            ("from=2026-12-3", "from"),
+            ("from=2026-12-05&to=2026-12-01", "from"),
+            ("from=2026-01-01&to=2026-12-01", "from"),
+            ("days=3", "days"),
+        ] {
+            let (status, body) = get(&ports, &format!("/placements/home-top/metrics?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().starts_with(name),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            get(&ports, "/placements/nowhere/metrics").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+}
