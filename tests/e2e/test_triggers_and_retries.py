@@ -183,14 +183,20 @@ def test_a_personalize_job_failing_in_batch_inference_is_retried_without_new_imp
     faults.set({"durations": {"personalize": 4.0}})
     old_id = recoflow.submit(personalize_form())
     running = recoflow.wait_job(
-        old_id, "its solution version training",
-        lambda job: any(r["state"] == "RUNNING" for r in resources_of(job, "solution-version")), timeout=120)
-    assert resources_of(running, "batch-inference-job") == []
+        old_id, "its solution version created",
+        lambda job: any(r.get("arn") for r in resources_of(job, "solution-version")), timeout=120)
+    (version,) = resources_of(running, "solution-version")
+    personalize = recoflow.aws("personalize")
+    # The emulator decides a job's injected failure as it turns IN_PROGRESS: past that, the
+    # next one to start is the batch inference job.
+    wait_for("the solution version in progress", lambda: personalize.describe_solution_version(
+        solutionVersionArn=version["arn"])["solutionVersion"]["status"] == "CREATE IN_PROGRESS", timeout=30, interval=0.2)
+    time.sleep(0.5)
+    assert resources_of(recoflow.job(old_id), "batch-inference-job") == []
     faults.set({"fail_next": {"personalize": 1}, "durations": {"personalize": 1.0}})
     old, execution = recoflow.wait_ended(old_id, timeout=120)
     assert (old["status"], old["failure"]["status"]) == ("FAILED", "SCORING"), old["failure"]
 
-    personalize = recoflow.aws("personalize")
     def arns(operation: str, field: str, arn: str) -> set:
         return {r[arn] for r in getattr(personalize, operation)(maxResults=100)[field]}
 
