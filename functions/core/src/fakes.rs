@@ -1222,21 +1222,13 @@ impl crate::schedule::ports::ScheduleStore for FakeScheduleStore {
         record: &crate::schedule::ScheduleRecord,
         read_revision: u64,
     ) -> Result<bool, ServiceError> {
-        let mut records = self.records.lock().unwrap();
-        let Some(stored) = records.get_mut(&record.schedule_id) else {
-            return Ok(false);
-        };
-        let mut losing = self.losing_replaces.lock().unwrap();
-        if *losing > 0 {
-            *losing -= 1;
-            stored.revision += 1;
-            return Ok(false);
-        }
-        if stored.revision != read_revision {
-            return Ok(false);
-        }
-        *stored = record.clone();
-        Ok(true)
+        Ok(replace_at_revision(
+            &self.records,
+            &self.losing_replaces,
+            &record.schedule_id,
+            record,
+            read_revision,
+        ))
     }
 
     async fn recent(
@@ -1244,25 +1236,93 @@ impl crate::schedule::ports::ScheduleStore for FakeScheduleStore {
         limit: u32,
         after: Option<&str>,
     ) -> Result<(Vec<crate::schedule::ScheduleRecord>, Option<String>), ServiceError> {
-        let cursor = |r: &crate::schedule::ScheduleRecord| format!("{}~{}", r.created_at, r.schedule_id);
-        let mut listed: Vec<_> = self
-            .records
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|r| r.listing.is_some())
-            .cloned()
-            .collect();
-        listed.sort_by_key(|r| std::cmp::Reverse(cursor(r)));
-        let start = after
-            .and_then(|after| listed.iter().position(|r| cursor(r) == after))
-            .map_or(0, |i| i + 1);
-        let page: Vec<_> = listed.iter().skip(start).take(limit as usize).cloned().collect();
-        let next = (start + page.len() < listed.len())
-            .then(|| page.last().map(cursor))
-            .flatten();
-        Ok((page, next))
+        Ok(recent_page(&self.records, limit, after))
     }
+}
+
+/// A record of a table changed by one conditional write on its revision and listed newest first
+/// by `<created_at>~<id>` (the schedules and triggers tables), as the fakes keep them.
+pub trait RevisionedRecord: Clone {
+    fn revision_mut(&mut self) -> &mut u64;
+    /// Where it stands in the listing, and the cursor after it.
+    fn cursor(&self) -> String;
+    /// In the listing (a deleted record is not).
+    fn listed(&self) -> bool;
+}
+
+impl RevisionedRecord for crate::schedule::ScheduleRecord {
+    fn revision_mut(&mut self) -> &mut u64 {
+        &mut self.revision
+    }
+    fn cursor(&self) -> String {
+        format!("{}~{}", self.created_at, self.schedule_id)
+    }
+    fn listed(&self) -> bool {
+        self.listing.is_some()
+    }
+}
+
+impl RevisionedRecord for crate::trigger::TriggerRecord {
+    fn revision_mut(&mut self) -> &mut u64 {
+        &mut self.revision
+    }
+    fn cursor(&self) -> String {
+        format!("{}~{}", self.created_at, self.trigger_id)
+    }
+    fn listed(&self) -> bool {
+        self.listing.is_some()
+    }
+}
+
+/// Writes `record` over the stored one only if that is still at `read_revision`; while
+/// `losing` counts down, another writer is first (the stored record is bumped instead).
+pub fn replace_at_revision<K: Ord, R: RevisionedRecord>(
+    records: &Mutex<BTreeMap<K, R>>,
+    losing: &Mutex<u32>,
+    key: &K,
+    record: &R,
+    read_revision: u64,
+) -> bool {
+    let mut records = records.lock().unwrap();
+    let Some(stored) = records.get_mut(key) else {
+        return false;
+    };
+    let mut losing = losing.lock().unwrap();
+    if *losing > 0 {
+        *losing -= 1;
+        *stored.revision_mut() += 1;
+        return false;
+    }
+    if *stored.revision_mut() != read_revision {
+        return false;
+    }
+    *stored = record.clone();
+    true
+}
+
+/// The listed records newest first: at most `limit` after the cursor `after`, and the next
+/// page's cursor.
+pub fn recent_page<K, R: RevisionedRecord>(
+    records: &Mutex<BTreeMap<K, R>>,
+    limit: u32,
+    after: Option<&str>,
+) -> (Vec<R>, Option<String>) {
+    let mut listed: Vec<R> = records
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|r| r.listed())
+        .cloned()
+        .collect();
+    listed.sort_by_key(|r| std::cmp::Reverse(r.cursor()));
+    let start = after
+        .and_then(|after| listed.iter().position(|r| r.cursor() == after))
+        .map_or(0, |i| i + 1);
+    let page: Vec<R> = listed.iter().skip(start).take(limit as usize).cloned().collect();
+    let next = (start + page.len() < listed.len())
+        .then(|| page.last().map(R::cursor))
+        .flatten();
+    (page, next)
 }
 
 /// EventBridge Scheduler: schedules by name, as they were last written.

@@ -10,6 +10,7 @@ use super::ports::{CheckStart, TriggerChecks, TriggerCreated, TriggerStore};
 use super::record::TriggerRecord;
 use super::TriggerId;
 use crate::errors::ServiceError;
+use crate::fakes::{recent_page, replace_at_revision};
 
 #[derive(Default)]
 pub struct FakeTriggerStore {
@@ -44,21 +45,13 @@ impl TriggerStore for FakeTriggerStore {
     }
 
     async fn replace(&self, record: &TriggerRecord, read_revision: u64) -> Result<bool, ServiceError> {
-        let mut records = self.records.lock().unwrap();
-        let Some(stored) = records.get_mut(&record.trigger_id) else {
-            return Ok(false);
-        };
-        let mut losing = self.losing_replaces.lock().unwrap();
-        if *losing > 0 {
-            *losing -= 1;
-            stored.revision += 1;
-            return Ok(false);
-        }
-        if stored.revision != read_revision {
-            return Ok(false);
-        }
-        *stored = record.clone();
-        Ok(true)
+        Ok(replace_at_revision(
+            &self.records,
+            &self.losing_replaces,
+            &record.trigger_id,
+            record,
+            read_revision,
+        ))
     }
 
     async fn recent(
@@ -66,24 +59,7 @@ impl TriggerStore for FakeTriggerStore {
         limit: u32,
         after: Option<&str>,
     ) -> Result<(Vec<TriggerRecord>, Option<String>), ServiceError> {
-        let cursor = |r: &TriggerRecord| format!("{}~{}", r.created_at, r.trigger_id);
-        let mut listed: Vec<_> = self
-            .records
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|r| r.listing.is_some())
-            .cloned()
-            .collect();
-        listed.sort_by_key(|r| std::cmp::Reverse(cursor(r)));
-        let start = after
-            .and_then(|after| listed.iter().position(|r| cursor(r) == after))
-            .map_or(0, |i| i + 1);
-        let page: Vec<_> = listed.iter().skip(start).take(limit as usize).cloned().collect();
-        let next = (start + page.len() < listed.len())
-            .then(|| page.last().map(cursor))
-            .flatten();
-        Ok((page, next))
+        Ok(recent_page(&self.records, limit, after))
     }
 
     async fn watch(&self, id: &TriggerId, uris: &[String]) -> Result<(), ServiceError> {
