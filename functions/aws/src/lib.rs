@@ -28,24 +28,24 @@ mod record_table;
 mod s3;
 #[cfg(feature = "sagemaker")]
 mod sagemaker;
-#[cfg(feature = "secretsmanager")]
-mod secrets;
 #[cfg(feature = "scheduler")]
 mod scheduler;
 #[cfg(feature = "dynamodb")]
 mod schedules;
+#[cfg(feature = "secretsmanager")]
+mod secrets;
 #[cfg(feature = "sfn")]
 mod sfn;
 #[cfg(feature = "slack")]
 mod slack;
 #[cfg(feature = "dynamodb")]
 mod slots;
+#[cfg(feature = "ssm")]
+mod ssm;
 #[cfg(feature = "sfn")]
 mod trigger_checks;
 #[cfg(feature = "dynamodb")]
 mod triggers;
-#[cfg(feature = "ssm")]
-mod ssm;
 #[cfg(feature = "dynamodb")]
 mod versions;
 
@@ -71,22 +71,22 @@ pub use recommendations::DynamoRecommendations;
 pub use s3::S3Objects;
 #[cfg(feature = "sagemaker")]
 pub use sagemaker::SageMakerService;
-#[cfg(feature = "secretsmanager")]
-pub use secrets::SecretsManagerKeys;
 #[cfg(feature = "scheduler")]
 pub use scheduler::{EventBridgeScheduler, SchedulerTarget};
 #[cfg(feature = "dynamodb")]
 pub use schedules::DynamoScheduleStore;
+#[cfg(feature = "secretsmanager")]
+pub use secrets::SecretsManagerKeys;
 #[cfg(feature = "sfn")]
 pub use sfn::{SfnExecutionLookup, SfnExecutions, SfnTaskCallbacks};
 #[cfg(feature = "slack")]
 pub use slack::HttpsPoster;
 #[cfg(feature = "dynamodb")]
 pub use slots::DynamoSlotStore;
-#[cfg(feature = "dynamodb")]
-pub use triggers::DynamoTriggerStore;
 #[cfg(feature = "ssm")]
 pub use ssm::{SsmQuotaLimits, SsmSecret};
+#[cfg(feature = "dynamodb")]
+pub use triggers::DynamoTriggerStore;
 
 /// The SDK clients, built once per process in each function's `main`.
 pub mod clients {
@@ -100,10 +100,10 @@ pub mod clients {
     pub use aws_sdk_personalize::Client as Personalize;
     #[cfg(feature = "sagemaker")]
     pub use aws_sdk_sagemaker::Client as SageMaker;
-    #[cfg(feature = "secretsmanager")]
-    pub use aws_sdk_secretsmanager::Client as SecretsManager;
     #[cfg(feature = "scheduler")]
     pub use aws_sdk_scheduler::Client as Scheduler;
+    #[cfg(feature = "secretsmanager")]
+    pub use aws_sdk_secretsmanager::Client as SecretsManager;
     #[cfg(feature = "sfn")]
     pub use aws_sdk_sfn::Client as StepFunctions;
     #[cfg(feature = "ssm")]
