@@ -5,7 +5,9 @@ example data, submits a container job and a personalize job from examples/forms/
 that fails on purpose (examples/forms/demo/: a TIMESTAMP that is not a number), shows each job's
 progress as it changes (one line per change, with the time since submission), then prints a
 personalized list, a segment fallback for a new user, a global fallback, the Slack message the
-failed job produced, and the commands to explore further. Running it again works: new jobs,
+failed job produced, an A/B placement of the two result sets with simulated users through it
+(scripts/traffic.py: the candidate ahead at 6 % CTR against 4 %, p < 0.01), and the commands to
+explore further. Running it again works: new jobs,
 new versions of the same result sets.
 """
 
@@ -112,6 +114,27 @@ def main() -> int:
     print(f"\nthe Slack message for the job that failed on purpose ({failed['job_name']}):")
     for message in messages:
         print("  " + message["body"].get("text", "")[:400])
+
+    # An A/B placement of the two result sets, and simulated users through it (scripts/traffic.py).
+    sys.path.insert(0, str(REPO / "scripts"))
+    import traffic  # noqa: E402  (scripts/ is not a package)
+
+    placement = "demo-home"
+    arms = [{"name": "control", "result_set": result_set, "weight": 50},
+            {"name": "candidate", "result_set": submitted[1][1]["result_set"], "weight": 50}]
+    http = traffic.session()
+    put = http.put(f"{api}/placements/{placement}", headers={"content-type": "application/json"}, data=json.dumps(
+        {"schema_version": 1, "placement": placement, "n": 5,
+         "experiment": {"type": "ab", "salt": stamp, "arms": arms},
+         "monitoring": {"enabled": True, "sensitivity": "normal", "summary": "daily"}}), timeout=30)
+    if put.status_code not in (200, 201):
+        print(f"PUT /placements/{placement} answered {put.status_code}: {put.text[:300]}", file=sys.stderr)
+        return 1
+    print(f"\nplacement {placement}: 3,000 simulated users, 4 visits each, CTR 4 % (control) vs 6 % (candidate):")
+    time.sleep(6)  # a new placement is served within 5 s
+    by_arm, accepted = traffic.run(api, placement, 3000, 4, {"control": 0.04, "candidate": 0.06}, http=http)
+    print(f"  {accepted} events accepted, impressions by arm {by_arm}")
+    print(traffic.report(traffic.metrics(api, placement, http=http)))
 
     web = outputs["WebPageUrl"]
     # `recoflow --local` finds LocalStack at $LOCALSTACK_ENDPOINT, else at 4566.

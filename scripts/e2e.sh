@@ -30,7 +30,7 @@ else
     "tests/e2e/test_jobs.py tests/e2e/test_running_jobs.py tests/e2e/test_delivery.py tests/e2e/test_slack.py
      tests/e2e/test_cancel.py tests/e2e/test_hostile_inputs.py tests/e2e/test_web_page.py tests/e2e/test_shared_result_set.py
      tests/e2e/test_result_sets.py tests/e2e/test_segments.py tests/e2e/test_placements.py tests/e2e/test_events.py
-     tests/e2e/test_outputs.py tests/e2e/test_triggers_and_retries.py"
+     tests/e2e/test_outputs.py tests/e2e/test_triggers_and_retries.py tests/e2e/test_monitoring.py"
   )
 fi
 
