@@ -87,6 +87,15 @@ pub const DELETE_SCHEDULE: Route = Route {
     template: "/schedules/{id}",
 };
 
+pub const SHOW_TRIGGER: Route = Route {
+    method: Method::GET,
+    template: "/triggers/{id}",
+};
+pub const DELETE_TRIGGER: Route = Route {
+    method: Method::DELETE,
+    template: "/triggers/{id}",
+};
+
 pub const LIST_PLACEMENTS: Route = Route {
     method: Method::GET,
     template: "/placements",
@@ -191,6 +200,8 @@ mod tests {
             &SHOW_SCHEDULE,
             &SET_SCHEDULE_STATE,
             &DELETE_SCHEDULE,
+            &SHOW_TRIGGER,
+            &DELETE_TRIGGER,
             &LIST_PLACEMENTS,
             &SHOW_PLACEMENT,
             &PUT_PLACEMENT,

@@ -23,6 +23,7 @@ pub mod schedules;
 pub mod similar;
 pub mod status;
 pub mod submit;
+pub mod trigger;
 pub mod validate;
 pub mod versions;
 
@@ -50,6 +51,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Similar(args) => similar::run(args, ctx).await,
         Command::Schedules(args) => schedules::run(args, ctx).await,
         Command::Schedule(args) => schedule::run(args, ctx).await,
+        Command::Trigger(args) => trigger::run(args, ctx).await,
         Command::Placements(args) => placements::run(args, ctx).await,
         Command::RecommendPlacement(args) => recommend_placement::run(args, ctx).await,
         Command::PlacementMetrics(args) => placement_metrics::run(args, ctx).await,

@@ -48,6 +48,8 @@ pub mod schedule_state;
 pub mod show;
 pub mod similar_items;
 pub mod submit;
+pub mod trigger_delete;
+pub mod trigger_show;
 pub mod ui;
 
 #[cfg(any(test, feature = "fakes"))]

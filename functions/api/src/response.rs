@@ -22,6 +22,8 @@ pub enum ErrorCode {
     JobNotFound,
     /// No schedule has this id (or it was deleted).
     ScheduleNotFound,
+    /// No trigger has this id.
+    TriggerNotFound,
     /// Only a running job can be cancelled.
     JobFinished,
     /// A running job cannot be retried (cancel it, or wait for its end).
@@ -103,6 +105,7 @@ impl ErrorCode {
             | Self::PlacementChanged => StatusCode::CONFLICT,
             Self::JobNotFound
             | Self::ScheduleNotFound
+            | Self::TriggerNotFound
             | Self::ResultSetNotFound
             | Self::VersionNotFound
             | Self::PlacementNotFound
