@@ -21,7 +21,7 @@ RECSYS_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/recsys:latest"
 # landed such a job stayed at SCORING; this is the one place that expectation lives.
 FINISHED_OK_STATUSES = {"SUCCEEDED"}
 # Statuses after which a job never moves again.
-FINAL_STATUSES = {"SUCCEEDED", "HELD", "FAILED", "CANCELLED", "REJECTED"}
+FINAL_STATUSES = {"SUCCEEDED", "HELD", "FAILED", "CANCELLED", "REJECTED", "SKIPPED"}
 RUNNING_STATUSES = {"RECEIVED", "QUEUED", "WAITING_FOR_QUOTA", "PREPARING", "IMPORTING", "TRAINING", "SCORING", "DELIVERING"}
 
 _deserialize = TypeDeserializer().deserialize

@@ -144,9 +144,7 @@ def state_function_problems(template: dict, definition: dict) -> list:
     listed = resources["NotifyFunction"]["Properties"]["Environment"]["Variables"]["STATE_FUNCTIONS"]
     pairs = dict(pair.split("=", 1) for pair in listed["Fn::Sub"].split(","))
     listed_functions = {state: re.fullmatch(r"\$\{(\w+)\}", ref).group(1) for state, ref in pairs.items()}
-    substitutions = next(
-        r["Properties"]["DefinitionSubstitutions"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"
-    )
+    substitutions = resources["JobStateMachine"]["Properties"]["DefinitionSubstitutions"]
     placeholder_functions = {}
     for placeholder, value in substitutions.items():
         if isinstance(value, dict) and "Fn::GetAtt" in value:

@@ -172,8 +172,10 @@ def test_a_rate_schedule_fires_twice_in_two_and_a_half_minutes_then_paused_fires
     # Firings 45 s and 105 s into the window: exactly two before 150 s.
     window_start = scheduler.now()
     start = (window_start + timedelta(seconds=45)).replace(microsecond=0)
+    # force: the second job runs the same form on the same data, which would otherwise be
+    # SKIPPED as unchanged; here it is the queue that is tested.
     form = make_form(schedule={"expression": "rate(1 minute)", "start": start.isoformat().replace("+00:00", "Z"),
-                               "overlap": "queue"})
+                               "overlap": "queue"}, force=True)
     schedule_id = create(api, form)["schedule_id"]
     faults.set({"scheduler": {"auto_fire": True, "time_scale": 60}})
     wait_for("2.5 minutes of the scheduler's clock",
@@ -203,7 +205,8 @@ def test_a_rate_schedule_fires_twice_in_two_and_a_half_minutes_then_paused_fires
     assert len(runs_of(calls, schedule_id)) == 2, "a paused schedule fired"
     # The second job waited for the first (overlap: queue) and started when it ended.
     for job_id in job_ids.values():
-        recoflow.wait_job(job_id, "its end", lambda j: j["status"] in FINAL_STATUSES, timeout=240)
+        ended = recoflow.wait_job(job_id, "its end", lambda j: j["status"] in FINAL_STATUSES, timeout=240)
+        assert ended["status"] == "SUCCEEDED", ended
     assert calls.delete(f"/schedules/{schedule_id}").status_code == 200
     assert scheduler.state(schedule_id)["schedule"] is None
     assert calls.get(f"/schedules/{schedule_id}").json()["error"]["code"] == "ScheduleNotFound"
