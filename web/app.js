@@ -123,8 +123,13 @@ const recoflow = (() => {
       "pl.impressions": "Impressions", "pl.versus": "Against the first arm (CTR)", "pl.daily": "CTR per day",
       "pl.changed": "Revision {r}, changed by {by} at {at}", "pl.significant": "significant", "pl.not_significant": "not significant yet",
       "pl.preference": "Preference for {arm}: {share} (wins {b} to {a}), p = {p}",
+      "pl.alerts": "Open alerts", "pl.alerts.none": "No open alerts.",
+      "pl.alerts.hint": "KPIs outside their usual range for the weekday (the daily check, when monitoring is enabled); an alert closes when its KPI is back inside.",
+      "pl.alert": "{day}: {kpi} {value}, {side} its usual {low} – {high}. Triage: {triage} ({reason})",
+      "pl.alert.below": "below", "pl.alert.above": "above",
+      "triage.data": "data", "triage.model": "model", "triage.configuration": "configuration", "triage.unclear": "unclear",
       "kind.rule": "rule", "kind.ab": "A/B", "kind.interleaving": "interleaving", "kind.default": "default",
-      "kpi.ctr": "CTR", "kpi.add_to_cart_rate": "Add-to-cart rate", "kpi.cvr": "CVR", "kpi.revenue_per_impression": "Revenue per impression",
+      "kpi.impressions": "Impressions", "kpi.ctr": "CTR", "kpi.add_to_cart_rate": "Add-to-cart rate", "kpi.cvr": "CVR", "kpi.revenue_per_impression": "Revenue per impression",
       "nav.schedules": "Schedules",
       "section.schedule": "Repeat (optional)",
       "schedule.hint": "Fill in \"when\" to make this form a schedule: each run starts a job from it. Leave it empty to start one job now.",
@@ -314,8 +319,13 @@ const recoflow = (() => {
       "pl.impressions": "表示回数", "pl.versus": "最初のアームとの差 (CTR)", "pl.daily": "日ごとの CTR",
       "pl.changed": "版 {r}、{by} が {at} に変更", "pl.significant": "有意", "pl.not_significant": "まだ有意ではありません",
       "pl.preference": "{arm} の選好率: {share} (勝ち {b} 対 {a})、p = {p}",
+      "pl.alerts": "未解決のアラート", "pl.alerts.none": "未解決のアラートはありません。",
+      "pl.alerts.hint": "曜日ごとの通常範囲を外れた KPI です (監視が有効な配信枠の日次チェック)。KPI が範囲内に戻るとアラートは閉じます。",
+      "pl.alert": "{day}: {kpi} が {value} で、通常範囲 {low} – {high} を{side}。切り分け: {triage} ({reason})",
+      "pl.alert.below": "下回りました", "pl.alert.above": "上回りました",
+      "triage.data": "データ", "triage.model": "モデル", "triage.configuration": "設定", "triage.unclear": "不明",
       "kind.rule": "ルール", "kind.ab": "A/B", "kind.interleaving": "インターリービング", "kind.default": "既定",
-      "kpi.ctr": "クリック率", "kpi.add_to_cart_rate": "カート追加率", "kpi.cvr": "購入率", "kpi.revenue_per_impression": "表示あたり売上",
+      "kpi.impressions": "表示回数", "kpi.ctr": "クリック率", "kpi.add_to_cart_rate": "カート追加率", "kpi.cvr": "購入率", "kpi.revenue_per_impression": "表示あたり売上",
       "nav.schedules": "スケジュール",
       "section.schedule": "繰り返し(任意)",
       "schedule.hint": "「実行時期」を入れるとこのフォームはスケジュールになり、実行のたびにジョブが始まります。空欄なら今すぐジョブを 1 つ始めます。",
@@ -1139,6 +1149,30 @@ const recoflow = (() => {
       daily.innerHTML = "";
       const svg = dailyChart(metrics.arms);
       if (svg) daily.appendChild(svg);
+      renderAlerts(placement.open_alerts || []);
+    }
+
+    // The monitor's open alerts: impressions as counts, revenue as a number, rates in percent.
+    function renderAlerts(alerts) {
+      const list = document.getElementById("pl-alerts");
+      list.innerHTML = "";
+      const shown = (kpi, v) => kpi === "impressions" ? String(Math.round(v))
+        : kpi === "revenue_per_impression" ? v.toPrecision(3) : percent(v);
+      if (!alerts.length) {
+        const none = document.createElement("li");
+        none.textContent = t("pl.alerts.none");
+        list.appendChild(none);
+      }
+      alerts.forEach((a) => {
+        const item = document.createElement("li");
+        item.dataset.kpi = a.kpi;
+        item.className = "alert";
+        item.textContent = t("pl.alert").replace("{day}", a.day).replace("{kpi}", t("kpi." + a.kpi))
+          .replace("{value}", shown(a.kpi, a.value)).replace("{side}", t("pl.alert." + a.direction))
+          .replace("{low}", shown(a.kpi, a.expected.low)).replace("{high}", shown(a.kpi, a.expected.high))
+          .replace("{triage}", t("triage." + a.triage)).replace("{reason}", a.reason);
+        list.appendChild(item);
+      });
     }
 
     async function show(name) {

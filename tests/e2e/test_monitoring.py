@@ -115,11 +115,16 @@ def test_a_weekday_drop_raises_one_alert_with_its_chart_and_weekend_dips_none(re
     assert buttons[0]["url"].endswith(f"/ui/placements?placement={name}"), buttons
     assert "#dashboards/dashboard/" in buttons[1]["url"], buttons
 
+    # The placement shows it as open (the web page's placements view lists these).
+    shown = placements.show(name).json()
+    assert [(a["kpi"], a["day"], a["direction"]) for a in shown["open_alerts"]] == [("ctr", "2026-11-25", "below")], shown
+
     # The same day again (a retried invocation): nothing more. The day after: closed.
     assert check(recoflow, stack, name, DROP)["alerts"] == 0
     after = check(recoflow, stack, name, DROP + datetime.timedelta(days=1))
     assert (after["alerts"], after["closed"]) == (0, 1), after
     assert len(alerts_of(slack, name)) == 1
+    assert placements.show(name).json()["open_alerts"] == []
 
 
 def test_the_daily_rule_targets_the_monitor(aws, stack):

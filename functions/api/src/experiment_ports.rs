@@ -1,11 +1,12 @@
 //! What the placement and event routes reach beside the API's other ports: the placements
-//! table, the events table (claims, aggregates), the raw-event stream and the signing key,
-//! and the placements this instance read recently.
+//! table, the events table (claims, aggregates, monitoring's open alerts), the raw-event
+//! stream and the signing key, and the placements this instance read recently.
 
 use std::time::Duration;
 
 use recoflow_core::clock::Clock;
 use recoflow_core::errors::ServiceError;
+use recoflow_core::monitoring::ports::MonitoringLog;
 use recoflow_core::placement::Placement;
 use recoflow_core::ports::{AggregateStore, EventLedger, PlacementStore, RawEventSink, SigningKeys};
 
@@ -20,12 +21,15 @@ pub trait ExperimentPorts: Send + Sync + 'static {
     type Aggregates: AggregateStore;
     type RawEvents: RawEventSink;
     type Keys: SigningKeys;
+    type Monitoring: MonitoringLog;
 
     fn placements(&self) -> &Self::Placements;
     fn ledger(&self) -> &Self::Ledger;
     fn aggregates(&self) -> &Self::Aggregates;
     fn raw_events(&self) -> &Self::RawEvents;
     fn keys(&self) -> &Self::Keys;
+    /// The placements' open KPI alerts (written by the monitor function).
+    fn monitoring(&self) -> &Self::Monitoring;
     fn placement_cache(&self) -> &PlacementCache;
 }
 
@@ -65,6 +69,7 @@ pub mod fake {
     use recoflow_core::fakes::{
         FakeAggregates, FakeEventLedger, FakePlacements, FakeRawEvents, FakeSigningKeys,
     };
+    use recoflow_core::monitoring::fakes::FakeMonitoringLog;
 
     use super::*;
 
@@ -75,6 +80,7 @@ pub mod fake {
         pub aggregates: FakeAggregates,
         pub raw_events: FakeRawEvents,
         pub keys: FakeSigningKeys,
+        pub monitoring: FakeMonitoringLog,
         pub placement_cache: PlacementCache,
     }
 
@@ -84,6 +90,7 @@ pub mod fake {
         type Aggregates = FakeAggregates;
         type RawEvents = FakeRawEvents;
         type Keys = FakeSigningKeys;
+        type Monitoring = FakeMonitoringLog;
 
         fn placements(&self) -> &Self::Placements {
             &self.placements
@@ -100,6 +107,9 @@ pub mod fake {
         fn keys(&self) -> &Self::Keys {
             &self.keys
         }
+        fn monitoring(&self) -> &Self::Monitoring {
+            &self.monitoring
+        }
         fn placement_cache(&self) -> &PlacementCache {
             &self.placement_cache
         }
@@ -111,7 +121,8 @@ pub mod live {
     use aws_config::SdkConfig;
     use recoflow_aws::clients::{DynamoDb, Firehose, SecretsManager};
     use recoflow_aws::{
-        DynamoAggregates, DynamoEventLedger, DynamoPlacements, FirehoseRawEvents, SecretsManagerKeys,
+        DynamoAggregates, DynamoEventLedger, DynamoMonitoringLog, DynamoPlacements, FirehoseRawEvents,
+        SecretsManagerKeys,
     };
 
     use super::*;
@@ -134,6 +145,7 @@ pub mod live {
         aggregates: DynamoAggregates,
         raw_events: FirehoseRawEvents,
         keys: SecretsManagerKeys,
+        monitoring: DynamoMonitoringLog,
         placement_cache: PlacementCache,
     }
 
@@ -149,6 +161,7 @@ pub mod live {
                     resources.signing_key_secret,
                     KEY_MAX_AGE,
                 ),
+                monitoring: DynamoMonitoringLog::new(dynamodb.clone(), resources.events_table),
                 placement_cache: PlacementCache::default(),
             }
         }
@@ -160,6 +173,7 @@ pub mod live {
         type Aggregates = DynamoAggregates;
         type RawEvents = FirehoseRawEvents;
         type Keys = SecretsManagerKeys;
+        type Monitoring = DynamoMonitoringLog;
 
         fn placements(&self) -> &Self::Placements {
             &self.placements
@@ -175,6 +189,9 @@ pub mod live {
         }
         fn keys(&self) -> &Self::Keys {
             &self.keys
+        }
+        fn monitoring(&self) -> &Self::Monitoring {
+            &self.monitoring
         }
         fn placement_cache(&self) -> &PlacementCache {
             &self.placement_cache
