@@ -23,6 +23,8 @@ UNSCOPABLE = {
     "sagemaker:ListTrainingJobs", "sagemaker:ListProcessingJobs",
     "personalize:ListDatasetImportJobs", "personalize:ListSolutionVersions",
     "personalize:ListBatchInferenceJobs", "personalize:DescribeSolutionVersion",
+    # A callback names its task by the token alone (waking the head of a quota queue).
+    "states:SendTaskSuccess",
 }
 
 
@@ -125,7 +127,11 @@ def functions_called(state: dict, placeholder_functions: dict) -> set:
     """The template functions (logical ids) a state invokes: a Task's Resource, or for a Map or
     Parallel the Resources of the tasks inside it."""
     if state["Type"] == "Task":
-        placeholder = state["Resource"].rsplit("function:", 1)[-1]
+        target = state["Resource"]
+        if target.startswith("arn:aws:states:::lambda:invoke"):
+            # The Lambda integration (a task token's wait): the function is a parameter.
+            target = state["Parameters"]["FunctionName"]
+        placeholder = target.rsplit("function:", 1)[-1]
         return {placeholder_functions.get(placeholder, placeholder)}
     return {
         function
