@@ -2,7 +2,7 @@
 # The end-to-end suites (make e2e, part of make test) on fresh local stacks. The test files are
 # split into shards; each shard gets a LocalStack of its own (own port, state directory, fault
 # settings and Slack stand-in), deployed from build/lambda/, and the shards run side by side:
-# the suites mostly wait on emulated jobs, so two stacks on two cores take little more than the
+# the suites mostly wait on emulated jobs, so three stacks on two cores take little more than the
 # longer shard. Ends with every shard's output, "N passed, N failed" and the total time; every
 # LocalStack and stand-in it started is stopped, whatever happens.
 #   scripts/e2e.sh                          # every shard
@@ -25,11 +25,11 @@ if [[ -n "${TESTS:-}" ]]; then
 else
   SHARDS=(
     "tests/localstack_host tests/emulators tests/e2e/test_quota.py tests/e2e/test_failures.py
-     tests/e2e/test_idempotency.py tests/e2e/test_infra.py tests/e2e/test_cli.py tests/e2e/test_freshness_and_held.py tests/e2e/test_quality_gate.py
-     tests/e2e/test_schedules.py tests/e2e/test_quota_queue.py"
-    "tests/e2e/test_jobs.py tests/e2e/test_running_jobs.py tests/e2e/test_delivery.py tests/e2e/test_slack.py
-     tests/e2e/test_cancel.py tests/e2e/test_hostile_inputs.py tests/e2e/test_web_page.py tests/e2e/test_shared_result_set.py
-     tests/e2e/test_result_sets.py tests/e2e/test_segments.py tests/e2e/test_placements.py tests/e2e/test_events.py
+     tests/e2e/test_infra.py tests/e2e/test_freshness_and_held.py tests/e2e/test_schedules.py tests/e2e/test_quota_queue.py"
+    "tests/e2e/test_jobs.py tests/e2e/test_running_jobs.py tests/e2e/test_slack.py tests/e2e/test_cli.py
+     tests/e2e/test_idempotency.py tests/e2e/test_quality_gate.py tests/e2e/test_hostile_inputs.py tests/e2e/test_web_page.py
+     tests/e2e/test_segments.py tests/e2e/test_placements.py tests/e2e/test_events.py"
+    "tests/e2e/test_delivery.py tests/e2e/test_cancel.py tests/e2e/test_shared_result_set.py tests/e2e/test_result_sets.py
      tests/e2e/test_outputs.py tests/e2e/test_triggers_and_retries.py tests/e2e/test_monitoring.py"
   )
 fi
