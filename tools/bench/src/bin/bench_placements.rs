@@ -21,23 +21,43 @@ fn ports() -> FakeApiPorts {
     let ports = FakeApiPorts::default();
     for (result_set, prefix) in [("model-a", "a"), ("model-b", "b")] {
         let lists: Vec<(String, Vec<String>)> = (0..USERS)
-            .map(|u| (format!("u{u}"), (0..25).map(|i| format!("{prefix}{}", (u * 7 + i * 13) % 5_000)).collect()))
+            .map(|u| {
+                (
+                    format!("u{u}"),
+                    (0..25)
+                        .map(|i| format!("{prefix}{}", (u * 7 + i * 13) % 5_000))
+                        .collect(),
+                )
+            })
             .collect();
-        let items: Vec<Vec<&str>> = lists.iter().map(|(_, l)| l.iter().map(String::as_str).collect()).collect();
-        let users: Vec<(&str, &[&str])> = lists.iter().zip(&items).map(|((u, _), l)| (u.as_str(), l.as_slice())).collect();
+        let items: Vec<Vec<&str>> = lists
+            .iter()
+            .map(|(_, l)| l.iter().map(String::as_str).collect())
+            .collect();
+        let users: Vec<(&str, &[&str])> = lists
+            .iter()
+            .zip(&items)
+            .map(|((u, _), l)| (u.as_str(), l.as_slice()))
+            .collect();
         let global: Vec<String> = (0..500).map(|i| format!("{prefix}{i}")).collect();
         let global: Vec<&str> = global.iter().map(String::as_str).collect();
         publish(&ports, result_set, "v1", &users, &global);
     }
-    place(&ports, &json!({"schema_version": 1, "placement": "home-top", "n": 10,
+    place(
+        &ports,
+        &json!({"schema_version": 1, "placement": "home-top", "n": 10,
         "rules": [{"name": "tokyo", "when": {"attributes": {"region": {"in": ["tokyo"]}}}, "result_set": "model-b"}],
         "experiment": {"type": "ab", "salt": "bench", "arms": [
             {"name": "control", "result_set": "model-a", "weight": 50},
             {"name": "candidate", "result_set": "model-b", "weight": 50}]},
-        "exclude_items": ["a7", "b7"]}));
-    place(&ports, &json!({"schema_version": 1, "placement": "item-detail", "n": 10,
+        "exclude_items": ["a7", "b7"]}),
+    );
+    place(
+        &ports,
+        &json!({"schema_version": 1, "placement": "item-detail", "n": 10,
         "experiment": {"type": "interleaving", "arms": [
-            {"name": "a", "result_set": "model-a"}, {"name": "b", "result_set": "model-b"}]}}));
+            {"name": "a", "result_set": "model-a"}, {"name": "b", "result_set": "model-b"}]}}),
+    );
     ports
 }
 
@@ -115,7 +135,11 @@ async fn main() {
         accepted += json_body(&response)["accepted"].as_u64().unwrap();
     }
     let event_seconds = started.elapsed().as_secs_f64();
-    assert_eq!(accepted as usize, event_requests * EVENTS_PER_REQUEST, "every event counted once");
+    assert_eq!(
+        accepted as usize,
+        event_requests * EVENTS_PER_REQUEST,
+        "every event counted once"
+    );
     println!(
         "{}",
         json!({
