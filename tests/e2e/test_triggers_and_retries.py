@@ -132,6 +132,19 @@ def test_three_files_uploaded_within_5_s_start_one_job_and_the_same_data_again_i
     assert len(check_executions(aws, stack)) == checks_before
     assert len(trigger_record(aws, stack, trigger_id)["runs"]) == 2
 
+    # GET /triggers/{id}: its runs newest first with their jobs' statuses; deleted, new data
+    # starts nothing.
+    shown = api.http.get(f"{api.base}/triggers/{trigger_id}", timeout=30).json()
+    assert [(r["job_id"], r["status"]) for r in shown["last_runs"]] == [(second, "SKIPPED"), (first, "SUCCEEDED")], shown
+    assert sorted(shown["watches"]) == sorted(uris.values()) and shown["quiet_seconds"] == 3, shown
+    deleted = api.http.delete(f"{api.base}/triggers/{trigger_id}", timeout=30)
+    assert deleted.status_code == 200 and deleted.json()["state"] == "DELETED", deleted.text
+    upload_all(aws, bucket, prefix, pause=0)
+    time.sleep(5)
+    assert len(check_executions(aws, stack)) == checks_before, "a deleted trigger was checked"
+    assert len(trigger_record(aws, stack, trigger_id)["runs"]) == 2
+    assert api.http.get(f"{api.base}/triggers/nope-0", timeout=30).json()["error"]["code"] == "TriggerNotFound"
+
 
 def test_a_container_job_failing_in_scoring_is_retried_to_success_with_one_training_job(
     api, recoflow, faults, container_form
