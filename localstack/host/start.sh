@@ -75,6 +75,10 @@ else
   # per instance (a /.dockerenv on the machine would otherwise make it share /tmp/localstack
   # with every other instance, and each shutdown clears it). S3 data: isolation.py.
   export OVERRIDE_IN_DOCKER=0
+  # plux (LocalStack's plugin loader) caches its entry-point index in the user's cache dir and
+  # writes it without a lock: LocalStacks started side by side on a fresh install read each
+  # other's half-written index ("No component plugins found"). One cache per instance.
+  export XDG_CACHE_HOME="$HOST_DIR/cache"
   export RECOFLOW_LAMBDA_LOG_DIR="$HOST_DIR/lambda-logs"
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
   # SageMaker emulator job directories (otherwise they pile up in /tmp)
