@@ -8,6 +8,7 @@ mod error;
 mod event;
 #[cfg(test)]
 mod fake;
+mod glibc_hypot;
 mod handler;
 mod kpi_alerts;
 mod live;
