@@ -179,7 +179,11 @@ def test_api_submission_runs_and_replays_by_idempotency_key(aws, stack, api, mak
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "IdempotencyKeyReused"
 
-    job = wait_for_status(api, job_id, {"PREPARING"})
+    # The job may run past PREPARING between two looks: wait until it has been there.
+    job = wait_for(
+        f"job {job_id} to have been PREPARING",
+        lambda: (j := api.get_job(job_id).json()) and "PREPARING" in [h["status"] for h in j.get("history", [])] and j,
+    )
     assert job["source"] == {"kind": "api", "idempotency_key": key}
     assert len(executions_named(aws, stack, job_id)) == 1
 
