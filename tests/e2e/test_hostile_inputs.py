@@ -74,6 +74,55 @@ def test_listing_jobs_with_bad_paging_is_400(api, query):
     assert_client_error(response, 400)
 
 
+# Every route of the API after POST /jobs and the job and recommendation routes above: odd ids,
+# names and paging, and bodies that are not what the route takes, each answered 4xx in the one
+# error shape (never a 5xx, a timeout or a half-written record).
+ODD = "..%2F..%2Fetc%2Fpasswd"
+NOT_JSON = "{not json"
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", f"/jobs/{ODD}/retry", "{}"),
+        ("POST", "/jobs/no-such-job-123/retry", NOT_JSON),
+        ("POST", "/jobs/no-such-job-123/retry", '{"from_phase": "' + "x" * 5000 + '"}'),
+        ("GET", "/result-sets?limit=abc", None),
+        ("GET", "/result-sets/" + "r" * 300, None),
+        ("POST", f"/result-sets/{ODD}/versions/v1/promote", "{}"),
+        ("POST", "/result-sets/UPPER/rollback", NOT_JSON),
+        ("DELETE", "/result-sets/spring/versions/%00", None),
+        ("GET", f"/audiences/{ODD}", None),
+        ("GET", "/audiences/spring/users?limit=abc", None),
+        ("GET", "/audiences/spring/users?next=" + "A" * 5000, None),
+        ("GET", "/similar-items/spring/" + "i" * 2000, None),
+        ("GET", "/similar-items/spring/i1?n=-3", None),
+        ("GET", "/schedules?limit=100000", None),
+        ("GET", f"/schedules/{ODD}", None),
+        ("PATCH", "/schedules/no-such-schedule", NOT_JSON),
+        ("PATCH", "/schedules/no-such-schedule", '{"state": "SOMETIMES"}'),
+        ("DELETE", "/schedules/%E2%80%AE", None),
+        ("GET", f"/triggers/{ODD}", None),
+        ("DELETE", "/triggers/%C0%AF", None),
+        ("GET", "/placements?limit=abc", None),
+        ("GET", f"/placements/{ODD}", None),
+        ("PUT", "/placements/home-top", NOT_JSON),
+        ("PUT", "/placements/home-top", '{"schema_version": 1, "placement": "home-top", "rules": ' + "[" * 200 + "]" * 200 + "}"),
+        ("PUT", "/placements/" + "p" * 300, "{}"),
+        ("DELETE", "/placements/'%20OR%201=1", None),
+        ("GET", "/placements/home-top/metrics?from=yesterday", None),
+        ("GET", "/placements/no-such-placement/" + "u" * 2000, None),
+        ("POST", "/events", NOT_JSON),
+        ("POST", "/events", '{"events": "all of them"}'),
+        ("POST", "/events", '{"events": [' + ",".join(["{}"] * 501) + "]}"),
+    ],
+)
+def test_every_route_answers_odd_input_with_a_4xx_in_the_error_shape(api, method, path, body):
+    headers = {"content-type": "application/json"} if body is not None else {}
+    response = api.http.request(method, api.base + path, data=body, headers=headers, timeout=30)
+    assert_client_error(response)
+
+
 def test_cancelling_an_odd_id_is_4xx(api):
     response = api.http.delete(f"{api.base}/jobs/..%2F..", timeout=30)
     assert_client_error(response)
