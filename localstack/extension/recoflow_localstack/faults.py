@@ -1,5 +1,6 @@
 """Quotas, throttling, job durations and injected failures for the Personalize and SageMaker
-emulators, and throttling / unprocessed batch items for DynamoDB (``dynamodb/fault_injection.py``).
+emulators, throttling / unprocessed batch items for DynamoDB (``dynamodb/fault_injection.py``), and
+crashes of Lambda function processes (``lambda_host/executor.py``).
 
 One process-wide configuration, read from environment variables when first used and changeable at run
 time through ``/_recoflow/faults`` on LocalStack's gateway:
@@ -17,8 +18,10 @@ defaults), plus the shortcuts ``RECOFLOW_JOB_DURATION_SECONDS`` (all job duratio
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -90,7 +93,16 @@ DEFAULTS: dict[str, Any] = {
     # auto_fire false leaves firing to POST /_recoflow/scheduler/fire; retries of a failed target
     # call wait retry_base_seconds (scheduler clock), doubling per attempt
     "scheduler": {"time_scale": 1.0, "auto_fire": True, "retry_base_seconds": 1.0},
+    # Lambda (lambda_host/executor.py): each rule kills the process of a matching invocation
+    # after_seconds into it, count times; count goes down as crashes are injected and a rule is
+    # removed when used up, so a GET shows what remains. See LAMBDA_CRASH_RULE_FIELDS.
+    "lambda": {"crash_next": []},
 }
+
+# the fields of a lambda.crash_next rule; "function" and "after_seconds" are required
+LAMBDA_CRASH_RULE_FIELDS = ("function", "payload_contains", "after_seconds", "count")
+# no invocation lasts longer (Lambda's largest Timeout): a later crash could never happen
+MAX_CRASH_AFTER_SECONDS = 900.0
 
 # the scheduler clock runs at most this many times faster (a day in under a second)
 MAX_TIME_SCALE = 100_000.0
@@ -139,7 +151,7 @@ def startup_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             candidate = _deep_merge(copy.deepcopy(config), update)
             # the same checks as a POST: a bad start-up document must not half-apply
             _validate(candidate)
-            config = candidate
+            config = _fill_defaults(candidate)
         except (ValueError, TypeError) as e:
             LOG.error("RECOFLOW_FAULTS is not a valid fault document, ignored: %s", e)
     if env.get("RECOFLOW_JOB_DURATION_SECONDS"):
@@ -172,7 +184,7 @@ def update_config(update: dict[str, Any]) -> dict[str, Any]:
         candidate = _deep_merge(copy.deepcopy(_current()), update)
         _validate(candidate)
         global _config
-        _config = candidate
+        _config = _fill_defaults(candidate)
         result = copy.deepcopy(_config)
     _notify(result, reset=False)
     return result
@@ -254,6 +266,47 @@ def _validate_scheduler(section: Any, fail_next: Any) -> None:
         raise ValueError("fail_next.scheduler must be a non-negative integer")
 
 
+def _validate_lambda(section: Any) -> None:
+    if not isinstance(section, dict) or not set(section) <= {"crash_next"}:
+        raise ValueError("lambda must be an object with only crash_next")
+    rules = section.get("crash_next", [])
+    if not isinstance(rules, list):
+        raise ValueError("lambda.crash_next must be a list of crash rules")
+    for i, rule in enumerate(rules):
+        _validate_crash_rule(f"lambda.crash_next[{i}]", rule)
+
+
+def _validate_crash_rule(where: str, rule: Any) -> None:
+    if not isinstance(rule, dict):
+        raise ValueError(f"{where} must be an object with {', '.join(LAMBDA_CRASH_RULE_FIELDS)}")
+    unknown = sorted(set(rule) - set(LAMBDA_CRASH_RULE_FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown field {', '.join(unknown)} (known: {', '.join(LAMBDA_CRASH_RULE_FIELDS)})")
+    function = rule.get("function")
+    if not isinstance(function, str) or not function:
+        raise ValueError(f"{where}.function must be a function name or an fnmatch glob (e.g. \"*Deliver*\")")
+    if "payload_contains" in rule and (not isinstance(rule["payload_contains"], str) or not rule["payload_contains"]):
+        raise ValueError(f"{where}.payload_contains must be a non-empty string (leave it out to match every payload)")
+    if "after_seconds" not in rule:
+        raise ValueError(f"{where}.after_seconds is required: the seconds into the invocation at which it crashes")
+    after = rule["after_seconds"]
+    if not _is_number(after) or not math.isfinite(after) or not 0 <= after <= MAX_CRASH_AFTER_SECONDS:
+        raise ValueError(
+            f"{where}.after_seconds must be a number from 0 to {MAX_CRASH_AFTER_SECONDS:g}"
+            " (no invocation runs longer)"
+        )
+    count = rule.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"{where}.count must be an integer of at least 1 (a used-up rule is removed)")
+
+
+def _fill_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Completes what a valid document may leave out, so a GET shows every rule whole."""
+    for rule in config["lambda"].get("crash_next", []):
+        rule.setdefault("count", 1)
+    return config
+
+
 def _validate(config: dict[str, Any]) -> None:
     try:
         _check(config)
@@ -266,6 +319,7 @@ def _check(config: dict[str, Any]) -> None:
     _validate_throttle(config.get("throttle"))
     _validate_dynamodb(config.get("dynamodb"))
     _validate_scheduler(config.get("scheduler"), config["fail_next"])
+    _validate_lambda(config.get("lambda"))
     for service in SERVICES:
         n = config["fail_next"].get(service, 0)
         if not isinstance(n, int) or n < 0:
@@ -324,6 +378,39 @@ def take_injected_failure(service: str) -> bool:
             _current()["fail_next"][service] = remaining - 1
             return True
         return False
+
+
+def _crash_rule_matches(rule: dict[str, Any], function_name: str, payload: str) -> bool:
+    return fnmatch.fnmatchcase(function_name, rule["function"]) and rule.get("payload_contains", "") in payload
+
+
+def lambda_crash_due(function_name: str, payload: str) -> float | None:
+    """Seconds into an invocation of ``function_name`` with ``payload`` (its JSON text) at which the
+    earliest matching crash rule falls due; None when no rule matches."""
+    with _lock:
+        due = [
+            float(rule["after_seconds"])
+            for rule in _current()["lambda"]["crash_next"]
+            if _crash_rule_matches(rule, function_name, payload)
+        ]
+    return min(due) if due else None
+
+
+def take_lambda_crash(function_name: str, payload: str, elapsed: float) -> dict[str, Any] | None:
+    """Counts down the first rule matching the invocation that is due ``elapsed`` seconds into it and
+    returns a copy of it, its count being the crashes it has left (0: used up and removed); None
+    when no such rule is left (another invocation may have used it up). Matching and counting
+    happen under one lock: concurrent invocations never inject more crashes than the counts."""
+    with _lock:
+        rules = _current()["lambda"]["crash_next"]
+        for i, rule in enumerate(rules):
+            if rule["after_seconds"] <= elapsed and _crash_rule_matches(rule, function_name, payload):
+                rule["count"] -= 1
+                taken = copy.deepcopy(rule)
+                if rule["count"] <= 0:
+                    del rules[i]
+                return taken
+    return None
 
 
 def job_duration(service: str) -> float:

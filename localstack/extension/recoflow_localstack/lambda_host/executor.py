@@ -12,6 +12,9 @@ Behaviour, mirroring what the Lambda service does:
   process (cold start).
 - crash: a process that exits during an invoke yields {"errorType": "Runtime.ExitError"}; one that
   exits while idle is noticed on the next invoke. Either way the next invoke starts a new process.
+- injected crash: a rule of the fault endpoint (faults.py, lambda.crash_next) that matches the
+  function and the event kills the process group with SIGKILL that many seconds after the event was
+  handed over, and the invoke ends as a crash does (Runtime.ExitError, "signal: killed").
 - init failure (/init/error, or exit before asking for work): the invoke fails with the error the
   runtime sent (or Runtime.ExitError).
 - logs: stdout+stderr of the process are appended to <log dir>/<function name>.log and the lines
@@ -52,7 +55,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from .runtime_api import PendingInvocation, RuntimeApiServer
+from .. import faults
+from .runtime_api import PendingInvocation, RuntimeApiServer, RuntimeReply
 
 LOG = logging.getLogger(__name__)
 
@@ -224,14 +228,17 @@ class _FunctionProcess:
             "Runtime.Unavailable", f"Error: runtime did not become ready within {timeout:.0f}s"
         )
 
-    def kill(self) -> None:
+    def kill(self, grace_seconds: float = _KILL_GRACE_SECONDS) -> None:
+        """Ends the whole process group: SIGTERM, then SIGKILL after ``grace_seconds`` (at once
+        when 0, as for an injected crash: nothing of the function may run on)."""
         if self.proc.poll() is None:
+            if grace_seconds > 0:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(_KILL_GRACE_SECONDS)
+                self.proc.wait(grace_seconds)
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
@@ -254,6 +261,44 @@ class _FunctionProcess:
 
 def _error_payload(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _exit_description(returncode: int | None) -> str:
+    """How Lambda words a runtime's end: "exit status 3", or "signal: killed" for a process ended
+    by SIGKILL (the wording of Go's os.ProcessState, which Lambda's init reports)."""
+    if returncode is not None and returncode < 0:
+        name = signal.strsignal(-returncode)
+        return f"signal: {name.lower()}" if name else f"signal: {-returncode}"
+    return f"exit status {returncode}"
+
+
+class _CrashRules:
+    """The injected crashes (faults.py, lambda.crash_next) that may end one invocation. The rules
+    are looked at when the event is handed over; one is counted down only when it falls due while
+    the function is still working, so a function that answers first uses up nothing."""
+
+    def __init__(self, function_name: str, payload: str):
+        self.function_name = function_name
+        self.payload = payload
+        self.due = faults.lambda_crash_due(function_name, payload)
+        self.taken: dict | None = None
+        self.taken_at = 0.0
+
+    def wait_limit(self, elapsed: float) -> float:
+        """How long the invoke may wait for the reply before it must call ``take`` again."""
+        return float("inf") if self.due is None else max(0.0, self.due - elapsed)
+
+    def take(self, elapsed: float) -> bool:
+        """True when a rule fell due ``elapsed`` seconds into the invocation and was counted down
+        for it (then ``taken`` is that rule)."""
+        if self.due is None or elapsed < self.due:
+            return False
+        self.taken = faults.take_lambda_crash(self.function_name, self.payload, elapsed)
+        self.taken_at = elapsed
+        if self.taken is None:
+            # used up by another invocation meanwhile; a rule due later may still apply
+            self.due = faults.lambda_crash_due(self.function_name, self.payload)
+        return self.taken is not None
 
 
 class HostRuntimeExecutor(RuntimeExecutor):
@@ -385,39 +430,35 @@ class HostRuntimeExecutor(RuntimeExecutor):
         self.record_log_line(start_line)
         process.begin_capture()
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        event = payload.get("payload") or ""
+        crash_rules = _CrashRules(self.function_name, event)
         reply_future = process.api.submit(
             PendingInvocation(
                 request_id=request_id,
-                payload=(payload.get("payload") or "").encode("utf-8"),
+                payload=event.encode("utf-8"),
                 invoked_function_arn=payload.get("invoked-function-arn", ""),
                 trace_id=payload.get("trace-id", ""),
                 deadline_ms=deadline_ms,
             )
         )
-
-        reply = None
-        outcome = "ok"
-        give_up = time.monotonic() + timeout
-        while True:
-            remaining = give_up - time.monotonic()
-            if remaining <= 0:
-                outcome = "timeout"
-                break
-            try:
-                reply = reply_future.result(timeout=min(0.1, remaining))
-                break
-            except TimeoutError:
-                pass
-            except Exception:  # cancelled: the environment is being stopped
-                outcome = "stopped"
-                break
-            if process.exited.is_set():
-                if reply_future.done() and not reply_future.cancelled():
-                    reply = reply_future.result()
-                    break
-                outcome = "crash"
-                break
+        outcome, reply = _await_reply(process, reply_future, timeout, crash_rules)
         process.api.forget(request_id)
+
+        if outcome == "injected":
+            rule = crash_rules.taken
+            LOG.warning(
+                "function %s: injected crash of request %s, %.2f s into it (lambda.crash_next rule"
+                " function %r, payload_contains %r, after_seconds %s: %d more to inject)",
+                self.function_name,
+                request_id,
+                crash_rules.taken_at,
+                rule["function"],
+                rule.get("payload_contains"),
+                rule["after_seconds"],
+                rule["count"],
+            )
+            process.kill(grace_seconds=0)
+            outcome = "crash"
 
         if outcome == "timeout":
             process.kill()
@@ -425,8 +466,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
             body = _error_payload("Sandbox.Timedout", message)
             extra = [f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}"]
         elif outcome == "crash":
-            code = process.proc.returncode
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+            exit_text = _exit_description(process.proc.returncode)
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {exit_text}"
             body = _error_payload("Runtime.ExitError", message)
             extra = [message]
         elif outcome == "stopped":
@@ -491,6 +532,32 @@ class HostRuntimeExecutor(RuntimeExecutor):
     @classmethod
     def validate_environment(cls) -> bool:
         return True
+
+
+def _await_reply(
+    process: _FunctionProcess, reply_future, timeout: float, crash_rules: _CrashRules
+) -> tuple[str, RuntimeReply | None]:
+    """Waits for the function's answer to the event just handed over. The outcome: "ok" (with the
+    reply), "timeout", "injected" (a crash rule fell due first), "crash" (the process exited
+    without answering) or "stopped" (the environment is being stopped)."""
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        if elapsed >= timeout:
+            return "timeout", None
+        if crash_rules.take(elapsed):
+            return "injected", None
+        wait = min(0.1, timeout - elapsed, crash_rules.wait_limit(elapsed))
+        try:
+            return "ok", reply_future.result(timeout=wait)
+        except TimeoutError:
+            pass
+        except Exception:  # cancelled: the environment is being stopped
+            return "stopped", None
+        if process.exited.is_set():
+            if reply_future.done() and not reply_future.cancelled():
+                return "ok", reply_future.result()
+            return "crash", None
 
 
 def _normalise_error(body: bytes, error_type_header: str | None) -> bytes:
