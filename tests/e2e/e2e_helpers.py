@@ -111,6 +111,27 @@ class Faults:
         if self.baseline:
             self.set(self.baseline)
 
+    def inject_lambda_crash(
+        self, function: str, payload_contains: str | None, after_seconds: float, count: int = 1
+    ) -> list[dict]:
+        """Arms one Lambda crash rule (lambda.crash_next, localstack/extension/EMULATORS.md),
+        replacing any armed before: the next `count` invocations of `function` (a name or fnmatch
+        glob, e.g. "*DeliverFunction*") whose event text contains `payload_contains` (None: any
+        event) have their process killed `after_seconds` into the work and end in
+        Runtime.ExitError. Returns the armed rules."""
+        rule = {"function": function, "after_seconds": after_seconds, "count": count}
+        if payload_contains is not None:
+            rule["payload_contains"] = payload_contains
+        return self.set({"lambda": {"crash_next": [rule]}})["lambda"]["crash_next"]
+
+    def lambda_crashes_left(self) -> list[dict]:
+        """The crash rules still armed, each with the crashes it has left (empty once all injected)."""
+        return self.get()["lambda"]["crash_next"]
+
+    def clear_lambda_crashes(self) -> None:
+        """Disarms every crash rule (restore() does too)."""
+        self.set({"lambda": {"crash_next": []}})
+
 
 class QuotaLimits:
     """recoflow's own quota limits: the SSM parameter of output QuotaLimitsParameter."""
