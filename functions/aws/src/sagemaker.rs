@@ -277,7 +277,10 @@ impl SageMakerService {
                         .local_path(&input.local_path)
                         .s3_data_type(ProcessingS3DataType::S3Prefix)
                         .s3_input_mode(ProcessingS3InputMode::File)
-                        .s3_data_distribution_type(ProcessingS3DataDistributionType::Fullyreplicated)
+                        .s3_data_distribution_type(match input.sharded {
+                            true => ProcessingS3DataDistributionType::Shardedbys3Key,
+                            false => ProcessingS3DataDistributionType::Fullyreplicated,
+                        })
                         .build(),
                 )
                 .build()
@@ -311,7 +314,7 @@ impl SageMakerService {
                     .cluster_config(
                         ProcessingClusterConfig::builder()
                             .instance_type(ProcessingInstanceType::from(spec.instance_type.as_str()))
-                            .instance_count(1)
+                            .instance_count(spec.instance_count as i32)
                             .volume_size_in_gb(VOLUME_SIZE_GB)
                             .build(),
                     )

@@ -40,6 +40,8 @@ pub struct ProcessingInput {
     pub name: String,
     pub s3_uri: String,
     pub local_path: String,
+    /// Each instance gets its share of the objects (`ShardedByS3Key`), else all of them.
+    pub sharded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +49,7 @@ pub struct ProcessingJobSpec {
     pub name: String,
     pub image: String,
     pub instance_type: String,
+    pub instance_count: u32,
     pub max_runtime_seconds: u32,
     pub arguments: Vec<String>,
     pub inputs: Vec<ProcessingInput>,

@@ -33,6 +33,7 @@ pub mod quota_queue;
 pub mod retry;
 pub mod s3uri;
 pub mod schedule;
+pub mod scoring_parts;
 pub mod segment;
 pub mod slot_release;
 pub mod submit;

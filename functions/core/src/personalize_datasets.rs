@@ -136,8 +136,10 @@ mod tests {
                     columns: columns.iter().map(|c| c.to_string()).collect(),
                 })
                 .collect(),
-            scoring_input: "s3://results/jobs/j/input/users.jsonl".into(),
+            scoring_input: "s3://results/jobs/j/input/users/".into(),
             users_to_score: 1,
+            scoring_parts: 1,
+            scoring_groups: 1,
         }
     }
 

@@ -99,7 +99,7 @@ impl Pool {
                     Pool::SageMakerProcessing {
                         instance_type: container.instance_type.clone(),
                     },
-                    1,
+                    crate::scoring_parts::scoring_instances(form),
                 ))
             }
             (Backend::Container, Phase::Import) => None,
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(units, 3);
         let (pool, units) = Pool::for_phase(&form, Phase::Score).unwrap();
         assert_eq!(pool.key(), "sagemaker-processing:ml.m5.large");
-        assert_eq!(units, 1);
+        assert_eq!(units, 3, "users' lists are scored on every instance");
         assert!(Pool::for_phase(&form, Phase::Import).is_none());
     }
 

@@ -11,6 +11,23 @@ pub struct S3Uri {
 impl S3Uri {
     /// Parses an S3 URI naming one object. The error is a sentence for a business user.
     pub fn parse(uri: &str) -> Result<Self, String> {
+        let parsed = Self::split(uri)?;
+        if parsed.key.is_empty() || parsed.key.ends_with('/') {
+            return Err(format!("\"{uri}\" names a folder, not a file"));
+        }
+        Ok(parsed)
+    }
+
+    /// Parses an S3 URI naming a folder: its key, a prefix, ends in `/`.
+    pub fn parse_folder(uri: &str) -> Result<Self, String> {
+        let parsed = Self::split(uri)?;
+        if !parsed.key.ends_with('/') {
+            return Err(format!("\"{uri}\" names a file, not a folder"));
+        }
+        Ok(parsed)
+    }
+
+    fn split(uri: &str) -> Result<Self, String> {
         let rest = uri
             .strip_prefix("s3://")
             .ok_or_else(|| format!("\"{uri}\" is not an S3 URI: it must start with s3://"))?;
@@ -21,9 +38,6 @@ impl S3Uri {
             return Err(format!(
                 "\"{bucket}\" in \"{uri}\" is not a valid S3 bucket name (3-63 lower-case letters, digits, dots or hyphens)"
             ));
-        }
-        if key.is_empty() || key.ends_with('/') {
-            return Err(format!("\"{uri}\" names a folder, not a file"));
         }
         Ok(Self {
             bucket: bucket.to_owned(),
@@ -81,6 +95,19 @@ mod tests {
             "s3://-bucket/key",
         ] {
             assert!(S3Uri::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_folder_is_a_prefix_ending_in_a_slash() {
+        let folder = S3Uri::parse_folder("s3://results/jobs/j/input/users/").unwrap();
+        assert_eq!(folder.key, "jobs/j/input/users/");
+        for bad in [
+            "s3://results/jobs/j/input/users.jsonl",
+            "s3://results",
+            "s3://Bad/x/",
+        ] {
+            assert!(S3Uri::parse_folder(bad).is_err(), "{bad} should be refused");
         }
     }
 }

@@ -68,8 +68,10 @@ mod tests {
                 bytes: 10,
                 columns: vec!["USER_ID".into(), "ITEM_ID".into(), "TIMESTAMP".into()],
             }],
-            scoring_input: "s3://results/jobs/spring-1/input/users.jsonl".into(),
+            scoring_input: "s3://results/jobs/spring-1/input/users/".into(),
             users_to_score: 1,
+            scoring_parts: 1,
+            scoring_groups: 1,
         });
         let slots = FakeSlots::default();
         let datasets =

@@ -19,6 +19,7 @@ use recoflow_core::outputs::audience::{
 };
 use recoflow_core::ports::ObjectStore;
 use recoflow_core::s3uri::S3Uri;
+use recoflow_core::scoring_parts::MAX_SCORING_PARTS;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
@@ -119,35 +120,44 @@ async fn read_candidates<P: DeliverPorts>(
         })?;
     let unusable =
         |reason: String| DeliverError::ScoresInvalid(format!("the segment's users ({input}) {reason}"));
-    let location = S3Uri::parse(&input).map_err(unusable)?;
-    let members = ports
+    // Prepare's parts, under the prefix.
+    let location = S3Uri::parse_folder(&input).map_err(unusable)?;
+    let parts = ports
         .objects()
-        .open(&location.bucket, &location.key, 0)
-        .await?
-        .ok_or_else(|| unusable("no longer exist".into()))?;
+        .list(&location.bucket, &location.key, MAX_SCORING_PARTS as usize)
+        .await?;
+    if parts.is_empty() {
+        return Err(unusable("no longer exist".into()));
+    }
+    let stopped = |e: tokio::task::JoinError| {
+        DeliverError::ScoresInvalid(format!("reading the segment's users stopped: {e}"))
+    };
+    let mut candidates = Candidates::new(plan.columns.clone());
+    for key in parts {
+        let members = ports
+            .objects()
+            .open(&location.bucket, &key, 0)
+            .await?
+            .ok_or_else(|| unusable(format!("lost {key}")))?;
+        candidates = tokio::task::spawn_blocking(move || {
+            candidates.read_members(BufReader::new(SyncIoBridge::new(members)))?;
+            Ok::<_, String>(candidates)
+        })
+        .await
+        .map_err(stopped)?
+        .map_err(|e| unusable(format!("{key}: {e}")))?;
+    }
     let users = match plan.columns.is_empty() {
         true => None,
         false => DataFile::Users.open(ports, form).await?,
     };
-    let columns = plan.columns.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let mut candidates = Candidates::new(columns);
-        candidates
-            .read_members(BufReader::new(SyncIoBridge::new(members)))
-            .map_err(|e| (DataFile::Interactions, e))?;
-        if let Some(users) = users {
-            candidates
-                .read_profiles(users)
-                .map_err(|e| (DataFile::Users, e))?;
-        }
-        Ok::<_, (DataFile, String)>(candidates)
-    })
-    .await
-    .map_err(|e| DeliverError::ScoresInvalid(format!("reading the segment's users stopped: {e}")))?;
-    read.map_err(|(file, reason)| match file {
-        DataFile::Users => file.invalid(form, reason),
-        _ => unusable(reason),
-    })
+    let Some(users) = users else {
+        return Ok(candidates);
+    };
+    tokio::task::spawn_blocking(move || candidates.read_profiles(users).map(|()| candidates))
+        .await
+        .map_err(stopped)?
+        .map_err(|reason| DataFile::Users.invalid(form, reason))
 }
 
 /// Every score file's lines, each audience's users collected; the unreadable lines and the

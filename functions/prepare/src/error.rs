@@ -1,7 +1,9 @@
 //! What Prepare can fail with: a data file missing or unusable, a segment of nobody (each
-//! naming the file, column or segment), or a job-level failure shared with the other steps.
+//! naming the file, column or segment), a segment too large for the parts the deployment
+//! allows, or a job-level failure shared with the other steps.
 
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError, StepError, TransitionError};
+use recoflow_core::scoring_parts::MAX_SCORING_PARTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
@@ -15,6 +17,11 @@ pub enum PrepareError {
     },
     #[error("the segment ({segment}) matches none of the {rows} users in {uri}; nothing was launched")]
     SegmentEmpty { segment: String, rows: u64, uri: String },
+    #[error(
+        "the {users} users to score need {parts} parts of ScoringPartUsers = {part_users} users, more than the {MAX_SCORING_PARTS} parts a job may have: raise the stack parameter ScoringPartUsers to at least {}",
+        users.div_ceil(MAX_SCORING_PARTS)
+    )]
+    TooManyParts { users: u64, parts: u64, part_users: u64 },
     #[error(transparent)]
     Step(#[from] StepError),
 }
@@ -42,6 +49,8 @@ impl NamedError for PrepareError {
             PrepareError::DatasetMissing { .. } => ErrorName::DatasetMissing,
             PrepareError::DatasetInvalid { .. } => ErrorName::DatasetInvalid,
             PrepareError::SegmentEmpty { .. } => ErrorName::SegmentEmpty,
+            // The deployment's part size is too small for this segment.
+            PrepareError::TooManyParts { .. } => ErrorName::ConfigurationInvalid,
             PrepareError::Step(e) => e.error_name(),
         }
     }

@@ -1,11 +1,11 @@
 //! Prepare (first state of the job state machine): marks the job PREPARING, checks that every
 //! data file the form names exists and has the columns Amazon Personalize needs (`datasets`),
-//! and writes the users to score (the form's segment) as batch-inference input under the job's
-//! prefix (`scoring_input`). A job fails here in seconds, with the file, column or segment
-//! named, instead of an hour into training, and before it takes any quota. A job its schedule
-//! or trigger started whose form and data files are those of the last success ends `SKIPPED`
-//! here, before anything is launched (`recoflow_core::unchanged`); a retry runs the phases from
-//! the one it retries on (`recoflow_core::retry`).
+//! and writes the users to score (the form's segment) as batch-inference input in parts under
+//! the job's prefix (`scoring_input`). A job fails here in seconds, with the file, column or
+//! segment named, instead of an hour into training, and before it takes any quota. A job its
+//! schedule or trigger started whose form and data files are those of the last success ends
+//! `SKIPPED` here, before anything is launched (`recoflow_core::unchanged`); a retry runs the
+//! phases from the one it retries on (`recoflow_core::retry`).
 
 use recoflow_core::errors::StepError;
 use recoflow_core::form::{Backend, JobForm};
@@ -15,6 +15,7 @@ use recoflow_core::phase::Phase;
 use recoflow_core::ports::{JobPatch, JobStore, TransitionExtras};
 use recoflow_core::retry::phases_to_run;
 use recoflow_core::s3uri::S3Uri;
+use recoflow_core::scoring_parts::scoring_prefix;
 use recoflow_core::task::JobTask;
 use recoflow_core::unchanged::repeated_success;
 use serde::Serialize;
@@ -63,28 +64,37 @@ pub async fn handle<P: PreparePorts>(ports: &P, task: JobTask) -> Result<Plan, P
             return skip(ports, &job_id, &form, skipped).await;
         }
 
-        let scoring_input = S3Uri {
-            bucket: ports.results_bucket().to_owned(),
-            key: format!("jobs/{job_id}/input/users.jsonl"),
-        };
-        let selection = write_scoring_input(ports.objects(), &form, &scoring_input).await?;
+        let layout = ports.scoring_layout();
+        let bucket = ports.results_bucket();
+        let written = write_scoring_input(ports.objects(), &form, bucket, &job_id, layout).await?;
+        let selection = written.selection;
         info!(
             users = selection.selected,
             rows = selection.rows,
+            parts = written.parts,
             "users to score written"
         );
         let item_input = S3Uri {
-            bucket: ports.results_bucket().to_owned(),
+            bucket: bucket.to_owned(),
             key: item_input_key(&job_id),
         };
         let items_to_score = write_item_input(ports.objects(), &form, &files, &item_input).await?;
+        let scoring_input = S3Uri {
+            bucket: bucket.to_owned(),
+            key: scoring_prefix(&job_id),
+        };
         let prepared = Prepared {
             files,
             scoring_input: scoring_input.to_string(),
             users_to_score: selection.selected,
+            scoring_parts: written.parts,
+            scoring_groups: layout.groups(written.parts),
         };
-        let mut counts: std::collections::BTreeMap<String, u64> =
-            [("users_to_score".to_owned(), selection.selected)].into();
+        let mut counts: std::collections::BTreeMap<String, u64> = [
+            ("users_to_score".to_owned(), selection.selected),
+            ("scoring_parts".to_owned(), written.parts),
+        ]
+        .into();
         counts.extend(items_to_score.map(|items| ("items_to_score".to_owned(), items)));
         let jobs = ports.jobs();
         jobs.patch(

@@ -14,6 +14,7 @@ mod tests;
 use recoflow_aws::clients::DynamoDb;
 use recoflow_aws::lambda::{serve, start};
 use recoflow_aws::{DynamoJobStore, S3Objects};
+use recoflow_core::scoring_parts::{PartLayout, PERSONALIZE_BATCH_USERS};
 use recoflow_core::task::JobTask;
 
 use config::Config;
@@ -26,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         jobs: DynamoJobStore::new(DynamoDb::new(&sdk), config.jobs_table),
         objects: S3Objects::new(S3Objects::client_for(&sdk)),
         results_bucket: config.results_bucket,
+        scoring_layout: PartLayout::new(config.scoring_part_users, PERSONALIZE_BATCH_USERS),
     };
     serve(|task: JobTask| handler::handle(&ports, task)).await
 }

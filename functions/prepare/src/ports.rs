@@ -2,14 +2,17 @@
 //! in tests, the fakes).
 
 use recoflow_core::ports::{JobStore, ObjectStore};
+use recoflow_core::scoring_parts::PartLayout;
 
 pub trait PreparePorts: Send + Sync {
     type Jobs: JobStore;
     type Objects: ObjectStore;
     fn jobs(&self) -> &Self::Jobs;
     fn objects(&self) -> &Self::Objects;
-    /// Bucket of job outputs: the scoring input goes to `jobs/<job id>/input/users.jsonl`.
+    /// Bucket of job outputs: the scoring input goes under `jobs/<job id>/input/users/`.
     fn results_bucket(&self) -> &str;
+    /// How the scoring input is cut into parts and groups.
+    fn scoring_layout(&self) -> PartLayout;
 }
 
 /// Declares a struct holding one value per port and its [`PreparePorts`] implementation: the
@@ -20,6 +23,7 @@ macro_rules! prepare_ports_struct {
             pub jobs: $jobs,
             pub objects: $objects,
             pub results_bucket: String,
+            pub scoring_layout: recoflow_core::scoring_parts::PartLayout,
         }
 
         impl $crate::ports::PreparePorts for $name {
@@ -36,6 +40,10 @@ macro_rules! prepare_ports_struct {
 
             fn results_bucket(&self) -> &str {
                 &self.results_bucket
+            }
+
+            fn scoring_layout(&self) -> recoflow_core::scoring_parts::PartLayout {
+                self.scoring_layout
             }
         }
     };

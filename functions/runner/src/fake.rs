@@ -124,8 +124,10 @@ pub async fn prepared_job(ports: &FakeRunnerPorts, id: &str, backend: &str) -> J
                 columns: vec!["USER_ID".into(), "GENDER".into()],
             },
         ],
-        scoring_input: format!("s3://results/jobs/{id}/input/users.jsonl"),
+        scoring_input: format!("s3://results/jobs/{id}/input/users/"),
         users_to_score: 2,
+        scoring_parts: 1,
+        scoring_groups: 1,
     };
     ports
         .jobs

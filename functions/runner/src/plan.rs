@@ -14,6 +14,7 @@ use recoflow_core::launch::{
 use recoflow_core::outputs::item_input_key;
 use recoflow_core::personalize_datasets::{dataset_files, SchemaGeneration};
 use recoflow_core::phase::{content_name, job_resource_name, Phase, ResourceKind, ResourceState};
+use recoflow_core::scoring_parts::{group_folder, group_name, scoring_instances};
 use serde_json::json;
 
 /// Where a processing job's container finds its inputs and leaves its output.
@@ -74,14 +75,6 @@ impl PlanContext<'_> {
         format!("s3://{}/{}", self.results_bucket, item_input_key(self.job_id))
     }
 
-    /// What a scoring job reads: the users for users' lists, else the items.
-    fn scoring_input(&self) -> String {
-        match self.form.output {
-            Output::UserItems => self.prepared.scoring_input.clone(),
-            Output::Audience | Output::SimilarItems => self.item_input(),
-        }
-    }
-
     /// The name of this job's resource for `phase`/`part` at its current attempt: the first
     /// attempt, or the next one when the last failed for the platform's reasons.
     fn job_name(&self, phase: Phase, part: Option<&str>) -> String {
@@ -126,7 +119,7 @@ pub fn stages(ctx: &PlanContext<'_>, phase: Phase) -> Result<Vec<Vec<ResourceSpe
         (Backend::Personalize, Phase::Score) if ctx.form.output == Output::Audience => {
             Ok(vec![vec![batch_segment(ctx)?]])
         }
-        (Backend::Personalize, Phase::Score) => Ok(vec![vec![batch_inference(ctx)?]]),
+        (Backend::Personalize, Phase::Score) => batch_inference(ctx),
     }
 }
 
@@ -181,12 +174,15 @@ fn processing_job(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
         name: "model".into(),
         s3_uri: model,
         local_path: MODEL_PATH.into(),
+        sharded: false,
     };
     let (arguments, inputs) = scoring_command(ctx, model)?;
     Ok(ResourceSpec::ProcessingJob(ProcessingJobSpec {
         name: ctx.job_name(Phase::Score, None),
         image: container.scoring_image.clone(),
         instance_type: container.instance_type.clone(),
+        // An instance beyond the parts would get no data and idle.
+        instance_count: scoring_instances(ctx.form).min(ctx.prepared.scoring_parts.max(1) as u32),
         max_runtime_seconds: container.max_runtime_seconds,
         arguments,
         inputs,
@@ -206,8 +202,13 @@ fn scoring_command(
         name: name.into(),
         s3_uri,
         local_path: local_path.into(),
+        sharded: false,
     };
-    let users = input("users", ctx.prepared.scoring_input.clone(), USERS_PATH);
+    // Users' lists split the parts over the instances; an audience ranks every candidate.
+    let users = ProcessingInput {
+        sharded: ctx.form.output == Output::UserItems,
+        ..input("users", ctx.prepared.scoring_input.clone(), USERS_PATH)
+    };
     let items = input("items", ctx.item_input(), ITEMS_PATH);
     let num_results = ctx.form.num_results.to_string();
     Ok(match ctx.form.output {
@@ -322,14 +323,27 @@ fn trained_version(ctx: &PlanContext<'_>) -> Result<String, PlanError> {
         .ok_or_else(|| PlanError::Missing("no solution version of this job is active".into()))
 }
 
-fn batch_inference(ctx: &PlanContext<'_>) -> Result<ResourceSpec, PlanError> {
-    Ok(ResourceSpec::BatchInferenceJob {
-        name: ctx.job_name(Phase::Score, None),
-        solution_version_arn: trained_version(ctx)?,
-        input: ctx.scoring_input(),
-        output: ctx.results_uri("scores"),
-        num_results: ctx.form.num_results,
-        tags: ctx.tags(),
+/// Users' lists: one batch inference job per group folder of parts (a job takes one folder),
+/// each a stage of its own so the phase holds one job's quota; similar items: one job on the
+/// item lines.
+fn batch_inference(ctx: &PlanContext<'_>) -> Result<Vec<Vec<ResourceSpec>>, PlanError> {
+    let solution_version_arn = trained_version(ctx)?;
+    let job = |group: Option<u64>, input: String| {
+        let folder = group.map(group_folder).unwrap_or_default();
+        ResourceSpec::BatchInferenceJob {
+            name: ctx.job_name(Phase::Score, group.map(group_name).as_deref()),
+            solution_version_arn: solution_version_arn.clone(),
+            input: format!("{input}{folder}"),
+            output: format!("{}{folder}", ctx.results_uri("scores")),
+            num_results: ctx.form.num_results,
+            tags: ctx.tags(),
+        }
+    };
+    Ok(match ctx.form.output {
+        Output::UserItems => (0..ctx.prepared.scoring_groups)
+            .map(|group| vec![job(Some(group), ctx.prepared.scoring_input.clone())])
+            .collect(),
+        Output::SimilarItems | Output::Audience => vec![vec![job(None, ctx.item_input())]],
     })
 }
 
@@ -387,8 +401,10 @@ mod tests {
                     columns: vec!["USER_ID".into(), "ITEM_ID".into(), "TIMESTAMP".into()],
                 },
             ],
-            scoring_input: "s3://results/jobs/spring-1/input/users.jsonl".into(),
+            scoring_input: "s3://results/jobs/spring-1/input/users/".into(),
             users_to_score: 2,
+            scoring_parts: 1,
+            scoring_groups: 1,
         });
         record
     }
@@ -509,10 +525,7 @@ mod tests {
             spec.name,
             job_resource_name(&record.job_id, Phase::Score, None, 1)
         );
-        assert_eq!(
-            spec.inputs[1].s3_uri,
-            "s3://results/jobs/spring-1/input/users.jsonl"
-        );
+        assert_eq!(spec.inputs[1].s3_uri, "s3://results/jobs/spring-1/input/users/");
     }
 
     #[test]
@@ -538,10 +551,7 @@ mod tests {
             spec.inputs[0].s3_uri,
             format!("s3://results/jobs/spring-1/model/{name}/output/model.tar.gz")
         );
-        assert_eq!(
-            spec.inputs[1].s3_uri,
-            "s3://results/jobs/spring-1/input/users.jsonl"
-        );
+        assert_eq!(spec.inputs[1].s3_uri, "s3://results/jobs/spring-1/input/users/");
         assert_eq!(spec.output.1, "s3://results/jobs/spring-1/scores/");
         assert_eq!(spec.arguments, ["score", "--num-results", "5"]);
     }
@@ -652,6 +662,79 @@ mod tests {
         assert_eq!(*num_results, 5);
     }
 
+    #[test]
+    fn personalize_scores_each_group_of_parts_in_a_stage_of_its_own() {
+        let mut record = trained(record("personalize"), ResourceKind::SolutionVersion);
+        let prepared = record.prepared.as_mut().unwrap();
+        (prepared.scoring_parts, prepared.scoring_groups) = (5, 3);
+        let stages = stages(&ctx(&record), Phase::Score).unwrap();
+        let jobs: Vec<(&str, &str, &str)> = stages
+            .iter()
+            .map(|stage| match stage.as_slice() {
+                [ResourceSpec::BatchInferenceJob {
+                    name, input, output, ..
+                }] => (name.as_str(), input.as_str(), output.as_str()),
+                other => panic!("one batch inference job a stage: {other:?}"),
+            })
+            .collect();
+        let name = |group: &str| job_resource_name(&record.job_id, Phase::Score, Some(group), 1);
+        assert_eq!(
+            jobs,
+            [
+                (
+                    name("g0000").as_str(),
+                    "s3://results/jobs/spring-1/input/users/g0000/",
+                    "s3://results/jobs/spring-1/scores/g0000/"
+                ),
+                (
+                    name("g0001").as_str(),
+                    "s3://results/jobs/spring-1/input/users/g0001/",
+                    "s3://results/jobs/spring-1/scores/g0001/"
+                ),
+                (
+                    name("g0002").as_str(),
+                    "s3://results/jobs/spring-1/input/users/g0002/",
+                    "s3://results/jobs/spring-1/scores/g0002/"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn container_scoring_shards_the_parts_over_the_form_s_instances() {
+        let mut record = trained(record("container"), ResourceKind::TrainingJob);
+        let mut form = record.form.take().unwrap();
+        form.container.as_mut().unwrap().instance_count = 4;
+        record.form = Some(form);
+        let processing = |record: &JobRecord| match &stages(&ctx(record), Phase::Score).unwrap()[0][0] {
+            ResourceSpec::ProcessingJob(spec) => spec.clone(),
+            other => panic!("{other:?}"),
+        };
+        record.prepared.as_mut().unwrap().scoring_parts = 6;
+        let spec = processing(&record);
+        assert_eq!(spec.instance_count, 4);
+        let sharding: Vec<(&str, bool)> = spec.inputs.iter().map(|i| (i.name.as_str(), i.sharded)).collect();
+        assert_eq!(sharding, [("model", false), ("users", true)]);
+        // Fewer parts than instances: an instance a part.
+        record.prepared.as_mut().unwrap().scoring_parts = 2;
+        assert_eq!(processing(&record).instance_count, 2);
+    }
+
+    #[test]
+    fn an_audience_ranks_every_candidate_on_one_instance() {
+        let output = json!({"output": "audience", "audience": {"items": ["i1"], "size": 5}});
+        let mut record = trained(making("container", output), ResourceKind::TrainingJob);
+        let mut form = record.form.take().unwrap();
+        form.container.as_mut().unwrap().instance_count = 4;
+        record.form = Some(form);
+        record.prepared.as_mut().unwrap().scoring_parts = 6;
+        let ResourceSpec::ProcessingJob(spec) = &stages(&ctx(&record), Phase::Score).unwrap()[0][0] else {
+            panic!()
+        };
+        assert_eq!(spec.instance_count, 1);
+        assert!(spec.inputs.iter().all(|i| !i.sharded), "{:?}", spec.inputs);
+    }
+
     /// The record of `record(backend)` making another output.
     fn making(backend: &str, output: serde_json::Value) -> JobRecord {
         let mut record = record(backend);
@@ -712,10 +795,7 @@ mod tests {
         assert_eq!(spec.arguments, ["audience", "--num-results", "50"]);
         let names: Vec<&str> = spec.inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["model", "items", "users"]);
-        assert_eq!(
-            spec.inputs[2].s3_uri,
-            "s3://results/jobs/spring-1/input/users.jsonl"
-        );
+        assert_eq!(spec.inputs[2].s3_uri, "s3://results/jobs/spring-1/input/users/");
 
         let mut record = making(
             "container",

@@ -101,9 +101,15 @@ pub struct PreparedFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prepared {
     pub files: Vec<PreparedFile>,
-    /// JSON lines `{"userId": "…"}` of the users to score (the form's segment).
+    /// The prefix (`s3://…/jobs/<job>/input/users/`) of the parts holding the users to score
+    /// (the form's segment) as JSON lines `{"userId": "…"}`: `crate::scoring_parts`.
     pub scoring_input: String,
     pub users_to_score: u64,
+    /// Parts written under `scoring_input`, and the group folders they are in.
+    #[serde(default)]
+    pub scoring_parts: u64,
+    #[serde(default)]
+    pub scoring_groups: u64,
 }
 
 impl Prepared {

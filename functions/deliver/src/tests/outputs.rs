@@ -36,13 +36,16 @@ async fn scored(form: JobForm, scores: &str, candidates: &[&str]) -> (FakePorts,
     ports
         .objects
         .insert("results", &format!("jobs/{id}/scores/items.jsonl.out"), scores);
-    let members: String = candidates
-        .iter()
-        .map(|u| format!("{{\"userId\":\"{u}\"}}\n"))
-        .collect();
-    ports
-        .objects
-        .insert("results", &format!("jobs/{id}/input/users.jsonl"), members);
+    // The segment's users in two of Prepare's parts.
+    let (first, second) = candidates.split_at(candidates.len() / 2);
+    for (part, users) in [first, second].into_iter().enumerate() {
+        let members: String = users
+            .iter()
+            .map(|u| format!("{{\"userId\":\"{u}\"}}\n"))
+            .collect();
+        let key = format!("jobs/{id}/input/users/g0000/part-{part:05}.jsonl");
+        ports.objects.insert("results", &key, members);
+    }
     ports.objects.insert(
         "data",
         "items.csv",
@@ -51,8 +54,10 @@ async fn scored(form: JobForm, scores: &str, candidates: &[&str]) -> (FakePorts,
     ports.objects.insert("data", "banned.txt", "bag\n");
     let prepared = Prepared {
         files: Vec::new(),
-        scoring_input: format!("s3://results/jobs/{id}/input/users.jsonl"),
+        scoring_input: format!("s3://results/jobs/{id}/input/users/"),
         users_to_score: candidates.len() as u64,
+        scoring_parts: 2,
+        scoring_groups: 1,
     };
     ports
         .jobs

@@ -35,6 +35,7 @@ fn job_making(output: serde_json::Value) -> (FakePreparePorts, JobId) {
         jobs: Default::default(),
         objects: ports.objects,
         results_bucket: ports.results_bucket,
+        scoring_layout: ports.scoring_layout,
     };
     let job_id = ports.jobs.insert_queued("spring-2", form);
     for (key, body) in [("i.csv", INTERACTIONS), ("u.csv", USERS), ("items.csv", ITEMS)] {

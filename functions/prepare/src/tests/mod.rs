@@ -8,6 +8,7 @@ mod unchanged;
 
 use recoflow_core::fakes::{test_form, FakeJobStore, FakeObjects};
 use recoflow_core::job::JobId;
+use recoflow_core::scoring_parts::{scoring_prefix, PartLayout, PERSONALIZE_BATCH_USERS};
 use recoflow_core::task::JobTask;
 
 use crate::ports::prepare_ports_struct;
@@ -31,6 +32,7 @@ fn ports_with_job(users: bool) -> (FakePreparePorts, JobId) {
         jobs: FakeJobStore::default(),
         objects: FakeObjects::default(),
         results_bucket: "results".into(),
+        scoring_layout: PartLayout::new(1_000_000, PERSONALIZE_BATCH_USERS),
     };
     let job_id = ports.jobs.insert_queued("spring-1", form);
     (ports, job_id)
@@ -38,4 +40,20 @@ fn ports_with_job(users: bool) -> (FakePreparePorts, JobId) {
 
 fn task(job_id: &JobId) -> JobTask {
     JobTask::new(job_id)
+}
+
+/// The parts of the job's scoring input, (key under its prefix, lines), in key order.
+fn scoring_parts(ports: &FakePreparePorts, job_id: &JobId) -> Vec<(String, String)> {
+    let prefix = scoring_prefix(job_id);
+    ports
+        .objects
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|((bucket, key), body)| {
+            let part = key.strip_prefix(&prefix).filter(|_| bucket == "results")?;
+            Some((part.to_owned(), String::from_utf8(body.clone()).unwrap()))
+        })
+        .collect()
 }

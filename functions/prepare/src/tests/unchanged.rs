@@ -4,7 +4,7 @@
 use recoflow_core::job::{JobId, JobSource, JobStatus, SkipCause};
 use recoflow_core::phase::Phase;
 
-use super::{ports_with_job, task, FakePreparePorts, INTERACTIONS, USERS};
+use super::{ports_with_job, scoring_parts, task, FakePreparePorts, INTERACTIONS, USERS};
 use crate::handler::handle;
 
 /// Makes the job a trigger's, started after `earlier` (newest first).
@@ -44,10 +44,7 @@ async fn the_same_bytes_as_the_last_success_skip_the_job_naming_it() {
     let skipped = record.skipped.unwrap();
     assert_eq!((skipped.cause, &skipped.job_id), (SkipCause::Unchanged, &first));
     assert!(record.prepared.is_none(), "nothing was prepared for the phases");
-    assert!(ports
-        .objects
-        .get("results", &format!("jobs/{second}/input/users.jsonl"))
-        .is_none());
+    assert!(scoring_parts(&ports, &second).is_empty());
 
     // One changed file: it runs.
     ports.objects.insert("data", "u.csv", format!("{USERS}u9,F,20\n"));
