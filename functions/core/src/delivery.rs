@@ -118,27 +118,20 @@ pub fn version_id(submitted_unix: i64, job_id: &JobId) -> String {
     format!("{stamp}-{}", &digest[..8])
 }
 
-/// Where a delivery stands; kept on the job record after each stretch of writes, so a retried
-/// or resumed delivery starts from there.
+/// Where a delivery stands, kept on the job record: the version being written, what its
+/// fallbacks counted, and once every score file is delivered (each by its own worker, with its
+/// own progress beside the job's outputs) their counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub version: String,
     pub started_at: String,
     /// Unix seconds the version's items expire.
     pub expires_at: i64,
-    /// Where the score files are: a key prefix in the results bucket. They are read in key
-    /// order, the next one found by listing after the last (so the record stays small however
-    /// many there are).
+    /// Where the score files are: a key prefix in the results bucket (every `*.out` under it,
+    /// in sub-folders too, is one score file).
     #[serde(default)]
     pub prefix: String,
-    /// The score file being read and the byte offset of its next line; `None` once the last
-    /// file is read.
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub offset: u64,
-    /// Score files read to their end: also the ordinal of the file being read, which names
-    /// its metrics (`jobs/<job>/metrics/<ordinal>.json`).
+    /// Score files delivered (set when the workers' results are merged).
     #[serde(default)]
     pub files_read: u64,
     /// Users whose list is written.
@@ -153,11 +146,6 @@ pub struct Delivery {
     pub fallbacks_written: bool,
     #[serde(default)]
     pub published: bool,
-    /// The delivery measures its version for the quality gate. `false` only on a cursor saved
-    /// before deliveries were measured: such a delivery measures what it wrote already before
-    /// it goes on.
-    #[serde(default)]
-    pub measured: bool,
     /// The version current when the delivery began: users' lists are compared with theirs
     /// (`overlap_at_k`). `None` for a result set's first version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,32 +158,6 @@ pub struct Delivery {
     /// broke.
     #[serde(default)]
     pub fallback_banned: u64,
-    /// A cursor saved before `prefix` and `key` were kept named every score file and the index
-    /// of the one being read: read, never written, so such a delivery resumes where it stood
-    /// ([`Delivery::resume_saved_files`]).
-    #[serde(default, rename = "files", skip_serializing)]
-    pub saved_files: Vec<String>,
-    #[serde(default, rename = "file", skip_serializing)]
-    pub saved_file: usize,
-}
-
-impl Delivery {
-    pub fn scores_done(&self) -> bool {
-        self.key.is_none()
-    }
-
-    /// A cursor saved with its file names (no prefix yet) goes on from the file it was
-    /// reading, under `prefix`; one past its last file is done. Others are left as they are.
-    pub fn resume_saved_files(&mut self, prefix: &str) {
-        if !self.prefix.is_empty() {
-            return;
-        }
-        self.prefix = prefix.to_owned();
-        self.key = self.saved_files.get(self.saved_file).cloned();
-        self.files_read = self.saved_file as u64;
-        self.saved_files = Vec::new();
-        self.saved_file = 0;
-    }
 }
 
 /// One line of a Personalize batch-inference output (what both backends write): a user's

@@ -69,6 +69,9 @@ pub enum ErrorName {
     /// The version failed the form's quality gate and the gate says `on_fail: fail`: it is
     /// written, never published.
     QualityGateFailed,
+    /// A score file's delivery worker failed for good (its retries spent), so the version,
+    /// written in part, was never published.
+    DeliveryIncomplete,
 }
 
 impl ErrorName {

@@ -72,6 +72,33 @@ impl RunnerTask {
     }
 }
 
+/// The deliver function's input: one step of a job's delivery. The state machine runs `begin`,
+/// then a Distributed Map with one `file` worker per score file, then `publish` once every
+/// worker has finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum DeliverTask {
+    /// The version (its record, the result set's entry), the fallback lists (an audience:
+    /// the whole audience), the job `DELIVERING`; answers where the score files are.
+    Begin { job_id: JobId },
+    /// One score file (`key`, in the results bucket), from where its last invocation stopped,
+    /// as far as one invocation's time budget goes; answers whether the file is done.
+    File { job_id: JobId, key: String },
+    /// Checks every score file was delivered, merges their counts and metrics, asks the
+    /// quality gate, and makes the version current (or holds it).
+    Publish { job_id: JobId },
+}
+
+impl DeliverTask {
+    pub fn job_id(&self) -> &JobId {
+        match self {
+            DeliverTask::Begin { job_id }
+            | DeliverTask::File { job_id, .. }
+            | DeliverTask::Publish { job_id } => job_id,
+        }
+    }
+}
+
 /// A callback state's task token (`$$.Task.Token`): opaque, and kept out of logs, since it
 /// lets its bearer resume the execution.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

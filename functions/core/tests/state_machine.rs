@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use recoflow_core::errors::ErrorName;
-use recoflow_core::task::{JobTask, NotifyTask, RecordFailureTask, RunnerTask};
+use recoflow_core::task::{DeliverTask, JobTask, NotifyTask, RecordFailureTask, RunnerTask};
 use serde_json::{json, Value};
 
 const ASL: &str = include_str!("../../../statemachines/job.asl.json");
@@ -183,6 +183,7 @@ fn sample_input(parameters: &Value) -> Value {
 #[test]
 fn every_task_input_is_one_its_function_accepts() {
     let mut runner_actions = Vec::new();
+    let mut deliver_steps = Vec::new();
     for (_, name, state) in states() {
         if state["Type"] != "Task" {
             continue;
@@ -194,6 +195,10 @@ fn every_task_input_is_one_its_function_accepts() {
         } else if input.get("error").is_some() {
             serde_json::from_value::<RecordFailureTask>(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a record-failure task: {e}"));
+        } else if input.get("step").is_some() {
+            let task: DeliverTask = serde_json::from_value(input.clone())
+                .unwrap_or_else(|e| panic!("{name}: {input} is not a deliver task: {e}"));
+            deliver_steps.push(serde_json::to_value(&task).unwrap()["step"].clone());
         } else if input.get("action").is_some() {
             let task: RunnerTask = serde_json::from_value(input.clone())
                 .unwrap_or_else(|e| panic!("{name}: {input} is not a runner task: {e}"));
@@ -206,6 +211,7 @@ fn every_task_input_is_one_its_function_accepts() {
     for action in ["acquire", "wait_for_quota", "advance", "release", "cleanup"] {
         assert!(runner_actions.contains(&json!(action)), "no state runs {action}");
     }
+    assert_eq!(deliver_steps, [json!("begin"), json!("file"), json!("publish")]);
 }
 
 /// The errors every task retries with backoff: recoflow's transient names and Lambda's own.
@@ -291,12 +297,12 @@ fn a_held_delivery_notifies_once_and_the_execution_succeeds() {
         .iter()
         .find(|c| c["Next"] == "NotifyHeld")
         .expect("a choice leads to NotifyHeld");
-    // Deliver's answer for a held version is {"done": true, "held": true}.
+    // Publish's answer for a held version is {"done": true, "held": true}.
     assert!(
         held_rule.to_string().contains(r#""Variable":"$.delivery.held""#),
         "{held_rule}"
     );
-    assert_eq!(states["Delivered"]["Choices"][0]["Next"], "VersionHeld");
+    assert_eq!(states["Publish"]["Next"], "VersionHeld");
     assert_eq!(states["NotifyHeld"]["Parameters"]["kind"], "held");
     let after = states["NotifyHeld"]["Next"].as_str().unwrap();
     assert_eq!(

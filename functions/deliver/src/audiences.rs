@@ -29,7 +29,7 @@ use crate::data_files::DataFile;
 use crate::error::DeliverError;
 use crate::measure::store_audience_metrics;
 use crate::ports::DeliverPorts;
-use crate::score_files::next_score_file;
+use crate::score_files::some_score_files;
 
 /// A CSV leaves in parts of about this size (multipart parts gather them).
 const CSV_CHUNK_BYTES: usize = 1024 * 1024;
@@ -98,8 +98,6 @@ pub(crate) async fn write_audiences<P: DeliverPorts>(
     delivery.segments = manifest.audiences.len() as u64;
     delivery.skipped = unreadable;
     delivery.files_read = files;
-    delivery.key = None;
-    delivery.offset = 0;
     delivery.fallbacks_written = true;
     save(ports, &record.job_id, delivery).await
 }
@@ -171,8 +169,7 @@ async fn read_scores<P: DeliverPorts>(
     let bucket = ports.settings().results_bucket.clone();
     let mut collecting: Vec<Collecting> = plan.targets.iter().map(|_| Collecting::new(plan.cut)).collect();
     let (mut unreadable, mut files) = (0, 0);
-    let mut file = next_score_file(ports, &delivery.prefix, None).await?;
-    while let Some(key) = file {
+    for key in some_score_files(ports, &delivery.prefix).await? {
         let stream = ports.objects().open(&bucket, &key, 0).await?.ok_or_else(|| {
             DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} disappeared during delivery"))
         })?;
@@ -190,7 +187,6 @@ async fn read_scores<P: DeliverPorts>(
             DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} could not be read: {e}"))
         })?;
         files += 1;
-        file = next_score_file(ports, &delivery.prefix, Some(&key)).await?;
     }
     Ok((
         collecting.into_iter().map(Collecting::finish).collect(),

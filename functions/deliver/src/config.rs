@@ -18,8 +18,19 @@ pub struct DeliverConfig {
     pub deliver_budget_seconds: u32,
     /// Largest percentage of score lines that may be errors (above 100 counts as 100).
     pub max_skipped_percent: u32,
-    /// DynamoDB write units a second the lists' writes may spend (`DeliveryWriteUnitsPerSecond`).
+    /// DynamoDB write units a second the lists' writes may spend (`DeliveryWriteUnitsPerSecond`),
+    /// shared by the score files' workers.
     pub delivery_write_units_per_second: u32,
+    /// Score files written at once (`DeliveryWorkers`: the Distributed Map's concurrency).
+    pub delivery_workers: u32,
+}
+
+impl DeliverConfig {
+    /// One worker's share of the write budget: the workers run at once, each with its own
+    /// bucket (at least one unit a second).
+    pub fn worker_write_units_per_second(&self) -> u32 {
+        (self.delivery_write_units_per_second / self.delivery_workers.max(1)).max(1)
+    }
 }
 
 impl DeliverConfig {
@@ -46,7 +57,7 @@ mod tests {
             .collect()
     }
 
-    const COMPLETE: [(&str, &str); 7] = [
+    const COMPLETE: [(&str, &str); 8] = [
         ("JOBS_TABLE", "jobs"),
         ("RECOMMENDATIONS_TABLE", "recommendations"),
         ("RESULTS_BUCKET", "results"),
@@ -54,12 +65,18 @@ mod tests {
         ("DELIVER_BUDGET_SECONDS", "600"),
         ("MAX_SKIPPED_PERCENT", "250"),
         ("DELIVERY_WRITE_UNITS_PER_SECOND", "10000"),
+        ("DELIVERY_WORKERS", "8"),
     ];
 
     #[test]
     fn settings_come_from_the_variables_in_their_units() {
         let config: DeliverConfig = from_iter(vars(&COMPLETE)).unwrap();
         assert_eq!(config.delivery_write_units_per_second, 10_000);
+        assert_eq!(
+            config.worker_write_units_per_second(),
+            1_250,
+            "each of 8 workers a share"
+        );
         let settings = config.settings();
         assert_eq!(settings.results_bucket, "results");
         assert_eq!(settings.retention_seconds, 2 * 86_400);

@@ -1,5 +1,6 @@
-//! The delivery cursor on the job record: saved after every step that moved it, so a retried
-//! or resumed invocation continues from there.
+//! The delivery on the job record: saved after every step that moved it, so a retried or
+//! resumed invocation continues from there; and the check every step makes that the job is
+//! still `DELIVERING`.
 
 use recoflow_core::delivery::Delivery;
 use recoflow_core::job::{JobId, JobStatus};
@@ -36,6 +37,23 @@ pub(crate) async fn patch_while_delivering<P: DeliverPorts>(
             .await?
             .map(|r| r.status)
             .unwrap_or(JobStatus::Failed);
+        return Err(DeliverError::NotDeliverable {
+            job_id: job_id.clone(),
+            status,
+        });
+    }
+    Ok(())
+}
+
+/// Stops a step of a job no longer `DELIVERING` (cancelled or failed meanwhile) with its status.
+pub(crate) async fn check_delivering<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<(), DeliverError> {
+    let status = ports
+        .jobs()
+        .get(job_id)
+        .await?
+        .map(|r| r.status)
+        .unwrap_or(JobStatus::Failed);
+    if status != JobStatus::Delivering {
         return Err(DeliverError::NotDeliverable {
             job_id: job_id.clone(),
             status,

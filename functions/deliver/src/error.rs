@@ -21,6 +21,14 @@ pub enum DeliverError {
     /// `failures`: each failed rule, as [`describe_failures`] says it.
     #[error("version {version} failed the quality gate (on_fail: fail), so it is not published: {failures}")]
     QualityGateFailed { version: String, failures: String },
+    /// Score files whose worker did not finish them (its retries spent): the version is not
+    /// published from part of the scores.
+    #[error("{unfinished} of {files} score files were not delivered ({first}): their workers failed; nothing was published")]
+    Incomplete {
+        unfinished: usize,
+        files: usize,
+        first: String,
+    },
 }
 
 /// Each failed rule with its metric, value and bound, e.g. `max_change users_personalized:
@@ -71,6 +79,7 @@ impl NamedError for DeliverError {
             DeliverError::ScoresInvalid(_) => ErrorName::ScoresInvalid,
             DeliverError::DatasetInvalid { .. } => ErrorName::DatasetInvalid,
             DeliverError::QualityGateFailed { .. } => ErrorName::QualityGateFailed,
+            DeliverError::Incomplete { .. } => ErrorName::DeliveryIncomplete,
         }
     }
 }

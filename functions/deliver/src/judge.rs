@@ -6,7 +6,7 @@ use recoflow_core::delivery::{Delivery, Pointer};
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
 use recoflow_core::ports::VersionStore;
-use recoflow_core::quality::{evaluate, GateOutcome, VersionMetrics};
+use recoflow_core::quality::{evaluate, GateOutcome, MetricsPartial, VersionMetrics};
 
 use crate::error::DeliverError;
 use crate::measure::version_metrics;
@@ -24,15 +24,17 @@ pub(crate) struct Verdict {
     pub outcome: GateOutcome,
 }
 
-/// Measures the version and checks it. `current` is the result set's pointer as it stands.
+/// Measures the version (`merged`: every score file's metrics) and checks it. `current` is the
+/// result set's pointer as it stands.
 pub(crate) async fn judge<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
     form: &JobForm,
     delivery: &Delivery,
     current: Option<&Pointer>,
+    merged: MetricsPartial,
 ) -> Result<Verdict, DeliverError> {
-    let metrics = version_metrics(ports, job_id, form.output, delivery).await?;
+    let metrics = version_metrics(ports, job_id, form.output, delivery, merged).await?;
     // The version this one would replace: a publish retried after its pointer write finds
     // itself current already, and is compared with the one it replaced.
     let replaced = current.and_then(|pointer| {

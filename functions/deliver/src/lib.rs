@@ -1,11 +1,12 @@
 //! The Deliver step as a library: the Lambda (`main.rs`) and the delivery benchmark
 //! (`tools/bench`) run the same code.
 //!
-//! `handler` sequences the state's steps, one file each: `begin`, `fallbacks`, `scores`,
-//! `publish` (which asks `judge` for the quality gate's verdict). They share the ports, the
-//! error, the cursor on the job record, the banned items, the shape of the lists written, the
-//! score files (`score_files`), the bounded line reader (`lines`), the measuring of the lists
-//! (`measure`) and the version's record and result-set entry (`records`).
+//! `handler` sequences the steps, one file each: `begin`, `fallbacks`, `scores` (one score
+//! file's worker, its progress in `file_progress`), `publish` (which asks `judge` for the
+//! quality gate's verdict). They share the ports, the error, the delivery on the job record
+//! (`cursor`), the banned items, the shape of the lists written, the score files
+//! (`score_files`), the bounded line reader (`lines`), the measuring of the lists (`measure`)
+//! and the version's record and result-set entry (`records`).
 
 mod audiences;
 mod begin;
@@ -15,6 +16,7 @@ mod data_files;
 pub mod error;
 mod excluded;
 mod fallbacks;
+mod file_progress;
 pub mod handler;
 mod judge;
 mod lines;
@@ -26,6 +28,7 @@ mod publish;
 mod records;
 mod score_files;
 mod scores;
+pub mod sequence;
 mod similar_lists;
 #[cfg(test)]
 mod tests;

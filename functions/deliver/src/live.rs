@@ -29,7 +29,7 @@ impl LivePorts {
                 &config.jobs_table,
                 WRITES_IN_FLIGHT,
             )
-            .with_write_budget(config.delivery_write_units_per_second),
+            .with_write_budget(config.worker_write_units_per_second()),
             clock: SystemClock,
             settings: config.settings(),
         }

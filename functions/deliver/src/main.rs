@@ -1,4 +1,5 @@
-//! Lambda `deliver`: state `Deliver` of statemachines/job.asl.json.
+//! Lambda `deliver`: states `Deliver`, `DeliverScoreFile` (the Distributed Map's workers) and
+//! `Publish` of statemachines/job.asl.json.
 
 use deliver::config::DeliverConfig;
 use deliver::handler::handle;
@@ -6,7 +7,7 @@ use deliver::live::LivePorts;
 use recoflow_aws::clients::DynamoDb;
 use recoflow_aws::lambda::{serve, start};
 use recoflow_aws::S3Objects;
-use recoflow_core::task::JobTask;
+use recoflow_core::task::DeliverTask;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,5 +17,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         DynamoDb::new(&sdk),
         S3Objects::new(S3Objects::client_for(&sdk)),
     );
-    serve(|task: JobTask| handle(&ports, task)).await
+    serve(|task: DeliverTask| handle(&ports, task)).await
 }

@@ -1,8 +1,9 @@
 //! Measuring a version while it is written (the quality gate's metrics, defined in
 //! `recoflow_core::quality::metrics`): each score file's lists go into a [`MetricsPartial`],
 //! every user's list compared with theirs in the version current when the delivery began. A
-//! file's partial is stored beside the job's outputs once the file is written; the partials are
-//! merged when the version is judged, so the measure is the same however the work was split.
+//! file's partial is kept with its progress once the file is written (`file_progress.rs`); the
+//! partials are merged before the version is judged, so the measure is the same however the
+//! work was split.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,14 +18,8 @@ use crate::error::DeliverError;
 use crate::lists::scored_key;
 use crate::ports::DeliverPorts;
 
-/// A stored partial larger than this is refused rather than read (one item counter per
-/// distinct item: a catalogue of millions stays well under it).
-const MAX_PARTIAL_BYTES: u64 = 128 * 1024 * 1024;
-
-/// Where the metrics of a job's score file (by its ordinal) are kept, under the results bucket.
-pub(crate) fn partial_key(job_id: &JobId, ordinal: u64) -> String {
-    format!("jobs/{job_id}/metrics/{ordinal}.json")
-}
+/// A stored metrics object larger than this is refused rather than read.
+const MAX_METRICS_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Where an audience version's metrics are kept (measured whole, as its audiences are written).
 fn audience_metrics_key(job_id: &JobId) -> String {
@@ -116,28 +111,6 @@ impl Comparison {
     }
 }
 
-/// Keeps a score file's metrics, once the whole file is measured.
-pub(crate) async fn store_partial<P: DeliverPorts>(
-    ports: &P,
-    job_id: &JobId,
-    ordinal: u64,
-    partial: &MetricsPartial,
-) -> Result<(), DeliverError> {
-    let body = serde_json::to_vec(partial).map_err(|e| {
-        DeliverError::ScoresInvalid(format!("the metrics of score file {ordinal} do not encode: {e}"))
-    })?;
-    ports
-        .objects()
-        .put(
-            &ports.settings().results_bucket,
-            &partial_key(job_id, ordinal),
-            body,
-            "application/json",
-        )
-        .await?;
-    Ok(())
-}
-
 /// Keeps an audience version's metrics for the gate.
 pub(crate) async fn store_audience_metrics<P: DeliverPorts>(
     ports: &P,
@@ -169,13 +142,13 @@ async fn read_stored<P: DeliverPorts, T: serde::de::DeserializeOwned>(
     };
     let body = match ports
         .objects()
-        .read_limited(bucket, key, None, MAX_PARTIAL_BYTES)
+        .read_limited(bucket, key, None, MAX_METRICS_BYTES)
         .await?
     {
         ObjectRead::Body(body) => body,
         ObjectRead::TooLarge { size } => {
             return Err(unusable(format!(
-                "are {size} bytes; at most {MAX_PARTIAL_BYTES} are read"
+                "are {size} bytes; at most {MAX_METRICS_BYTES} are read"
             )))
         }
         ObjectRead::Missing => return Err(unusable("are missing".into())),
@@ -183,27 +156,17 @@ async fn read_stored<P: DeliverPorts, T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| unusable(format!("do not parse: {e}")))
 }
 
-/// The version's metrics: every score file's partial merged, with what the fallbacks counted;
-/// an audience version's as they were measured when its audiences were written.
+/// The version's metrics: every score file's partial (`merged`), with what the fallbacks
+/// counted; an audience version's as they were measured when its audiences were written.
 pub(crate) async fn version_metrics<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
     output: Output,
     delivery: &Delivery,
+    merged: MetricsPartial,
 ) -> Result<VersionMetrics, DeliverError> {
     if output == Output::Audience {
         return read_stored(ports, &audience_metrics_key(job_id), "the audiences").await;
-    }
-    let mut merged = MetricsPartial::default();
-    // Read by ordinal, not by listing: a file whose metrics are missing is noticed.
-    for ordinal in 0..delivery.files_read {
-        let partial: MetricsPartial = read_stored(
-            ports,
-            &partial_key(job_id, ordinal),
-            &format!("score file {ordinal}"),
-        )
-        .await?;
-        merged.merge(&partial);
     }
     Ok(merged.finish(
         delivery.catalogue_items,

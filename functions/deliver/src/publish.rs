@@ -17,7 +17,7 @@ use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::{
     JobPatch, JobStore, Published, RecommendationStore, TransitionError, TransitionExtras,
 };
-use recoflow_core::quality::OnFail;
+use recoflow_core::quality::{MetricsPartial, OnFail};
 use tracing::{info, warn};
 
 use crate::cursor::{patch_while_delivering, save};
@@ -36,18 +36,19 @@ pub(crate) enum Outcome {
 }
 
 /// Publishes the written version if it passes the gate, unless too many score lines were
-/// unusable.
+/// unusable. `merged`: every score file's metrics.
 pub(crate) async fn publish<P: DeliverPorts>(
     ports: &P,
     record: &JobRecord,
     form: &JobForm,
     delivery: &mut Delivery,
     banned: HashSet<String>,
+    merged: MetricsPartial,
 ) -> Result<Outcome, DeliverError> {
     let job_id = &record.job_id;
     check_skipped_share(ports.settings(), delivery)?;
     let current = ports.lists().pointer(&form.result_set).await?;
-    let verdict = judge(ports, job_id, form, delivery, current.as_ref()).await?;
+    let verdict = judge(ports, job_id, form, delivery, current.as_ref(), merged).await?;
     patch_while_delivering(ports, job_id, JobPatch::Gate(verdict.outcome.clone())).await?;
     if verdict.outcome.passed {
         let pointer = new_pointer(ports, job_id, form, delivery, banned, current);

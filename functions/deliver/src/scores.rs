@@ -1,10 +1,8 @@
-//! The users' lists, streamed from the score files in stretches: each stretch is written while
-//! the next is read, and the cursor (file, byte offset, counts) is saved on the job record as
-//! it moves, until the files are done or the invocation's time budget is spent. At the end of
-//! a file the next one is found by listing after it (`score_files.rs`).
-//!
-//! Each file is measured as it is written (`measure.rs`), its metrics stored when it is done.
-//! A file resumed in its middle is first read again up to the cursor, for its metrics only.
+//! One score file's lists, streamed in stretches: each stretch is written while the next is
+//! read, and the file's progress (byte offset, counts) is saved as it moves, until the file is
+//! done or the invocation's time budget is spent. The file's worker is invoked again until it
+//! is done; one resumed in the middle first reads the file again up to its offset, for its
+//! metrics only (a file's metrics are kept once it is whole, `measure.rs`).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -20,15 +18,15 @@ use recoflow_core::ports::{ObjectStore, ObjectStream, RecommendationStore};
 use recoflow_core::quality::MetricsPartial;
 use tokio::io::{AsyncBufRead, AsyncReadExt, BufReader};
 
-use crate::cursor::save;
+use crate::cursor::check_delivering;
 use crate::error::DeliverError;
+use crate::file_progress::{FileProgress, ScoreFile};
 use crate::lines::{read_line, LineRead};
 use crate::lists::{VersionLists, CHUNK_LISTS};
-use crate::measure::{store_partial, Measuring};
+use crate::measure::Measuring;
 use crate::ports::DeliverPorts;
-use crate::score_files::next_score_file;
 
-/// The job record's cursor is saved at least every this many stretches.
+/// The file's progress is saved at least every this many stretches.
 const SAVE_EVERY: u32 = 25;
 /// A score line longer than this is not one (Personalize caps numResults at 500).
 const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -82,55 +80,31 @@ impl<'a> Reading<'a> {
     }
 }
 
-/// Writes the score files from the saved cursor until they are done or the time budget,
-/// counted from `started` (the invocation's start), is spent.
-pub(crate) async fn write_scores<P: DeliverPorts>(
+/// Writes `file` from its saved progress until it is done or the time budget, counted from
+/// `started` (the invocation's start), is spent; its progress as it stands then.
+pub(crate) async fn write_score_file<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
     form: &JobForm,
-    delivery: &mut Delivery,
+    delivery: &Delivery,
     banned: &HashSet<String>,
+    file: &ScoreFile,
     started: Instant,
-) -> Result<(), DeliverError> {
+) -> Result<FileProgress, DeliverError> {
+    let mut progress = file.progress(ports).await?.unwrap_or_default();
+    if progress.done() {
+        return Ok(progress);
+    }
     let mut writer = ScoreWriter {
         ports,
         job_id,
+        file,
         reading: Reading::of(form, delivery, banned),
         started,
         since_save: 0,
     };
-    while !delivery.scores_done() {
-        if writer.write_file(delivery).await? == Budget::Spent {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// A delivery begun before deliveries were measured: the files it wrote already are measured
-/// (read, nothing written again), then it goes on measuring.
-pub(crate) async fn measure_written_files<P: DeliverPorts>(
-    ports: &P,
-    job_id: &JobId,
-    form: &JobForm,
-    delivery: &mut Delivery,
-    banned: &HashSet<String>,
-) -> Result<(), DeliverError> {
-    let reading = Reading::of(form, delivery, banned);
-    let mut ordinal = 0;
-    let mut file = next_score_file(ports, &delivery.prefix, None).await?;
-    while let Some(key) = file {
-        if delivery.key.as_ref() == Some(&key) {
-            break;
-        }
-        let partial = measure_file(ports, &reading, &key, None).await?;
-        store_partial(ports, job_id, ordinal, &partial).await?;
-        ordinal += 1;
-        file = next_score_file(ports, &delivery.prefix, Some(&key)).await?;
-    }
-    delivery.files_read = ordinal;
-    delivery.measured = true;
-    save(ports, job_id, delivery).await
+    writer.write_file(&mut progress).await?;
+    Ok(progress)
 }
 
 /// Measures a score file, its first `upto` bytes (a whole number of lines) or all of it,
@@ -171,6 +145,7 @@ async fn open<P: DeliverPorts>(ports: &P, key: &str, offset: u64) -> Result<Obje
 struct ScoreWriter<'a, P> {
     ports: &'a P,
     job_id: &'a JobId,
+    file: &'a ScoreFile,
     reading: Reading<'a>,
     started: Instant,
     /// Stretches written since the cursor was last saved.
@@ -178,16 +153,14 @@ struct ScoreWriter<'a, P> {
 }
 
 impl<P: DeliverPorts> ScoreWriter<'_, P> {
-    /// Writes the cursor's file from its offset to its end, or until the budget is spent; its
-    /// metrics are stored at its end.
-    async fn write_file(&mut self, delivery: &mut Delivery) -> Result<Budget, DeliverError> {
-        let Some(key) = delivery.key.clone() else {
-            return Ok(Budget::Left);
-        };
+    /// Writes the file from its offset to its end, or until the budget is spent; its metrics
+    /// are kept at its end.
+    async fn write_file(&mut self, progress: &mut FileProgress) -> Result<(), DeliverError> {
+        let key = &self.file.key;
         // What an earlier invocation wrote of this file is measured again: a file's metrics
         // are kept only once it is whole.
-        let mut partial = measure_file(self.ports, &self.reading, &key, Some(delivery.offset)).await?;
-        let stream = open(self.ports, &key, delivery.offset).await?;
+        let mut partial = measure_file(self.ports, &self.reading, key, Some(progress.offset)).await?;
+        let stream = open(self.ports, key, progress.offset).await?;
         let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream);
         let mut line = Vec::with_capacity(LINE_BUFFER_BYTES);
         let mut stretch = self.reading.stretch(&mut reader, &mut line).await?;
@@ -214,25 +187,25 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
             };
             written?;
             comparison.add_overlaps(&mut partial, &previous?);
-            count_written(delivery, &stretch);
+            count_written(progress, &stretch);
             if end_of_file {
-                store_partial(self.ports, self.job_id, delivery.files_read, &partial).await?;
-                let next_file = next_score_file(self.ports, &delivery.prefix, Some(&key)).await?;
-                move_to(delivery, next_file);
+                progress.metrics = Some(std::mem::take(&mut partial));
             }
-            if self.checkpoint(delivery, end_of_file).await? == Budget::Spent {
-                return Ok(Budget::Spent);
-            }
-            if end_of_file {
-                return Ok(Budget::Left);
+            if self.checkpoint(progress, end_of_file).await? == Budget::Spent || end_of_file {
+                return Ok(());
             }
             stretch = next?;
         }
     }
 
-    /// After a written stretch: saves the cursor at the end of a file, when the budget is
-    /// spent, and at least every [`SAVE_EVERY`] stretches.
-    async fn checkpoint(&mut self, delivery: &Delivery, end_of_file: bool) -> Result<Budget, DeliverError> {
+    /// After a written stretch: saves the progress at the end of the file, when the budget is
+    /// spent, and at least every [`SAVE_EVERY`] stretches, each time checking the job is still
+    /// `DELIVERING` (a job cancelled meanwhile stops its workers).
+    async fn checkpoint(
+        &mut self,
+        progress: &FileProgress,
+        end_of_file: bool,
+    ) -> Result<Budget, DeliverError> {
         self.since_save += 1;
         let elapsed = self.ports.clock().now().duration_since(self.started);
         let budget = if elapsed >= self.ports.settings().budget {
@@ -241,25 +214,19 @@ impl<P: DeliverPorts> ScoreWriter<'_, P> {
             Budget::Left
         };
         if end_of_file || budget == Budget::Spent || self.since_save >= SAVE_EVERY {
-            save(self.ports, self.job_id, delivery).await?;
+            check_delivering(self.ports, self.job_id).await?;
+            self.file.save(self.ports, progress).await?;
             self.since_save = 0;
         }
         Ok(budget)
     }
 }
 
-/// Moves the cursor past a written stretch.
-fn count_written(delivery: &mut Delivery, stretch: &Stretch) {
-    delivery.offset += stretch.bytes;
-    delivery.users += stretch.users;
-    delivery.skipped += stretch.skipped;
-}
-
-/// Moves the cursor to the start of the next file, or past the last one.
-fn move_to(delivery: &mut Delivery, next_file: Option<String>) {
-    delivery.key = next_file;
-    delivery.offset = 0;
-    delivery.files_read += 1;
+/// Moves the progress past a written stretch.
+fn count_written(progress: &mut FileProgress, stretch: &Stretch) {
+    progress.offset += stretch.bytes;
+    progress.users += stretch.users;
+    progress.skipped += stretch.skipped;
 }
 
 /// Reads up to [`CHUNK_LISTS`] users' lists, or to the end of the file, one line at a time in

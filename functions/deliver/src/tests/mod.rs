@@ -11,16 +11,16 @@ use recoflow_core::delivery::{keys, version_id, Pointer, StoredList};
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeObjects, FakeRecommendations};
 use recoflow_core::job::{JobId, JobStatus};
-use recoflow_core::ports::{JobStore, ObjectStore, Published, RecommendationStore, TransitionExtras};
-use recoflow_core::task::JobTask;
+use recoflow_core::ports::{JobStore, Published, RecommendationStore, TransitionExtras};
 
 use crate::error::DeliverError;
-use crate::handler::handle;
 use crate::ports::{DeliverPorts, DeliverSettings};
+use crate::sequence::deliver_round;
 
 mod fallbacks;
 mod outputs;
 mod quality;
+mod workers;
 
 /// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
 /// clock's time (as a real table's writes take real time).
@@ -29,7 +29,7 @@ struct TimedTable {
     clock: Arc<FakeClock>,
     put_takes: Mutex<Duration>,
     /// A job cancelled (`DELETE /jobs/{id}`) as its delivery reads the current pointer once
-    /// its scores are written: in the last moments before the publish.
+    /// its score files' counts are merged: in the last moments before the publish.
     cancelled_at_pointer_read: Mutex<Option<JobId>>,
     jobs: Arc<FakeJobStore>,
 }
@@ -50,7 +50,7 @@ impl RecommendationStore for TimedTable {
             self.jobs
                 .record(job_id)
                 .and_then(|r| r.delivery)
-                .is_some_and(|d| d.scores_done())
+                .is_some_and(|d| d.files_read > 0)
         };
         let cancelled = {
             let mut cancelled = self.cancelled_at_pointer_read.lock().unwrap();
@@ -169,8 +169,19 @@ fn scored_job(ports: &FakePorts, id: &str, scores: &str) -> JobId {
     job_id
 }
 
+/// One round of the state machine's steps: true once the version is published (or held).
 async fn deliver(ports: &FakePorts, job_id: &JobId) -> Result<bool, DeliverError> {
-    handle(ports, JobTask::new(job_id)).await.map(|p| p.done)
+    deliver_round(ports, job_id).await.map(|p| p.is_some())
+}
+
+/// What a score file's worker saved of its progress (nothing before its first save).
+fn file_progress(ports: &FakePorts, job_id: &JobId, file: &str) -> crate::file_progress::FileProgress {
+    let key = format!("jobs/{job_id}/delivery/{file}.json");
+    ports
+        .objects
+        .get("results", &key)
+        .map(|stored| serde_json::from_slice(&stored).unwrap())
+        .unwrap_or_default()
 }
 
 fn pointer(ports: &FakePorts) -> Pointer {
@@ -273,8 +284,8 @@ async fn a_failed_stretch_is_resumed_from_the_saved_cursor() {
     let err = deliver(&ports, &job_id).await.unwrap_err();
     assert_eq!(err.error_name(), ErrorName::ServiceThrottled);
     assert!(ports.table().pointers.lock().unwrap().is_empty());
-    let saved = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
-    assert!(saved.users < 450 && !saved.published, "{saved:?}");
+    let saved = file_progress(&ports, &job_id, "users.jsonl.out");
+    assert!(saved.users < 450 && !saved.done(), "{saved:?}");
 
     assert!(deliver(&ports, &job_id).await.unwrap());
     assert_eq!(pointer(&ports).users, 450, "every user counted once");
@@ -357,17 +368,13 @@ async fn an_older_job_finishing_late_does_not_replace_a_newer_version() {
 #[tokio::test]
 async fn the_time_budget_counts_from_the_invocation_s_start_on_the_clock() {
     let scores: Vec<String> = (0..450).map(|i| line(&format!("user-{i}"), &["dress"])).collect();
-    let (ports, job_id) = ports_with_scores(&(scores.join("\n") + "\n"), 60);
-    // Every write takes 20 s: users' segments, fallback lists and the first 200-line stretch
-    // spend the first invocation's 60 s; the other two stretches fit in the second's.
+    let (ports, job_id) = ports_with_scores(&(scores.join("\n") + "\n"), 30);
+    // Every write takes 20 s. The worker's first invocation writes two 200-line stretches (the
+    // second ends past its 30 s); its second invocation, the last 50 lines.
     *ports.lists.put_takes.lock().unwrap() = Duration::from_secs(20);
     assert!(!deliver(&ports, &job_id).await.unwrap());
-    let saved = ports.jobs.record(&job_id).unwrap().delivery.unwrap();
-    assert_eq!(
-        (saved.users, saved.key.as_deref()),
-        (200, Some("jobs/spring-1/scores/users.jsonl.out")),
-        "{saved:?}"
-    );
+    let saved = file_progress(&ports, &job_id, "users.jsonl.out");
+    assert_eq!((saved.users, saved.done()), (400, false), "{saved:?}");
     assert!(ports.table().pointers.lock().unwrap().is_empty());
 
     assert!(deliver(&ports, &job_id).await.unwrap());
@@ -375,7 +382,7 @@ async fn the_time_budget_counts_from_the_invocation_s_start_on_the_clock() {
     let record = ports.jobs.record(&job_id).unwrap();
     assert_eq!(
         record.counts["delivery_seconds"], 100,
-        "five writes of 20 s from the first invocation's start to the publish"
+        "five writes of 20 s (users' segments, fallback lists, three stretches) from begin to the publish"
     );
 }
 
@@ -498,8 +505,6 @@ async fn a_five_mib_score_line_without_a_newline_is_skipped_and_the_others_deliv
     assert_eq!(pointer(&ports).users, 2);
     let record = ports.jobs.record(&job_id).unwrap();
     assert_eq!(record.counts["lines_skipped"], 1);
-    let delivery = record.delivery.unwrap();
-    assert!(delivery.scores_done());
 }
 
 #[tokio::test]
@@ -516,60 +521,4 @@ async fn banned_items_take_no_share_of_the_popular_lists() {
     // Of the interactions with items that may be shown: dress 2, bag 1 (tent's 3 not counted).
     assert_eq!(global.items, ["dress", "bag"]);
     assert_eq!(global.scores, [0.666667, 0.333333]);
-}
-
-#[tokio::test]
-async fn a_delivery_saved_with_its_file_names_resumes_at_the_file_it_was_reading() {
-    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
-    let files = ["jobs/spring-1/scores/a.out", "jobs/spring-1/scores/b.out"];
-    // The scores are these two files (as the saved names said).
-    ports
-        .objects
-        .delete("results", "jobs/spring-1/scores/users.jsonl.out")
-        .await
-        .unwrap();
-    ports
-        .objects
-        .insert("results", files[0], line("u2", &["dress"]) + "\n");
-    ports.objects.insert(
-        "results",
-        files[1],
-        line("u3", &["tent"]) + "\n" + &line("u4", &["tent"]),
-    );
-    ports.jobs.force_status(&job_id, JobStatus::Delivering);
-    // As a delivery saved it before the cursor kept a prefix: a.out read, b.out next.
-    let saved: recoflow_core::delivery::Delivery = serde_json::from_value(serde_json::json!({
-        "version": "20261123T000000Z-aaaaaaaa", "started_at": "2026-11-23T00:00:00.000Z",
-        "expires_at": 1_800_000_000, "files": files, "file": 1, "offset": 0, "users": 1,
-        "skipped": 0, "segments": 0, "fallbacks_written": false, "published": false
-    }))
-    .unwrap();
-    ports
-        .jobs
-        .records
-        .lock()
-        .unwrap()
-        .get_mut(&job_id)
-        .unwrap()
-        .delivery = Some(saved);
-
-    assert!(deliver(&ports, &job_id).await.unwrap());
-    let pointer = pointer(&ports);
-    assert_eq!(pointer.users, 3, "a.out's user counted once, b.out's two read");
-    let lists = ports.table().lists.lock().unwrap();
-    assert!(lists.contains_key(&keys::user("spring", &pointer.version, "u4")));
-    assert!(
-        !lists.contains_key(&keys::user("spring", &pointer.version, "u2")),
-        "a.out is not read again"
-    );
-    drop(lists);
-    // Saved before deliveries were measured: a.out is read again for its metrics only.
-    let version =
-        ports.table().versions.lock().unwrap()[&("spring".to_owned(), pointer.version.clone())].clone();
-    assert_eq!(version.metrics.unwrap().users_personalized, 3);
-    let stored = serde_json::to_value(ports.jobs.record(&job_id).unwrap().delivery.unwrap()).unwrap();
-    assert!(
-        stored.get("files").is_none() && stored["prefix"] == "jobs/spring-1/scores/",
-        "{stored}"
-    );
 }

@@ -7,12 +7,12 @@ use recoflow_core::delivery::keys;
 use recoflow_core::errors::{ErrorName, NamedError};
 use recoflow_core::form::JobForm;
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
-use recoflow_core::quality::{Metric, MetricsPartial, OnFail, VersionMetrics};
-use recoflow_core::task::JobTask;
+use recoflow_core::quality::{Metric, OnFail, VersionMetrics};
 use recoflow_core::versions::{self, VersionRecord, RECORD_OUTLIVES_LISTS_SECONDS};
 
 use super::{line, pointer, ports_with_scores, scored_job, set_created_at, FakePorts};
-use crate::handler::{handle, DeliveryProgress};
+use crate::handler::DeliveryProgress;
+use crate::sequence::deliver_round;
 
 fn edit_form(ports: &FakePorts, job_id: &JobId, edit: impl FnOnce(&mut JobForm)) {
     let mut records = ports.jobs.records.lock().unwrap();
@@ -27,8 +27,7 @@ fn gate(ports: &FakePorts, job_id: &JobId, gate: serde_json::Value) {
 
 async fn deliver_to_the_end(ports: &FakePorts, job_id: &JobId) -> DeliveryProgress {
     for _ in 0..50 {
-        let progress = handle(ports, JobTask::new(job_id)).await.unwrap();
-        if progress.done {
+        if let Some(progress) = deliver_round(ports, job_id).await.unwrap() {
             return progress;
         }
     }
@@ -137,13 +136,9 @@ async fn a_delivery_measures_what_a_hand_computation_of_its_score_lines_gives() 
         Some(1.0),
         "bag dress sock of 3 seen: capped at 1"
     );
-    // The metrics of its one score file, kept beside its outputs.
-    let stored = ports
-        .objects
-        .get("results", "jobs/spring-2/metrics/0.json")
-        .unwrap();
-    let partial: MetricsPartial = serde_json::from_slice(&stored).unwrap();
-    assert_eq!(partial.lists, 4);
+    // The metrics of its one score file, kept with the file's progress.
+    let progress = super::file_progress(&ports, &second_job, "users.jsonl.out");
+    assert_eq!(progress.metrics.expect("the file is whole").lists, 4);
 }
 
 /// Two deliveries of the same scores (two files, 450 users, against a first version of the same
@@ -168,8 +163,9 @@ async fn a_resumed_delivery_measures_what_an_uninterrupted_one_does() {
         ports.settings.budget = std::time::Duration::from_secs(budget);
         // Invocations that stopped in the middle of a file.
         let mut stopped_mid_file = 0;
-        while !handle(&ports, JobTask::new(&second_job)).await.unwrap().done {
-            if record(&ports, &second_job).delivery.unwrap().offset > 0 {
+        while deliver_round(&ports, &second_job).await.unwrap().is_none() {
+            let progress = super::file_progress(&ports, &second_job, "users.jsonl.out");
+            if !progress.done() && progress.offset > 0 {
                 stopped_mid_file += 1;
             }
         }
@@ -243,7 +239,7 @@ async fn a_version_that_fails_the_gate_is_held_and_the_current_one_keeps_serving
     );
 
     // A retry after the answer was lost says the same and changes nothing.
-    let again = handle(&ports, JobTask::new(&second_job)).await.unwrap();
+    let again = deliver_round(&ports, &second_job).await.unwrap().unwrap();
     assert!(again.done && again.held);
     assert_eq!(record(&ports, &second_job).history, job.history);
 }
@@ -258,7 +254,7 @@ async fn on_fail_fail_fails_the_job_naming_each_failed_rule() {
     );
     let serving = pointer(&ports);
 
-    let err = handle(&ports, JobTask::new(&second_job)).await.unwrap_err();
+    let err = deliver_round(&ports, &second_job).await.unwrap_err();
     assert_eq!(err.error_name(), ErrorName::QualityGateFailed);
     let cause = err.to_string();
     for rule in [
@@ -428,24 +424,22 @@ async fn a_version_measured_serving_a_banned_item_never_publishes() {
             "jobs/spring-2/scores/zz.out",
             line("late-user", &["bag"]),
         );
-        // The first file is written whole (its metrics stored) before the budget stops it.
+        // With no time budget, one round writes zz.out whole (its metrics kept) and stops the
+        // other file after a stretch; zz.out's metrics are then made to show a banned item.
         ports.settings.budget = std::time::Duration::ZERO;
-        while record(&ports, &second_job)
-            .delivery
-            .is_none_or(|d| d.files_read == 0)
-        {
-            assert!(!handle(&ports, JobTask::new(&second_job)).await.unwrap().done);
-        }
-        let key = "jobs/spring-2/metrics/0.json";
-        let mut partial: MetricsPartial =
+        assert!(deliver_round(&ports, &second_job).await.unwrap().is_none());
+        let key = "jobs/spring-2/delivery/zz.out.json";
+        let mut progress: crate::file_progress::FileProgress =
             serde_json::from_slice(&ports.objects.get("results", key).unwrap()).unwrap();
-        partial.banned_served = 1;
+        progress.metrics.as_mut().expect("zz.out is whole").banned_served = 1;
         ports
             .objects
-            .insert("results", key, serde_json::to_vec(&partial).unwrap());
+            .insert("results", key, serde_json::to_vec(&progress).unwrap());
         ports.settings.budget = std::time::Duration::from_secs(60);
 
-        let delivered = handle(&ports, JobTask::new(&second_job)).await;
+        let delivered = deliver_round(&ports, &second_job)
+            .await
+            .map(|progress| progress.expect("every file is done"));
         let outcome = record(&ports, &second_job).gate.unwrap();
         assert_eq!(outcome.failures[0].rule, "never_banned", "{outcome:?}");
         match on_fail {

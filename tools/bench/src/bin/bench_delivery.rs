@@ -1,4 +1,4 @@
-//! Delivery benchmark: the Deliver step's own code (`deliver::handler`) publishing a scores
+//! Delivery benchmark: the Deliver steps' own code (`deliver::sequence`) publishing a scores
 //! file into a DynamoDB endpoint through the real SDK adapter. The scores are read from a local
 //! file instead of S3, so the figure is the writing path's.
 //!
@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use deliver::handler::handle;
 use deliver::ports::{DeliverPorts, DeliverSettings};
+use deliver::sequence::deliver_to_end;
 use recoflow_aws::clients::DynamoDb;
 use recoflow_aws::{DynamoJobStore, DynamoRecommendations};
 use recoflow_core::clock::SystemClock;
@@ -26,7 +26,6 @@ use recoflow_core::errors::ServiceError;
 use recoflow_core::fakes::{test_form, FakeJobStore};
 use recoflow_core::job::{JobId, JobStatus};
 use recoflow_core::ports::{Created, JobStore, KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream};
-use recoflow_core::task::JobTask;
 use tokio::io::AsyncSeekExt;
 use tokio::sync::mpsc;
 
@@ -116,7 +115,7 @@ impl ObjectStore for LocalObjects {
         })
     }
 
-    /// The delivery's metrics, one file per score file.
+    /// Each score file's progress and metrics.
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _: &str) -> Result<(), ServiceError> {
         let path = self.root.join(bucket).join(key);
         let written = match path.parent() {
@@ -207,14 +206,8 @@ fn settings() -> DeliverSettings {
 /// Runs the delivery to its end; the users written and the seconds it took.
 async fn deliver_all<J: JobStore>(ports: BenchPorts<J>, job_id: &JobId) -> Result<(u64, f64), String> {
     let started = Instant::now();
-    loop {
-        let progress = handle(&ports, JobTask::new(job_id))
-            .await
-            .map_err(|e| e.to_string())?;
-        if progress.done {
-            return Ok((progress.users, started.elapsed().as_secs_f64()));
-        }
-    }
+    let progress = deliver_to_end(&ports, job_id).await.map_err(|e| e.to_string())?;
+    Ok((progress.users, started.elapsed().as_secs_f64()))
 }
 
 fn generate(users: u64, out: &str) -> std::io::Result<()> {
