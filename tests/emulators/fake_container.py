@@ -2,7 +2,7 @@
 """A stand-in SageMaker container for the emulator tests (the reference one is containers/recsys).
 
     fake_container.py <mode> [args...]
-    modes: train | score | fail | sleep [seconds] | bad-row | bad-line | where | connect
+    modes: train | score | shard | fail | sleep [seconds] | bad-row | bad-line | where | connect
 It follows the SageMaker contracts under /opt/ml, or under $RECSYS_OPT_ML where the emulator
 cannot mount the job directory there (localstack/extension/recoflow_localstack/sagemaker/sandbox.py).
 """
@@ -57,6 +57,18 @@ elif mode == "score":
             lines.append(json.dumps({"input": query, "output": {"recommendedItems": ["i1"], "scores": [1.0]},
                                      "error": None, "model": model_files}))
         (out / (f.name + ".out")).write_text("\n".join(lines) + "\n")
+elif mode == "shard":
+    # processing: writes <input file>.out for every users file this instance got (in subfolders
+    # too), and <host>.json: its host, those files and the model's
+    host = json.loads((opt_ml / "config/resourceconfig.json").read_text())["current_host"]
+    inputs = opt_ml / "processing/input"
+    users = sorted(f.relative_to(inputs / "users").as_posix() for f in (inputs / "users").rglob("*") if f.is_file())
+    out = opt_ml / "processing/output"
+    for name in users:
+        (out / f"{name}.out").parent.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.out").write_text((inputs / "users" / name).read_text())
+    model = sorted(p.name for p in (inputs / "model").iterdir())
+    (out / f"{host}.json").write_text(json.dumps({"users": users, "model": model}))
 elif mode == "fail":
     print("fake container: failing on purpose", file=sys.stderr)
     (opt_ml / "output").mkdir(parents=True, exist_ok=True)

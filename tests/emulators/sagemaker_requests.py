@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 ROLE = "arn:aws:iam::000000000000:role/sagemaker"
 FAKE_CMD = [sys.executable, str(HERE / "fake_container.py")]
 FAKE = "recoflow-test/fake:latest"            # trains / scores like the reference container
+SHARD = "recoflow-test/shard:1"              # processing: what each instance got (<host>.json), a .out per users file
 FAKE_FAIL = "recoflow-test/fake-fail:1"       # exits 2 with /opt/ml/output/failure
 SLEEP = "recoflow-test/sleep:1"               # stays InProgress for 30 s (stop it)
 UNRUNNABLE = "recoflow-test/unrunnable:1"     # no command here: the job fails at once, no process
@@ -26,6 +27,7 @@ WHERE = "recoflow-test/where:1"               # training writes model/where.json
 CONNECT = "recoflow-test/connect:1"           # tries a TCP connection to $CONNECT_TO, writes connect.json
 TEST_IMAGES = {
     FAKE: FAKE_CMD,
+    SHARD: FAKE_CMD + ["shard"],
     "recoflow-test/fake-fail:*": FAKE_CMD + ["fail"],
     "recoflow-test/sleep:*": FAKE_CMD + ["sleep", "30"],
     "recoflow-test/unrunnable:*": ["/nonexistent/recoflow-test-command"],

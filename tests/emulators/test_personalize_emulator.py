@@ -143,6 +143,26 @@ def test_import_train_batch_inference_ends_active_with_output(aws, trained):
     assert lines[0]["output"]["recommendedItems"] == lines[2]["output"]["recommendedItems"]
 
 
+def test_batch_inference_on_a_folder_answers_each_file_in_a_file_of_its_own(aws, trained):
+    # recoflow's layout: a group folder of parts, its scores under the group's folder
+    personalize, s3, bucket = aws("personalize"), aws("s3"), trained["bucket"]
+    folder, out_prefix = f"jobs/{uuid.uuid4().hex[:6]}/input/users/g0000/", f"scores/{uuid.uuid4().hex[:6]}/g0000/"
+    parts = {"part-00000.jsonl": ["u1", "u2"], "part-00001.jsonl": ["stranger"]}
+    for name, users in parts.items():
+        s3.put_object(Bucket=bucket, Key=folder + name, Body="".join(json.dumps({"userId": u}) + "\n" for u in users).encode())
+    arn = personalize.create_batch_inference_job(
+        jobName=unique("folder"), solutionVersionArn=trained["version"], roleArn=ROLE, numResults=3,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/{folder}"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/{out_prefix}"}},
+    )["batchInferenceJobArn"]
+    job = active(personalize, "batch_inference_job", arn, "batchInferenceJobArn")
+    assert job["status"] == "ACTIVE", job
+    written = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=out_prefix)["Contents"])
+    assert written == [f"{out_prefix}{name}.out" for name in parts]
+    for name, users in parts.items():
+        assert [line["input"]["userId"] for line in read_lines(s3, bucket, f"{out_prefix}{name}.out")] == users
+
+
 def test_user_personalization_excludes_seen_items_and_honours_num_results(aws, trained):
     personalize, s3 = aws("personalize"), aws("s3")
     version = train(personalize, trained["group"], USER_PERSONALIZATION)

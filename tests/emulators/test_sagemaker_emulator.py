@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from emu_helpers import unique, wait_for
 from sagemaker_requests import (
-    FAKE, ROLE, SLEEP, UNRUNNABLE, code, finished_processing, finished_training,
+    FAKE, ROLE, SHARD, SLEEP, UNRUNNABLE, code, finished_processing, finished_training,
     job_status, processing_request, put_training_data, stop_job, training_request,
 )
 
@@ -273,3 +273,54 @@ def test_error_shapes(aws, bucket, images):
     with pytest.raises(ClientError) as not_running:
         sm.stop_training_job(TrainingJobName=name)
     assert code(not_running.value) == "ValidationException"
+
+
+def sharded_request(name, bucket, instances: int) -> dict:
+    """A processing job of ``instances`` instances on the model (FullyReplicated) and the users
+    under shard/users/ (ShardedByS3Key)."""
+    def s3_input(input_name, uri, local, distribution):
+        return {"InputName": input_name, "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix",
+                                                     "S3InputMode": "File", "S3DataDistributionType": distribution}}
+
+    request = processing_request(name, bucket, f"s3://{bucket}/m/model.tar.gz", image=SHARD)
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = instances
+    request["ProcessingInputs"] = [
+        s3_input("model", f"s3://{bucket}/m/model.tar.gz", "/opt/ml/processing/input/model", "FullyReplicated"),
+        s3_input("users", f"s3://{bucket}/shard/users/", "/opt/ml/processing/input/users", "ShardedByS3Key"),
+    ]
+    return request
+
+
+def test_sharded_by_s3_key_gives_each_instance_its_share_of_the_objects(aws, bucket, images):
+    sm, s3 = aws("sagemaker"), aws("s3")
+    parts = [f"g000{n // 3}/part-0000{n}.jsonl" for n in range(5)]
+    put_training_data(s3, bucket, {"m/model.tar.gz": b"x",
+                                   **{f"shard/users/{p}": f'{{"userId":"u{n}"}}\n'.encode() for n, p in enumerate(parts)}})
+    name = unique("shard")
+    sm.create_processing_job(**sharded_request(name, bucket, instances=2))
+    job = finished_processing(sm, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    host = lambda h: json.loads(s3.get_object(Bucket=bucket, Key=f"scores/{name}/{h}.json")["Body"].read())
+    # every other object in key order, the model on both
+    assert host("algo-1") == {"users": [parts[0], parts[2], parts[4]], "model": ["model.tar.gz"]}
+    assert host("algo-2") == {"users": [parts[1], parts[3]], "model": ["model.tar.gz"]}
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"scores/{name}/")["Contents"]
+    assert sorted(o["Key"] for o in listed if o["Key"].endswith(".jsonl.out")) == [f"scores/{name}/{p}.out" for p in parts]
+    # each instance logs to a stream of its own
+    streams = aws("logs").describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs",
+                                               logStreamNamePrefix=f"{name}/")["logStreams"]
+    assert sorted(s["logStreamName"].rsplit("-", 1)[0] for s in streams) == [f"{name}/algo-1", f"{name}/algo-2"]
+
+
+def test_an_instance_beyond_the_objects_gets_none_and_the_job_completes(aws, bucket, images):
+    sm, s3 = aws("sagemaker"), aws("s3")
+    put_training_data(s3, bucket, {"m/model.tar.gz": b"x", "shard/users/a.jsonl": b'{"userId":"u1"}\n',
+                                   "shard/users/b.jsonl": b'{"userId":"u2"}\n'})
+    name = unique("shard3")
+    sm.create_processing_job(**sharded_request(name, bucket, instances=3))
+    job = finished_processing(sm, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    third = json.loads(s3.get_object(Bucket=bucket, Key=f"scores/{name}/algo-3.json")["Body"].read())
+    assert third == {"users": [], "model": ["model.tar.gz"]}
+    for key in ("a.jsonl.out", "b.jsonl.out"):
+        s3.head_object(Bucket=bucket, Key=f"scores/{name}/{key}")

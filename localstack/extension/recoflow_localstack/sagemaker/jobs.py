@@ -208,10 +208,12 @@ class SageMakerJobs(EmulatorProvider[Store]):
         job.paths = runner.LocalPaths(root, mounted=job.sandbox.mounts_opt_ml)
         return job.paths
 
-    def _run_process(self, context, job: Job, argv: list[str], env: dict[str, str], deadline: float) -> tuple[str, int | None]:
+    def _run_process(
+        self, context, job: Job, argv: list[str], env: dict[str, str], deadline: float, host: str = "algo-1",
+    ) -> tuple[str, int | None]:
         """Runs the command in the job's sandbox; returns ("exited", rc) | ("stopped", rc) |
         ("timeout", rc). The output goes to <job dir>/job.log and, when the process ends, to
-        CloudWatch Logs."""
+        CloudWatch Logs (the stream of instance ``host``)."""
         if job.stop_requested.is_set():
             return "stopped", None
         log_path = job.paths.root / "job.log"
@@ -235,7 +237,7 @@ class SageMakerJobs(EmulatorProvider[Store]):
         finally:
             job.process.close()
             job.sandbox.tidy()
-            publish_log(context, job, log_path, started)
+            publish_log(context, job, log_path, started, host)
 
     @staticmethod
     def _failure_detail(job: Job, failure: str) -> str:
@@ -296,12 +298,12 @@ def error_text(e: Exception) -> str:
     return error_code(e) or str(e)
 
 
-def publish_log(context, job: Job, log_path: Path, started: float) -> None:
+def publish_log(context, job: Job, log_path: Path, started: float, host: str = "algo-1") -> None:
     """Copies the container output to CloudWatch Logs where SageMaker puts it:
-    /aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs, stream <job name>/algo-1-<epoch>."""
+    /aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs, stream <job name>/<host>-<epoch>."""
     name = job.name
     group = "/aws/sagemaker/TrainingJobs" if job.kind == "training" else "/aws/sagemaker/ProcessingJobs"
-    stream = f"{name}/algo-1-{int(started)}"
+    stream = f"{name}/{host}-{int(started)}"
     try:
         from localstack.aws.connect import connect_to
 
@@ -351,21 +353,31 @@ def read_failure(paths: runner.LocalPaths, name: str = "failure") -> str:
         return ""
 
 
-def download(s3, uri: str, target: Path) -> int:
-    """Downloads one object (when the URI names one) or every object under the prefix; returns
-    how many were downloaded. Keys keep their path relative to the prefix, like SageMaker."""
+def input_keys(s3, uri: str) -> tuple[str, str, list[str]]:
+    """(bucket, prefix, keys) of an S3 input: the one object the URI names, else every object
+    under the prefix, in key order."""
     bucket, key = parse_s3_uri(uri)
-    count = 0
     keys = [k for k in list_keys(s3, bucket, key) if not k.endswith("/")]
     if key in keys:  # the URI names one object: just that one, under its own name
         keys = [key]
+    return bucket, key, keys
+
+
+def download_keys(s3, bucket: str, prefix: str, keys: list[str], target: Path) -> int:
+    """Downloads ``keys`` into ``target``; returns how many. Keys keep their path relative to
+    the prefix, like SageMaker."""
     for k in keys:
-        rel = k[len(key) :].lstrip("/") or k.rsplit("/", 1)[-1]
+        rel = k[len(prefix) :].lstrip("/") or k.rsplit("/", 1)[-1]
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(s3.get_object(Bucket=bucket, Key=k)["Body"].read())
-        count += 1
-    return count
+    return len(keys)
+
+
+def download(s3, uri: str, target: Path) -> int:
+    """Downloads one object (when the URI names one) or every object under the prefix; returns
+    how many were downloaded."""
+    return download_keys(s3, *input_keys(s3, uri), target)
 
 
 def upload_dir(s3, local: Path, uri: str) -> None:

@@ -1,5 +1,6 @@
 """SageMaker processing jobs: inputs into their LocalPath under /opt/ml/processing, the
-image's command, every output LocalPath back to S3."""
+image's command, every output LocalPath back to S3; with InstanceCount n, n instances one after
+the other, each a process in its own /opt/ml with its share of the ShardedByS3Key inputs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from localstack.aws.api import RequestContext, handler
 from recoflow_localstack import faults
 from recoflow_localstack.emulation import public_view, s3_client, start_thread, utcnow
 from recoflow_localstack.sagemaker.jobs import (
-    INJECTED_FAILURE, SERVICE, Job, JobFailure, ResourceInUse, SageMakerJobs, ValidationException, base_env, download,
-    error_text, read_failure, upload_dir,
+    INJECTED_FAILURE, SERVICE, Job, JobFailure, ResourceInUse, SageMakerJobs, ValidationException, base_env,
+    download_keys, error_text, input_keys, read_failure, upload_dir,
 )
 
 LOG = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ class ProcessingJobs(SageMakerJobs):
             self._finish_processing(job, "Failed", f"InternalServerError: {e}")
 
     def _process(self, context: RequestContext, job: Job) -> None:
-        """Inputs downloaded, the command run, outputs uploaded -> Completed, or Stopped; a failure
-        raises JobFailure."""
+        """Every instance in turn: its inputs downloaded, the command run, its outputs uploaded
+        -> Completed, or Stopped; a failure raises JobFailure."""
         r = job.record
         duration = faults.job_duration(SERVICE)
         if job.stop_requested.wait(duration * 0.4):
@@ -100,8 +101,32 @@ class ProcessingJobs(SageMakerJobs):
             return
         if faults.take_injected_failure(SERVICE):
             raise JobFailure(INJECTED_FAILURE)
+        argv = self._image_command(r["AppSpecification"]["ImageUri"])
+        r["ProcessingStartTime"] = utcnow()
+        deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
+        s3 = s3_client(context.account_id, context.region)
+        inputs = self._input_objects(s3, job)
+        hosts = [f"algo-{n}" for n in range(1, job.instance_count + 1)]
+        message = ""
+        for index, host in enumerate(hosts):
+            outcome, message = self._run_instance(context, s3, job, argv, inputs, hosts, index, deadline)
+            if outcome == "stopped":
+                self._finish_processing(job, "Stopped")
+                return
+        if job.stop_requested.wait(duration * 0.6):
+            self._finish_processing(job, "Stopped")
+            return
+        self._finish_processing(job, "Completed", exit_message=message)
+
+    def _run_instance(
+        self, context: RequestContext, s3, job: Job, argv: list[str], inputs: list[tuple[dict, str, str, list[str]]],
+        hosts: list[str], index: int, deadline: float,
+    ) -> tuple[str, str]:
+        """Instance ``hosts[index]`` (a process of its own, in a fresh /opt/ml): its share of each
+        input, the command, its outputs uploaded. Returns ("exited" | "stopped", what it wrote to
+        /opt/ml/output/message); a failure or timeout raises JobFailure."""
+        r = job.record
         app = r["AppSpecification"]
-        argv = self._image_command(app["ImageUri"])
         isolated = bool((r.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
         paths = self._workspace(job, isolate_network=isolated)
         paths.local("/opt/ml/output").mkdir(parents=True, exist_ok=True)
@@ -109,20 +134,18 @@ class ProcessingJobs(SageMakerJobs):
         paths.local("/opt/ml/config/processingjobconfig.json").write_text(
             json.dumps({k: v for k, v in public_view(r).items() if k in PROCESSING_JOB_CONFIG}, default=str)
         )
-        r["ProcessingStartTime"] = utcnow()
-        deadline = time.monotonic() + r["StoppingCondition"]["MaxRuntimeInSeconds"]
-        s3 = s3_client(context.account_id, context.region)
-        self._download_inputs(s3, job)
-
+        paths.local("/opt/ml/config/resourceconfig.json").write_text(
+            json.dumps({"current_host": hosts[index], "hosts": hosts})
+        )
+        self._download_share(s3, job, inputs, index, len(hosts))
         entry = app.get("ContainerEntrypoint") or []
         argv = argv + [paths.rewrite_arg(a) for a in entry[1:] + (app.get("ContainerArguments") or [])]
         env = base_env(paths, r.get("Environment"), isolated)
         env["PROCESSING_JOB_NAME"] = job.name
-        outcome, rc = self._run_process(context, job, argv, env, deadline)
+        outcome, rc = self._run_process(context, job, argv, env, deadline, hosts[index])
         failure = read_failure(paths, "failure") or read_failure(paths, "message")
         if outcome == "stopped":
-            self._finish_processing(job, "Stopped")
-            return
+            return outcome, failure
         if outcome == "timeout":
             raise JobFailure(
                 f"ProcessingJob exceeded MaxRuntimeInSeconds ({r['StoppingCondition']['MaxRuntimeInSeconds']} s) and was stopped."
@@ -135,26 +158,40 @@ class ProcessingJobs(SageMakerJobs):
                 upload_dir(s3, paths.local(s3out["LocalPath"]), s3out["S3Uri"])
             except Exception as e:
                 raise JobFailure(f"ClientError: Failed to upload output {item.get('OutputName')} to {s3out['S3Uri']}: {error_text(e)}")
-        if job.stop_requested.wait(duration * 0.6):
-            self._finish_processing(job, "Stopped")
-            return
-        self._finish_processing(job, "Completed", exit_message=failure)
+        return outcome, failure
 
     @staticmethod
-    def _download_inputs(s3, job: Job) -> None:
-        """Every input into its LocalPath, and an empty directory for every output's."""
-        r, paths = job.record, job.paths
-        for item in r.get("ProcessingInputs") or []:
+    def _input_objects(s3, job: Job) -> list[tuple[dict, str, str, list[str]]]:
+        """Each input with (bucket, prefix, keys) of its objects; an input with none fails the job."""
+        inputs = []
+        for item in job.record.get("ProcessingInputs") or []:
             s3in = item["S3Input"]
-            target = paths.local(s3in["LocalPath"])
-            target.mkdir(parents=True, exist_ok=True)
             try:
-                n = download(s3, s3in["S3Uri"], target)
+                bucket, prefix, keys = input_keys(s3, s3in["S3Uri"])
             except Exception as e:
                 raise JobFailure(f"ClientError: Failed to download data. {s3in['S3Uri']}: {error_text(e)}")
-            if n == 0:
+            if not keys:
                 raise JobFailure(f"ClientError: No objects exist under the S3 prefix {s3in['S3Uri']} of input {item.get('InputName')}.")
-        for item in (r.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            inputs.append((s3in, bucket, prefix, keys))
+        return inputs
+
+    @staticmethod
+    def _download_share(s3, job: Job, inputs: list[tuple[dict, str, str, list[str]]], index: int, count: int) -> None:
+        """Instance ``index`` of ``count``'s objects of every input into its LocalPath: all of a
+        FullyReplicated input's, every ``count``-th of a ShardedByS3Key input's in key order (AWS:
+        each instance gets about 1/n of the objects; one may get none). And an empty directory for
+        every output's LocalPath."""
+        paths = job.paths
+        for s3in, bucket, prefix, keys in inputs:
+            target = paths.local(s3in["LocalPath"])
+            target.mkdir(parents=True, exist_ok=True)
+            if s3in.get("S3DataDistributionType") == "ShardedByS3Key":
+                keys = keys[index::count]
+            try:
+                download_keys(s3, bucket, prefix, keys, target)
+            except Exception as e:
+                raise JobFailure(f"ClientError: Failed to download data. {s3in['S3Uri']}: {error_text(e)}")
+        for item in (job.record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
             paths.local(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
     @handler("DescribeProcessingJob", expand=False)
