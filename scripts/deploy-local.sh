@@ -22,6 +22,12 @@ LOCAL_TIMINGS=(
   SlackRetryBudgetSeconds=8 FoldWindowSeconds=15 SweepIntervalMinutes=1
   FreshnessCheckMinutes=1 FreshnessHourSeconds=1
 )
+# Small parts, so that a job of a few hundred thousand users (the e2e scale test: 200,000) is
+# scored and delivered in several.
+LOCAL_SIZES=(ScoringPartUsers=50000)
+# Passed even at its default: LocalStack's substitution of a number parameter left at its
+# default into the state machine's definition fails ("replace() argument 2 must be str").
+LOCAL_SIZES+=(DeliveryWorkers=8)
 
 # Timings with which the longest job could outgrow one execution's history are refused.
 BUDGET="target/${CARGO_PROFILE:-local}/history-budget"   # built by build-functions.sh
@@ -49,7 +55,7 @@ deploy_once() {
   # The template is over CloudFormation's 51,200-byte inline limit: it goes through the bucket.
   "$AWS" cloudformation deploy --template-file "$PACKAGED" --stack-name "$STACK_NAME" --s3-bucket "$ARTIFACTS" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-    --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}" &
+    --parameter-overrides "LocalEndpoint=$LOCALSTACK_ENDPOINT" "${LOCAL_TIMINGS[@]}" "${LOCAL_SIZES[@]}" &
   local deploy=$!
   while kill -0 "$deploy" 2>/dev/null; do
     case "$(stack_status)" in
