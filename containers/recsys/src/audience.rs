@@ -382,11 +382,18 @@ mod tests {
 
     /// Trains the tiny model and runs `audience` on `items` with the candidates `users`.
     fn audience(items: &str, users: &str, extra: &[&str]) -> (i32, Vec<String>, TempDir) {
+        audience_of_parts(items, &[("users.jsonl", users)], extra)
+    }
+
+    /// The same with the candidates in these files (path under the users input, lines).
+    fn audience_of_parts(items: &str, parts: &[(&str, &str)], extra: &[&str]) -> (i32, Vec<String>, TempDir) {
         let dir = TempDir::new();
         let env = tiny_job(&dir, TINY_HP);
         assert_eq!(run(&["train"], &env), 0);
         dir.write("processing/input/items/items.jsonl", items);
-        dir.write("processing/input/users/users.jsonl", users);
+        for (path, users) in parts {
+            dir.write(&format!("processing/input/users/{path}"), users);
+        }
         let model = dir.path().join("model");
         let catalog = dir.path().join("input/data/items");
         let mut args = vec![
@@ -440,6 +447,25 @@ mod tests {
                 r#"{"input":{"itemAttributes":"ITEMS.CATEGORY = \"a\""},"output":{"scores":[1.1,0.834708,0.784708,0.254124,0.1],"usersList":["u2","u1","u3","u4","u5"]},"error":null}"#
             ]
         );
+    }
+
+    #[test]
+    fn the_candidates_of_every_part_are_ranked_together() {
+        // Prepare's parts in their group folders: u4 (the best) in the last.
+        let parts = [
+            (
+                "g0000/part-00000.jsonl",
+                "{\"userId\":\"u1\"}\n{\"userId\":\"u2\"}\n",
+            ),
+            ("g0000/part-00001.jsonl", "{\"userId\":\"u3\"}\n"),
+            (
+                "g0001/part-00002.jsonl",
+                "{\"userId\":\"u4\"}\n{\"userId\":\"u5\"}\n",
+            ),
+        ];
+        let (code, out, _dir) = audience_of_parts("{\"itemId\":\"i4\"}\n", &parts, &[]);
+        assert_eq!(code, 0);
+        assert!(out[0].contains(r#""usersList":["u4","u3","u1"]"#), "{}", out[0]);
     }
 
     #[test]

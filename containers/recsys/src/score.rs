@@ -291,6 +291,36 @@ mod tests {
     }
 
     #[test]
+    fn each_part_of_prepare_s_users_folder_gets_its_own_out_file_in_its_group_folder() {
+        let dir = TempDir::new();
+        let env = tiny_job(&dir, TINY_HP);
+        assert_eq!(run(&["train"], &env), 0);
+        let parts = [
+            ("g0000/part-00000.jsonl", ["u1", "u2"]),
+            ("g0000/part-00001.jsonl", ["u3", "zz"]),
+            ("g0001/part-00002.jsonl", ["u4", "u5"]),
+        ];
+        for (part, users) in &parts {
+            let lines: String = users
+                .iter()
+                .map(|u| format!("{{\"userId\":\"{u}\"}}\n"))
+                .collect();
+            dir.write(&format!("processing/input/users/{part}"), &lines);
+        }
+        let model = dir.path().join("model");
+        assert_eq!(run(&["score", "--model-dir", model.to_str().unwrap()], &env), 0);
+        for (part, users) in &parts {
+            let out = dir.read(&format!("processing/output/{part}.out"));
+            let scored: Vec<String> = out
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["input"]["userId"].to_string())
+                .collect();
+            let expected: Vec<String> = users.iter().map(|u| format!("\"{u}\"")).collect();
+            assert_eq!(scored, expected, "{part}");
+        }
+    }
+
+    #[test]
     fn missing_model_writes_exit_message() {
         let dir = TempDir::new();
         let env = tiny_job(&dir, TINY_HP);
