@@ -49,6 +49,8 @@ fn creations(backend: Backend, phase: Phase, max_launch_attempts: u32) -> u64 {
         (Backend::Personalize, Phase::Import) => 10,
         // The solution and its version.
         (Backend::Personalize, Phase::Train) => 2,
+        // A batch inference job per group of parts (`core::scoring_parts`): one for the
+        // largest job, of 50 million users.
         (Backend::Personalize, Phase::Score) => 1,
     }
 }
