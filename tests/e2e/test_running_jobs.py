@@ -44,6 +44,12 @@ def assert_scores(recoflow, job: dict):
     assert sorted(scored) == sorted(expected_users), "scored users are the segment's users, once each"
     assert job["users_to_score"] == len(expected_users)
     assert job["counts"].get("users_to_score") == len(expected_users)
+    # Prepare's one part (local stacks cut parts of 50,000 users), scored beside its group folder.
+    assert job["counts"].get("scoring_parts") == 1, job["counts"]
+    s3, bucket, prefix = recoflow.aws("s3"), recoflow.stack["ResultsBucket"], f"jobs/{job['job_id']}/"
+    listed = lambda under: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + under).get("Contents", [])]
+    assert listed("input/users/") == [prefix + "input/users/g0000/part-00000.jsonl"]
+    assert listed("scores/") == [prefix + "scores/g0000/part-00000.jsonl.out"]
     for line in lines:
         assert line.get("error") is None, line
         items = line["output"]["recommendedItems"]
@@ -129,7 +135,9 @@ def check_personalize_job(recoflow, job, execution):
     batch = personalize.describe_batch_inference_job(batchInferenceJobArn=by_kind["batch-inference-job"][0]["arn"])["batchInferenceJob"]
     assert batch["status"] == "ACTIVE"
     assert batch["numResults"] == job["form"]["num_results"]
-    assert batch["jobOutput"]["s3DataDestination"]["path"].rstrip("/").endswith(f"jobs/{job['job_id']}/scores")
+    # One group folder of parts in, its scores beside it.
+    assert batch["jobInput"]["s3DataSource"]["path"].endswith(f"jobs/{job['job_id']}/input/users/g0000/")
+    assert batch["jobOutput"]["s3DataDestination"]["path"].endswith(f"jobs/{job['job_id']}/scores/g0000/")
 
     # Tags: everything but schemas (CreateSchema takes none). The result set is new to this
     # test, so its shared resources (dataset group, datasets, solution) were created by this job.
