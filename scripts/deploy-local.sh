@@ -28,6 +28,8 @@ LOCAL_SIZES=(ScoringPartUsers=50000)
 # Passed even at its default: LocalStack's substitution of a number parameter left at its
 # default into the state machine's definition fails ("replace() argument 2 must be str").
 LOCAL_SIZES+=(DeliveryWorkers=8)
+# Fallbacks of the scale test's 200,000 users counted in four shares.
+LOCAL_SIZES+=(FallbackShareUsers=50000)
 
 # Timings with which the longest job could outgrow one execution's history are refused.
 BUDGET="target/${CARGO_PROFILE:-local}/history-budget"   # built by build-functions.sh

@@ -169,6 +169,8 @@ struct DeliveryView<'a> {
     users_delivered: u64,
     lines_skipped: u64,
     segments_published: u64,
+    /// Score files delivered, each by its own worker (known once they are all done).
+    score_files: u64,
 }
 
 impl<'a> DeliveryView<'a> {
@@ -180,6 +182,7 @@ impl<'a> DeliveryView<'a> {
             users_delivered: delivery.users,
             lines_skipped: delivery.skipped,
             segments_published: delivery.segments,
+            score_files: delivery.files_read,
         }
     }
 }

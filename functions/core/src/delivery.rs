@@ -144,6 +144,10 @@ pub struct Delivery {
     pub segments: u64,
     #[serde(default)]
     pub fallbacks_written: bool,
+    /// The shares a users' lists version's fallbacks are counted in, one worker each (0 for
+    /// outputs whose fallbacks are written whole).
+    #[serde(default)]
+    pub fallback_shares: u32,
     #[serde(default)]
     pub published: bool,
     /// The version current when the delivery began: users' lists are compared with theirs

@@ -12,9 +12,16 @@
 //! The catalogue's size (the quality gate's `catalog_coverage`) is counted by the 64-bit hash
 //! of each item id, 8 bytes an item: the distinct items of the interactions as they are read,
 //! or of an items file ([`count_catalogue`]).
+//!
+//! A large users file is counted in shares ([`Popularity::share`]): each share keeps the users
+//! whose id hash falls in it and counts only their interactions, so its memory is its users';
+//! the shares' [`PopularityCounts`] (per segment and global counters, users per segment, items
+//! seen) merge into the counts of the whole files, and the lists come from those.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
+
+use serde::{Deserialize, Serialize};
 
 use crate::attributes::{Attributes, SegmentDimensions};
 use crate::delivery::MAX_LIST_ITEMS;
@@ -77,6 +84,29 @@ pub struct Popularity {
     /// Every item of the interactions (banned ones too: they are in the catalogue), by hash.
     items_seen: HashSet<u64>,
     pub interactions: u64,
+    /// The share of the users counted; all of them by default.
+    share: Share,
+}
+
+/// Share `index` of `of`: the users whose id hash is `index` modulo `of`, and their
+/// interactions (interactions of users the users file lacks too, by the same rule, for the
+/// global list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Self { index: 0, of: 1 }
+    }
+}
+
+impl Share {
+    fn holds(self, hash: u64) -> bool {
+        hash % u64::from(self.of.max(1)) == u64::from(self.index)
+    }
 }
 
 /// A list ready to publish: items best first with their share of the interactions.
@@ -97,41 +127,28 @@ impl Popularity {
         }
     }
 
-    /// Reads the users file: each user's segment. `on_user` sees every user with attributes
-    /// (to publish them); its error stops the reading.
+    /// Counts only `share` of the users (all of them by default).
+    pub fn share(mut self, share: Share) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// Reads the users file: each user's segment. `on_user` sees every user of the share with
+    /// attributes (to publish them); its error stops the reading.
     pub fn read_users<R: Read>(
         &mut self,
         users_csv: R,
         mut on_user: impl FnMut(&str, &Attributes) -> Result<(), String>,
     ) -> Result<u64, PopularityError> {
-        let mut reader = csv::Reader::from_reader(users_csv);
-        let header = reader.headers().map_err(csv_error)?.clone();
-        let user_id =
-            column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
-        // Each dimension's column; a dimension the file lacks is blank for every user.
-        let columns: Vec<(String, Option<usize>)> = self
-            .dimensions
-            .dimensions
-            .iter()
-            .map(|d| (d.column.clone(), column(&header, &d.column)))
-            .collect();
-        let mut row = csv::StringRecord::new();
-        let mut count = 0;
-        while reader.read_record(&mut row).map_err(csv_error)? {
-            let Some(id) = row.get(user_id).map(str::trim).filter(|id| !id.is_empty()) else {
-                continue;
-            };
-            let attributes = self.dimensions.attributes(|name| {
-                let (_, position) = columns.iter().find(|(c, _)| c == name)?;
-                row.get((*position)?)
-            });
-            if !attributes.is_empty() {
-                on_user(id, &attributes).map_err(PopularityError::Output)?;
+        let dimensions = self.dimensions.clone();
+        let count = each_user(users_csv, &dimensions, self.share, |user| {
+            if !user.attributes.is_empty() {
+                on_user(user.id, &user.attributes)?;
             }
-            let profile = self.profile(attributes);
-            self.users.push((id_hash(id), profile));
-            count += 1;
-        }
+            let profile = self.profile(user.attributes);
+            self.users.push((user.hash, profile));
+            Ok(())
+        })?;
         self.users.sort_unstable();
         self.users.dedup_by_key(|(hash, _)| *hash);
         for &(_, profile) in &self.users {
@@ -175,7 +192,8 @@ impl Popularity {
         self.excluded = items;
     }
 
-    /// Streams the interactions file and counts each one for every segment of its user.
+    /// Streams the interactions file and counts each one of the share's users for every segment
+    /// of its user.
     pub fn read_interactions<R: Read>(&mut self, interactions_csv: R) -> Result<u64, PopularityError> {
         let mut reader = csv::Reader::from_reader(interactions_csv);
         let header = reader.headers().map_err(csv_error)?.clone();
@@ -191,6 +209,10 @@ impl Popularity {
             if user.is_empty() || item.is_empty() {
                 continue;
             }
+            let hash = id_hash(user);
+            if !self.share.holds(hash) {
+                continue;
+            }
             // One hash of the item for the catalogue and every counter it is counted in.
             let item_hash = id_hash(item);
             self.items_seen.insert(item_hash);
@@ -201,7 +223,6 @@ impl Popularity {
                 .get_or_insert_with(|| SpaceSaving::new(COUNTERS_PER_LIST))
                 .add_hashed(item, item_hash);
             self.interactions += 1;
-            let hash = id_hash(user);
             if let Ok(i) = self.users.binary_search_by_key(&hash, |(h, _)| *h) {
                 let profile = self.users[i].1 as usize;
                 for &segment in &self.profile_segments[profile] {
@@ -214,6 +235,67 @@ impl Popularity {
         Ok(self.interactions)
     }
 
+    /// What was counted, to merge with the other shares' and make the lists from.
+    pub fn counts(self) -> PopularityCounts {
+        let segments = self
+            .segments
+            .into_iter()
+            .zip(self.segment_users)
+            .zip(self.counts)
+            .map(|((key, users), counted)| (key, SegmentCounts { users, counted }))
+            .collect();
+        PopularityCounts {
+            min_users: self.dimensions.min_users,
+            segments,
+            global: self.global,
+            items_seen: self.items_seen,
+            interactions: self.interactions,
+        }
+    }
+}
+
+/// The counts of one share of the users, or of several merged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PopularityCounts {
+    /// Users a segment needs for a list of its own.
+    min_users: u32,
+    segments: BTreeMap<String, SegmentCounts>,
+    global: Option<SpaceSaving>,
+    items_seen: HashSet<u64>,
+    pub interactions: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SegmentCounts {
+    users: u32,
+    /// Made at the segment's first interaction.
+    counted: Option<SpaceSaving>,
+}
+
+fn merge_counter(into: &mut Option<SpaceSaving>, other: &Option<SpaceSaving>) {
+    match (into.as_mut(), other) {
+        (Some(counter), Some(other)) => counter.merge(other),
+        (None, Some(other)) => *into = Some(other.clone()),
+        (_, None) => {}
+    }
+}
+
+impl PopularityCounts {
+    /// Adds another share's counts.
+    pub fn merge(&mut self, other: &PopularityCounts) {
+        merge_counter(&mut self.global, &other.global);
+        for (key, theirs) in &other.segments {
+            let ours = self.segments.entry(key.clone()).or_insert(SegmentCounts {
+                users: 0,
+                counted: None,
+            });
+            ours.users += theirs.users;
+            merge_counter(&mut ours.counted, &theirs.counted);
+        }
+        self.items_seen.extend(&other.items_seen);
+        self.interactions += other.interactions;
+    }
+
     /// Distinct items of the interactions read (banned ones included).
     pub fn distinct_items(&self) -> u64 {
         self.items_seen.len() as u64
@@ -223,16 +305,71 @@ impl Popularity {
     pub fn lists(&self, banned: &HashSet<String>) -> Vec<PopularList> {
         let empty = SpaceSaving::new(1);
         let mut lists = vec![top(None, self.global.as_ref().unwrap_or(&empty), banned)];
-        for (segment, counted) in self.counts.iter().enumerate() {
-            if let Some(counted) = counted
+        for (key, segment) in &self.segments {
+            if let Some(counted) = segment
+                .counted
                 .as_ref()
-                .filter(|_| self.segment_users[segment] >= self.dimensions.min_users)
+                .filter(|_| segment.users >= self.min_users)
             {
-                lists.push(top(Some(self.segments[segment].clone()), counted, banned));
+                lists.push(top(Some(key.clone()), counted, banned));
             }
         }
         lists
     }
+}
+
+/// A user of a users file, as [`each_user`] reads them.
+pub struct UserRow<'a> {
+    pub id: &'a str,
+    pub hash: u64,
+    /// The user's values of the version's dimensions.
+    pub attributes: Attributes,
+    /// Where the user's row ends: bytes from the start of what was read.
+    pub end: u64,
+}
+
+/// Every user of `share` in a users file (its header first), with their attributes of
+/// `dimensions`; `on_user`'s error stops the reading. The users read, of every share.
+pub fn each_user<R: Read>(
+    users_csv: R,
+    dimensions: &SegmentDimensions,
+    share: Share,
+    mut on_user: impl FnMut(UserRow<'_>) -> Result<(), String>,
+) -> Result<u64, PopularityError> {
+    let mut reader = csv::Reader::from_reader(users_csv);
+    let header = reader.headers().map_err(csv_error)?.clone();
+    let user_id = column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
+    // Each dimension's column; a dimension the file lacks is blank for every user.
+    let columns: Vec<(String, Option<usize>)> = dimensions
+        .dimensions
+        .iter()
+        .map(|d| (d.column.clone(), column(&header, &d.column)))
+        .collect();
+    let mut row = csv::StringRecord::new();
+    let mut count = 0;
+    while reader.read_record(&mut row).map_err(csv_error)? {
+        let Some(id) = row.get(user_id).map(str::trim).filter(|id| !id.is_empty()) else {
+            continue;
+        };
+        count += 1;
+        let hash = id_hash(id);
+        if !share.holds(hash) {
+            continue;
+        }
+        let attributes = dimensions.attributes(|name| {
+            let (_, position) = columns.iter().find(|(c, _)| c == name)?;
+            row.get((*position)?)
+        });
+        let end = reader.position().byte();
+        on_user(UserRow {
+            id,
+            hash,
+            attributes,
+            end,
+        })
+        .map_err(PopularityError::Output)?;
+    }
+    Ok(count)
 }
 
 /// Distinct non-blank `ITEM_ID` values of an items file: the catalogue's size.
@@ -304,8 +441,7 @@ mod tests {
         for _ in 0..10 {
             interactions.push_str("m1,tent,1\n");
         }
-        let p = popularity(&interactions);
-        let lists = p.lists(&HashSet::new());
+        let lists = popularity(&interactions).counts().lists(&HashSet::new());
         assert_eq!(lists[0].segment, None);
         assert_eq!(lists[0].items, ["tent", "dress"], "globally the tent leads");
         let women = lists
@@ -350,14 +486,19 @@ mod tests {
         assert_eq!(keys[0], "MEMBER_RANK=gold|PREFECTURE=大阪府ガ");
         p.read_interactions("USER_ID,ITEM_ID\na,coat\nb,coat\nc,hat\n".as_bytes())
             .unwrap();
-        let segments: Vec<Option<String>> = p.lists(&HashSet::new()).into_iter().map(|l| l.segment).collect();
+        let segments: Vec<Option<String>> = p
+            .counts()
+            .lists(&HashSet::new())
+            .into_iter()
+            .map(|l| l.segment)
+            .collect();
         assert_eq!(
             segments,
             [
                 None,
+                Some("MEMBER_RANK=gold".to_owned()),
                 Some("MEMBER_RANK=gold|PREFECTURE=大阪府ガ".to_owned()),
                 Some("PREFECTURE=大阪府ガ".to_owned()),
-                Some("MEMBER_RANK=gold".to_owned()),
             ],
             "two users make a segment here; GENDER is no dimension"
         );
@@ -366,7 +507,7 @@ mod tests {
     #[test]
     fn banned_items_never_appear() {
         let p = popularity("USER_ID,ITEM_ID,TIMESTAMP\nf1,dress,1\nf1,bag,2\nf2,bag,3\n");
-        for list in p.lists(&["bag".to_owned()].into()) {
+        for list in p.counts().lists(&["bag".to_owned()].into()) {
             assert!(!list.items.contains(&"bag".to_owned()), "{list:?}");
         }
     }
@@ -378,7 +519,7 @@ mod tests {
         p.read_interactions("USER_ID,ITEM_ID\nu1,dress\nu2,dress\nu2,bag\nu3, \nu3,tent\n".as_bytes())
             .unwrap();
         assert_eq!(
-            p.distinct_items(),
+            p.counts().distinct_items(),
             3,
             "dress, bag (banned, still in the catalogue), tent"
         );
@@ -386,6 +527,54 @@ mod tests {
         assert_eq!(count_catalogue(items.as_bytes()).unwrap(), 3);
         let err = count_catalogue("ID\nx\n".as_bytes()).unwrap_err();
         assert_eq!(err.to_string(), "has no ITEM_ID column");
+    }
+
+    /// Four shares of a users file, each counting its users and their interactions, merged:
+    /// the lists and counts of the whole files, each user's segment sent by one share only.
+    #[test]
+    fn shares_merged_count_what_the_whole_files_count() {
+        let mut users = String::from("USER_ID,GENDER,AGE,REGION\n");
+        let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+        let mut rng = fastrand::Rng::with_seed(3);
+        for user in 0..400 {
+            let (gender, region) = (["F", "M"][user % 2], ["tokyo", "osaka", "kyoto"][user % 3]);
+            users.push_str(&format!("u{user},{gender},{},{region}\n", 20 + user % 50));
+            for _ in 0..rng.usize(0..6) {
+                interactions.push_str(&format!("u{user},i{},1\n", rng.usize(0..30) * rng.usize(1..4)));
+            }
+        }
+        // Users the users file lacks count for the global list, in one share each.
+        interactions.push_str("stranger,i1,1\nstranger,i1,2\n");
+        let count = |share: Share| {
+            let mut p = Popularity::default().share(share);
+            let mut sent = Vec::new();
+            p.read_users(users.as_bytes(), |id, _| {
+                sent.push(id.to_owned());
+                Ok(())
+            })
+            .unwrap();
+            p.read_interactions(interactions.as_bytes()).unwrap();
+            (p.counts(), sent)
+        };
+        let (whole, all_sent) = count(Share::default());
+        let (mut merged, mut sent) = count(Share { index: 0, of: 4 });
+        for index in 1..4 {
+            let (counts, share_sent) = count(Share { index, of: 4 });
+            assert!(share_sent.len() < 200, "a share holds part of the users");
+            let stored: PopularityCounts =
+                serde_json::from_slice(&serde_json::to_vec(&counts).unwrap()).unwrap();
+            merged.merge(&stored);
+            sent.extend(share_sent);
+        }
+        sent.sort();
+        let mut all_sent = all_sent;
+        all_sent.sort();
+        assert_eq!(sent, all_sent, "every user's segment sent once");
+        assert_eq!(merged.interactions, whole.interactions);
+        assert_eq!(merged.distinct_items(), whole.distinct_items());
+        let banned = HashSet::new();
+        assert_eq!(merged.lists(&banned), whole.lists(&banned));
+        assert!(whole.lists(&banned).len() > 10, "segments were counted");
     }
 
     #[test]

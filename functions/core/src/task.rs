@@ -73,14 +73,18 @@ impl RunnerTask {
 }
 
 /// The deliver function's input: one step of a job's delivery. The state machine runs `begin`,
-/// then a Distributed Map with one `file` worker per score file, then `publish` once every
-/// worker has finished.
+/// then a Map with one `fallbacks` worker per share of the users, a Distributed Map with one
+/// `file` worker per score file, then `publish` once every worker has finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum DeliverTask {
     /// The version (its record, the result set's entry), the fallback lists (an audience:
     /// the whole audience), the job `DELIVERING`; answers where the score files are.
     Begin { job_id: JobId },
+    /// Share `share` of a users' lists version's fallbacks: its users' and their interactions'
+    /// counts, then its users' segments from where its last invocation stopped, as far as one
+    /// invocation's time budget goes; answers whether the share is done.
+    Fallbacks { job_id: JobId, share: u32 },
     /// One score file (`key`, in the results bucket), from where its last invocation stopped,
     /// as far as one invocation's time budget goes; answers whether the file is done.
     File { job_id: JobId, key: String },
@@ -93,6 +97,7 @@ impl DeliverTask {
     pub fn job_id(&self) -> &JobId {
         match self {
             DeliverTask::Begin { job_id }
+            | DeliverTask::Fallbacks { job_id, .. }
             | DeliverTask::File { job_id, .. }
             | DeliverTask::Publish { job_id } => job_id,
         }

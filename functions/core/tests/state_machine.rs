@@ -168,6 +168,7 @@ fn sample_input(parameters: &Value) -> Value {
                     "signature" => json!("DatasetMissing-0123456789abcdef"),
                     "error" => json!({"Error": "DatasetMissing", "Cause": "x"}),
                     "token" => json!("AAAAKgAAAAIAAAAAAAAAAQ"),
+                    "share" => json!(0),
                     _ => json!("job-1"),
                 };
                 input.insert(field.to_owned(), sample);
@@ -211,7 +212,16 @@ fn every_task_input_is_one_its_function_accepts() {
     for action in ["acquire", "wait_for_quota", "advance", "release", "cleanup"] {
         assert!(runner_actions.contains(&json!(action)), "no state runs {action}");
     }
-    assert_eq!(deliver_steps, [json!("begin"), json!("file"), json!("publish")]);
+    deliver_steps.sort_by_key(|step| step.to_string());
+    assert_eq!(
+        deliver_steps,
+        [
+            json!("begin"),
+            json!("fallbacks"),
+            json!("file"),
+            json!("publish")
+        ]
+    );
 }
 
 /// The errors every task retries with backoff: recoflow's transient names and Lambda's own.

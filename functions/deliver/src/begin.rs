@@ -4,16 +4,20 @@
 
 use recoflow_core::clock::{parse_rfc3339, Clock};
 use recoflow_core::delivery::{version_id, Delivery};
-use recoflow_core::form::JobForm;
-use recoflow_core::job::{JobRecord, JobStatus};
+use recoflow_core::form::{JobForm, Output};
+use recoflow_core::job::{JobRecord, JobStatus, USERS_FILE_ROWS};
 use recoflow_core::ports::{JobStore, RecommendationStore, TransitionExtras};
 use tracing::{info, warn};
 
 use crate::cursor::save;
 use crate::error::DeliverError;
+use crate::fallbacks::shares_for;
 use crate::ports::DeliverPorts;
 use crate::records::note_version_started;
 use crate::score_files::{scores_prefix, some_score_files};
+
+/// Fallback shares at most: one Map iteration each in the execution's history.
+const MAX_FALLBACK_SHARES: u32 = 1000;
 
 /// Where this invocation starts.
 pub(crate) enum Start {
@@ -70,6 +74,14 @@ async fn begin<P: DeliverPorts>(
         started_at: ports.clock().rfc3339_now(),
         expires_at: now + i64::from(ports.settings().retention_seconds),
         prefix,
+        fallback_shares: match form.output {
+            Output::UserItems => shares_for(
+                users_file_rows(record),
+                ports.settings().fallback_share_users,
+                MAX_FALLBACK_SHARES,
+            ),
+            Output::SimilarItems | Output::Audience => 0,
+        },
         previous_version: current_version(ports, form).await?,
         ..Delivery::default()
     };
@@ -98,6 +110,11 @@ async fn current_version<P: DeliverPorts>(ports: &P, form: &JobForm) -> Result<O
         .pointer(&form.result_set)
         .await?
         .map(|pointer| pointer.version))
+}
+
+/// Rows of the job's users file, as Prepare counted them (0 without one: one share).
+fn users_file_rows(record: &JobRecord) -> u64 {
+    record.counts.get(USERS_FILE_ROWS).copied().unwrap_or(0)
 }
 
 /// When the job was submitted: versions are ordered by it, so a job submitted earlier (on older

@@ -23,6 +23,8 @@ pub struct DeliverConfig {
     pub delivery_write_units_per_second: u32,
     /// Score files written at once (`DeliveryWorkers`: the Distributed Map's concurrency).
     pub delivery_workers: u32,
+    /// Users per fallback share (`FallbackShareUsers`).
+    pub fallback_share_users: u64,
 }
 
 impl DeliverConfig {
@@ -40,6 +42,7 @@ impl DeliverConfig {
             retention_seconds: self.result_retention_days.saturating_mul(86_400),
             budget: Duration::from_secs(self.deliver_budget_seconds.into()),
             max_skipped_share: f64::from(self.max_skipped_percent.min(100)) / 100.0,
+            fallback_share_users: self.fallback_share_users.max(1),
         }
     }
 }
@@ -57,7 +60,7 @@ mod tests {
             .collect()
     }
 
-    const COMPLETE: [(&str, &str); 8] = [
+    const COMPLETE: [(&str, &str); 9] = [
         ("JOBS_TABLE", "jobs"),
         ("RECOMMENDATIONS_TABLE", "recommendations"),
         ("RESULTS_BUCKET", "results"),
@@ -66,6 +69,7 @@ mod tests {
         ("MAX_SKIPPED_PERCENT", "250"),
         ("DELIVERY_WRITE_UNITS_PER_SECOND", "10000"),
         ("DELIVERY_WORKERS", "8"),
+        ("FALLBACK_SHARE_USERS", "5000000"),
     ];
 
     #[test]
@@ -79,6 +83,7 @@ mod tests {
         );
         let settings = config.settings();
         assert_eq!(settings.results_bucket, "results");
+        assert_eq!(settings.fallback_share_users, 5_000_000);
         assert_eq!(settings.retention_seconds, 2 * 86_400);
         assert_eq!(settings.budget, Duration::from_secs(600));
         assert_eq!(

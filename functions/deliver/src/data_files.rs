@@ -1,9 +1,12 @@
 //! The job's data files as Deliver reads them: opened from S3 and read synchronously (the CSV
 //! readers' way) on a blocking thread; an unusable file names its form field.
 
+use std::io::Read;
+
 use recoflow_core::form::JobForm;
 use recoflow_core::ports::{ObjectStore, ObjectStream};
 use recoflow_core::s3uri::S3Uri;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::SyncIoBridge;
 
 use crate::error::DeliverError;
@@ -11,6 +14,17 @@ use crate::ports::DeliverPorts;
 
 /// A data file read synchronously on a blocking thread.
 pub(crate) type DataReader = SyncIoBridge<ObjectStream>;
+
+/// A header line longer than this is not one.
+const MAX_HEADER_BYTES: u64 = 64 * 1024;
+
+/// A CSV file read from a row's byte offset, its header line in front (the CSV reader needs
+/// it): a position the reader reports is `offset + position - header_bytes` in the file.
+pub(crate) struct UsersFrom {
+    pub reader: Box<dyn Read + Send>,
+    pub offset: u64,
+    pub header_bytes: u64,
+}
 
 /// The data files a delivery reads.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +77,43 @@ impl DataFile {
             .await?
             .map(|stream| Some(SyncIoBridge::new(stream)))
             .ok_or_else(|| self.invalid(form, "no longer exists".into()))
+    }
+
+    /// Opens the file at `offset` (a row's start; 0, the file's), `None` when the form names
+    /// none.
+    pub async fn open_at<P: DeliverPorts>(
+        self,
+        ports: &P,
+        form: &JobForm,
+        offset: u64,
+    ) -> Result<Option<UsersFrom>, DeliverError> {
+        let Some(start) = self.open(ports, form).await? else {
+            return Ok(None);
+        };
+        if offset == 0 {
+            return Ok(Some(UsersFrom {
+                reader: Box::new(start),
+                offset: 0,
+                header_bytes: 0,
+            }));
+        }
+        let mut header = Vec::new();
+        BufReader::new(start.into_inner().take(MAX_HEADER_BYTES))
+            .read_until(b'\n', &mut header)
+            .await
+            .map_err(|e| self.invalid(form, format!("its header could not be read: {e}")))?;
+        let uri = self.named(form).unwrap_or_default();
+        let location = S3Uri::parse(uri).map_err(|reason| self.invalid(form, reason))?;
+        let rest = ports
+            .objects()
+            .open(&location.bucket, &location.key, offset)
+            .await?
+            .ok_or_else(|| self.invalid(form, "no longer exists".into()))?;
+        Ok(Some(UsersFrom {
+            header_bytes: header.len() as u64,
+            reader: Box::new(Read::chain(std::io::Cursor::new(header), SyncIoBridge::new(rest))),
+            offset,
+        }))
     }
 
     /// Opens a file the form must name.

@@ -21,12 +21,13 @@ pub enum DeliverError {
     /// `failures`: each failed rule, as [`describe_failures`] says it.
     #[error("version {version} failed the quality gate (on_fail: fail), so it is not published: {failures}")]
     QualityGateFailed { version: String, failures: String },
-    /// Score files whose worker did not finish them (its retries spent): the version is not
-    /// published from part of the scores.
-    #[error("{unfinished} of {files} score files were not delivered ({first}): their workers failed; nothing was published")]
+    /// Score files or fallback shares whose worker did not finish them (its retries spent):
+    /// the version is not published from part of its lists.
+    #[error("{unfinished} of {of} {what} were not delivered ({first}): their workers failed; nothing was published")]
     Incomplete {
         unfinished: usize,
-        files: usize,
+        of: usize,
+        what: &'static str,
         first: String,
     },
 }

@@ -1,148 +1,333 @@
-//! The fallbacks of a version, from the job's data: the global and per-segment popular lists
-//! (for users the scores do not list), and each user's segment (to find their list). Segments
-//! are made of the form's fallback dimensions (`fallback`; by default GENDER, age band, REGION)
-//! and need its `min_users`. Counted
-//! with them, for the version's metrics: the catalogue's size and any banned item the popular
-//! lists still hold (the check that removal works).
+//! The fallbacks of a users' lists version, from the job's data: the global and per-segment
+//! popular lists (for users the scores do not list), and each user's segment (to find their
+//! list). Segments are made of the form's fallback dimensions (`fallback`; by default GENDER,
+//! age band, REGION) and need its `min_users`.
+//!
+//! The users are taken in shares (`recoflow_core::popularity::Share`: by the hash of their id),
+//! as many as the users file needs (`FallbackShareUsers` users each), one worker each, at once:
+//! a share's worker counts its users and their interactions into counts kept beside the job's
+//! outputs (memory: its users, not all of them), then writes its users' segments in stretches
+//! as far as an invocation's budget goes, saving where it stands in the users file. The publish
+//! step merges the shares' counts once and writes the popular lists
+//! ([`write_merged_fallbacks`]), with what the version's metrics need: the catalogue's size and
+//! any banned item the popular lists still hold (the check that removal works).
 
 use std::collections::HashSet;
+use std::time::Instant;
 
-use recoflow_core::delivery::{Delivery, SegmentDimensions, StoredList};
+use recoflow_core::clock::Clock;
+use recoflow_core::delivery::{Delivery, SegmentDimensions};
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
-use recoflow_core::popularity::{count_catalogue, Popularity, PopularityError};
+use recoflow_core::popularity::{
+    count_catalogue, each_user, Popularity, PopularityCounts, PopularityError, Share,
+};
+use recoflow_core::ports::{ObjectRead, ObjectStore, RecommendationStore};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::info;
 
-use crate::cursor::save;
-use crate::data_files::{DataFile, DataReader};
+use crate::cursor::{check_delivering, save};
+use crate::data_files::{DataFile, UsersFrom};
 use crate::error::DeliverError;
-use crate::lists::{write_popular, write_sent, ListSender, PopularWritten, VersionLists};
+use crate::lists::{write_popular, ListChunk, ListSender, PopularWritten, VersionLists};
 use crate::ports::DeliverPorts;
 
-/// The data files the fallbacks are counted from, open.
-struct DataReaders {
-    users: Option<DataReader>,
-    interactions: DataReader,
-    /// The catalogue, when the form names one.
-    items: Option<DataReader>,
+/// A share's stored counts larger than this are refused rather than read (a counter of at most
+/// a few hundred items per segment).
+const MAX_COUNTS_BYTES: u64 = 256 * 1024 * 1024;
+/// A share's progress is saved at least every this many stretches of segments.
+const SAVE_EVERY: u32 = 25;
+
+/// How many shares a users file of `users` rows is counted in: enough that none holds more than
+/// `share_users`; at most `max`.
+pub(crate) fn shares_for(users: u64, share_users: u64, max: u32) -> u32 {
+    let shares = users.div_ceil(share_users.max(1)).max(1);
+    u32::try_from(shares).unwrap_or(u32::MAX).min(max.max(1))
 }
 
-/// What the counting found.
-struct Counted {
-    popularity: Popularity,
-    catalogue_items: u64,
+/// Where a share's worker stands.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ShareProgress {
+    /// Its counts are stored.
+    pub counted: bool,
+    /// Byte offset in the users file of the row after the last segment written.
+    pub offset: u64,
+    /// Users whose segment is written.
+    pub users: u64,
+    /// Every segment of the share is written.
+    pub done: bool,
 }
 
-/// Writes the fallbacks and records on the cursor that they are written, with the number of
-/// segments, the catalogue's size and the banned items they hold.
-pub(crate) async fn write_fallbacks<P: DeliverPorts>(
+/// One share of a job's fallbacks, and where its progress and counts are kept.
+pub(crate) struct FallbackShare {
+    share: Share,
+    progress_key: String,
+    counts_key: String,
+}
+
+impl FallbackShare {
+    pub fn of(job_id: &JobId, index: u32, of: u32) -> Result<Self, DeliverError> {
+        if index >= of {
+            return Err(DeliverError::ScoresInvalid(format!(
+                "fallback share {index} of job {job_id} does not exist: its fallbacks are counted in {of}"
+            )));
+        }
+        Ok(Self {
+            share: Share { index, of },
+            progress_key: format!("jobs/{job_id}/delivery/fallbacks/{index}-of-{of}.json"),
+            counts_key: format!("jobs/{job_id}/delivery/fallbacks/{index}-of-{of}.counts.json"),
+        })
+    }
+
+    async fn progress<P: DeliverPorts>(&self, ports: &P) -> Result<Option<ShareProgress>, DeliverError> {
+        read_json(ports, &self.progress_key).await
+    }
+
+    async fn counts<P: DeliverPorts>(&self, ports: &P) -> Result<Option<PopularityCounts>, DeliverError> {
+        read_json(ports, &self.counts_key).await
+    }
+}
+
+async fn read_json<P: DeliverPorts, T: DeserializeOwned>(
+    ports: &P,
+    key: &str,
+) -> Result<Option<T>, DeliverError> {
+    let bucket = &ports.settings().results_bucket;
+    let unusable = |reason: String| DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} {reason}"));
+    match ports
+        .objects()
+        .read_limited(bucket, key, None, MAX_COUNTS_BYTES)
+        .await?
+    {
+        ObjectRead::Body(body) => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| unusable(format!("does not parse: {e}"))),
+        ObjectRead::Missing => Ok(None),
+        ObjectRead::TooLarge { size } => Err(unusable(format!(
+            "is {size} bytes; at most {MAX_COUNTS_BYTES} are read"
+        ))),
+    }
+}
+
+async fn write_json<P: DeliverPorts, T: Serialize>(
+    ports: &P,
+    key: &str,
+    value: &T,
+) -> Result<(), DeliverError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| DeliverError::ScoresInvalid(format!("{key} does not encode: {e}")))?;
+    let bucket = &ports.settings().results_bucket;
+    ports.objects().put(bucket, key, body, "application/json").await?;
+    Ok(())
+}
+
+/// One invocation of a share's worker: its counts if they are not stored yet, then its users'
+/// segments from where it stood, until they are written or the time budget, counted from
+/// `started`, is spent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn deliver_share<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    form: &JobForm,
+    delivery: &Delivery,
+    share: &FallbackShare,
+    banned: &HashSet<String>,
+    started: Instant,
+) -> Result<ShareProgress, DeliverError> {
+    let mut progress = share.progress(ports).await?.unwrap_or_default();
+    if progress.done {
+        return Ok(progress);
+    }
+    if !progress.counted {
+        let counts = count_share(ports, form, share.share, banned).await?;
+        write_json(ports, &share.counts_key, &counts).await?;
+        progress.counted = true;
+        check_delivering(ports, job_id).await?;
+        write_json(ports, &share.progress_key, &progress).await?;
+        info!(
+            share = share.share.index,
+            of = share.share.of,
+            interactions = counts.interactions,
+            "fallback share counted"
+        );
+    }
+    let writer = SegmentWriter {
+        ports,
+        job_id,
+        share,
+        version: VersionLists::of(form, delivery),
+        dimensions: SegmentDimensions::of(form),
+        started,
+    };
+    match DataFile::Users.open_at(ports, form, progress.offset).await? {
+        Some(users) => writer.write(form, users, &mut progress).await?,
+        None => {
+            progress.done = true;
+            write_json(ports, &share.progress_key, &progress).await?;
+        }
+    }
+    Ok(progress)
+}
+
+/// Counts the share's users and their interactions (a synchronous CSV reading, on a blocking
+/// thread). Banned items are never counted: they would take counters from the items the lists
+/// can show.
+async fn count_share<P: DeliverPorts>(
+    ports: &P,
+    form: &JobForm,
+    share: Share,
+    banned: &HashSet<String>,
+) -> Result<PopularityCounts, DeliverError> {
+    let users = DataFile::Users.open(ports, form).await?;
+    let interactions = DataFile::Interactions.open_named(ports, form).await?;
+    let mut popularity = Popularity::new(SegmentDimensions::of(form)).share(share);
+    popularity.exclude(banned.clone());
+    let counting = tokio::task::spawn_blocking(move || {
+        if let Some(users) = users {
+            popularity
+                .read_users(users, |_, _| Ok(()))
+                .map_err(|e| (DataFile::Users, e))?;
+        }
+        popularity
+            .read_interactions(interactions)
+            .map_err(|e| (DataFile::Interactions, e))?;
+        Ok::<_, (DataFile, PopularityError)>(popularity.counts())
+    });
+    counting
+        .await
+        .map_err(|e| DeliverError::ScoresInvalid(format!("counting popular items stopped: {e}")))?
+        .map_err(|(file, err)| file.invalid(form, err.to_string()))
+}
+
+struct SegmentWriter<'a, P> {
+    ports: &'a P,
+    job_id: &'a JobId,
+    share: &'a FallbackShare,
+    version: VersionLists,
+    dimensions: SegmentDimensions,
+    started: Instant,
+}
+
+impl<P: DeliverPorts> SegmentWriter<'_, P> {
+    /// Writes the share's users' segments as the users file is read (on a blocking thread),
+    /// until the file ends or the budget is spent; the progress saved as it moves.
+    async fn write(
+        &self,
+        form: &JobForm,
+        users: UsersFrom,
+        progress: &mut ShareProgress,
+    ) -> Result<(), DeliverError> {
+        let (chunks_out, mut chunks_in) = mpsc::channel::<ListChunk>(4);
+        let (version, dimensions, share) = (self.version.clone(), self.dimensions.clone(), self.share.share);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut sender = ListSender::new(chunks_out);
+            let UsersFrom {
+                reader,
+                offset,
+                header_bytes,
+            } = users;
+            each_user(reader, &dimensions, share, |user| {
+                // The reader counts the header in front of the rows; the file has it only at 0.
+                sender.mark(offset + user.end.saturating_sub(header_bytes));
+                match user.attributes.is_empty() {
+                    true => Ok(()),
+                    false => sender.send(version.user_segment(user.id, user.attributes.segment_key())),
+                }
+            })?;
+            sender.finish().map_err(PopularityError::Output)
+        });
+        let mut since_save = 0;
+        while let Some(chunk) = chunks_in.recv().await {
+            let written = chunk.lists.len() as u64;
+            self.ports.lists().put_lists(chunk.lists).await?;
+            progress.offset = chunk.end;
+            progress.users += written;
+            since_save += 1;
+            let spent = self.ports.clock().now().duration_since(self.started) >= self.ports.settings().budget;
+            if spent || since_save >= SAVE_EVERY {
+                check_delivering(self.ports, self.job_id).await?;
+                write_json(self.ports, &self.share.progress_key, progress).await?;
+                since_save = 0;
+            }
+            // Out of time, unless the reading has ended: the share would be done.
+            if spent && chunks_in.recv().await.is_some() {
+                // The reader stops at its next send; the stretch it sent is left for later.
+                drop(chunks_in);
+                let _ = reading.await;
+                return Ok(());
+            }
+            if spent {
+                break;
+            }
+        }
+        reading
+            .await
+            .map_err(|e| DeliverError::ScoresInvalid(format!("reading the users file stopped: {e}")))?
+            .map_err(|e| DataFile::Users.invalid(form, e.to_string()))?;
+        progress.done = true;
+        check_delivering(self.ports, self.job_id).await?;
+        write_json(self.ports, &self.share.progress_key, progress).await
+    }
+}
+
+/// Once every share's worker is done: their counts merged (one share at a time), the popular
+/// lists written, and on the delivery the segments, the catalogue's size and the banned items
+/// the lists hold. A share not done fails the delivery, naming it.
+pub(crate) async fn write_merged_fallbacks<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
     form: &JobForm,
     delivery: &mut Delivery,
     banned: &HashSet<String>,
 ) -> Result<(), DeliverError> {
-    let version = VersionLists::of(form, delivery);
-    let readers = DataReaders {
-        users: DataFile::Users.open(ports, form).await?,
-        interactions: DataFile::Interactions.open_named(ports, form).await?,
-        items: DataFile::Items.open(ports, form).await?,
-    };
-    let counted = count_writing_segments(ports, form, &version, banned, readers).await?;
-    let written = write_popular_lists(ports, &version, &counted.popularity, banned).await?;
-    info!(
-        segments = written.segments,
-        interactions = counted.popularity.interactions,
-        catalogue_items = counted.catalogue_items,
-        banned_found = written.banned_found,
-        "fallback lists written"
-    );
-    delivery.segments = written.segments;
-    delivery.catalogue_items = counted.catalogue_items;
-    delivery.fallback_banned = written.banned_found;
-    delivery.fallbacks_written = true;
-    save(ports, job_id, delivery).await
-}
-
-/// Counts popular items (and users' segments) from the data files, writing the users' segments
-/// while the counting reads. Banned items are never counted: they would take counters from
-/// the items the lists can show.
-async fn count_writing_segments<P: DeliverPorts>(
-    ports: &P,
-    form: &JobForm,
-    version: &VersionLists,
-    banned: &HashSet<String>,
-    readers: DataReaders,
-) -> Result<Counted, DeliverError> {
-    // Counting is synchronous CSV reading on a blocking thread; users' segments stream out to
-    // be written while it reads.
-    let (segments_out, segments_in) = mpsc::channel::<Vec<StoredList>>(4);
-    let counted_version = version.clone();
-    let mut popularity = Popularity::new(SegmentDimensions::of(form));
-    popularity.exclude(banned.clone());
-    let counting =
-        tokio::task::spawn_blocking(move || count(popularity, readers, &counted_version, segments_out));
-    let written = write_sent(ports, segments_in).await;
-    let counted = counting
-        .await
-        .map_err(|e| DeliverError::ScoresInvalid(format!("counting popular items stopped: {e}")))?;
-    written?;
-    counted.map_err(|(file, err)| file.invalid(form, err.to_string()))
-}
-
-/// The counting thread's work: users (their segments sent out in chunks), then interactions,
-/// then the items file if there is one.
-fn count(
-    mut popularity: Popularity,
-    readers: DataReaders,
-    version: &VersionLists,
-    segments_out: mpsc::Sender<Vec<StoredList>>,
-) -> Result<Counted, (DataFile, PopularityError)> {
-    match readers.users {
-        Some(users) => {
-            read_segments(&mut popularity, users, version, segments_out).map_err(|e| (DataFile::Users, e))?
+    let of = delivery.fallback_shares.max(1);
+    let mut merged: Option<PopularityCounts> = None;
+    let mut unfinished = Vec::new();
+    for index in 0..of {
+        let share = FallbackShare::of(job_id, index, of)?;
+        let done = share.progress(ports).await?.is_some_and(|p| p.done);
+        match share.counts(ports).await?.filter(|_| done) {
+            Some(counts) => match merged.as_mut() {
+                Some(merged) => merged.merge(&counts),
+                None => merged = Some(counts),
+            },
+            None => unfinished.push(format!("fallback share {index} of {of}")),
         }
-        // Nothing to send: the writer finishes at once.
-        None => drop(segments_out),
     }
-    popularity
-        .read_interactions(readers.interactions)
-        .map_err(|e| (DataFile::Interactions, e))?;
-    let catalogue_items = match readers.items {
-        Some(items) => count_catalogue(items).map_err(|e| (DataFile::Items, e))?,
-        None => popularity.distinct_items(),
+    let Some(merged) = merged.filter(|_| unfinished.is_empty()) else {
+        return Err(DeliverError::Incomplete {
+            unfinished: unfinished.len(),
+            of: of as usize,
+            what: "fallback shares",
+            first: unfinished.into_iter().take(3).collect::<Vec<_>>().join(", "),
+        });
     };
-    Ok(Counted {
-        popularity,
-        catalogue_items,
-    })
-}
-
-fn read_segments(
-    popularity: &mut Popularity,
-    users: DataReader,
-    version: &VersionLists,
-    segments_out: mpsc::Sender<Vec<StoredList>>,
-) -> Result<(), PopularityError> {
-    let mut sender = ListSender::new(segments_out);
-    popularity.read_users(users, |user_id, attributes| {
-        sender.send(version.user_segment(user_id, attributes.segment_key()))
-    })?;
-    sender.finish().map_err(PopularityError::Output)
-}
-
-/// Writes the global list and each segment's.
-async fn write_popular_lists<P: DeliverPorts>(
-    ports: &P,
-    version: &VersionLists,
-    popularity: &Popularity,
-    banned: &HashSet<String>,
-) -> Result<PopularWritten, DeliverError> {
-    let lists = popularity
+    let catalogue_items = match DataFile::Items.open(ports, form).await? {
+        Some(items) => tokio::task::spawn_blocking(move || count_catalogue(items))
+            .await
+            .map_err(|e| DeliverError::ScoresInvalid(format!("counting the catalogue stopped: {e}")))?
+            .map_err(|e| DataFile::Items.invalid(form, e.to_string()))?,
+        None => merged.distinct_items(),
+    };
+    let version = VersionLists::of(form, delivery);
+    let lists = merged
         .lists(banned)
         .into_iter()
         .map(|popular| version.popular(popular))
         .collect();
-    Ok(write_popular(ports, lists, banned).await?)
+    let written: PopularWritten = write_popular(ports, lists, banned).await?;
+    info!(
+        segments = written.segments,
+        interactions = merged.interactions,
+        catalogue_items,
+        banned_found = written.banned_found,
+        shares = of,
+        "fallback lists written"
+    );
+    delivery.segments = written.segments;
+    delivery.catalogue_items = catalogue_items;
+    delivery.fallback_banned = written.banned_found;
+    delivery.fallbacks_written = true;
+    save(ports, job_id, delivery).await
 }

@@ -152,7 +152,8 @@ pub(crate) async fn merge_delivered<P: DeliverPorts>(
     if !unfinished.is_empty() {
         return Err(DeliverError::Incomplete {
             unfinished: unfinished.len(),
-            files: files.len(),
+            of: files.len(),
+            what: "score files",
             first: unfinished.into_iter().take(3).collect::<Vec<_>>().join(", "),
         });
     }

@@ -5,12 +5,14 @@
 //! write (the job `SUCCEEDED`). One that fails is held (the job `HELD`) or fails the job
 //! (`QualityGateFailed`), as the form's gate says.
 //!
-//! The work is split in three steps (`recoflow_core::task::DeliverTask`), so a large delivery
-//! fans out: `begin` starts the version and writes its fallbacks; the state machine's
-//! Distributed Map then runs one `file` worker per score file, at once (each writing as far as
-//! one invocation's time budget goes, invoked again until its file is done, retried on its own
-//! when it fails); `publish` runs once every worker has finished. Writes are puts of fixed
-//! keys, so a stretch written twice after a crash changes nothing.
+//! The work is split in steps (`recoflow_core::task::DeliverTask`), so a large delivery fans
+//! out: `begin` starts the version; a Map runs one `fallbacks` worker per share of the users
+//! (their counts, their segments); the state machine's Distributed Map then runs one `file`
+//! worker per score file, at once. Each worker writes as far as one invocation's time budget
+//! goes, is invoked again until its part is done, and is retried on its own when it fails.
+//! `publish` runs once every worker has finished: it merges the shares' counts into the popular
+//! lists and the files' counts and metrics. Writes are puts of fixed keys, so a stretch written
+//! twice after a crash changes nothing.
 //!
 //! This file only sequences the steps, one file each: `begin.rs`, `fallbacks.rs`, `scores.rs`
 //! (with `file_progress.rs`), `publish.rs` (with `judge.rs`). Similar items have fallbacks of
@@ -35,7 +37,7 @@ use crate::begin::{begin_or_resume, saved, Start};
 use crate::cursor::save;
 use crate::error::DeliverError;
 use crate::excluded::excluded_items;
-use crate::fallbacks::write_fallbacks;
+use crate::fallbacks::{deliver_share, write_merged_fallbacks, FallbackShare};
 use crate::file_progress::{merge_delivered, ScoreFile};
 use crate::ports::DeliverPorts;
 use crate::publish::{publish, Outcome};
@@ -49,17 +51,28 @@ use crate::similar_lists::write_similar_fallbacks;
 #[serde(untagged)]
 pub enum DeliverAnswer {
     Begun(Begun),
+    Fallbacks(SharesDelivered),
     File(FileDelivered),
     Published(DeliveryProgress),
 }
 
-/// `begin`'s answer: where the score files are, for the Distributed Map's reader, and whether
-/// there are any for workers to write (an audience is written whole in `begin`).
+/// `begin`'s answer: the fallback shares to count (users' lists only), where the score files
+/// are, for the Distributed Map's reader, and whether there are any for workers to write (an
+/// audience is written whole in `begin`).
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Begun {
+    pub fallback_shares: Vec<u32>,
     pub bucket: String,
     pub prefix: String,
     pub workers_needed: bool,
+}
+
+/// A fallback share worker's answer: `done` ends its share's loop.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct SharesDelivered {
+    pub done: bool,
+    /// Users whose segment the share has written.
+    pub users: u64,
 }
 
 /// A worker's answer: `done` ends its file's loop.
@@ -87,6 +100,9 @@ pub async fn handle<P: DeliverPorts>(ports: &P, task: DeliverTask) -> Result<Del
     async {
         match &task {
             DeliverTask::Begin { job_id } => begin(ports, job_id).await.map(DeliverAnswer::Begun),
+            DeliverTask::Fallbacks { job_id, share } => deliver_fallbacks(ports, job_id, *share, started)
+                .await
+                .map(DeliverAnswer::Fallbacks),
             DeliverTask::File { job_id, key } => deliver_file(ports, job_id, key, started)
                 .await
                 .map(DeliverAnswer::File),
@@ -103,6 +119,23 @@ pub async fn handle<P: DeliverPorts>(ports: &P, task: DeliverTask) -> Result<Del
 pub async fn begin<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<Begun, DeliverError> {
     let (record, form) = load(ports, job_id).await?;
     noted(ports, &form, job_id, begin_step(ports, &record, &form).await).await
+}
+
+/// Step `fallbacks`: one fallback share's worker; the budget counts from `started`.
+pub async fn deliver_fallbacks<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    share: u32,
+    started: Instant,
+) -> Result<SharesDelivered, DeliverError> {
+    let (record, form) = load(ports, job_id).await?;
+    noted(
+        ports,
+        &form,
+        job_id,
+        fallbacks_step(ports, &record, &form, share, started).await,
+    )
+    .await
 }
 
 /// Step `file`: one score file's worker; the budget counts from `started`.
@@ -157,7 +190,8 @@ async fn load<P: DeliverPorts>(ports: &P, job_id: &JobId) -> Result<(JobRecord, 
     Ok((record, form))
 }
 
-/// Starts (or finds) the version and writes its fallbacks, or an audience whole.
+/// Starts (or finds) the version and writes the fallbacks of similar items, or an audience
+/// whole; a users' lists version's fallbacks are counted by share workers.
 async fn begin_step<P: DeliverPorts>(
     ports: &P,
     record: &JobRecord,
@@ -167,6 +201,7 @@ async fn begin_step<P: DeliverPorts>(
     let mut delivery = match begin_or_resume(ports, record, form).await? {
         Start::Finished { delivery, .. } => {
             return Ok(Begun {
+                fallback_shares: Vec::new(),
                 bucket,
                 prefix: delivery.prefix,
                 workers_needed: false,
@@ -176,20 +211,58 @@ async fn begin_step<P: DeliverPorts>(
     };
     if !delivery.fallbacks_written {
         let job_id = &record.job_id;
-        let banned = excluded_items(ports, form).await?;
         match form.output {
-            Output::UserItems => write_fallbacks(ports, job_id, form, &mut delivery, &banned).await?,
+            Output::UserItems => {}
             Output::SimilarItems => {
+                let banned = excluded_items(ports, form).await?;
                 write_similar_fallbacks(ports, job_id, form, &mut delivery, &banned).await?
             }
             // An audience is written whole: its lines, its CSVs, its manifest.
             Output::Audience => write_audiences(ports, record, form, &mut delivery).await?,
         }
     }
+    let fallback_shares = match delivery.fallbacks_written {
+        true => Vec::new(),
+        false => (0..delivery.fallback_shares).collect(),
+    };
     Ok(Begun {
+        fallback_shares,
         bucket,
         prefix: delivery.prefix,
         workers_needed: form.output != Output::Audience,
+    })
+}
+
+/// One fallback share, as far as this invocation's budget goes.
+async fn fallbacks_step<P: DeliverPorts>(
+    ports: &P,
+    record: &JobRecord,
+    form: &JobForm,
+    index: u32,
+    started: Instant,
+) -> Result<SharesDelivered, DeliverError> {
+    let delivery = match saved(record)? {
+        Some(Start::Writing(delivery)) => delivery,
+        // A worker retried after the version was published has nothing left to do.
+        Some(Start::Finished { .. }) => return Ok(SharesDelivered { done: true, users: 0 }),
+        None => return Err(not_begun(record)),
+    };
+    if delivery.fallbacks_written {
+        return Ok(SharesDelivered { done: true, users: 0 });
+    }
+    let share = FallbackShare::of(&record.job_id, index, delivery.fallback_shares)?;
+    let banned = excluded_items(ports, form).await?;
+    let progress = deliver_share(ports, &record.job_id, form, &delivery, &share, &banned, started).await?;
+    info!(
+        share = index,
+        of = delivery.fallback_shares,
+        users = progress.users,
+        done = progress.done,
+        "fallback share written"
+    );
+    Ok(SharesDelivered {
+        done: progress.done,
+        users: progress.users,
     })
 }
 
@@ -253,6 +326,10 @@ async fn publish_step<P: DeliverPorts>(
         Some(Start::Finished { delivery, held }) => return Ok(progress(&delivery, held)),
         None => return Err(not_begun(record)),
     };
+    let banned = excluded_items(ports, form).await?;
+    if form.output == Output::UserItems && !delivery.fallbacks_written {
+        write_merged_fallbacks(ports, &record.job_id, form, &mut delivery, &banned).await?;
+    }
     let merged = match form.output {
         // An audience's counts and metrics were kept when it was written.
         Output::Audience => MetricsPartial::default(),
@@ -265,7 +342,6 @@ async fn publish_step<P: DeliverPorts>(
             merged.metrics
         }
     };
-    let banned = excluded_items(ports, form).await?;
     let outcome = publish(ports, record, form, &mut delivery, banned, merged).await?;
     Ok(progress(&delivery, outcome == Outcome::Held))
 }

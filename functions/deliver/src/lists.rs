@@ -116,27 +116,41 @@ impl VersionLists {
     }
 }
 
+/// Lists made from a data file, and where the reading stood after the last of them (bytes
+/// from the file's start, when the reader tells: [`ListSender::mark`]).
+pub(crate) struct ListChunk {
+    pub lists: Vec<StoredList>,
+    pub end: u64,
+}
+
 /// Lists made on a blocking thread while it reads a data file, sent in chunks of
 /// [`CHUNK_LISTS`] to be written as they come ([`write_sent`]).
 pub(crate) struct ListSender {
     chunk: Vec<StoredList>,
-    out: mpsc::Sender<Vec<StoredList>>,
+    end: u64,
+    out: mpsc::Sender<ListChunk>,
 }
 
 impl ListSender {
-    pub fn new(out: mpsc::Sender<Vec<StoredList>>) -> Self {
+    pub fn new(out: mpsc::Sender<ListChunk>) -> Self {
         Self {
             chunk: Vec::with_capacity(CHUNK_LISTS),
+            end: 0,
             out,
         }
+    }
+
+    /// Where the reading stands after the lists sent so far.
+    pub fn mark(&mut self, end: u64) {
+        self.end = end;
     }
 
     pub fn send(&mut self, list: StoredList) -> Result<(), String> {
         self.chunk.push(list);
         if self.chunk.len() >= CHUNK_LISTS {
-            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_LISTS));
+            let lists = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_LISTS));
             self.out
-                .blocking_send(full)
+                .blocking_send(ListChunk { lists, end: self.end })
                 .map_err(|_| WRITER_STOPPED.to_owned())?;
         }
         Ok(())
@@ -147,7 +161,10 @@ impl ListSender {
             return Ok(());
         }
         self.out
-            .blocking_send(self.chunk)
+            .blocking_send(ListChunk {
+                lists: self.chunk,
+                end: self.end,
+            })
             .map_err(|_| WRITER_STOPPED.to_owned())
     }
 }
@@ -156,10 +173,10 @@ impl ListSender {
 /// dropping the receiver then stops the sender's thread.
 pub(crate) async fn write_sent<P: DeliverPorts>(
     ports: &P,
-    mut lists_in: mpsc::Receiver<Vec<StoredList>>,
+    mut lists_in: mpsc::Receiver<ListChunk>,
 ) -> Result<(), ServiceError> {
     while let Some(chunk) = lists_in.recv().await {
-        ports.lists().put_lists(chunk).await?;
+        ports.lists().put_lists(chunk.lists).await?;
     }
     Ok(())
 }

@@ -35,4 +35,7 @@ pub struct DeliverSettings {
     pub budget: Duration,
     /// Largest share of score lines that may be errors before the delivery is refused.
     pub max_skipped_share: f64,
+    /// Users per fallback share (`FallbackShareUsers`): a share's worker keeps its users in
+    /// memory, 16 bytes each.
+    pub fallback_share_users: u64,
 }

@@ -6,17 +6,26 @@ use recoflow_core::clock::Clock;
 use recoflow_core::job::JobId;
 
 use crate::error::DeliverError;
-use crate::handler::{begin, deliver_file, publish_version, DeliveryProgress};
+use crate::handler::{begin, deliver_fallbacks, deliver_file, publish_version, DeliveryProgress};
 use crate::ports::DeliverPorts;
 use crate::score_files::score_files;
 
-/// One round: `begin`, one invocation of each score file's worker, and `publish` once every
-/// file is done; `None` while a file is not done (its worker spent its time budget).
+/// One round: `begin`, one invocation of each fallback share's worker, of each score file's
+/// worker once the shares are done, and `publish` once every file is done; `None` while a
+/// share or a file is not done (its worker spent its time budget).
 pub async fn deliver_round<P: DeliverPorts>(
     ports: &P,
     job_id: &JobId,
 ) -> Result<Option<DeliveryProgress>, DeliverError> {
     let begun = begin(ports, job_id).await?;
+    let mut every_share_done = true;
+    for share in begun.fallback_shares {
+        let started = ports.clock().now();
+        every_share_done &= deliver_fallbacks(ports, job_id, share, started).await?.done;
+    }
+    if !every_share_done {
+        return Ok(None);
+    }
     let mut every_file_done = true;
     if begun.workers_needed {
         for key in score_files(ports, &begun.prefix).await? {

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use recoflow_core::delivery::{Delivery, StoredList};
+use recoflow_core::delivery::Delivery;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
 use recoflow_core::outputs::similar::{CategoryPopularity, CountError};
@@ -15,7 +15,7 @@ use tracing::info;
 use crate::cursor::save;
 use crate::data_files::{DataFile, DataReader};
 use crate::error::DeliverError;
-use crate::lists::{write_popular, write_sent, ListSender, VersionLists};
+use crate::lists::{write_popular, write_sent, ListChunk, ListSender, VersionLists};
 use crate::ports::DeliverPorts;
 
 /// Writes the fallbacks and records on the cursor that they are written, with the number of
@@ -32,7 +32,7 @@ pub(crate) async fn write_similar_fallbacks<P: DeliverPorts>(
     let interactions = DataFile::Interactions.open_named(ports, form).await?;
     // Counting is synchronous CSV reading on a blocking thread; items' categories stream out
     // to be written while it reads.
-    let (categories_out, categories_in) = mpsc::channel::<Vec<StoredList>>(4);
+    let (categories_out, categories_in) = mpsc::channel::<ListChunk>(4);
     let mut popularity = CategoryPopularity::default();
     popularity.exclude(banned.clone());
     let counted_version = version.clone();
@@ -71,7 +71,7 @@ fn count(
     items: Option<DataReader>,
     interactions: DataReader,
     version: &VersionLists,
-    categories_out: mpsc::Sender<Vec<StoredList>>,
+    categories_out: mpsc::Sender<ListChunk>,
 ) -> Result<CategoryPopularity, (DataFile, CountError)> {
     let mut sender = ListSender::new(categories_out);
     if let Some(items) = items {

@@ -9,7 +9,7 @@
 
 use recoflow_core::errors::StepError;
 use recoflow_core::form::{Backend, JobForm};
-use recoflow_core::job::{JobId, JobRecord, JobStatus, Prepared, Skipped};
+use recoflow_core::job::{JobId, JobRecord, JobStatus, Prepared, Skipped, USERS_FILE_ROWS};
 use recoflow_core::outputs::item_input_key;
 use recoflow_core::phase::Phase;
 use recoflow_core::ports::{JobPatch, JobStore, TransitionExtras};
@@ -96,6 +96,9 @@ pub async fn handle<P: PreparePorts>(ports: &P, task: JobTask) -> Result<Plan, P
         ]
         .into();
         counts.extend(items_to_score.map(|items| ("items_to_score".to_owned(), items)));
+        if form.dataset.users.is_some() {
+            counts.insert(USERS_FILE_ROWS.to_owned(), selection.rows);
+        }
         let jobs = ports.jobs();
         jobs.patch(
             &job_id,

@@ -9,7 +9,7 @@ mod tests;
 pub use id::{form_digest, JobId};
 pub use record::{
     job_listing, Cancellation, JobFailure, JobRecord, JobSource, ListCursor, Notification, NotificationState,
-    Prepared, PreparedFile, SkipCause, Skipped,
+    Prepared, PreparedFile, SkipCause, Skipped, USERS_FILE_ROWS,
 };
 pub use status::{JobStatus, StatusChange};
 // Time stamps on records are written by the clock module; re-exported for the record builders.

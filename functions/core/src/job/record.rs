@@ -97,6 +97,10 @@ pub struct PreparedFile {
     pub columns: Vec<String>,
 }
 
+/// The count Prepare keeps of the users file's rows (`counts`): how many shares Deliver counts
+/// the fallbacks in.
+pub const USERS_FILE_ROWS: &str = "users_file_rows";
+
 /// What Prepare found and wrote: the launch steps build on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prepared {

@@ -20,6 +20,7 @@ use crate::sequence::deliver_round;
 mod fallbacks;
 mod outputs;
 mod quality;
+mod shares;
 mod workers;
 
 /// The recommendations table in memory, where each `put_lists` takes `put_takes` of the fake
@@ -151,6 +152,7 @@ fn ports_with_scores(scores: &str, budget_seconds: u64) -> (FakePorts, JobId) {
             retention_seconds: 86_400,
             budget: Duration::from_secs(budget_seconds),
             max_skipped_share: 0.4,
+            fallback_share_users: 1_000_000,
         },
     };
     ports.objects.insert("data", "u.csv", USERS);

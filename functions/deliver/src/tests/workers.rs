@@ -6,7 +6,20 @@ use recoflow_core::job::JobStatus;
 use recoflow_core::ports::{JobStore, TransitionExtras};
 
 use super::{file_progress, line, pointer, ports_with_scores};
-use crate::handler::{begin, deliver_file, publish_version};
+use crate::handler::{begin, deliver_fallbacks, deliver_file, publish_version, Begun};
+
+/// `begin`, then every fallback share's worker to its end.
+async fn begun(ports: &super::FakePorts, job_id: &recoflow_core::job::JobId) -> Begun {
+    let begun = begin(ports, job_id).await.unwrap();
+    for share in &begun.fallback_shares {
+        while !deliver_fallbacks(ports, job_id, *share, std::time::Instant::now())
+            .await
+            .unwrap()
+            .done
+        {}
+    }
+    begun
+}
 
 fn users(from: usize, to: usize) -> String {
     let lines: Vec<String> = (from..to)
@@ -26,7 +39,7 @@ async fn workers_running_at_once_in_any_order_deliver_every_user_once() {
     let (ports, job_id) = ports_with_scores(&users(0, 250), 60);
     ports.objects.insert("results", FILES[1], users(250, 600));
     ports.objects.insert("results", FILES[2], users(600, 601));
-    let begun = begin(&ports, &job_id).await.unwrap();
+    let begun = begun(&ports, &job_id).await;
     assert_eq!(
         (begun.bucket.as_str(), begun.prefix.as_str(), begun.workers_needed),
         ("results", "jobs/spring-1/scores/", true)
@@ -63,7 +76,7 @@ async fn workers_running_at_once_in_any_order_deliver_every_user_once() {
 async fn the_publish_refuses_scores_a_worker_did_not_finish_and_names_them() {
     let (ports, job_id) = ports_with_scores(&users(0, 10), 60);
     ports.objects.insert("results", FILES[1], users(10, 20));
-    begin(&ports, &job_id).await.unwrap();
+    begun(&ports, &job_id).await;
     deliver_file(&ports, &job_id, FILES[0], std::time::Instant::now())
         .await
         .unwrap();
@@ -84,7 +97,7 @@ async fn the_publish_refuses_scores_a_worker_did_not_finish_and_names_them() {
 #[tokio::test]
 async fn a_worker_writes_only_the_job_s_score_files() {
     let (ports, job_id) = ports_with_scores(&users(0, 3), 60);
-    begin(&ports, &job_id).await.unwrap();
+    begun(&ports, &job_id).await;
     let now = std::time::Instant::now();
     // The Map's reader lists every object under the prefix: others are passed over.
     let manifest = "jobs/spring-1/scores/_manifest.json";
@@ -104,7 +117,7 @@ async fn a_worker_writes_only_the_job_s_score_files() {
 #[tokio::test]
 async fn a_cancelled_job_s_workers_stop_at_their_next_save() {
     let (ports, job_id) = ports_with_scores(&users(0, 450), 0);
-    begin(&ports, &job_id).await.unwrap();
+    begun(&ports, &job_id).await;
     ports
         .jobs
         .transition(

@@ -200,6 +200,7 @@ fn settings() -> DeliverSettings {
         retention_seconds: 3600,
         budget: Duration::from_secs(3600),
         max_skipped_share: 0.0,
+        fallback_share_users: 5_000_000,
     }
 }
 

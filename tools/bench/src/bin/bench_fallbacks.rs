@@ -87,7 +87,7 @@ fn main() {
     popularity
         .read_interactions(interactions_csv)
         .expect("the interactions stream reads");
-    let lists = popularity.lists(&HashSet::new());
+    let lists = popularity.counts().lists(&HashSet::new());
     let seconds = started.elapsed().as_secs_f64();
     let rss = peak_rss_mib();
     println!(
