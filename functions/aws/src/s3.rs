@@ -1,3 +1,5 @@
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,6 +10,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use recoflow_core::errors::ServiceError;
 use recoflow_core::ports::{KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream, ObjectVersion};
+use recoflow_core::resuming_read::{Reopen, ResumingRead};
 use tokio::sync::mpsc;
 
 use crate::service_error;
@@ -215,7 +218,16 @@ impl ObjectStore for S3Objects {
             request
         };
         match request.send().await {
-            Ok(output) => Ok(Some(Box::pin(output.body.into_async_read()))),
+            Ok(output) => {
+                let body: ObjectStream = Box::pin(output.body.into_async_read());
+                let reopen = Resume {
+                    client: self.client.clone(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    etag: output.e_tag,
+                };
+                Ok(Some(Box::pin(ResumingRead::new(body, offset, reopen))))
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
             // Resuming exactly at the end of the object: nothing left to read.
             Err(err) if offset > 0 && crate::error_code(&err) == Some("InvalidRange") => {
@@ -397,6 +409,41 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| service_error("S3", "presign GetObject", &e))?;
         Ok(request.uri().to_owned())
+    }
+}
+
+/// Asks S3 for the rest of an object whose stream broke: a ranged GetObject of the same
+/// version (its ETag), so a changed object is refused rather than spliced.
+struct Resume {
+    client: Client,
+    bucket: String,
+    key: String,
+    etag: Option<String>,
+}
+
+impl Reopen for Resume {
+    fn reopen(&self, position: u64) -> Pin<Box<dyn Future<Output = std::io::Result<ObjectStream>> + Send>> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .range(format!("bytes={position}-"))
+            .set_if_match(self.etag.clone());
+        let (bucket, key) = (self.bucket.clone(), self.key.clone());
+        Box::pin(async move {
+            match request.send().await {
+                Ok(output) => Ok(Box::pin(output.body.into_async_read()) as ObjectStream),
+                // The break came after the last byte: nothing is left.
+                Err(err) if crate::error_code(&err) == Some("InvalidRange") => {
+                    Ok(Box::pin(tokio::io::empty()) as ObjectStream)
+                }
+                Err(err) => Err(std::io::Error::other(format!(
+                    "resuming s3://{bucket}/{key} at byte {position}: {}",
+                    service_error("S3", "GetObject", &err)
+                ))),
+            }
+        })
     }
 }
 

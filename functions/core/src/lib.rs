@@ -30,6 +30,7 @@ pub mod ports;
 pub mod quality;
 pub mod quota;
 pub mod quota_queue;
+pub mod resuming_read;
 pub mod retry;
 pub mod s3uri;
 pub mod schedule;

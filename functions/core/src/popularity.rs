@@ -40,9 +40,15 @@ pub enum PopularityError {
     /// The consumer of the users went away (its own error says why).
     #[error("{0}")]
     Output(String),
+    /// The file's bytes stopped coming (the store's trouble, not the file's: worth a retry).
+    #[error("reading stopped: {0}")]
+    Read(String),
 }
 
 fn csv_error(err: csv::Error) -> PopularityError {
+    if err.is_io_error() {
+        return PopularityError::Read(err.to_string());
+    }
     PopularityError::Csv {
         line: err.position().map(|p| p.line()).unwrap_or(0),
         message: err.to_string(),
@@ -575,6 +581,32 @@ mod tests {
         let banned = HashSet::new();
         assert_eq!(merged.lists(&banned), whole.lists(&banned));
         assert!(whole.lists(&banned).len() > 10, "segments were counted");
+    }
+
+    /// Bytes that stop coming are the store's trouble (retried), not a bad file.
+    #[test]
+    fn a_read_that_stops_is_told_from_a_bad_file() {
+        struct Stops(&'static [u8]);
+        impl Read for Stops {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::Error::other("streaming error"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut p = Popularity::default();
+        let err = p
+            .read_interactions(Stops(b"USER_ID,ITEM_ID\nu1,dress\nu2,ba"))
+            .unwrap_err();
+        assert!(matches!(err, PopularityError::Read(_)), "{err:?}");
+        let err = p
+            .read_interactions("USER_ID,ITEM_ID\nu1\n".as_bytes())
+            .unwrap_err();
+        assert!(matches!(err, PopularityError::Csv { .. }), "{err:?}");
     }
 
     #[test]

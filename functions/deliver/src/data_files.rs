@@ -3,7 +3,9 @@
 
 use std::io::Read;
 
+use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
+use recoflow_core::popularity::PopularityError;
 use recoflow_core::ports::{ObjectStore, ObjectStream};
 use recoflow_core::s3uri::S3Uri;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -50,6 +52,20 @@ impl DataFile {
             DataFile::Users => form.dataset.users.as_deref(),
             DataFile::Interactions => Some(&form.dataset.interactions),
             DataFile::Items => form.dataset.items.as_deref(),
+        }
+    }
+
+    /// What reading the file found: a store that stopped sending it is a transient failure
+    /// (retried), anything else the file's own fault.
+    pub fn read_error(self, form: &JobForm, err: PopularityError) -> DeliverError {
+        match err {
+            PopularityError::Read(message) => ServiceError::Failed {
+                service: "S3",
+                operation: "GetObject body",
+                message: format!("{}: {message}", self.field()),
+            }
+            .into(),
+            err => self.invalid(form, err.to_string()),
         }
     }
 

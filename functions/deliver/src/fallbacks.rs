@@ -197,7 +197,7 @@ async fn count_share<P: DeliverPorts>(
     counting
         .await
         .map_err(|e| DeliverError::ScoresInvalid(format!("counting popular items stopped: {e}")))?
-        .map_err(|(file, err)| file.invalid(form, err.to_string()))
+        .map_err(|(file, err)| file.read_error(form, err))
 }
 
 struct SegmentWriter<'a, P> {
@@ -264,7 +264,7 @@ impl<P: DeliverPorts> SegmentWriter<'_, P> {
         reading
             .await
             .map_err(|e| DeliverError::ScoresInvalid(format!("reading the users file stopped: {e}")))?
-            .map_err(|e| DataFile::Users.invalid(form, e.to_string()))?;
+            .map_err(|e| DataFile::Users.read_error(form, e))?;
         progress.done = true;
         check_delivering(self.ports, self.job_id).await?;
         write_json(self.ports, &self.share.progress_key, progress).await
@@ -307,7 +307,7 @@ pub(crate) async fn write_merged_fallbacks<P: DeliverPorts>(
         Some(items) => tokio::task::spawn_blocking(move || count_catalogue(items))
             .await
             .map_err(|e| DeliverError::ScoresInvalid(format!("counting the catalogue stopped: {e}")))?
-            .map_err(|e| DataFile::Items.invalid(form, e.to_string()))?,
+            .map_err(|e| DataFile::Items.read_error(form, e))?,
         None => merged.distinct_items(),
     };
     let version = VersionLists::of(form, delivery);
