@@ -24,6 +24,7 @@ from localstack.aws.skeleton import DispatchTable
 from localstack.services.moto import MotoFallbackDispatcher, call_moto_with_request
 
 from recoflow_localstack import faults
+from recoflow_localstack.dynamodb import moto_speedups
 
 LOG = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ MOTO_LOCK = threading.RLock()
 
 def fault_injecting_moto_dispatch(provider: object) -> DispatchTable:
     """``MotoFallbackDispatcher`` with the DynamoDB faults in front of every operation, one
-    request at a time."""
+    request at a time, on a moto whose transactions and queries do not copy or sort whole tables
+    (``moto_speedups.py``)."""
+    moto_speedups.install(MOTO_LOCK)
     moto_table = MotoFallbackDispatcher(provider)
     partial_batches = {"BatchWriteItem": _batch_write_item, "BatchGetItem": _batch_get_item}
 
