@@ -260,16 +260,24 @@ impl JobStore for DynamoJobStore {
                 request = request.expression_attribute_values(":v", encode(prepared)?);
                 "SET prepared = :v".to_owned()
             }
-            JobPatch::Counts(counts) => {
+            JobPatch::Counts(counts) | JobPatch::AddCounts(counts) => {
+                let adding = matches!(patch, JobPatch::AddCounts(_));
                 let mut sets = Vec::with_capacity(counts.len());
                 for (i, (name, value)) in counts.iter().enumerate() {
                     request = request
                         .expression_attribute_names(format!("#c{i}"), name)
                         .expression_attribute_values(format!(":c{i}"), AttributeValue::N(value.to_string()));
-                    sets.push(format!("counts.#c{i} = :c{i}"));
+                    sets.push(match adding {
+                        // One expression, so workers adding at once never lose each other's.
+                        true => format!("counts.#c{i} = if_not_exists(counts.#c{i}, :zero) + :c{i}"),
+                        false => format!("counts.#c{i} = :c{i}"),
+                    });
                 }
                 if sets.is_empty() {
                     return Ok(true);
+                }
+                if adding {
+                    request = request.expression_attribute_values(":zero", AttributeValue::N("0".into()));
                 }
                 format!("SET {}", sets.join(", "))
             }

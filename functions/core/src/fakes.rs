@@ -211,6 +211,11 @@ impl JobStore for FakeJobStore {
             JobPatch::ExecutionArn(arn) => record.execution_arn = Some(arn),
             JobPatch::Prepared(prepared) => record.prepared = Some(prepared),
             JobPatch::Counts(counts) => record.counts.extend(counts),
+            JobPatch::AddCounts(counts) => {
+                for (name, value) in counts {
+                    *record.counts.entry(name).or_default() += value;
+                }
+            }
             JobPatch::Resource(resource) => {
                 record.resources.insert(resource.name.clone(), resource);
             }

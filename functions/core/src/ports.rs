@@ -43,6 +43,9 @@ pub enum JobPatch {
     Prepared(Prepared),
     /// Sets these counters (others are kept).
     Counts(BTreeMap<String, u64>),
+    /// Adds to these counters (a missing one counts from 0): progress reported by workers
+    /// running at once.
+    AddCounts(BTreeMap<String, u64>),
     /// Adds or replaces the entry of this resource (keyed by its name).
     Resource(LaunchedResource),
     /// Where the delivery of the results stands.

@@ -32,6 +32,7 @@ use crate::data_files::{DataFile, UsersFrom};
 use crate::error::DeliverError;
 use crate::lists::{write_popular, ListChunk, ListSender, PopularWritten, VersionLists};
 use crate::ports::DeliverPorts;
+use crate::scores::note_progress;
 
 /// A share's stored counts larger than this are refused rather than read (a counter of at most
 /// a few hundred items per segment).
@@ -166,6 +167,9 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
             progress.done = true;
             write_json(ports, &share.progress_key, &progress).await?;
         }
+    }
+    if progress.done {
+        note_progress(ports, job_id, "fallback_shares_done", progress.users).await?;
     }
     Ok(progress)
 }

@@ -14,7 +14,7 @@ use recoflow_core::delivery::{
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::JobForm;
 use recoflow_core::job::JobId;
-use recoflow_core::ports::{ObjectStore, ObjectStream, RecommendationStore};
+use recoflow_core::ports::{JobPatch, JobStore, ObjectStore, ObjectStream, RecommendationStore};
 use recoflow_core::quality::MetricsPartial;
 use tokio::io::{AsyncBufRead, AsyncReadExt, BufReader};
 
@@ -104,7 +104,28 @@ pub(crate) async fn write_score_file<P: DeliverPorts>(
         since_save: 0,
     };
     writer.write_file(&mut progress).await?;
+    if progress.done() {
+        note_progress(ports, job_id, "score_files_done", progress.users).await?;
+    }
     Ok(progress)
+}
+
+/// Tells the job record a worker finished its part (`what`, one more) and its users: the
+/// progress `GET /jobs/{id}` shows while the workers run. Added once, by the invocation that
+/// finished the part (a crash just before it leaves the count short; the version's own counts
+/// are merged from the parts when it is published).
+pub(crate) async fn note_progress<P: DeliverPorts>(
+    ports: &P,
+    job_id: &JobId,
+    what: &str,
+    users: u64,
+) -> Result<(), DeliverError> {
+    let counts = [(what.to_owned(), 1), (format!("{what}_users"), users)].into();
+    ports
+        .jobs()
+        .patch(job_id, JobPatch::AddCounts(counts), None)
+        .await?;
+    Ok(())
 }
 
 /// Measures a score file, its first `upto` bytes (a whole number of lines) or all of it,

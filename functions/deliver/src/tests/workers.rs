@@ -63,6 +63,12 @@ async fn workers_running_at_once_in_any_order_deliver_every_user_once() {
     // A worker retried after its answer was lost writes nothing again and counts the same.
     let again = deliver_file(&ports, &job_id, FILES[1], now()).await.unwrap();
     assert_eq!((again.done, again.users), (true, 350));
+    // The progress the job shows while its workers run: each file counted once.
+    let counts = ports.jobs.record(&job_id).unwrap().counts;
+    assert_eq!(
+        (counts["score_files_done"], counts["score_files_done_users"]),
+        (3, 601)
+    );
 
     let published = publish_version(&ports, &job_id).await.unwrap();
     assert_eq!((published.users, published.held), (601, false));
