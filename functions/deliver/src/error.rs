@@ -21,6 +21,10 @@ pub enum DeliverError {
     /// `failures`: each failed rule, as [`describe_failures`] says it.
     #[error("version {version} failed the quality gate (on_fail: fail), so it is not published: {failures}")]
     QualityGateFailed { version: String, failures: String },
+    /// The state machine's input is not a step of this Deliver: an execution started by an
+    /// older definition (before the delivery fanned out) reaching a newer function.
+    #[error("Deliver takes a step (begin, fallbacks, file, publish) and the job id; this input is not one ({0}). An execution started before the upgrade: retry the job (POST /jobs/{{id}}/retry)")]
+    TaskInvalid(String),
     /// Score files or fallback shares whose worker did not finish them (its retries spent):
     /// the version is not published from part of its lists.
     #[error("{unfinished} of {of} {what} were not delivered ({first}): their workers failed; nothing was published")]
@@ -81,6 +85,7 @@ impl NamedError for DeliverError {
             DeliverError::DatasetInvalid { .. } => ErrorName::DatasetInvalid,
             DeliverError::QualityGateFailed { .. } => ErrorName::QualityGateFailed,
             DeliverError::Incomplete { .. } => ErrorName::DeliveryIncomplete,
+            DeliverError::TaskInvalid(_) => ErrorName::ConfigurationInvalid,
         }
     }
 }

@@ -93,6 +93,15 @@ pub struct DeliveryProgress {
     pub skipped: u64,
 }
 
+/// The Lambda's input as it comes: a step of the delivery, or a clear refusal.
+pub async fn handle_input<P: DeliverPorts>(
+    ports: &P,
+    input: serde_json::Value,
+) -> Result<DeliverAnswer, DeliverError> {
+    let task = serde_json::from_value(input).map_err(|e| DeliverError::TaskInvalid(e.to_string()))?;
+    handle(ports, task).await
+}
+
 pub async fn handle<P: DeliverPorts>(ports: &P, task: DeliverTask) -> Result<DeliverAnswer, DeliverError> {
     // The time budget counts from here: reading the record and the banned items spend it too.
     let started = ports.clock().now();

@@ -2,12 +2,11 @@
 //! `Publish` of statemachines/job.asl.json.
 
 use deliver::config::DeliverConfig;
-use deliver::handler::handle;
+use deliver::handler::handle_input;
 use deliver::live::LivePorts;
 use recoflow_aws::clients::DynamoDb;
 use recoflow_aws::lambda::{serve, start};
 use recoflow_aws::S3Objects;
-use recoflow_core::task::DeliverTask;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,5 +16,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         DynamoDb::new(&sdk),
         S3Objects::new(S3Objects::client_for(&sdk)),
     );
-    serve(|task: DeliverTask| handle(&ports, task)).await
+    serve(|input: serde_json::Value| handle_input(&ports, input)).await
 }

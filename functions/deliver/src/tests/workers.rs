@@ -144,3 +144,13 @@ async fn a_cancelled_job_s_workers_stop_at_their_next_save() {
         "nothing saved"
     );
 }
+
+#[tokio::test]
+async fn an_input_of_an_older_state_machine_is_refused_naming_what_deliver_takes() {
+    let (ports, job_id) = ports_with_scores(&users(0, 3), 60);
+    let err = crate::handler::handle_input(&ports, serde_json::json!({"job_id": job_id}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), ErrorName::ConfigurationInvalid);
+    assert!(err.to_string().contains("retry the job"), "{err}");
+}
