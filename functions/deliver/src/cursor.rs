@@ -31,15 +31,11 @@ pub(crate) async fn patch_while_delivering<P: DeliverPorts>(
         .patch(job_id, patch, Some(&[JobStatus::Delivering]))
         .await?;
     if !written {
-        let status = ports
-            .jobs()
-            .get(job_id)
-            .await?
-            .map(|r| r.status)
-            .unwrap_or(JobStatus::Failed);
+        check_delivering(ports, job_id).await?;
+        // The condition failed though the job reads DELIVERING now: refused all the same.
         return Err(DeliverError::NotDeliverable {
             job_id: job_id.clone(),
-            status,
+            status: JobStatus::Delivering,
         });
     }
     Ok(())
