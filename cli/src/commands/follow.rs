@@ -11,7 +11,7 @@ use recoflow_core::job::JobStatus;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::status::{fetch, has_ended, status_of};
+use super::status::{fetch, has_ended, status_of, users_written};
 use crate::context::Context;
 use crate::exit::CliError;
 use crate::output::{between, duration, field, parse_time, text};
@@ -217,10 +217,7 @@ impl Progress for Spinners {
         let in_status = between(&field(change, "at"), now)
             .map(duration)
             .unwrap_or_default();
-        let delivered = job
-            .get("delivery")
-            .and_then(|d| d.get("users_delivered"))
-            .and_then(Value::as_u64);
+        let delivered = users_written(job);
         let users = job
             .get("users_to_score")
             .and_then(Value::as_u64)

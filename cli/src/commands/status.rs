@@ -53,6 +53,19 @@ pub fn ended_report(job: Value) -> Report {
     }
 }
 
+/// Users whose lists are written: the version's count once published, before that what the
+/// delivery's workers have reported as they finished their score files.
+pub fn users_written(job: &Value) -> Option<u64> {
+    let delivery = job.get("delivery").filter(|d| d.is_object())?;
+    if delivery["published"] == true {
+        return delivery.get("users_delivered").and_then(Value::as_u64);
+    }
+    job.get("counts")
+        .and_then(|c| c.get("score_files_done_users"))
+        .and_then(Value::as_u64)
+        .or_else(|| delivery.get("users_delivered").and_then(Value::as_u64))
+}
+
 pub fn status_of(job: &Value) -> Option<JobStatus> {
     serde_json::from_value(job.get("status")?.clone()).ok()
 }
@@ -201,7 +214,7 @@ pub fn describe(job: &Value, now: OffsetDateTime) -> String {
         out.push_str(&format!(
             "delivery  version {} {state}: {} user(s), {} line(s) skipped, {} segment(s)\n",
             field(delivery, "version"),
-            field(delivery, "users_delivered"),
+            users_written(job).unwrap_or(0),
             field(delivery, "lines_skipped"),
             field(delivery, "segments_published"),
         ));
@@ -337,6 +350,18 @@ mod tests {
             "{text}"
         );
         assert!(!describe(&failed_job(), parse_time("2026-11-24T10:05:00Z").unwrap()).contains("queue"));
+    }
+
+    #[test]
+    fn users_written_come_from_the_workers_until_the_version_is_published() {
+        let delivering = json!({"status": "DELIVERING",
+            "delivery": {"version": "v1", "published": false, "users_delivered": 0},
+            "counts": {"score_files_done": 2, "score_files_done_users": 100000}});
+        assert_eq!(users_written(&delivering), Some(100_000));
+        let published = json!({"delivery": {"published": true, "users_delivered": 200000},
+            "counts": {"score_files_done_users": 150000}});
+        assert_eq!(users_written(&published), Some(200_000));
+        assert_eq!(users_written(&json!({"status": "SCORING"})), None);
     }
 
     #[test]
