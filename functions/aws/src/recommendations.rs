@@ -71,6 +71,16 @@ impl DynamoRecommendations {
         self
     }
 
+    /// A new budget for the writes from now on (none set: nothing changes).
+    pub fn set_write_budget(&self, units_per_second: u32) {
+        if let Some(budget) = &self.budget {
+            budget
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .set_budget(units_per_second);
+        }
+    }
+
     /// The check that the pointer's job is still `DELIVERING` (its record sent back if not).
     fn job_delivering(&self, pointer: &Pointer) -> Result<TransactWriteItem, ServiceError> {
         let check = ConditionCheck::builder()

@@ -131,6 +131,9 @@ pub struct Delivery {
     /// in sub-folders too, is one score file).
     #[serde(default)]
     pub prefix: String,
+    /// Score files found when the delivery began (as many workers share the write budget).
+    #[serde(default)]
+    pub score_files_listed: u64,
     /// Score files delivered (set when the workers' results are merged).
     #[serde(default)]
     pub files_read: u64,

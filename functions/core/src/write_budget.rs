@@ -46,6 +46,14 @@ impl WriteBudget {
         }
     }
 
+    /// A new budget (at least 1 unit a second): the rate keeps its share of it, so a writer
+    /// backing off from a throttling table stays backed off.
+    pub fn set_budget(&mut self, units_per_second: u32) {
+        let budget = f64::from(units_per_second.max(1));
+        self.rate = (self.rate * budget / self.budget).clamp(1.0, budget);
+        self.budget = budget;
+    }
+
     /// The units a second it may spend now.
     pub fn rate(&self) -> f64 {
         self.rate
@@ -177,6 +185,27 @@ mod tests {
         assert!((budget.rate() - 711.0).abs() < 1e-6, "{}", budget.rate());
         budget.take(0, start + Duration::from_secs(60));
         assert_eq!(budget.rate(), 1_000.0, "never above the budget");
+    }
+
+    #[test]
+    fn a_new_budget_keeps_the_rate_s_share_of_it() {
+        let start = Instant::now();
+        let mut budget = WriteBudget::new(1000, start);
+        budget.set_budget(4000);
+        assert_eq!(budget.rate(), 4000.0, "full rate, full new budget");
+        budget.throttled(start);
+        assert_eq!(budget.rate(), 2800.0);
+        budget.set_budget(2000);
+        assert_eq!(budget.rate(), 1400.0, "backed off by as much");
+        // A writer never throttled spends its new budget: 2,000 units a second over 10 s.
+        let mut calm = WriteBudget::new(1000, start);
+        calm.set_budget(2000);
+        let (mut now, mut spent) = (start, 0.0f64);
+        while now < start + Duration::from_secs(10) {
+            now += calm.take(100, now);
+            spent += 100.0;
+        }
+        assert!((spent / 10.0 - 2000.0).abs() < 50.0, "{}", spent / 10.0);
     }
 
     #[test]

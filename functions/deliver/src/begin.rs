@@ -74,6 +74,7 @@ async fn begin<P: DeliverPorts>(
         started_at: ports.clock().rfc3339_now(),
         expires_at: now + i64::from(ports.settings().retention_seconds),
         prefix,
+        score_files_listed: files as u64,
         fallback_shares: match form.output {
             Output::UserItems => shares_for(
                 users_file_rows(record),

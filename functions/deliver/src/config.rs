@@ -28,10 +28,14 @@ pub struct DeliverConfig {
 }
 
 impl DeliverConfig {
-    /// One worker's share of the write budget: the workers run at once, each with its own
-    /// bucket (at least one unit a second).
-    pub fn worker_write_units_per_second(&self) -> u32 {
-        (self.delivery_write_units_per_second / self.delivery_workers.max(1)).max(1)
+    /// One worker's share of the write budget when the delivery has `parts` (score files or
+    /// fallback shares): the workers that run at once (`DeliveryWorkers`, or fewer when there
+    /// are fewer parts) each have their own bucket of an equal share (at least one unit a
+    /// second).
+    pub fn worker_write_units_per_second(&self, parts: u64) -> u32 {
+        let running = parts.clamp(1, u64::from(self.delivery_workers.max(1)));
+        let share = u64::from(self.delivery_write_units_per_second) / running;
+        u32::try_from(share).unwrap_or(u32::MAX).max(1)
     }
 }
 
@@ -77,10 +81,16 @@ mod tests {
         let config: DeliverConfig = from_iter(vars(&COMPLETE)).unwrap();
         assert_eq!(config.delivery_write_units_per_second, 10_000);
         assert_eq!(
-            config.worker_write_units_per_second(),
+            config.worker_write_units_per_second(u64::MAX),
             1_250,
             "each of 8 workers a share"
         );
+        assert_eq!(
+            config.worker_write_units_per_second(4),
+            2_500,
+            "4 parts: 4 workers run"
+        );
+        assert_eq!(config.worker_write_units_per_second(0), 10_000);
         let settings = config.settings();
         assert_eq!(settings.results_bucket, "results");
         assert_eq!(settings.fallback_share_users, 5_000_000);

@@ -260,6 +260,7 @@ async fn fallbacks_step<P: DeliverPorts>(
         return Ok(SharesDelivered { done: true, users: 0 });
     }
     let share = FallbackShare::of(&record.job_id, index, delivery.fallback_shares)?;
+    ports.writing_one_of(delivery.fallback_shares.into());
     let banned = excluded_items(ports, form).await?;
     let progress = deliver_share(ports, &record.job_id, form, &delivery, &share, &banned, started).await?;
     info!(
@@ -299,6 +300,7 @@ async fn file_step<P: DeliverPorts>(
         return Ok(finished);
     }
     let file = ScoreFile::of(&record.job_id, &delivery.prefix, key)?;
+    ports.writing_one_of(delivery.score_files_listed);
     let banned = excluded_items(ports, form).await?;
     let progress = write_score_file(ports, &record.job_id, form, &delivery, &banned, &file, started).await?;
     if progress.done() {

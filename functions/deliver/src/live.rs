@@ -16,6 +16,8 @@ pub struct LivePorts {
     lists: DynamoRecommendations,
     clock: SystemClock,
     settings: DeliverSettings,
+    /// For the write budget's share of each invocation.
+    config: DeliverConfig,
 }
 
 impl LivePorts {
@@ -29,9 +31,11 @@ impl LivePorts {
                 &config.jobs_table,
                 WRITES_IN_FLIGHT,
             )
-            .with_write_budget(config.worker_write_units_per_second()),
+            // Until a step says how many parts share it: as one of every worker.
+            .with_write_budget(config.worker_write_units_per_second(u64::MAX)),
             clock: SystemClock,
             settings: config.settings(),
+            config: config.clone(),
         }
     }
 }
@@ -66,5 +70,11 @@ impl DeliverPorts for LivePorts {
 
     fn settings(&self) -> &DeliverSettings {
         &self.settings
+    }
+
+    /// One invocation at a time per process: the share is this invocation's.
+    fn writing_one_of(&self, parts: u64) {
+        self.lists
+            .set_write_budget(self.config.worker_write_units_per_second(parts));
     }
 }

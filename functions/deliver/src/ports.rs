@@ -23,6 +23,9 @@ pub trait DeliverPorts: Send + Sync {
     fn versions(&self) -> &Self::Versions;
     fn clock(&self) -> &Self::Clock;
     fn settings(&self) -> &DeliverSettings;
+    /// This invocation's part is one of `parts` the delivery's workers write at once (at most
+    /// `DeliveryWorkers` of them run): the write budget is shared by those that run.
+    fn writing_one_of(&self, _parts: u64) {}
 }
 
 #[derive(Debug, Clone)]
