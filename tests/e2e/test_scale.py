@@ -112,19 +112,22 @@ def test_a_200000_user_job_is_delivered_by_a_worker_per_score_file(
     assert job["counts"]["fallback_shares_done"] == SHARES
     assert job["counts"]["fallback_shares_done_users"] == USERS
 
-    # One worker per score file, as the execution's map run shows; none failed for good.
+    # One worker per share and per score file, as the execution's map runs show; none failed
+    # for good.
     sfn = aws("stepfunctions")
     runs = sfn.list_map_runs(executionArn=recoflow.execution_arn(job_id))["mapRuns"]
-    assert len(runs) == 1, runs
-    run = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
-    assert run["status"] == "SUCCEEDED", run
-    assert run["maxConcurrency"] >= PARTS, run
-    assert run["itemCounts"]["succeeded"] >= PARTS, run["itemCounts"]
-    assert run["itemCounts"]["failed"] == 0, run["itemCounts"]
-    # The parent's history does not grow with the files: their workers' invocations are the map
-    # run's child executions (no score file is named in it), far from Step Functions' limit.
+    assert len(runs) == 2, runs  # the fallback shares' and the score files'
+    for described in (sfn.describe_map_run(mapRunArn=r["mapRunArn"]) for r in runs):
+        assert described["status"] == "SUCCEEDED", described
+        assert described["maxConcurrency"] >= PARTS, described
+        assert described["itemCounts"]["succeeded"] >= PARTS, described["itemCounts"]
+        assert described["itemCounts"]["failed"] == 0, described["itemCounts"]
+    # The parent's history does not grow with the parts: the workers' invocations are the two
+    # map runs' child executions (no score file is named in it; the only map iterations are
+    # RunPhases' two phases), far from Step Functions' limit.
     history = recoflow.history(job_id)
     assert not [e for e in history if ".jsonl.out" in json.dumps(e, default=str)], "a worker ran in the parent"
+    assert sum(e["type"] == "MapIterationStarted" for e in history) <= 2
     assert len(history) < 25_000 // 10, len(history)
 
     # The crash happened (its rule is used up) and its file's worker finished it on a retry.

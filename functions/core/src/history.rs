@@ -37,9 +37,10 @@ const QUOTA_ROUND: u64 = CALLBACK_TASK + TASK + PASS;
 const WAKE_UPS: u64 = 2;
 /// Transient-error retries per task (the Retry of ServiceThrottled and the like).
 const TRANSIENT_RETRIES: u64 = 6;
-/// Deliver invocations of the largest job (50 million users, at least 1,000 users/s per
-/// invocation within its 600 s budget: 84).
-const DELIVER_INVOCATIONS: u64 = 100;
+/// A Distributed Map in its parent's history (entered, started, its map run started and
+/// ended, succeeded, exited): its workers are child executions with histories of their own,
+/// however many parts and invocations a delivery takes.
+const DISTRIBUTED_MAP: u64 = 6;
 /// Resources a phase creates at most, each of which the service may refuse for a while.
 fn creations(backend: Backend, phase: Phase, max_launch_attempts: u32) -> u64 {
     match (backend, phase) {
@@ -113,7 +114,8 @@ pub fn worst_case_events(timings: &Timings, backend: Backend) -> u64 {
             acquire + looks + creations(backend, phase, timings.max_launch_attempts) * refusals + TASK
         })
         .sum();
-    let deliver = DELIVER_INVOCATIONS * (TASK + PASS) + TRANSIENT_RETRIES * RETRY;
+    // Deliver, the fallback shares' map, the choice, the score files' map, Publish.
+    let deliver = 2 * (TASK + TRANSIENT_RETRIES * RETRY) + 2 * DISTRIBUTED_MAP + PASS;
     // Cleanup, RecordFailure, NotifyFailure, the fold wait and summary, the end.
     let failure_path = 4 * TASK + 2 * PASS + 1;
     start_and_prepare + map + phase_events + deliver + failure_path

@@ -73,7 +73,7 @@ impl RunnerTask {
 }
 
 /// The deliver function's input: one step of a job's delivery. The state machine runs `begin`,
-/// then a Map with one `fallbacks` worker per share of the users, a Distributed Map with one
+/// then a Distributed Map with one `fallbacks` worker per share of the users, another with one
 /// `file` worker per score file, then `publish` once every worker has finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]

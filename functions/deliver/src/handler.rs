@@ -6,7 +6,7 @@
 //! (`QualityGateFailed`), as the form's gate says.
 //!
 //! The work is split in steps (`recoflow_core::task::DeliverTask`), so a large delivery fans
-//! out: `begin` starts the version; a Map runs one `fallbacks` worker per share of the users
+//! out: `begin` starts the version; a Distributed Map runs one `fallbacks` worker per share of the users
 //! (their counts, their segments); the state machine's Distributed Map then runs one `file`
 //! worker per score file, at once. Each worker writes as far as one invocation's time budget
 //! goes, is invoked again until its part is done, and is retried on its own when it fails.
