@@ -22,8 +22,8 @@ use recoflow_core::job::JobId;
 use recoflow_core::popularity::{
     count_catalogue, each_user, Popularity, PopularityCounts, PopularityError, Share,
 };
-use recoflow_core::ports::{ObjectRead, ObjectStore, RecommendationStore};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use recoflow_core::ports::RecommendationStore;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -33,10 +33,8 @@ use crate::error::DeliverError;
 use crate::lists::{write_popular, ListChunk, ListSender, PopularWritten, VersionLists};
 use crate::ports::DeliverPorts;
 use crate::scores::note_progress;
+use crate::stored::{read_json, write_json};
 
-/// A share's stored counts larger than this are refused rather than read (a counter of at most
-/// a few hundred items per segment).
-const MAX_COUNTS_BYTES: u64 = 256 * 1024 * 1024;
 /// A share's progress is saved at least every this many stretches of segments.
 const SAVE_EVERY: u32 = 25;
 
@@ -82,45 +80,16 @@ impl FallbackShare {
     }
 
     async fn progress<P: DeliverPorts>(&self, ports: &P) -> Result<Option<ShareProgress>, DeliverError> {
-        read_json(ports, &self.progress_key).await
+        read_json(ports, &self.progress_key, "a fallback share's progress").await
+    }
+
+    async fn save<P: DeliverPorts>(&self, ports: &P, progress: &ShareProgress) -> Result<(), DeliverError> {
+        write_json(ports, &self.progress_key, "a fallback share's progress", progress).await
     }
 
     async fn counts<P: DeliverPorts>(&self, ports: &P) -> Result<Option<PopularityCounts>, DeliverError> {
-        read_json(ports, &self.counts_key).await
+        read_json(ports, &self.counts_key, "a fallback share's counts").await
     }
-}
-
-async fn read_json<P: DeliverPorts, T: DeserializeOwned>(
-    ports: &P,
-    key: &str,
-) -> Result<Option<T>, DeliverError> {
-    let bucket = &ports.settings().results_bucket;
-    let unusable = |reason: String| DeliverError::ScoresInvalid(format!("s3://{bucket}/{key} {reason}"));
-    match ports
-        .objects()
-        .read_limited(bucket, key, None, MAX_COUNTS_BYTES)
-        .await?
-    {
-        ObjectRead::Body(body) => serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| unusable(format!("does not parse: {e}"))),
-        ObjectRead::Missing => Ok(None),
-        ObjectRead::TooLarge { size } => Err(unusable(format!(
-            "is {size} bytes; at most {MAX_COUNTS_BYTES} are read"
-        ))),
-    }
-}
-
-async fn write_json<P: DeliverPorts, T: Serialize>(
-    ports: &P,
-    key: &str,
-    value: &T,
-) -> Result<(), DeliverError> {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| DeliverError::ScoresInvalid(format!("{key} does not encode: {e}")))?;
-    let bucket = &ports.settings().results_bucket;
-    ports.objects().put(bucket, key, body, "application/json").await?;
-    Ok(())
 }
 
 /// One invocation of a share's worker: its counts if they are not stored yet, then its users'
@@ -142,10 +111,10 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
     }
     if !progress.counted {
         let counts = count_share(ports, form, share.share, banned).await?;
-        write_json(ports, &share.counts_key, &counts).await?;
+        write_json(ports, &share.counts_key, "a fallback share's counts", &counts).await?;
         progress.counted = true;
         check_delivering(ports, job_id).await?;
-        write_json(ports, &share.progress_key, &progress).await?;
+        share.save(ports, &progress).await?;
         info!(
             share = share.share.index,
             of = share.share.of,
@@ -165,7 +134,7 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
         Some(users) => writer.write(form, users, &mut progress).await?,
         None => {
             progress.done = true;
-            write_json(ports, &share.progress_key, &progress).await?;
+            share.save(ports, &progress).await?;
         }
     }
     if progress.done {
@@ -251,7 +220,7 @@ impl<P: DeliverPorts> SegmentWriter<'_, P> {
             let spent = self.ports.clock().now().duration_since(self.started) >= self.ports.settings().budget;
             if spent || since_save >= SAVE_EVERY {
                 check_delivering(self.ports, self.job_id).await?;
-                write_json(self.ports, &self.share.progress_key, progress).await?;
+                self.share.save(self.ports, progress).await?;
                 since_save = 0;
             }
             // Out of time, unless the reading has ended: the share would be done.
@@ -271,7 +240,7 @@ impl<P: DeliverPorts> SegmentWriter<'_, P> {
             .map_err(|e| DataFile::Users.read_error(form, e))?;
         progress.done = true;
         check_delivering(self.ports, self.job_id).await?;
-        write_json(self.ports, &self.share.progress_key, progress).await
+        self.share.save(self.ports, progress).await
     }
 }
 

@@ -5,17 +5,13 @@
 //! to the steps that run once; the publish step merges them all ([`merge_delivered`]).
 
 use recoflow_core::job::JobId;
-use recoflow_core::ports::{ObjectRead, ObjectStore};
 use recoflow_core::quality::MetricsPartial;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DeliverError;
 use crate::ports::DeliverPorts;
 use crate::score_files::score_files;
-
-/// A stored progress larger than this is refused rather than read (its metrics hold one
-/// counter per distinct item: a catalogue of millions stays well under it).
-const MAX_PROGRESS_BYTES: u64 = 128 * 1024 * 1024;
+use crate::stored::{read_json, write_json};
 
 /// One score file's delivery.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,29 +59,7 @@ impl ScoreFile {
 
     /// The file's progress; a file not begun has none yet.
     pub async fn progress<P: DeliverPorts>(&self, ports: &P) -> Result<Option<FileProgress>, DeliverError> {
-        let bucket = &ports.settings().results_bucket;
-        let unusable = |reason: String| {
-            DeliverError::ScoresInvalid(format!(
-                "the delivery progress of {} (s3://{bucket}/{}) {reason}",
-                self.key, self.progress_key
-            ))
-        };
-        let body = match ports
-            .objects()
-            .read_limited(bucket, &self.progress_key, None, MAX_PROGRESS_BYTES)
-            .await?
-        {
-            ObjectRead::Body(body) => body,
-            ObjectRead::Missing => return Ok(None),
-            ObjectRead::TooLarge { size } => {
-                return Err(unusable(format!(
-                    "is {size} bytes; at most {MAX_PROGRESS_BYTES} are read"
-                )))
-            }
-        };
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| unusable(format!("does not parse: {e}")))
+        read_json(ports, &self.progress_key, &self.what()).await
     }
 
     pub async fn save<P: DeliverPorts>(
@@ -93,22 +67,11 @@ impl ScoreFile {
         ports: &P,
         progress: &FileProgress,
     ) -> Result<(), DeliverError> {
-        let body = serde_json::to_vec(progress).map_err(|e| {
-            DeliverError::ScoresInvalid(format!(
-                "the delivery progress of {} does not encode: {e}",
-                self.key
-            ))
-        })?;
-        ports
-            .objects()
-            .put(
-                &ports.settings().results_bucket,
-                &self.progress_key,
-                body,
-                "application/json",
-            )
-            .await?;
-        Ok(())
+        write_json(ports, &self.progress_key, &self.what(), progress).await
+    }
+
+    fn what(&self) -> String {
+        format!("the delivery progress of {}", self.key)
     }
 }
 

@@ -30,5 +30,6 @@ mod score_files;
 mod scores;
 pub mod sequence;
 mod similar_lists;
+mod stored;
 #[cfg(test)]
 mod tests;

@@ -11,15 +11,13 @@ use recoflow_core::delivery::{Delivery, StoredList};
 use recoflow_core::errors::ServiceError;
 use recoflow_core::form::{JobForm, Output};
 use recoflow_core::job::JobId;
-use recoflow_core::ports::{ObjectRead, ObjectStore, RecommendationStore};
+use recoflow_core::ports::RecommendationStore;
 use recoflow_core::quality::{MetricsPartial, VersionMetrics};
 
 use crate::error::DeliverError;
 use crate::lists::scored_key;
 use crate::ports::DeliverPorts;
-
-/// A stored metrics object larger than this is refused rather than read.
-const MAX_METRICS_BYTES: u64 = 128 * 1024 * 1024;
+use crate::stored::{read_json, write_json};
 
 /// Where an audience version's metrics are kept (measured whole, as its audiences are written).
 fn audience_metrics_key(job_id: &JobId) -> String {
@@ -117,44 +115,10 @@ pub(crate) async fn store_audience_metrics<P: DeliverPorts>(
     job_id: &JobId,
     metrics: &VersionMetrics,
 ) -> Result<(), DeliverError> {
-    let body = serde_json::to_vec(metrics)
-        .map_err(|e| DeliverError::ScoresInvalid(format!("the audiences' metrics do not encode: {e}")))?;
-    let bucket = &ports.settings().results_bucket;
-    let key = audience_metrics_key(job_id);
-    ports
-        .objects()
-        .put(bucket, &key, body, "application/json")
-        .await?;
-    Ok(())
+    write_json(ports, &audience_metrics_key(job_id), AUDIENCE_METRICS, metrics).await
 }
 
-/// A stored metrics object, refused when it is missing, too large or does not parse.
-async fn read_stored<P: DeliverPorts, T: serde::de::DeserializeOwned>(
-    ports: &P,
-    key: &str,
-    what: &str,
-) -> Result<T, DeliverError> {
-    let bucket = &ports.settings().results_bucket;
-    let unusable = |reason: String| {
-        DeliverError::ScoresInvalid(format!(
-            "the metrics of {what} (s3://{bucket}/{key}) {reason}; nothing was published"
-        ))
-    };
-    let body = match ports
-        .objects()
-        .read_limited(bucket, key, None, MAX_METRICS_BYTES)
-        .await?
-    {
-        ObjectRead::Body(body) => body,
-        ObjectRead::TooLarge { size } => {
-            return Err(unusable(format!(
-                "are {size} bytes; at most {MAX_METRICS_BYTES} are read"
-            )))
-        }
-        ObjectRead::Missing => return Err(unusable("are missing".into())),
-    };
-    serde_json::from_slice(&body).map_err(|e| unusable(format!("do not parse: {e}")))
-}
+const AUDIENCE_METRICS: &str = "the audiences' metrics";
 
 /// The version's metrics: every score file's partial (`merged`), with what the fallbacks
 /// counted; an audience version's as they were measured when its audiences were written.
@@ -166,7 +130,12 @@ pub(crate) async fn version_metrics<P: DeliverPorts>(
     merged: MetricsPartial,
 ) -> Result<VersionMetrics, DeliverError> {
     if output == Output::Audience {
-        return read_stored(ports, &audience_metrics_key(job_id), "the audiences").await;
+        let key = audience_metrics_key(job_id);
+        return read_json(ports, &key, AUDIENCE_METRICS).await?.ok_or_else(|| {
+            DeliverError::ScoresInvalid(format!(
+                "{AUDIENCE_METRICS} ({key}) are missing; nothing was published"
+            ))
+        });
     }
     Ok(merged.finish(
         delivery.catalogue_items,
