@@ -39,6 +39,11 @@ fi
 started=$(date +%s)
 rm -rf "$TEST_ROOT" && mkdir -p "$TEST_ROOT"
 
+# free_disk: what is left on the test root's file system. Each stack holds its own copy of the
+# functions' code; a full disk shows as a shard whose pytest writes nothing at all.
+free_disk() { df -h --output=avail "$TEST_ROOT" | tail -1 | tr -d ' '; }
+echo "e2e: ${#SHARDS[@]} shard(s); $(free_disk) free on the disk of $TEST_ROOT"
+
 # run_shard I TESTS: one stack, its deploy, its tests; the result in $TEST_ROOT/shard-I/.
 run_shard() {
   local i=$1 tests=$2
@@ -56,9 +61,11 @@ run_shard() {
     || { echo "shard $i: deploy failed"; tail -40 "$dir/deploy.log"; return 1; }
   echo "shard $i: stack up on 127.0.0.1:$port after $(($(date +%s) - started)) s; running its tests"
   # shellcheck disable=SC2086  # the shard's paths, split on spaces
+  local rc=0
   SLACK_STANDIN="http://127.0.0.1:$slack_port" \
-    "$VENV/bin/pytest" -q -p no:cacheprovider --junitxml="$dir/junit.xml" $tests >"$dir/pytest.log" 2>&1 || true
-  echo "shard $i: done after $(($(date +%s) - started)) s"
+    "$VENV/bin/pytest" -q -p no:cacheprovider --junitxml="$dir/junit.xml" $tests >"$dir/pytest.log" 2>&1 || rc=$?
+  echo "$rc" >"$dir/pytest.rc"
+  echo "shard $i: done after $(($(date +%s) - started)) s (pytest exit $rc; $(free_disk) free)"
 }
 
 pids=()
@@ -76,6 +83,7 @@ for i in "${!SHARDS[@]}"; do
   fi
 done
 "$VENV/bin/python" - "$TEST_ROOT" "$(($(date +%s) - started))" "$broken" "${#SHARDS[@]}" <<'PY'
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -83,12 +91,24 @@ from pathlib import Path
 root, seconds, broken, shards = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 passed = failed = skipped = 0
 for i in range(shards):
-    junit = root / f"shard-{i}" / "junit.xml"
-    if not junit.exists():
-        print(f"shard {i}: no results (its stack did not come up)")
+    shard = root / f"shard-{i}"
+    junit, rc = shard / "junit.xml", shard / "pytest.rc"
+    try:
+        suites = list(ET.parse(junit).getroot().iter("testsuite"))
+    except (OSError, ET.ParseError) as error:
+        if not rc.exists():
+            print(f"shard {i}: no results: its stack did not come up (see {shard}/start.log, deploy.log)")
+        else:
+            log = shard / "pytest.log"
+            size = log.stat().st_size if log.exists() else 0
+            print(
+                f"shard {i}: no results: pytest exited {rc.read_text().strip()} and left "
+                f"{'no' if not junit.exists() else 'an unreadable'} {junit.name} ({error}); "
+                f"its log has {size} bytes; {shutil.disk_usage(root).free / 2**30:.1f} GiB free now"
+            )
         broken = True
         continue
-    for suite in ET.parse(junit).getroot().iter("testsuite"):
+    for suite in suites:
         total, failures, errors = int(suite.get("tests")), int(suite.get("failures")), int(suite.get("errors"))
         skips = int(suite.get("skipped"))
         passed += total - failures - errors - skips

@@ -9,7 +9,9 @@ Lambda Runtime API (see conftest.py), so no Rust build is needed.
 import json
 import time
 
-from hostfn import LAMBDA_LOG_DIR, invoke, unique, wait_for
+from pathlib import Path
+
+from hostfn import HOST_DIR, LAMBDA_LOG_DIR, invoke, unique, wait_for
 
 
 def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function, endpoint):
@@ -32,6 +34,14 @@ def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function,
     assert env["LAMBDA_TASK_ROOT"] == result["cwd"]
     assert result["arn"].endswith(f":function:{name}")
     assert int(result["deadline_ms"]) > time.time() * 1000
+
+
+def test_function_code_is_unpacked_in_the_instances_own_temp_dir(aws, make_function):
+    # start.sh's TMPDIR: stop.sh removes the copies, instead of every deploy piling up in /tmp
+    result, error = invoke(aws, make_function(), {})
+
+    assert error is None
+    assert Path(result["cwd"]).resolve().is_relative_to((HOST_DIR / "tmp").resolve())
 
 
 def test_warm_invokes_reuse_the_process(aws, make_function):
