@@ -20,6 +20,9 @@ cargo build --profile "$PROFILE" --locked "${args[@]}" -p recsys -p recoflow-cli
 
 for f in "${FUNCTIONS[@]}"; do
   mkdir -p "build/lambda/$f"
-  install -m 0755 "target/$PROFILE/$f" "build/lambda/$f/bootstrap"
+  # a hard link where it can: the same bytes, not a second copy on the disk
+  rm -f "build/lambda/$f/bootstrap"
+  ln "target/$PROFILE/$f" "build/lambda/$f/bootstrap" 2>/dev/null \
+    || install -m 0755 "target/$PROFILE/$f" "build/lambda/$f/bootstrap"
 done
 echo "build-functions: staged ${FUNCTIONS[*]} from target/$PROFILE into build/lambda/"
