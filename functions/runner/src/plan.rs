@@ -340,6 +340,13 @@ fn batch_inference(ctx: &PlanContext<'_>) -> Result<Vec<Vec<ResourceSpec>>, Plan
         }
     };
     Ok(match ctx.form.output {
+        // Prepared before the scoring input came in parts: nothing to score from, and an empty
+        // version would follow; the job is retried (Prepare again) instead.
+        Output::UserItems if ctx.prepared.scoring_groups == 0 => {
+            return Err(PlanError::Missing(
+                "the job was prepared without scoring parts (before an upgrade): retry it".into(),
+            ))
+        }
         Output::UserItems => (0..ctx.prepared.scoring_groups)
             .map(|group| vec![job(Some(group), ctx.prepared.scoring_input.clone())])
             .collect(),
@@ -660,6 +667,15 @@ mod tests {
         };
         assert_eq!(solution_version_arn, &format!("arn:{name}"));
         assert_eq!(*num_results, 5);
+    }
+
+    #[test]
+    fn personalize_scoring_of_a_job_prepared_without_parts_is_refused() {
+        let mut record = trained(record("personalize"), ResourceKind::SolutionVersion);
+        let prepared = record.prepared.as_mut().unwrap();
+        (prepared.scoring_parts, prepared.scoring_groups) = (0, 0);
+        let error = stages(&ctx(&record), Phase::Score).unwrap_err();
+        assert!(error.to_string().contains("retry it"), "{error}");
     }
 
     #[test]
