@@ -6,7 +6,8 @@ still shown as running.
   leaked by an execution that died without its clean-up is reclaimed once its lease ends.
 - DELETE /jobs/{id} frees the job's slot at once, marks it CANCELLED with who and when, stops
   its execution and the SageMaker job it started (Stopping, then Stopped).
-- Cancelling a finished job answers 409 and changes nothing; cancelling twice answers 200.
+- Cancelling a finished job, or one whose version was made current already, answers 409 and
+  changes nothing; cancelling twice answers 200.
 - With the clean-up event lost (the execution-stopped rule disabled), the sweep closes the job
   and frees its slot; the rule's target keeps undeliverable events in a dead-letter queue.
 
@@ -160,6 +161,26 @@ def test_cancelling_a_finished_job_answers_409_and_changes_nothing(recoflow, con
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "JobFinished"
     assert recoflow.job(done) == done_job, "a refused cancel changed the job"
+
+    # Its version was made current in one transaction with a mark on the job: a cancel that
+    # arrives after it, while the job is still DELIVERING, is refused. A copy of the record,
+    # DELIVERING again under an id of its own, stands for that moment.
+    assert done_job["status"] == "SUCCEEDED", done_job
+    dynamodb, table = recoflow.aws("dynamodb"), recoflow.stack["JobsTable"]
+    item = dynamodb.get_item(TableName=table, Key={"job_id": {"S": done}}, ConsistentRead=True)["Item"]
+    assert item["made_current"] == {"S": done_job["delivery"]["version"]}
+    copy = f"{done}-publishing"
+    item.update(job_id={"S": copy}, status={"S": "DELIVERING"})
+    dynamodb.put_item(TableName=table, Item=item)
+    try:
+        before = recoflow.job(copy)
+        response = delete(copy)
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert error["code"] == "JobFinished" and "current" in error["message"], error
+        assert recoflow.job(copy) == before, "a refused cancel changed the job"
+    finally:
+        dynamodb.delete_item(TableName=table, Key={"job_id": {"S": copy}})
 
 
 def test_a_slot_leaked_by_an_execution_that_died_is_reclaimed_when_its_lease_ends(

@@ -1,8 +1,8 @@
 //! `DELETE /jobs/{id}`: cancels a running job. It is marked CANCELLED (who, when), its
 //! execution stopped and its quota slots given back at once; the execution's end (an
 //! EventBridge rule) has the runner stop the SageMaker or Personalize jobs it launched, hence
-//! `202`. A job already cancelled answers `200` with the job; one that finished otherwise
-//! answers `409` and nothing changes.
+//! `202`. A job already cancelled answers `200` with the job; one that finished otherwise, or
+//! whose version was made current already (it is finishing), answers `409` and nothing changes.
 
 use lambda_http::http::StatusCode;
 use recoflow_core::clock::Clock;
@@ -33,6 +33,9 @@ pub async fn cancel<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
         if !record.status.is_running() {
             return Err(finished(&job_id, record.status));
         }
+        if let Some(version) = &record.made_current {
+            return Err(publishing(&job_id, version));
+        }
         let extras = TransitionExtras {
             cancellation: Some(Cancellation {
                 by: call.caller.clone(),
@@ -47,6 +50,12 @@ pub async fn cancel<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
             .await
         {
             Ok(()) => {}
+            Err(TransitionError::Illegal { from, .. }) if from.is_running() => {
+                // Running, yet not cancellable: its version was made current meanwhile.
+                let record = ports.jobs().get(&job_id).await.map_err(ApiError::service)?;
+                let version = record.and_then(|r| r.made_current).unwrap_or_default();
+                return Err(publishing(&job_id, &version));
+            }
             Err(TransitionError::Illegal { from, .. }) => return Err(finished(&job_id, from)),
             Err(TransitionError::NotFound(_)) => return Err(ApiError::job_not_found(id)),
             Err(TransitionError::Service(err)) => return Err(ApiError::service(err)),
@@ -96,6 +105,18 @@ fn finished(job_id: &JobId, status: JobStatus) -> ApiError {
     ApiError::new(
         ErrorCode::JobFinished,
         format!("job {job_id} is {status}; only a running job can be cancelled, nothing changed"),
+    )
+}
+
+/// A job whose version serves already (its publish is finishing): cancelling it would leave a
+/// CANCELLED job's version current.
+fn publishing(job_id: &JobId, version: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::JobFinished,
+        format!(
+            "job {job_id} has made its version {version} current and is finishing; \
+             only a running job can be cancelled, nothing changed"
+        ),
     )
 }
 
@@ -166,6 +187,31 @@ mod tests {
         let before = ports.jobs.record(&id).unwrap();
         let refused = delete(&ports, id.as_str()).await.unwrap_err();
         assert_eq!(refused.code, ErrorCode::JobFinished);
+        assert_eq!(ports.jobs.record(&id).unwrap(), before);
+        assert!(ports.executions.stopped.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_job_whose_version_was_made_current_is_409_and_changes_nothing() {
+        let ports = FakeApiPorts::default();
+        let id = submitted(&ports, "k-5").await;
+        ports.jobs.force_status(&id, JobStatus::Delivering);
+        ports
+            .jobs
+            .records
+            .lock()
+            .unwrap()
+            .get_mut(&id)
+            .unwrap()
+            .made_current = Some("v-7".into());
+        let before = ports.jobs.record(&id).unwrap();
+        let refused = delete(&ports, id.as_str()).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::JobFinished);
+        assert!(
+            refused.message.contains("version v-7 current"),
+            "{}",
+            refused.message
+        );
         assert_eq!(ports.jobs.record(&id).unwrap(), before);
         assert!(ports.executions.stopped.lock().unwrap().is_empty());
     }

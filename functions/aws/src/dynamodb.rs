@@ -149,7 +149,11 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":now", AttributeValue::S(now))
             .expression_attribute_values(":change", AttributeValue::L(vec![encode(&change)?]))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let (mut request, condition) = status_condition(request, to.allowed_from());
+        let (mut request, mut condition) = status_condition(request, to.allowed_from());
+        if to == JobStatus::Cancelled {
+            // Its version was made current (recommendations.rs, publish): too late to cancel.
+            condition.push_str(" AND attribute_not_exists(made_current)");
+        }
         let mut update =
             "SET #status = :to, updated_at = :now, history = list_append(history, :change)".to_owned();
         if let Some(failure) = &extras.failure {

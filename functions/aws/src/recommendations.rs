@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, PutRequest,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, PutRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use recoflow_core::backoff::full_jitter;
@@ -81,21 +81,25 @@ impl DynamoRecommendations {
         }
     }
 
-    /// The check that the pointer's job is still `DELIVERING` (its record sent back if not).
+    /// The check that the pointer's job is still `DELIVERING` (its record sent back if not),
+    /// marking it `made_current`: an update, not a mere check, so that a cancel arriving after
+    /// the pointer moved finds the mark and is refused (`dynamodb.rs`, transition).
     fn job_delivering(&self, pointer: &Pointer) -> Result<TransactWriteItem, ServiceError> {
-        let check = ConditionCheck::builder()
+        let update = Update::builder()
             .table_name(&self.jobs_table)
             .set_key(Some(job_key(&pointer.job_id)))
+            .update_expression("SET made_current = :version")
             .condition_expression("#status = :delivering")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(
                 ":delivering",
                 AttributeValue::S(JobStatus::Delivering.as_str().to_owned()),
             )
+            .expression_attribute_values(":version", AttributeValue::S(pointer.version.clone()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(|e| codec_error("encode job check", e))?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
+            .map_err(|e| codec_error("encode job mark", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The pointer's put, unless a newer version is current (the current one sent back if so).
@@ -116,7 +120,7 @@ impl DynamoRecommendations {
 }
 
 /// What a cancelled publish transaction says: its job moved on, or a newer version is current.
-/// The reasons come in the order of the transaction's items (the job check, then the put).
+/// The reasons come in the order of the transaction's items (the job's mark, then the put).
 fn refused_publish(reasons: &[CancellationReason]) -> Option<Published> {
     let failed = |reason: &CancellationReason| reason.code() == Some("ConditionalCheckFailed");
     let text = |reason: &CancellationReason, name: &str| {

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use recoflow_core::delivery::Pointer;
 use recoflow_core::errors::ServiceError;
+use recoflow_core::job::{JobId, JobStatus};
 use recoflow_core::ports::{Page, PointerSwitch, VersionStore};
 use recoflow_core::versions::{keys, ResultSetEntry, VersionRecord, RESULT_SET_LISTING};
 use serde::de::DeserializeOwned;
@@ -248,6 +249,38 @@ impl VersionStore for DynamoRecommendations {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 Ok(false)
+            }
+            Err(err) => Err(service_error("DynamoDB", "UpdateItem", &err)),
+        }
+    }
+
+    async fn note_last_job(
+        &self,
+        result_set: &str,
+        job_id: &JobId,
+        status: JobStatus,
+    ) -> Result<(), ServiceError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::result_set_entry(result_set))))
+            .update_expression("SET last_job.#status = :status")
+            .condition_expression("last_job.job_id = :job")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":job", s(job_id.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // No entry, or it names a later job now: that job's status stands.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
             }
             Err(err) => Err(service_error("DynamoDB", "UpdateItem", &err)),
         }

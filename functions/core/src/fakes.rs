@@ -143,7 +143,9 @@ impl JobStore for FakeJobStore {
         let record = records
             .get_mut(job_id)
             .ok_or_else(|| TransitionError::NotFound(job_id.clone()))?;
-        if !record.status.can_move_to(to) {
+        // The adapter's rule: a job whose version was made current is past cancelling.
+        let made_current = to == JobStatus::Cancelled && record.made_current.is_some();
+        if !record.status.can_move_to(to) || made_current {
             return Err(TransitionError::Illegal {
                 job_id: job_id.clone(),
                 from: record.status,
@@ -967,6 +969,22 @@ impl VersionStore for FakeRecommendations {
         entry.stale_alert_for = Some(version.to_owned());
         Ok(true)
     }
+
+    async fn note_last_job(
+        &self,
+        result_set: &str,
+        job_id: &JobId,
+        status: JobStatus,
+    ) -> Result<(), ServiceError> {
+        let mut entries = self.entries.lock().unwrap();
+        if let Some(entry) = entries
+            .get_mut(result_set)
+            .filter(|e| e.last_job.job_id == *job_id)
+        {
+            entry.last_job.status = status;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -1008,8 +1026,10 @@ impl RecommendationStore for FakeRecommendations {
     }
 
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
-        if let Some(jobs) = &self.jobs {
-            let status = jobs.record(&pointer.job_id).map(|r| r.status);
+        // As the adapter's transaction: the job's check and mark, the pointer's put, all or none.
+        let mut records = self.jobs.as_ref().map(|jobs| jobs.records.lock().unwrap());
+        if let Some(records) = &records {
+            let status = records.get(&pointer.job_id).map(|r| r.status);
             if status != Some(JobStatus::Delivering) {
                 return Ok(Published::JobNotDelivering { status });
             }
@@ -1020,6 +1040,9 @@ impl RecommendationStore for FakeRecommendations {
                 current: current.version.clone(),
             }),
             _ => {
+                if let Some(record) = records.as_mut().and_then(|r| r.get_mut(&pointer.job_id)) {
+                    record.made_current = Some(pointer.version.clone());
+                }
                 pointers.insert(pointer.result_set.clone(), pointer.clone());
                 Ok(Published::Switched)
             }

@@ -391,6 +391,15 @@ pub trait VersionStore: Send + Sync {
     /// Notes that a staleness alert went out while `version` was current; `false` if one was
     /// noted for it already (the alert is sent once until a newer version).
     async fn note_stale_alert(&self, result_set: &str, version: &str) -> Result<bool, ServiceError>;
+    /// Sets the status of the entry's last job, in one conditional write, only while the entry
+    /// still names `job_id` (a later job's delivery may have begun: its own status stands, and
+    /// nothing else of the entry is written over).
+    async fn note_last_job(
+        &self,
+        result_set: &str,
+        job_id: &JobId,
+        status: JobStatus,
+    ) -> Result<(), ServiceError>;
 }
 
 /// A CloudWatch metric: namespace, name and dimensions (name, value).

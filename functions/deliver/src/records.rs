@@ -92,14 +92,6 @@ pub(crate) async fn note_last_job<P: DeliverPorts>(
     job_id: &JobId,
     status: JobStatus,
 ) -> Result<(), DeliverError> {
-    let versions = ports.versions();
-    let Some(mut entry) = versions.entry(result_set).await? else {
-        return Ok(());
-    };
-    if entry.last_job.job_id != *job_id || entry.last_job.status == status {
-        return Ok(());
-    }
-    entry.last_job.status = status;
-    versions.put_entry(&entry).await?;
+    ports.versions().note_last_job(result_set, job_id, status).await?;
     Ok(())
 }

@@ -240,6 +240,10 @@ pub struct JobRecord {
     /// The job that retried this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_by: Option<JobId>,
+    /// The version this job made current, set in the same transaction as the result set's
+    /// pointer: from then on its version serves, and the job can no longer be cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_current: Option<String>,
 }
 
 impl JobRecord {
@@ -355,6 +359,7 @@ impl JobRecord {
             data_versions: Vec::new(),
             earlier_runs: Vec::new(),
             retried_by: None,
+            made_current: None,
         }
     }
 

@@ -11,7 +11,7 @@ use recoflow_core::delivery::{keys, version_id, Pointer, StoredList};
 use recoflow_core::errors::{ErrorName, NamedError, ServiceError};
 use recoflow_core::fakes::{test_form, FakeClock, FakeJobStore, FakeObjects, FakeRecommendations};
 use recoflow_core::job::{JobId, JobStatus};
-use recoflow_core::ports::{JobStore, Published, RecommendationStore, TransitionExtras};
+use recoflow_core::ports::{JobStore, Published, RecommendationStore, TransitionError, TransitionExtras};
 
 use crate::error::DeliverError;
 use crate::ports::{DeliverPorts, DeliverSettings};
@@ -32,6 +32,10 @@ struct TimedTable {
     /// A job cancelled (`DELETE /jobs/{id}`) as its delivery reads the current pointer once
     /// its score files' counts are merged: in the last moments before the publish.
     cancelled_at_pointer_read: Mutex<Option<JobId>>,
+    /// A job whose cancel arrives just after its pointer's transaction, and what the job store
+    /// answered it.
+    cancelled_after_publish: Mutex<Option<JobId>>,
+    cancel_after_publish_answer: Mutex<Option<Result<(), TransitionError>>>,
     jobs: Arc<FakeJobStore>,
 }
 
@@ -72,7 +76,17 @@ impl RecommendationStore for TimedTable {
     }
 
     async fn publish(&self, pointer: &Pointer) -> Result<Published, ServiceError> {
-        self.table.publish(pointer).await
+        let published = self.table.publish(pointer).await;
+        let cancelled = self.cancelled_after_publish.lock().unwrap().take();
+        if let Some(job_id) = cancelled {
+            let extras = TransitionExtras::default();
+            let answer = self
+                .jobs
+                .transition(&job_id, JobStatus::Cancelled, "DELETE /jobs/{id}", extras)
+                .await;
+            *self.cancel_after_publish_answer.lock().unwrap() = Some(answer);
+        }
+        published
     }
 }
 
@@ -144,6 +158,8 @@ fn ports_with_scores(scores: &str, budget_seconds: u64) -> (FakePorts, JobId) {
             clock: clock.clone(),
             put_takes: Mutex::new(Duration::ZERO),
             cancelled_at_pointer_read: Mutex::new(None),
+            cancelled_after_publish: Mutex::new(None),
+            cancel_after_publish_answer: Mutex::new(None),
             jobs,
         },
         clock,
@@ -468,6 +484,32 @@ async fn a_job_cancelled_in_the_last_moments_of_its_delivery_is_never_made_curre
     // Its lists stay written, unreferenced, until they expire.
     let written = ports.table().lists.lock().unwrap()[&keys::user("spring", &delivery.version, "u1")].clone();
     assert_eq!(written.expires_at, delivery.expires_at);
+}
+
+#[tokio::test]
+async fn a_cancel_after_the_pointer_moved_is_refused_and_the_job_succeeds() {
+    let (ports, job_id) = ports_with_scores(&line("u1", &["bag"]), 60);
+    *ports.lists.cancelled_after_publish.lock().unwrap() = Some(job_id.clone());
+
+    deliver(&ports, &job_id).await.unwrap();
+
+    let answer = ports.lists.cancel_after_publish_answer.lock().unwrap().take();
+    assert!(
+        matches!(
+            answer,
+            Some(Err(TransitionError::Illegal {
+                from: JobStatus::Delivering,
+                ..
+            }))
+        ),
+        "{answer:?}"
+    );
+    let record = ports.jobs.record(&job_id).unwrap();
+    let version = record.delivery.as_ref().unwrap().version.clone();
+    assert_eq!(record.status, JobStatus::Succeeded);
+    assert_eq!(record.made_current.as_deref(), Some(version.as_str()));
+    assert!(record.cancellation.is_none());
+    assert_eq!(ports.table().pointers.lock().unwrap()["spring"].version, version);
 }
 
 #[tokio::test]
