@@ -31,6 +31,10 @@ use crate::topk::SpaceSaving;
 /// Items counted per list: twice the longest list, so the list's tail is not the counter's.
 pub const COUNTERS_PER_LIST: usize = 2 * MAX_LIST_ITEMS;
 
+/// Rows of interactions [`Popularity::read_interactions_while`] reads between two asks whether
+/// to go on (a few milliseconds of reading).
+pub const ROWS_BETWEEN_CHECKS: u64 = 10_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PopularityError {
     #[error("has no {0} column")]
@@ -201,13 +205,34 @@ impl Popularity {
     /// Streams the interactions file and counts each one of the share's users for every segment
     /// of its user.
     pub fn read_interactions<R: Read>(&mut self, interactions_csv: R) -> Result<u64, PopularityError> {
+        self.read_interactions_while(interactions_csv, || true)?;
+        Ok(self.interactions)
+    }
+
+    /// [`Self::read_interactions`], asking `go_on` every [`ROWS_BETWEEN_CHECKS`] rows and
+    /// stopping when it answers no: the position (bytes into `interactions_csv`) of the first
+    /// row not read then, `None` once the file has ended. The counts so far can be saved
+    /// ([`Self::counts`]) and the reading carried on from there ([`Self::resume`]).
+    pub fn read_interactions_while<R: Read>(
+        &mut self,
+        interactions_csv: R,
+        mut go_on: impl FnMut() -> bool,
+    ) -> Result<Option<u64>, PopularityError> {
         let mut reader = csv::Reader::from_reader(interactions_csv);
         let header = reader.headers().map_err(csv_error)?.clone();
         let user_id =
             column(&header, USER_ID_COLUMN).ok_or(PopularityError::MissingColumn(USER_ID_COLUMN))?;
         let item_id = column(&header, "ITEM_ID").ok_or(PopularityError::MissingColumn("ITEM_ID"))?;
         let mut row = csv::StringRecord::new();
-        while reader.read_record(&mut row).map_err(csv_error)? {
+        let mut rows = 0u64;
+        loop {
+            if rows > 0 && rows.is_multiple_of(ROWS_BETWEEN_CHECKS) && !go_on() {
+                return Ok(Some(reader.position().byte()));
+            }
+            if !reader.read_record(&mut row).map_err(csv_error)? {
+                return Ok(None);
+            }
+            rows += 1;
             let (Some(user), Some(item)) = (row.get(user_id), row.get(item_id)) else {
                 continue;
             };
@@ -238,10 +263,23 @@ impl Popularity {
                 }
             }
         }
-        Ok(self.interactions)
     }
 
-    /// What was counted, to merge with the other shares' and make the lists from.
+    /// Carries on from counts saved part-way through the interactions (by a reading of the
+    /// same users, read again first): their counters, interactions and items seen.
+    pub fn resume(&mut self, saved: PopularityCounts) {
+        self.global = saved.global;
+        self.items_seen = saved.items_seen;
+        self.interactions = saved.interactions;
+        for (key, segment) in saved.segments {
+            if let Some(&id) = self.segment_ids.get(&key) {
+                self.counts[id as usize] = segment.counted;
+            }
+        }
+    }
+
+    /// What was counted, to merge with the other shares', make the lists from, or carry on
+    /// from ([`Self::resume`]).
     pub fn counts(self) -> PopularityCounts {
         let segments = self
             .segments
@@ -508,6 +546,57 @@ mod tests {
             ],
             "two users make a segment here; GENDER is no dimension"
         );
+    }
+
+    #[test]
+    fn a_reading_stopped_saved_and_resumed_counts_what_one_reading_counts() {
+        let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+        // More items than counters (the summaries evict), skewed, from known and unknown users.
+        let users = ["f1", "f2", "f3", "f4", "f5", "m1", "stranger"];
+        for i in 0..55_000u64 {
+            let item = (i * i + 7 * i) % 997 % (1 + i % 300);
+            interactions.push_str(&format!("{},item-{item},{i}\n", users[(i % 7) as usize]));
+        }
+        let whole = popularity(&interactions).counts();
+
+        let (header_end, mut offset, mut pieces) = (interactions.find('\n').unwrap() + 1, 0, 0);
+        let mut saved: Option<PopularityCounts> = None;
+        let resumed = loop {
+            let mut p = Popularity::default();
+            p.read_users(USERS.as_bytes(), |_, _| Ok(())).unwrap();
+            if let Some(saved) = saved.take() {
+                p.resume(saved);
+            }
+            // The file from `offset`, its header in front, as the worker reads it from S3.
+            let header = if offset == 0 {
+                ""
+            } else {
+                &interactions[..header_end]
+            };
+            let from = format!("{header}{}", &interactions[offset..]);
+            let mut asks = 0;
+            let stopped = p
+                .read_interactions_while(from.as_bytes(), || {
+                    asks += 1;
+                    asks < 2
+                })
+                .unwrap();
+            pieces += 1;
+            let counts = p.counts();
+            match stopped {
+                None => break counts,
+                Some(position) => {
+                    offset += position as usize - header.len();
+                    assert!(interactions[..offset].ends_with('\n'), "a row's start");
+                    let json = serde_json::to_string(&counts).unwrap();
+                    saved = Some(serde_json::from_str(&json).unwrap());
+                }
+            }
+        };
+        assert_eq!(pieces, 3, "20,000 rows a piece");
+        assert_eq!(resumed.interactions, whole.interactions);
+        assert_eq!(resumed.distinct_items(), whole.distinct_items());
+        assert_eq!(resumed.lists(&HashSet::new()), whole.lists(&HashSet::new()));
     }
 
     #[test]

@@ -22,7 +22,7 @@ const MAX_HEADER_BYTES: u64 = 64 * 1024;
 
 /// A CSV file read from a row's byte offset, its header line in front (the CSV reader needs
 /// it): a position the reader reports is `offset + position - header_bytes` in the file.
-pub(crate) struct UsersFrom {
+pub(crate) struct RowsFrom {
     pub reader: Box<dyn Read + Send>,
     pub offset: u64,
     pub header_bytes: u64,
@@ -102,12 +102,12 @@ impl DataFile {
         ports: &P,
         form: &JobForm,
         offset: u64,
-    ) -> Result<Option<UsersFrom>, DeliverError> {
+    ) -> Result<Option<RowsFrom>, DeliverError> {
         let Some(start) = self.open(ports, form).await? else {
             return Ok(None);
         };
         if offset == 0 {
-            return Ok(Some(UsersFrom {
+            return Ok(Some(RowsFrom {
                 reader: Box::new(start),
                 offset: 0,
                 header_bytes: 0,
@@ -125,7 +125,7 @@ impl DataFile {
             .open(&location.bucket, &location.key, offset)
             .await?
             .ok_or_else(|| self.invalid(form, "no longer exists".into()))?;
-        Ok(Some(UsersFrom {
+        Ok(Some(RowsFrom {
             header_bytes: header.len() as u64,
             reader: Box::new(Read::chain(std::io::Cursor::new(header), SyncIoBridge::new(rest))),
             offset,

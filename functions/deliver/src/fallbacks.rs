@@ -6,8 +6,10 @@
 //! The users are taken in shares (`recoflow_core::popularity::Share`: by the hash of their id),
 //! as many as the users file needs (`FallbackShareUsers` users each), one worker each, at once:
 //! a share's worker counts its users and their interactions into counts kept beside the job's
-//! outputs (memory: its users, not all of them), then writes its users' segments in stretches
-//! as far as an invocation's budget goes, saving where it stands in the users file. The publish
+//! outputs (memory: its users, not all of them; an interactions file too long for one
+//! invocation's budget is counted on from the offset the partial counts reached), then writes
+//! its users' segments in stretches as far as an invocation's budget goes, saving where it
+//! stands in the users file. The publish
 //! step merges the shares' counts once and writes the popular lists
 //! ([`write_merged_fallbacks`]), with what the version's metrics need: the catalogue's size and
 //! any banned item the popular lists still hold (the check that removal works).
@@ -28,7 +30,7 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::cursor::{check_delivering, save};
-use crate::data_files::{DataFile, UsersFrom};
+use crate::data_files::{DataFile, RowsFrom};
 use crate::error::DeliverError;
 use crate::lists::{write_popular, ListChunk, ListSender, PopularWritten, VersionLists};
 use crate::ports::DeliverPorts;
@@ -48,8 +50,12 @@ pub(crate) fn shares_for(users: u64, share_users: u64, max: u32) -> u32 {
 /// Where a share's worker stands.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ShareProgress {
-    /// Its counts are stored.
+    /// Its counts are stored, whole.
     pub counted: bool,
+    /// Byte offset in the interactions file of the first row the stored counts have not
+    /// counted yet, while they are partial (0: none stored).
+    #[serde(default)]
+    pub counted_to: u64,
     /// Byte offset in the users file of the row after the last segment written.
     pub offset: u64,
     /// Users whose segment is written.
@@ -110,17 +116,26 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
         return Ok(progress);
     }
     if !progress.counted {
-        let counts = count_share(ports, form, share.share, banned).await?;
+        let (counts, stopped_at) = count_share(ports, form, share, banned, &progress, started).await?;
         write_json(ports, &share.counts_key, "a fallback share's counts", &counts).await?;
-        progress.counted = true;
+        match stopped_at {
+            Some(offset) => progress.counted_to = offset,
+            None => progress.counted = true,
+        }
         check_delivering(ports, job_id).await?;
         share.save(ports, &progress).await?;
         info!(
             share = share.share.index,
             of = share.share.of,
             interactions = counts.interactions,
+            counted_to = progress.counted_to,
+            whole = progress.counted,
             "fallback share counted"
         );
+        if !progress.counted {
+            // Out of time: the next invocation counts on from `counted_to`.
+            return Ok(progress);
+        }
     }
     let writer = SegmentWriter {
         ports,
@@ -144,28 +159,59 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
 }
 
 /// Counts the share's users and their interactions (a synchronous CSV reading, on a blocking
-/// thread). Banned items are never counted: they would take counters from the items the lists
-/// can show.
+/// thread), carrying on from the counts stored part-way if there are (`counted_to`), until
+/// the interactions end or the time budget counted from `started` is spent: the counts, and
+/// the offset reached if they are partial. Banned items are never counted: they would take
+/// counters from the items the lists can show.
 async fn count_share<P: DeliverPorts>(
     ports: &P,
     form: &JobForm,
-    share: Share,
+    share: &FallbackShare,
     banned: &HashSet<String>,
-) -> Result<PopularityCounts, DeliverError> {
+    progress: &ShareProgress,
+    started: Instant,
+) -> Result<(PopularityCounts, Option<u64>), DeliverError> {
+    let saved = match progress.counted_to {
+        0 => None,
+        _ => Some(share.counts(ports).await?.ok_or_else(|| {
+            DeliverError::ScoresInvalid(format!(
+                "fallback share {} of {}: its partial counts are missing",
+                share.share.index, share.share.of
+            ))
+        })?),
+    };
     let users = DataFile::Users.open(ports, form).await?;
-    let interactions = DataFile::Interactions.open_named(ports, form).await?;
-    let mut popularity = Popularity::new(SegmentDimensions::of(form)).share(share);
+    let interactions = DataFile::Interactions
+        .open_at(ports, form, progress.counted_to)
+        .await?
+        .ok_or_else(|| DataFile::Interactions.invalid(form, "is not named by the form".into()))?;
+    let mut popularity = Popularity::new(SegmentDimensions::of(form)).share(share.share);
     popularity.exclude(banned.clone());
+    // The blocking thread cannot hold the ports' clock: the time left is measured from here.
+    let left = ports
+        .settings()
+        .budget
+        .saturating_sub(ports.clock().now().duration_since(started));
+    let deadline = Instant::now() + left;
     let counting = tokio::task::spawn_blocking(move || {
         if let Some(users) = users {
             popularity
                 .read_users(users, |_, _| Ok(()))
                 .map_err(|e| (DataFile::Users, e))?;
         }
-        popularity
-            .read_interactions(interactions)
+        if let Some(saved) = saved {
+            popularity.resume(saved);
+        }
+        let RowsFrom {
+            reader,
+            offset,
+            header_bytes,
+        } = interactions;
+        let stopped = popularity
+            .read_interactions_while(reader, || Instant::now() < deadline)
             .map_err(|e| (DataFile::Interactions, e))?;
-        Ok::<_, (DataFile, PopularityError)>(popularity.counts())
+        let stopped_at = stopped.map(|position| offset + position.saturating_sub(header_bytes));
+        Ok::<_, (DataFile, PopularityError)>((popularity.counts(), stopped_at))
     });
     counting
         .await
@@ -188,14 +234,14 @@ impl<P: DeliverPorts> SegmentWriter<'_, P> {
     async fn write(
         &self,
         form: &JobForm,
-        users: UsersFrom,
+        users: RowsFrom,
         progress: &mut ShareProgress,
     ) -> Result<(), DeliverError> {
         let (chunks_out, mut chunks_in) = mpsc::channel::<ListChunk>(4);
         let (version, dimensions, share) = (self.version.clone(), self.dimensions.clone(), self.share.share);
         let reading = tokio::task::spawn_blocking(move || {
             let mut sender = ListSender::new(chunks_out);
-            let UsersFrom {
+            let RowsFrom {
                 reader,
                 offset,
                 header_bytes,

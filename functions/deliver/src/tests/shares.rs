@@ -1,6 +1,6 @@
 //! Fallbacks counted in shares of the users: the same lists however many shares, each user's
-//! segment written once, a share resumed where its budget stopped it, and no publish before
-//! every share is done.
+//! segment written once, a share resumed where its budget stopped it (counting or writing),
+//! and no publish before every share is done.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -115,6 +115,43 @@ async fn a_share_out_of_time_goes_on_from_where_it_stood() {
         .filter(|key| key.starts_with("a#"))
         .count();
     assert_eq!(segments, 450, "every user's segment once");
+}
+
+#[tokio::test]
+async fn a_share_whose_counting_outlasts_its_budget_counts_on_from_where_it_stopped() {
+    // 300 users with 100 interactions each: 30,000 rows, counted 10,000 an invocation when the
+    // budget is spent at once.
+    let heavy = |ports: &FakePorts| {
+        let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+        for user in 0..300 {
+            for k in 0..100 {
+                interactions.push_str(&format!("u{user},i{},1\n", (user * 7 + k * k) % 97));
+            }
+        }
+        ports.objects.insert("data", "i.csv", interactions);
+    };
+    let (whole, whole_job) = job(300, 1_000_000, 600);
+    heavy(&whole);
+    assert!(deliver(&whole, &whole_job).await.unwrap());
+
+    let (ports, job_id) = job(300, 1_000_000, 0);
+    heavy(&ports);
+    begin(&ports, &job_id).await.unwrap();
+    let mut invocations = 0;
+    while !deliver_fallbacks(&ports, &job_id, 0, ports.clock.now())
+        .await
+        .unwrap()
+        .done
+    {
+        invocations += 1;
+        assert!(invocations < 20, "a share that never ends");
+    }
+    assert!(
+        invocations >= 3,
+        "three stretches of counting before the segments: {invocations}"
+    );
+    assert!(deliver(&ports, &job_id).await.unwrap());
+    assert_eq!(lists_of(&ports), lists_of(&whole));
 }
 
 #[tokio::test]
