@@ -108,6 +108,12 @@ const recoflow = (() => {
       "jobs.by": "By",
       "jobs.more": "Older jobs",
       "jobs.none": "No jobs yet.",
+      "jobs.actions": "Actions",
+      "jobs.retry": "Retry",
+      "jobs.cancel": "Cancel",
+      "jobs.cancel_confirm": "Cancel job {id}? Its running AWS jobs are stopped.",
+      "jobs.retried": "Job {id} retries {old}.",
+      "jobs.cancelled": "Job {id} is cancelled.",
       "status.RECEIVED": "received", "status.QUEUED": "queued", "status.PREPARING": "checking data",
       "status.WAITING_FOR_QUOTA": "waiting for capacity", "status.IMPORTING": "importing data",
       "status.TRAINING": "training", "status.SCORING": "scoring", "status.DELIVERING": "publishing",
@@ -304,6 +310,12 @@ const recoflow = (() => {
       "jobs.by": "依頼者",
       "jobs.more": "さらに古いジョブ",
       "jobs.none": "ジョブはまだありません。",
+      "jobs.actions": "操作",
+      "jobs.retry": "再実行",
+      "jobs.cancel": "キャンセル",
+      "jobs.cancel_confirm": "ジョブ {id} をキャンセルしますか？実行中の AWS のジョブは停止されます。",
+      "jobs.retried": "ジョブ {id} が {old} を再実行します。",
+      "jobs.cancelled": "ジョブ {id} はキャンセルされました。",
       "status.RECEIVED": "受付", "status.QUEUED": "待機中", "status.PREPARING": "データ確認中",
       "status.WAITING_FOR_QUOTA": "空き待ち", "status.IMPORTING": "データ取り込み中",
       "status.TRAINING": "学習中", "status.SCORING": "推論中", "status.DELIVERING": "公開中",
@@ -816,13 +828,43 @@ const recoflow = (() => {
         cell(since(job.status_since));
         cell(new Date(job.created_at).toLocaleString());
         cell(job.submitted_by || "");
+        actions(cell(""), job);
         rows.appendChild(row);
       });
       if (!rows.children.length) banner("ok", t("jobs.none"));
       next = json.next;
       more.classList.toggle("hidden", !next);
     }
-    setupLanguage(() => { rows.innerHTML = ""; page(null); });
+    // A failed or cancelled job can be retried, a running one cancelled (the API's own rules:
+    // a refusal is shown as it answers).
+    function actions(td, job) {
+      const button = (key, className, onClick) => {
+        const b = Object.assign(document.createElement("button"), { type: "button", className, textContent: t(key) });
+        b.dataset.action = key;
+        b.addEventListener("click", onClick);
+        td.appendChild(b);
+      };
+      const path = "jobs/" + encodeURIComponent(job.job_id);
+      if (["FAILED", "CANCELLED"].includes(job.status)) {
+        button("jobs.retry", "secondary", async () => {
+          const { status, json } = await api("POST", path + "/retry");
+          if (status !== 200 && status !== 202) return refused(json);
+          banner("ok", t("jobs.retried").replace("{id}", json.job_id).replace("{old}", job.job_id));
+          refresh();
+        });
+      } else if (!["SUCCEEDED", "HELD", "REJECTED", "SKIPPED"].includes(job.status)) {
+        button("jobs.cancel", "secondary discard", async () => {
+          if (!confirm(t("jobs.cancel_confirm").replace("{id}", job.job_id))) return;
+          const { status, json } = await api("DELETE", path);
+          if (status !== 200 && status !== 202) return refused(json);
+          banner("ok", t("jobs.cancelled").replace("{id}", job.job_id));
+          refresh();
+        });
+      }
+    }
+    function refused(json) { banner("error", (json && json.error && json.error.message) || t("submit.unavailable")); }
+    function refresh() { rows.innerHTML = ""; page(null); }
+    setupLanguage(refresh);
     more.addEventListener("click", () => page(next));
     page(null);
   }

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from e2e_helpers import FINAL_STATUSES, REPO, RUNNING_STATUSES, personalize_form_for, unique
+from e2e_helpers import FINAL_STATUSES, REPO, RUNNING_STATUSES, personalize_form_for, resources_of, unique
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium dials out at start (updates, sync, QUIC),
@@ -345,3 +345,41 @@ def test_g_the_placement_view_shows_arms_kpis_with_intervals_and_a_daily_chart(b
     screenshot(page, "web-placement-ja.png")
     context.close()
     assert not errors, f"the page's script failed: {errors}"
+
+
+def test_h_a_failed_job_is_retried_and_a_running_one_cancelled_from_the_jobs_list(page, recoflow, faults, container_form):
+    failed = recoflow.submit(container_form(segment={"region": ["atlantis"]}))
+    failed_job, _ = recoflow.wait_ended(failed, timeout=90)
+    assert failed_job["status"] == "FAILED", failed_job
+    # Long SageMaker jobs: still training when the button is clicked.
+    faults.set({"durations": {"sagemaker": 60.0}})
+    running = recoflow.submit(container_form(instance_type="ml.m5.xlarge"))
+    recoflow.wait_job(
+        running,
+        "training job running",
+        lambda j: any(r["state"] == "RUNNING" for r in resources_of(j, "training-job")),
+        timeout=60,
+    )
+
+    page.click("a[data-i18n='nav.jobs']")
+    failed_row = page.locator(f'#jobs tr[data-job-id="{failed}"]')
+    running_row = page.locator(f'#jobs tr[data-job-id="{running}"]')
+    expect(failed_row.locator("button[data-action='jobs.cancel']")).to_have_count(0)
+    expect(running_row.locator("button[data-action='jobs.retry']")).to_have_count(0)
+
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(f"/ui/api/jobs/{failed}/retry")) as answer:
+        failed_row.locator("button[data-action='jobs.retry']").click()
+    assert answer.value.status == 202, answer.value.text()
+    retry = answer.value.json()["job_id"]
+    expect(page.locator("#banner")).to_have_text(f"Job {retry} retries {failed}.")
+    expect(page.locator(f'#jobs tr[data-job-id="{retry}"]')).to_be_visible()
+    assert recoflow.job(failed)["retried_by"] == retry
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda r: r.request.method == "DELETE" and r.url.endswith(f"/ui/api/jobs/{running}")) as answer:
+        running_row.locator("button[data-action='jobs.cancel']").click()
+    assert answer.value.status == 202, answer.value.text()
+    expect(page.locator("#banner")).to_have_text(f"Job {running} is cancelled.")
+    expect(running_row.locator("td.status")).to_have_attribute("data-status", "CANCELLED")
+    assert recoflow.job(running)["status"] == "CANCELLED"
+    screenshot(page, "web-jobs-actions.png")
