@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands::{
     audience, audience_users, cancel, completions, discard, jobs, placement_metrics, placements, promote,
     recommend, recommend_placement, result_sets, retry, rollback, schedule, schedules, similar, status,
-    submit, trigger, validate, versions,
+    submit, trigger, triggers, validate, versions,
 };
 use crate::exit::EXIT_CODES_HELP;
 
@@ -63,6 +63,8 @@ pub enum Command {
     Schedules(schedules::SchedulesArgs),
     /// One schedule: show it, pause, resume or delete it.
     Schedule(schedule::ScheduleArgs),
+    /// The data-driven forms' triggers: state, what they watch, last run.
+    Triggers(triggers::TriggersArgs),
     /// One data-driven form's trigger: show it or delete it.
     Trigger(trigger::TriggerArgs),
     /// Placements: list, show, apply (store) or delete one; validate files locally for CI.

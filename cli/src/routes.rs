@@ -87,6 +87,10 @@ pub const DELETE_SCHEDULE: Route = Route {
     template: "/schedules/{id}",
 };
 
+pub const LIST_TRIGGERS: Route = Route {
+    method: Method::GET,
+    template: "/triggers",
+};
 pub const SHOW_TRIGGER: Route = Route {
     method: Method::GET,
     template: "/triggers/{id}",

@@ -23,6 +23,7 @@ import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from e2e_helpers import RECSYS_IMAGE, assert_finished_ok, resources_of, statuses, unique, wait_for
+from test_cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
@@ -137,6 +138,15 @@ def test_three_files_uploaded_within_5_s_start_one_job_and_the_same_data_again_i
     shown = api.http.get(f"{api.base}/triggers/{trigger_id}", timeout=30).json()
     assert [(r["job_id"], r["status"]) for r in shown["last_runs"]] == [(second, "SKIPPED"), (first, "SUCCEEDED")], shown
     assert sorted(shown["watches"]) == sorted(uris.values()) and shown["quiet_seconds"] == 3, shown
+    # GET /triggers and `recoflow triggers`: the trigger listed with its runs.
+    listed = {t["trigger_id"]: t for t in api.http.get(f"{api.base}/triggers?limit=100", timeout=30).json()["triggers"]}
+    mine = listed[trigger_id]
+    assert (mine["state"], mine["result_set"], mine["runs"]) == ("ENABLED", form["result_set"], 2), mine
+    assert mine["last_run"]["job_id"] == second and sorted(mine["watches"]) == sorted(uris.values()), mine
+    table = run_cli("--local", "triggers", "--limit", "100")
+    assert table.returncode == 0, table.stderr
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith(trigger_id)]
+    assert "ENABLED" in row and second in row, row
     deleted = api.http.delete(f"{api.base}/triggers/{trigger_id}", timeout=30)
     assert deleted.status_code == 200 and deleted.json()["state"] == "DELETED", deleted.text
     upload_all(aws, bucket, prefix, pause=0)
@@ -144,6 +154,8 @@ def test_three_files_uploaded_within_5_s_start_one_job_and_the_same_data_again_i
     assert len(check_executions(aws, stack)) == checks_before, "a deleted trigger was checked"
     assert len(trigger_record(aws, stack, trigger_id)["runs"]) == 2
     assert api.http.get(f"{api.base}/triggers/nope-0", timeout=30).json()["error"]["code"] == "TriggerNotFound"
+    listed = api.http.get(f"{api.base}/triggers?limit=100", timeout=30).json()["triggers"]
+    assert trigger_id not in [t["trigger_id"] for t in listed], "a deleted trigger is listed"
 
 
 def test_a_container_job_failing_in_scoring_is_retried_to_success_with_one_training_job(

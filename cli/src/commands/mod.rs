@@ -24,6 +24,7 @@ pub mod similar;
 pub mod status;
 pub mod submit;
 pub mod trigger;
+pub mod triggers;
 pub mod validate;
 pub mod versions;
 
@@ -52,6 +53,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<Report, CliError> {
         Command::Schedules(args) => schedules::run(args, ctx).await,
         Command::Schedule(args) => schedule::run(args, ctx).await,
         Command::Trigger(args) => trigger::run(args, ctx).await,
+        Command::Triggers(args) => triggers::run(args, ctx).await,
         Command::Placements(args) => placements::run(args, ctx).await,
         Command::RecommendPlacement(args) => recommend_placement::run(args, ctx).await,
         Command::PlacementMetrics(args) => placement_metrics::run(args, ctx).await,

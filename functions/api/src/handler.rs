@@ -13,7 +13,8 @@ use crate::{
     audience_show, audience_users, cancel, data_files, discard, events_post, list, placement_delete,
     placement_list, placement_metrics, placement_put, placement_serve, placement_show, promote,
     recommendations, result_set_list, result_set_show, retry, rollback, schedule_delete, schedule_list,
-    schedule_show, schedule_state, show, similar_items, submit, trigger_delete, trigger_show, ui,
+    schedule_show, schedule_state, show, similar_items, submit, trigger_delete, trigger_list, trigger_show,
+    ui,
 };
 
 /// What a route's handler is: given the ports and the call, it answers.
@@ -75,6 +76,7 @@ impl<P: ApiPorts> Routes<P> {
         route("GET", "/schedules/{id}", Signed, boxed!(schedule_show::show_schedule)),
         route("PATCH", "/schedules/{id}", Signed, boxed!(schedule_state::set_schedule_state)),
         route("DELETE", "/schedules/{id}", Signed, boxed!(schedule_delete::delete_schedule)),
+        route("GET", "/triggers", Signed, boxed!(trigger_list::list_triggers)),
         route("GET", "/triggers/{id}", Signed, boxed!(trigger_show::show_trigger)),
         route("DELETE", "/triggers/{id}", Signed, boxed!(trigger_delete::delete_trigger)),
         route("GET", "/placements", Signed, boxed!(placement_list::list_placements)),
@@ -215,7 +217,7 @@ mod tests {
              POST /result-sets/{result_set}/versions/{version}/promote, POST /result-sets/{result_set}/rollback, \
              DELETE /result-sets/{result_set}/versions/{version}, GET /audiences/{result_set}, \
              GET /audiences/{result_set}/users, GET /similar-items/{result_set}/{item_id}, GET /schedules, GET /schedules/{id}, \
-             PATCH /schedules/{id}, DELETE /schedules/{id}, GET /triggers/{id}, DELETE /triggers/{id}, \
+             PATCH /schedules/{id}, DELETE /schedules/{id}, GET /triggers, GET /triggers/{id}, DELETE /triggers/{id}, \
              GET /placements, GET /placements/{placement}, \
              PUT /placements/{placement}, DELETE /placements/{placement}, GET /placements/{placement}/metrics, \
              GET /placements/{placement}/{user_id}, POST /events"

@@ -49,6 +49,7 @@ pub mod show;
 pub mod similar_items;
 pub mod submit;
 pub mod trigger_delete;
+pub mod trigger_list;
 pub mod trigger_show;
 pub mod ui;
 

@@ -8,6 +8,17 @@ use crate::response::ApiError;
 /// The most a page holds, whatever `limit` asks.
 pub const MAX_PAGE: u32 = 100;
 
+/// A `<created_at>~<id>` cursor of a listing by creation time (the schedules', the
+/// triggers'), if it is well formed and `is_id` takes its id.
+pub fn created_at_cursor(next: &str, is_id: impl Fn(&str) -> bool) -> Option<String> {
+    let (created_at, id) = next.rsplit_once('~')?;
+    let well_formed = created_at.len() <= 40
+        && created_at
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z'));
+    (well_formed && is_id(id)).then(|| next.to_owned())
+}
+
 /// The page size (`default` unless `limit` says otherwise) and where the page starts (the
 /// cursor `decode` makes of `next`), or the parameter in the way.
 pub fn page_asked<C>(

@@ -7,7 +7,7 @@ use recoflow_core::schedule::instant_now;
 use serde_json::json;
 
 use crate::call::Call;
-use crate::paging::page_asked;
+use crate::paging::{created_at_cursor, page_asked};
 use crate::ports::ApiPorts;
 use crate::response::{json_response, ApiError, RouteResult};
 use crate::schedule_views::ScheduleSummary;
@@ -16,12 +16,9 @@ const DEFAULT_PAGE: u32 = 20;
 
 /// A cursor this listing gave out: `<created_at>~<schedule id>`.
 fn cursor(next: &str) -> Option<String> {
-    let (created_at, id) = next.rsplit_once('~')?;
-    let well_formed = created_at.len() <= 40
-        && created_at
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z'));
-    (well_formed && recoflow_core::schedule::ScheduleId::parse(id).is_some()).then(|| next.to_owned())
+    created_at_cursor(next, |id| {
+        recoflow_core::schedule::ScheduleId::parse(id).is_some()
+    })
 }
 
 pub async fn list_schedules<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult {
