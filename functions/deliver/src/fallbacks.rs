@@ -52,10 +52,6 @@ pub(crate) fn shares_for(users: u64, share_users: u64, max: u32) -> u32 {
 pub(crate) struct ShareProgress {
     /// Its counts are stored, whole.
     pub counted: bool,
-    /// Byte offset in the interactions file of the first row the stored counts have not
-    /// counted yet, while they are partial (0: none stored).
-    #[serde(default)]
-    pub counted_to: u64,
     /// Byte offset in the users file of the row after the last segment written.
     pub offset: u64,
     /// Users whose segment is written.
@@ -64,11 +60,21 @@ pub(crate) struct ShareProgress {
     pub done: bool,
 }
 
+/// A share's counts stored part-way through the interactions file, with the byte offset of
+/// the first row they have not counted: one object, so that counts are never paired with
+/// another reading's offset (a worker stopped between two writes).
+#[derive(Serialize, Deserialize)]
+struct PartialCounts {
+    counted_to: u64,
+    counts: PopularityCounts,
+}
+
 /// One share of a job's fallbacks, and where its progress and counts are kept.
 pub(crate) struct FallbackShare {
     share: Share,
     progress_key: String,
     counts_key: String,
+    partial_key: String,
 }
 
 impl FallbackShare {
@@ -82,6 +88,7 @@ impl FallbackShare {
             share: Share { index, of },
             progress_key: format!("jobs/{job_id}/delivery/fallbacks/{index}-of-{of}.json"),
             counts_key: format!("jobs/{job_id}/delivery/fallbacks/{index}-of-{of}.counts.json"),
+            partial_key: format!("jobs/{job_id}/delivery/fallbacks/{index}-of-{of}.partial.json"),
         })
     }
 
@@ -116,26 +123,30 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
         return Ok(progress);
     }
     if !progress.counted {
-        let (counts, stopped_at) = count_share(ports, form, share, banned, &progress, started).await?;
-        write_json(ports, &share.counts_key, "a fallback share's counts", &counts).await?;
-        match stopped_at {
-            Some(offset) => progress.counted_to = offset,
-            None => progress.counted = true,
-        }
-        check_delivering(ports, job_id).await?;
-        share.save(ports, &progress).await?;
-        info!(
-            share = share.share.index,
-            of = share.share.of,
-            interactions = counts.interactions,
-            counted_to = progress.counted_to,
-            whole = progress.counted,
-            "fallback share counted"
-        );
-        if !progress.counted {
+        let (counts, stopped_at) = count_share(ports, form, share, banned, started).await?;
+        let (index, of, interactions) = (share.share.index, share.share.of, counts.interactions);
+        if let Some(counted_to) = stopped_at {
             // Out of time: the next invocation counts on from `counted_to`.
+            let partial = PartialCounts { counted_to, counts };
+            write_json(
+                ports,
+                &share.partial_key,
+                "a fallback share's partial counts",
+                &partial,
+            )
+            .await?;
+            check_delivering(ports, job_id).await?;
+            info!(
+                share = index,
+                of, interactions, counted_to, "fallback share counted part-way"
+            );
             return Ok(progress);
         }
+        write_json(ports, &share.counts_key, "a fallback share's counts", &counts).await?;
+        progress.counted = true;
+        check_delivering(ports, job_id).await?;
+        share.save(ports, &progress).await?;
+        info!(share = index, of, interactions, "fallback share counted");
     }
     let writer = SegmentWriter {
         ports,
@@ -159,30 +170,26 @@ pub(crate) async fn deliver_share<P: DeliverPorts>(
 }
 
 /// Counts the share's users and their interactions (a synchronous CSV reading, on a blocking
-/// thread), carrying on from the counts stored part-way if there are (`counted_to`), until
-/// the interactions end or the time budget counted from `started` is spent: the counts, and
-/// the offset reached if they are partial. Banned items are never counted: they would take
-/// counters from the items the lists can show.
+/// thread), carrying on from the counts stored part-way if there are, until the interactions
+/// end or the time budget counted from `started` is spent: the counts, and the offset reached
+/// if they are partial. Banned items are never counted: they would take counters from the
+/// items the lists can show.
 async fn count_share<P: DeliverPorts>(
     ports: &P,
     form: &JobForm,
     share: &FallbackShare,
     banned: &HashSet<String>,
-    progress: &ShareProgress,
     started: Instant,
 ) -> Result<(PopularityCounts, Option<u64>), DeliverError> {
-    let saved = match progress.counted_to {
-        0 => None,
-        _ => Some(share.counts(ports).await?.ok_or_else(|| {
-            DeliverError::ScoresInvalid(format!(
-                "fallback share {} of {}: its partial counts are missing",
-                share.share.index, share.share.of
-            ))
-        })?),
+    let partial: Option<PartialCounts> =
+        read_json(ports, &share.partial_key, "a fallback share's partial counts").await?;
+    let (counted_to, saved) = match partial {
+        Some(partial) => (partial.counted_to, Some(partial.counts)),
+        None => (0, None),
     };
     let users = DataFile::Users.open(ports, form).await?;
     let interactions = DataFile::Interactions
-        .open_at(ports, form, progress.counted_to)
+        .open_at(ports, form, counted_to)
         .await?
         .ok_or_else(|| DataFile::Interactions.invalid(form, "is not named by the form".into()))?;
     let mut popularity = Popularity::new(SegmentDimensions::of(form)).share(share.share);
