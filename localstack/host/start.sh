@@ -79,12 +79,6 @@ else
   # writes it without a lock: LocalStacks started side by side on a fresh install read each
   # other's half-written index ("No component plugins found"). One cache per instance.
   export XDG_CACHE_HOME="$HOST_DIR/cache"
-  # Python's temp dir, the instance's own: LocalStack unpacks every function version's code
-  # under it (<tmp>/lambda/<bucket>/<version>/code, ~50 MB a function unoptimised) and leaves a
-  # running version's copy behind when it stops; /tmp would keep every deploy's copies (37 GB
-  # seen after a day of test runs). stop.sh removes it.
-  rm -rf "$HOST_DIR/tmp" && mkdir -p "$HOST_DIR/tmp"
-  export TMPDIR="$HOST_DIR/tmp"
   export RECOFLOW_LAMBDA_LOG_DIR="$HOST_DIR/lambda-logs"
   export RECOFLOW_LAMBDA_PID_DIR="$HOST_DIR/lambda-pids"
   # SageMaker emulator job directories (otherwise they pile up in /tmp)

@@ -2,8 +2,8 @@
 # Stops the LocalStack started by start.sh (by the pid in $HOST_DIR/localstack.pid, whole process
 # group: TERM, then KILL after LOCALSTACK_STOP_TIMEOUT seconds) and every Lambda function process
 # the recoflow-host executor started (pid files in $HOST_DIR/lambda-pids), and SageMaker emulator
-# job commands still running ($HOST_DIR/job-pids), then removes the instance's temp dir
-# ($HOST_DIR/tmp: the functions' unpacked code). Never kills by name.
+# job commands still running ($HOST_DIR/job-pids), then removes the functions' unpacked code
+# (under the instance's tmp dir). Never kills by name.
 # Safe to call when nothing runs.  --functions-only: only the function processes.
 set -uo pipefail
 
@@ -79,8 +79,8 @@ if [[ -d "$JOB_PID_DIR" ]]; then
     rm -f "$f"
   done
 fi
-# the stopped instance's temp dir (start.sh's TMPDIR): the functions' unpacked code and downloads
+# the stopped instance's unpacked function code (the extension puts it in the instance's tmp dir)
 if [[ "${1:-}" != "--functions-only" ]]; then
-  rm -rf "$HOST_DIR/tmp"
+  rm -rf "$HOST_DIR/filesystem/tmp/localstack/lambda"
 fi
 exit 0

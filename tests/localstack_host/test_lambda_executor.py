@@ -36,12 +36,14 @@ def test_direct_invoke_returns_result_and_lambda_environment(aws, make_function,
     assert int(result["deadline_ms"]) > time.time() * 1000
 
 
-def test_function_code_is_unpacked_in_the_instances_own_temp_dir(aws, make_function):
-    # start.sh's TMPDIR: stop.sh removes the copies, instead of every deploy piling up in /tmp
+def test_function_code_is_unpacked_in_the_instances_own_tmp_dir(aws, make_function):
+    # the extension's on_platform_start: cleared with the instance, instead of every deploy
+    # piling up in /tmp/lambda
     result, error = invoke(aws, make_function(), {})
 
     assert error is None
-    assert Path(result["cwd"]).resolve().is_relative_to((HOST_DIR / "tmp").resolve())
+    code_root = (HOST_DIR / "filesystem/tmp/localstack/lambda").resolve()
+    assert Path(result["cwd"]).resolve().is_relative_to(code_root)
 
 
 def test_warm_invokes_reuse_the_process(aws, make_function):

@@ -1,5 +1,5 @@
 """recoflow's LocalStack extension: what it adds to the platform itself (the fault endpoint, the
-scheduler's firing engine and controls, S3 data per instance). The emulated services are
+scheduler's firing engine and controls, S3 data and Lambda code per instance). The emulated services are
 providers (``providers.py``) and the Lambda executor is a runtime-executor plugin
 (``lambda_host/executor.py``): plugin types of their own, which LocalStack loads when a service
 or a function first needs them.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from localstack import config
 from localstack.extensions.api import Extension, http
@@ -31,13 +32,27 @@ class RecoflowExtension(Extension):
         FILESYSTEM_ROOT when it knows it runs on the host (start.sh sets OVERRIDE_IN_DOCKER=0:
         these machines may carry a /.dockerenv), but S3 object data goes to a fixed
         ``/tmp/localstack-s3-storage`` shared by every instance and removed bucket by bucket on
-        shutdown. This runs before any request, so before the S3 provider is created."""
+        shutdown. This runs before any request, so before the S3 provider is created.
+
+        Likewise each function version's unpacked code: LocalStack puts it under the machine's
+        temp dir (``/tmp/lambda/<bucket>/<version>/code``, ~50 MB a function unoptimised) and
+        leaves a running version's copy there when it stops, so every deploy of every instance
+        piled up (37 GB seen after a day of test runs). Under the instance's own tmp dir it is
+        cleared when the instance next starts, and ``stop.sh`` removes it."""
+        from localstack.services.lambda_.invocation import lambda_models
         from localstack.services.s3 import provider
 
         storage = os.path.join(config.dirs.tmp, "s3-storage")
         os.makedirs(storage, exist_ok=True)
         provider.DEFAULT_S3_TMP_DIR = storage
         LOG.debug("S3 object data in %s", storage)
+
+        code_root = Path(config.dirs.tmp) / "lambda"
+
+        def unzipped_code_location(code: lambda_models.S3Code) -> Path:
+            return code_root / code.s3_bucket / code.id / "code"
+
+        lambda_models.S3Code.get_unzipped_code_location = unzipped_code_location
 
     def update_gateway_routes(self, router: http.Router[http.RouteHandler]):
         """The emulators' fault/quota endpoint and the scheduler's controls, served from
