@@ -113,6 +113,7 @@ const recoflow = (() => {
       "jobs.cancel": "Cancel",
       "jobs.cancel_confirm": "Cancel job {id}? Its running AWS jobs are stopped.",
       "jobs.retried": "Job {id} retries {old}.",
+      "jobs.retried_by": "retried by {id}",
       "jobs.cancelled": "Job {id} is cancelled.",
       "status.RECEIVED": "received", "status.QUEUED": "queued", "status.PREPARING": "checking data",
       "status.WAITING_FOR_QUOTA": "waiting for capacity", "status.IMPORTING": "importing data",
@@ -315,6 +316,7 @@ const recoflow = (() => {
       "jobs.cancel": "キャンセル",
       "jobs.cancel_confirm": "ジョブ {id} をキャンセルしますか？実行中の AWS のジョブは停止されます。",
       "jobs.retried": "ジョブ {id} が {old} を再実行します。",
+      "jobs.retried_by": "{id} で再実行済み",
       "jobs.cancelled": "ジョブ {id} はキャンセルされました。",
       "status.RECEIVED": "受付", "status.QUEUED": "待機中", "status.PREPARING": "データ確認中",
       "status.WAITING_FOR_QUOTA": "空き待ち", "status.IMPORTING": "データ取り込み中",
@@ -835,8 +837,8 @@ const recoflow = (() => {
       next = json.next;
       more.classList.toggle("hidden", !next);
     }
-    // A failed or cancelled job can be retried, a running one cancelled (the API's own rules:
-    // a refusal is shown as it answers).
+    // A failed or cancelled job can be retried (once: then its retry is named), a running one
+    // cancelled (the API's own rules: a refusal is shown as it answers).
     function actions(td, job) {
       const button = (key, className, onClick) => {
         const b = Object.assign(document.createElement("button"), { type: "button", className, textContent: t(key) });
@@ -845,7 +847,11 @@ const recoflow = (() => {
         td.appendChild(b);
       };
       const path = "jobs/" + encodeURIComponent(job.job_id);
-      if (["FAILED", "CANCELLED"].includes(job.status)) {
+      if (job.retried_by) {
+        // Retried already: the retry is the job to follow (asking again would answer it).
+        td.appendChild(Object.assign(document.createElement("span"), {
+          className: "hint retried-by", textContent: t("jobs.retried_by").replace("{id}", job.retried_by) }));
+      } else if (["FAILED", "CANCELLED"].includes(job.status)) {
         button("jobs.retry", "secondary", async () => {
           const { status, json } = await api("POST", path + "/retry");
           if (status !== 200 && status !== 202) return refused(json);

@@ -374,6 +374,9 @@ def test_h_a_failed_job_is_retried_and_a_running_one_cancelled_from_the_jobs_lis
     expect(page.locator("#banner")).to_have_text(f"Job {retry} retries {failed}.")
     expect(page.locator(f'#jobs tr[data-job-id="{retry}"]')).to_be_visible()
     assert recoflow.job(failed)["retried_by"] == retry
+    # Retried once: the row names its retry instead of offering another.
+    expect(failed_row.locator(".retried-by")).to_have_text(f"retried by {retry}")
+    expect(failed_row.locator("button[data-action='jobs.retry']")).to_have_count(0)
 
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_response(lambda r: r.request.method == "DELETE" and r.url.endswith(f"/ui/api/jobs/{running}")) as answer:

@@ -170,6 +170,14 @@ mod tests {
         assert_eq!(new["source"]["kind"], "retry");
         assert_eq!(new["resources"][0]["reused"]["job_id"], old.as_str(), "{new}");
         assert_eq!(get(&ports, old.as_str()).await["retried_by"], new_id.as_str());
+        let request = gateway_request("GET", "/jobs", "/jobs", "", &[]);
+        let (_, listed) = answer_of(crate::list::list(&ports, &signed_call(&request)).await).await;
+        let listed_old = listed["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_id"] == old.as_str());
+        assert_eq!(listed_old.unwrap()["retried_by"], new_id.as_str(), "{listed}");
 
         // Asked again: the same job, nothing new started.
         let (status, again) = post(&ports, old.as_str(), " ").await;

@@ -27,6 +27,9 @@ pub struct JobSummary<'a> {
     result_set: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure: Option<&'a JobFailure>,
+    /// The job that retried this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retried_by: Option<&'a JobId>,
 }
 
 impl<'a> JobSummary<'a> {
@@ -41,6 +44,7 @@ impl<'a> JobSummary<'a> {
             submitted_by: form.map(|f| f.submitted_by.as_str()),
             result_set: form.map(|f| f.result_set.as_str()),
             failure: record.failure.as_ref(),
+            retried_by: record.retried_by.as_ref(),
         }
     }
 }
