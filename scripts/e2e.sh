@@ -60,8 +60,8 @@ run_shard() {
     STACK_OUTPUTS_FILE="$STACK_OUTPUTS" scripts/deploy-local.sh >"$dir/deploy.log" 2>&1 \
     || { echo "shard $i: deploy failed"; tail -40 "$dir/deploy.log"; return 1; }
   echo "shard $i: stack up on 127.0.0.1:$port after $(($(date +%s) - started)) s; running its tests"
-  # shellcheck disable=SC2086  # the shard's paths, split on spaces
   local rc=0
+  # shellcheck disable=SC2086  # the shard's paths, split on spaces
   SLACK_STANDIN="http://127.0.0.1:$slack_port" \
     "$VENV/bin/pytest" -q -p no:cacheprovider --junitxml="$dir/junit.xml" $tests >"$dir/pytest.log" 2>&1 || rc=$?
   echo "$rc" >"$dir/pytest.rc"

@@ -26,7 +26,7 @@ use recoflow_core::delivery::Delivery;
 use recoflow_core::errors::{ErrorName, NamedError};
 use recoflow_core::form::{JobForm, Output};
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
-use recoflow_core::ports::JobStore;
+use recoflow_core::ports::{JobStore, VersionStore};
 use recoflow_core::quality::MetricsPartial;
 use recoflow_core::task::DeliverTask;
 use serde::Serialize;
@@ -41,7 +41,6 @@ use crate::fallbacks::{deliver_share, write_merged_fallbacks, FallbackShare};
 use crate::file_progress::{merge_delivered, ScoreFile};
 use crate::ports::DeliverPorts;
 use crate::publish::{publish, Outcome};
-use crate::records::note_last_job;
 use crate::score_files::is_score_file;
 use crate::scores::write_score_file;
 use crate::similar_lists::write_similar_fallbacks;
@@ -377,7 +376,11 @@ async fn note_failed<P: DeliverPorts>(ports: &P, form: &JobForm, job_id: &JobId,
     ) {
         return;
     }
-    if let Err(note_err) = note_last_job(ports, &form.result_set, job_id, JobStatus::Failed).await {
+    if let Err(note_err) = ports
+        .versions()
+        .note_last_job(&form.result_set, job_id, JobStatus::Failed)
+        .await
+    {
         warn!(error = %note_err, "the result set's entry could not be told the job failed");
     }
 }

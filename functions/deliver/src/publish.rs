@@ -15,7 +15,7 @@ use recoflow_core::delivery::{keys, Delivery, Pointer, SegmentDimensions};
 use recoflow_core::form::JobForm;
 use recoflow_core::job::{JobId, JobRecord, JobStatus};
 use recoflow_core::ports::{
-    JobPatch, JobStore, Published, RecommendationStore, TransitionError, TransitionExtras,
+    JobPatch, JobStore, Published, RecommendationStore, TransitionError, TransitionExtras, VersionStore,
 };
 use recoflow_core::quality::{MetricsPartial, OnFail};
 use tracing::{info, warn};
@@ -24,7 +24,7 @@ use crate::cursor::{patch_while_delivering, save};
 use crate::error::{describe_failures, DeliverError};
 use crate::judge::{judge, Verdict};
 use crate::ports::{DeliverPorts, DeliverSettings};
-use crate::records::{note_last_job, update_version};
+use crate::records::update_version;
 
 /// What became of the version.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,7 +84,10 @@ async fn hold_back<P: DeliverPorts>(
     .await?;
     if on_fail == OnFail::Fail {
         warn!(version = %delivery.version, failures = %failures, "failed the quality gate");
-        note_last_job(ports, &form.result_set, job_id, JobStatus::Failed).await?;
+        ports
+            .versions()
+            .note_last_job(&form.result_set, job_id, JobStatus::Failed)
+            .await?;
         return Err(DeliverError::QualityGateFailed {
             version: delivery.version.clone(),
             failures,
@@ -98,7 +101,10 @@ async fn hold_back<P: DeliverPorts>(
     );
     record_counts(ports, job_id, delivery).await?;
     close_job(ports, job_id, JobStatus::Held, &detail).await?;
-    note_last_job(ports, &form.result_set, job_id, JobStatus::Held).await?;
+    ports
+        .versions()
+        .note_last_job(&form.result_set, job_id, JobStatus::Held)
+        .await?;
     Ok(Outcome::Held)
 }
 
@@ -151,7 +157,10 @@ async fn make_current<P: DeliverPorts>(
     save(ports, job_id, delivery).await?;
     record_counts(ports, job_id, delivery).await?;
     close_job(ports, job_id, JobStatus::Succeeded, &detail).await?;
-    note_last_job(ports, &form.result_set, job_id, JobStatus::Succeeded).await?;
+    ports
+        .versions()
+        .note_last_job(&form.result_set, job_id, JobStatus::Succeeded)
+        .await?;
     info!(version = %delivery.version, users = delivery.users, "published");
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use recoflow_core::delivery::Delivery;
 use recoflow_core::form::JobForm;
-use recoflow_core::job::{JobId, JobRecord, JobStatus};
+use recoflow_core::job::{JobRecord, JobStatus};
 use recoflow_core::ports::VersionStore;
 use recoflow_core::versions::{
     keys, LastJob, ResultSetEntry, VersionRecord, RECORD_OUTLIVES_LISTS_SECONDS, RESULT_SET_LISTING,
@@ -81,17 +81,5 @@ pub(crate) async fn update_version<P: DeliverPorts>(
         .unwrap_or_else(|| version_started(record, form, delivery));
     change(&mut version);
     versions.put_version(&version).await?;
-    Ok(())
-}
-
-/// The job's final status on the result set's entry, while the entry still names this job (a
-/// later job's delivery may have begun meanwhile: its own status then stands).
-pub(crate) async fn note_last_job<P: DeliverPorts>(
-    ports: &P,
-    result_set: &str,
-    job_id: &JobId,
-    status: JobStatus,
-) -> Result<(), DeliverError> {
-    ports.versions().note_last_job(result_set, job_id, status).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 """recoflow's LocalStack extension: what it adds to the platform itself (the fault endpoint, the
-scheduler's firing engine and controls, S3 data and Lambda code per instance). The emulated services are
-providers (``providers.py``) and the Lambda executor is a runtime-executor plugin
+scheduler's firing engine and controls, S3 data and Lambda code per instance). The emulated
+services are providers (``providers.py``) and the Lambda executor is a runtime-executor plugin
 (``lambda_host/executor.py``): plugin types of their own, which LocalStack loads when a service
 or a function first needs them.
 
