@@ -130,9 +130,9 @@ def main() -> int:
     if put.status_code not in (200, 201):
         print(f"PUT /placements/{placement} answered {put.status_code}: {put.text[:300]}", file=sys.stderr)
         return 1
-    print(f"\nplacement {placement}: 3,000 simulated users, 4 visits each, CTR 4 % (control) vs 6 % (candidate):")
+    print(f"\nplacement {placement}: 3,000 simulated users, 8 visits each, CTR 4 % (control) vs 6 % (candidate):")
     time.sleep(6)  # a new placement is served within 5 s
-    by_arm, accepted = traffic.run(api, placement, 3000, 4, {"control": 0.04, "candidate": 0.06}, http=http)
+    by_arm, accepted = traffic.run(api, placement, 3000, 8, {"control": 0.04, "candidate": 0.06}, http=http)
     print(f"  {accepted} events accepted, impressions by arm {by_arm}")
     print(traffic.report(traffic.metrics(api, placement, http=http)))
 
