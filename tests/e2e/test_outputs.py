@@ -5,7 +5,8 @@ interacted with). Each output goes through both backends to SUCCEEDED, the jobs 
 - audiences for an item of cluster k (container; Personalize aws-item-affinity) and for the items
   of a category (Personalize aws-item-attribute-affinity) hold at least 80 % of cluster k's users
   in their top 100, within the segment (no Hokkaido users); GET /audiences/{rs}, its users' pages
-  and the CSV agree; the Slack message of the job that asked has a link that downloads the CSV;
+  and the CSV agree; the Slack message of the job that asked has a link that downloads the CSV,
+  signed with the stack's download signing key (so it lasts the 7 days it says);
 - similar items of an item of cluster k (container; aws-similar-items; aws-sims) are mostly
   (>= 80 %) of cluster k; a cold item gets its category's popular items, an item nobody knows the
   global ones; the banned item never appears;
@@ -111,8 +112,22 @@ def similar_form(uris: dict, backend: str, recipe: str | None = None) -> dict:
     return form
 
 
+SIGNING_KEY_ID = "AKIADOWNLOADSIGNER"
+
+
 @pytest.fixture(scope="module")
-def ended(recoflow, planted_uris, suite_faults) -> dict:
+def signing_key(aws, stack):
+    """An IAM user's key in the stack's DownloadSigningKeyParameter while the module's jobs
+    run: the audience's Slack links are signed with it (without it the role's session signs)."""
+    parameter = stack["DownloadSigningKeyParameter"]
+    key = {"access_key_id": SIGNING_KEY_ID, "secret_access_key": "local-signing-secret"}
+    aws("ssm").put_parameter(Name=parameter, Value=json.dumps(key), Type="SecureString", Overwrite=True)
+    yield SIGNING_KEY_ID
+    aws("ssm").delete_parameter(Name=parameter)
+
+
+@pytest.fixture(scope="module")
+def ended(recoflow, planted_uris, suite_faults, signing_key) -> dict:
     """Every job of the module, run side by side to their ends."""
     uris = planted_uris
     forms = {
@@ -213,19 +228,23 @@ def test_an_audience_holds_its_cluster_s_users_within_the_segment_and_its_pages_
     assert {v["value"]: v["users"] for v in entry["breakdown"]["PREFECTURE"]} == counted, entry["breakdown"]
 
 
-def test_the_audience_s_slack_message_links_a_csv_that_downloads(ended, slack, aws, stack):
+def test_the_audience_s_slack_message_links_a_csv_that_downloads(ended, slack, aws, stack, signing_key):
     run = succeeded(ended, "audience-container")
     job_id, result_set = run["job"]["job_id"], run["form"]["result_set"]
     [message] = slack.about(job_id)
     body = message["body"]
     assert body["channel"] == "#ad-segments", body
     assert f"{2 * AUDIENCE_SIZE} users in 2 audience(s)" in body["text"], body["text"]
-    assert "Download links work until" in body["text"], body["text"]
+    # Signed with the key, not the role's session: the links last their 7 days, as said.
+    assert "Download links work until" in body["text"] and "(in 168 h 0 min)" in body["text"], body["text"]
     [actions] = [b for b in body["blocks"] if b["type"] == "actions" and "CSV" in json.dumps(b)]
     buttons = [e for e in actions["elements"] if e["text"]["text"].startswith("CSV")]
     assert [b["text"]["text"] for b in buttons] == ["CSV: i0_3", "CSV: i2_5"], buttons
     version = run["job"]["delivery"]["version"]
     for ordinal, button in enumerate(buttons):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(button["url"]).query)
+        assert query["X-Amz-Credential"][0].startswith(f"{signing_key}/"), button["url"]
+        assert "X-Amz-Security-Token" not in query and query["X-Amz-Expires"] == ["604800"], button["url"]
         downloaded = requests.get(button["url"], timeout=30)
         assert downloaded.status_code == 200, downloaded.text[:300]
         key = f"audiences/{result_set}/{version}/{ordinal:04d}.csv"

@@ -63,7 +63,7 @@ impl LivePorts {
                 &config.jobs_table,
                 1,
             ),
-            objects: S3Objects::new(S3Objects::client_for(sdk)),
+            objects: S3Objects::from_sdk(sdk),
             ui_token: SsmSecret::new(Ssm::new(sdk), &config.ui_token_parameter, UI_TOKEN_MAX_AGE),
             metrics: CloudWatchMetrics::new(CloudWatch::new(sdk)),
             metric_log: StdoutMetricLog,

@@ -1,32 +1,64 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use recoflow_core::errors::ServiceError;
-use recoflow_core::ports::{KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream, ObjectVersion};
+use recoflow_core::ports::{
+    KeyPage, ObjectHead, ObjectRead, ObjectStore, ObjectStream, ObjectVersion, PresignedUrl, SecretSource,
+};
 use recoflow_core::resuming_read::{Reopen, ResumingRead};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Mutex};
+use tracing::warn;
 
 use crate::service_error;
 
 pub struct S3Objects {
     client: Client,
+    /// The client's credentials, to tell how long a URL they sign works (`None`: not known).
+    credentials: Option<SharedCredentialsProvider>,
+    signing_key: Option<SigningKey>,
+}
+
+/// An IAM user's access key kept as a secret (JSON `access_key_id`, `secret_access_key`) that
+/// presigned URLs are signed with when it is there: a URL signed with a role's temporary
+/// credentials stops working when they expire (hours), one signed with a key lasts its
+/// whole lifetime (S3 allows 7 days).
+struct SigningKey {
+    source: Box<dyn SecretSource>,
+    /// The client signing with the key last read, and that key's secret text.
+    client: Mutex<Option<(String, Client)>>,
 }
 
 impl S3Objects {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    /// Objects through the shared config's S3 client (whose credentials sign its URLs).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Self::client_for(sdk),
+            credentials: sdk.credentials_provider(),
+            signing_key: None,
+        }
+    }
+
+    /// Presigned URLs are signed with the key `source` holds while it holds one (when it holds
+    /// none, a malformed one or cannot be read, that is logged and the role signs).
+    pub fn with_signing_key(mut self, source: impl SecretSource + 'static) -> Self {
+        self.signing_key = Some(SigningKey {
+            source: Box::new(source),
+            client: Mutex::new(None),
+        });
+        self
     }
 
     /// S3 client from the shared config. Path-style addressing when an endpoint is overridden
     /// (the local stack), since `bucket.127.0.0.1` does not resolve.
-    pub fn client_for(sdk: &aws_config::SdkConfig) -> Client {
+    fn client_for(sdk: &aws_config::SdkConfig) -> Client {
         let config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
@@ -393,23 +425,107 @@ impl ObjectStore for S3Objects {
         bucket: &str,
         key: &str,
         expires_in: Duration,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<PresignedUrl, ServiceError> {
         // Signed here, with no call to S3: SigV4 query parameters valid for `expires_in`.
         let config = PresigningConfig::expires_in(expires_in).map_err(|e| ServiceError::Failed {
             service: "S3",
             operation: "presign GetObject",
             message: e.to_string(),
         })?;
-        let request = self
-            .client
+        let (client, works_for) = match self.key_signer().await {
+            Some(client) => (client, Some(expires_in)),
+            None => (self.client.clone(), self.role_signed_lifetime(expires_in).await),
+        };
+        let request = client
             .get_object()
             .bucket(bucket)
             .key(key)
             .presigned(config)
             .await
             .map_err(|e| service_error("S3", "presign GetObject", &e))?;
-        Ok(request.uri().to_owned())
+        Ok(PresignedUrl {
+            url: request.uri().to_owned(),
+            works_for,
+        })
     }
+}
+
+impl S3Objects {
+    /// A client signing with the signing key, when one is configured and its secret holds a
+    /// usable one. A link is an extra: a key that cannot be read or used is logged (never its
+    /// secret) and the role signs, its link saying it lasts only the role's session.
+    async fn key_signer(&self) -> Option<Client> {
+        let signing_key = self.signing_key.as_ref()?;
+        let text = match signing_key.source.secret().await {
+            Ok(text) => text?,
+            Err(e) => {
+                warn!(error = %e, "the download signing key cannot be read: the role signs");
+                return None;
+            }
+        };
+        let mut cached = signing_key.client.lock().await;
+        if let Some((cached_text, client)) = cached.as_ref() {
+            if *cached_text == text {
+                return Some(client.clone());
+            }
+        }
+        let (id, secret) = parse_signing_key(&text)
+            .inspect_err(
+                |problem| warn!(problem = %problem, "the download signing key is not usable: the role signs"),
+            )
+            .ok()?;
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .credentials_provider(Credentials::new(id, secret, None, None, "recoflow-signing-key"))
+            .build();
+        let client = Client::from_conf(config);
+        *cached = Some((text, client.clone()));
+        Some(client)
+    }
+
+    /// How long a URL signed with the client's own credentials works: its lifetime, unless
+    /// they are temporary (a session token), when it is their expiry if they tell it and
+    /// unknown (`None`) if not, as in a Lambda function, whose role credentials come from the
+    /// environment without one.
+    async fn role_signed_lifetime(&self, expires_in: Duration) -> Option<Duration> {
+        let credentials = self.credentials.as_ref()?.provide_credentials().await.ok()?;
+        match (credentials.expiry(), credentials.session_token()) {
+            (Some(expiry), _) => {
+                let left = expiry.duration_since(SystemTime::now()).unwrap_or_default();
+                Some(expires_in.min(left))
+            }
+            (None, Some(_)) => None,
+            (None, None) => Some(expires_in),
+        }
+    }
+}
+
+/// The access key id and secret of a signing key's JSON, or what is wrong with it (never the
+/// secret itself).
+fn parse_signing_key(text: &str) -> Result<(String, String), String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Key {
+        access_key_id: String,
+        secret_access_key: String,
+    }
+    let key: Key = serde_json::from_str(text).map_err(|e| {
+        // serde's message may quote the input: only its kind and place are said.
+        format!(
+            "expected JSON {{\"access_key_id\": …, \"secret_access_key\": …}} ({:?} at column {})",
+            e.classify(),
+            e.column()
+        )
+    })?;
+    if key.access_key_id.trim().is_empty() {
+        return Err("access_key_id is empty".into());
+    }
+    if key.secret_access_key.is_empty() {
+        return Err("secret_access_key is empty".into());
+    }
+    Ok((key.access_key_id.trim().to_owned(), key.secret_access_key))
 }
 
 /// Asks S3 for the rest of an object whose stream broke: a ranged GetObject of the same
@@ -449,12 +565,123 @@ impl Reopen for Resume {
 
 #[cfg(test)]
 mod tests {
-    use super::total_size;
+    use std::sync::Mutex as StdMutex;
+
+    use aws_sdk_s3::config::{BehaviorVersion, Region};
+
+    use super::*;
 
     #[test]
     fn total_size_comes_from_content_range() {
         assert_eq!(total_size(Some("bytes 0-65535/1048576")), Some(1_048_576));
         assert_eq!(total_size(Some("bytes 0-9/*")), None);
         assert_eq!(total_size(None), None);
+    }
+
+    /// Objects of a shared config with these credentials (no call leaves the process:
+    /// presigning is local).
+    fn objects(credentials: Credentials) -> S3Objects {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        S3Objects::from_sdk(&sdk)
+    }
+
+    /// A secret the test changes while the adapter holds it (`Err`: SSM cannot be read).
+    #[derive(Clone)]
+    struct Secret(std::sync::Arc<StdMutex<Result<Option<String>, ()>>>);
+
+    impl Secret {
+        fn set(&self, value: Result<Option<&str>, ()>) {
+            *self.0.lock().unwrap() = value.map(|v| v.map(str::to_owned));
+        }
+    }
+
+    #[async_trait]
+    impl SecretSource for Secret {
+        async fn secret(&self) -> Result<Option<String>, ServiceError> {
+            self.0.lock().unwrap().clone().map_err(|()| ServiceError::Failed {
+                service: "SSM",
+                operation: "GetParameter",
+                message: "throttled".into(),
+            })
+        }
+    }
+
+    const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+    fn credential_of(url: &str) -> &str {
+        let start = url.find("X-Amz-Credential=").unwrap() + "X-Amz-Credential=".len();
+        url[start..].split("%2F").next().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_url_signed_by_a_session_says_it_lasts_no_longer_than_the_session() {
+        let key = Credentials::new("AKIAKEY", "secret", None, None, "test");
+        let signed = objects(key).presign_get("b", "k.csv", WEEK).await.unwrap();
+        assert_eq!(
+            signed.works_for,
+            Some(WEEK),
+            "a long-term key: the whole lifetime"
+        );
+        assert_eq!(credential_of(&signed.url), "AKIAKEY");
+
+        let lambda = Credentials::new("ASIAROLE", "secret", Some("token".into()), None, "test");
+        let signed = objects(lambda).presign_get("b", "k.csv", WEEK).await.unwrap();
+        assert_eq!(signed.works_for, None, "a session of unknown end: no promise");
+
+        let ends = SystemTime::now() + Duration::from_secs(3_600);
+        let told = Credentials::new("ASIAROLE", "secret", Some("token".into()), Some(ends), "test");
+        let signed = objects(told).presign_get("b", "k.csv", WEEK).await.unwrap();
+        let works_for = signed.works_for.unwrap();
+        assert!(works_for <= Duration::from_secs(3_600) && works_for > Duration::from_secs(3_500));
+    }
+
+    #[tokio::test]
+    async fn the_signing_key_signs_while_its_secret_holds_one() {
+        let lambda = Credentials::new("ASIAROLE", "secret", Some("token".into()), None, "test");
+        let secret = Secret(std::sync::Arc::new(StdMutex::new(Ok(None))));
+        secret.set(Ok(Some(
+            r#"{"access_key_id": "AKIADOWNLOADS", "secret_access_key": "s3cr3t"}"#,
+        )));
+        let objects = objects(lambda).with_signing_key(secret.clone());
+        let signed = objects.presign_get("b", "k.csv", WEEK).await.unwrap();
+        assert_eq!(credential_of(&signed.url), "AKIADOWNLOADS");
+        assert_eq!(signed.works_for, Some(WEEK));
+        assert!(!signed.url.contains("X-Amz-Security-Token"), "{}", signed.url);
+
+        secret.set(Ok(Some(
+            r#"{"access_key_id": "AKIAROTATED", "secret_access_key": "x"}"#,
+        )));
+        let signed = objects.presign_get("b", "k.csv", WEEK).await.unwrap();
+        assert_eq!(credential_of(&signed.url), "AKIAROTATED", "a rotated key is used");
+
+        for unusable in [Ok(None), Ok(Some("AKIA:secret")), Err(())] {
+            secret.set(unusable);
+            let signed = objects.presign_get("b", "k.csv", WEEK).await.unwrap();
+            assert_eq!(
+                credential_of(&signed.url),
+                "ASIAROLE",
+                "no usable key: the role signs"
+            );
+            assert_eq!(signed.works_for, None);
+        }
+    }
+
+    #[test]
+    fn a_malformed_signing_key_is_named_without_its_secret() {
+        let parsed = parse_signing_key(r#"{"access_key_id": " AKIA ", "secret_access_key": "s"}"#);
+        assert_eq!(parsed, Ok(("AKIA".to_owned(), "s".to_owned())));
+        let problem = parse_signing_key(r#"{"access_key_id": "AKIA", "secret_access_key": ""}"#);
+        assert_eq!(problem, Err("secret_access_key is empty".to_owned()));
+        let problem = parse_signing_key(r#"{"access_key_id": "AKIA", "secret": "hunter2"}"#).unwrap_err();
+        assert!(
+            problem.contains("expected JSON") && !problem.contains("hunter2"),
+            "{problem}"
+        );
+        let problem = parse_signing_key("hunter2").unwrap_err();
+        assert!(!problem.contains("hunter2"), "{problem}");
     }
 }

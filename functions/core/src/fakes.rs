@@ -21,7 +21,7 @@ use crate::ports::{
     ObjectStream, ObjectVersion, Page, PointerSwitch, Published, RecommendationStore, SecretSource,
     SlotStore, TransitionError, TransitionExtras, VersionStore, WebhookPoster, WebhookReply,
 };
-use crate::ports::{Callback, TakenInTurn, TaskCallbacks};
+use crate::ports::{Callback, PresignedUrl, TakenInTurn, TaskCallbacks};
 use crate::quota::{Pool, PoolState, QuotaLimits, ServiceJob, SlotHolder};
 use crate::quota_queue::Waiter;
 use crate::validation::{validate_form, ValidationRules};
@@ -303,6 +303,8 @@ pub struct FakeObjects {
     pub write_time: Mutex<i64>,
     /// Writes made: each gets the next version id.
     pub writes: Mutex<u64>,
+    /// URLs are presigned with temporary credentials whose end is not known (a role's).
+    pub presigned_by_session: Mutex<bool>,
 }
 
 impl FakeObjects {
@@ -321,6 +323,11 @@ impl FakeObjects {
             .lock()
             .unwrap()
             .insert((bucket.to_owned(), key.to_owned()), body);
+    }
+
+    /// Later URLs are presigned as with a role's temporary credentials (`true`) or a key.
+    pub fn set_presigned_by_session(&self, by_session: bool) {
+        *self.presigned_by_session.lock().unwrap() = by_session;
     }
 
     /// Later writes are stamped with this time (Unix seconds).
@@ -492,17 +499,23 @@ impl ObjectStore for FakeObjects {
         Ok(())
     }
 
-    /// A URL naming the object and its lifetime, the same for the same arguments.
+    /// A URL naming the object and its lifetime, the same for the same arguments; it works
+    /// for that lifetime unless `set_presigned_by_session` said the signer's session is
+    /// temporary.
     async fn presign_get(
         &self,
         bucket: &str,
         key: &str,
         expires_in: std::time::Duration,
-    ) -> Result<String, ServiceError> {
-        Ok(format!(
-            "https://{bucket}.s3.fake/{key}?X-Amz-Expires={}",
-            expires_in.as_secs()
-        ))
+    ) -> Result<PresignedUrl, ServiceError> {
+        let by_session = *self.presigned_by_session.lock().unwrap();
+        Ok(PresignedUrl {
+            url: format!(
+                "https://{bucket}.s3.fake/{key}?X-Amz-Expires={}",
+                expires_in.as_secs()
+            ),
+            works_for: (!by_session).then_some(expires_in),
+        })
     }
 }
 

@@ -215,14 +215,24 @@ pub trait ObjectStore: Send + Sync {
         to_key: &str,
     ) -> Result<(), ServiceError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), ServiceError>;
-    /// A URL anyone holding it can GET the object with until `expires_in` has passed (S3: a
-    /// SigV4 presigned URL, at most 7 days, and no longer than the signing credentials last).
+    /// A URL anyone holding it can GET the object with for `expires_in` at most (S3: a SigV4
+    /// presigned URL, at most 7 days, and no longer than the signing credentials last: the
+    /// answer says how long that is, when it can be known).
     async fn presign_get(
         &self,
         bucket: &str,
         key: &str,
         expires_in: std::time::Duration,
-    ) -> Result<String, ServiceError>;
+    ) -> Result<PresignedUrl, ServiceError>;
+}
+
+/// A presigned URL and how long it works from now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresignedUrl {
+    pub url: String,
+    /// `None`: signed with temporary credentials whose end is not known here (a Lambda
+    /// function's role session: hours), so the URL stops working when they do.
+    pub works_for: Option<std::time::Duration>,
 }
 
 /// Outcome of trying to take units of a pool.

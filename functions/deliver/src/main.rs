@@ -11,10 +11,6 @@ use recoflow_aws::S3Objects;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = start::<DeliverConfig>().await?;
-    let ports = LivePorts::new(
-        &config,
-        DynamoDb::new(&sdk),
-        S3Objects::new(S3Objects::client_for(&sdk)),
-    );
+    let ports = LivePorts::new(&config, DynamoDb::new(&sdk), S3Objects::from_sdk(&sdk));
     serve(|input: serde_json::Value| handle_input(&ports, input)).await
 }

@@ -33,7 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
         scheduler: EventBridgeScheduler::new(Scheduler::new(&sdk), config.scheduler_target()),
         triggers: DynamoTriggerStore::new(dynamodb, &config.triggers_table),
-        objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        objects: S3Objects::from_sdk(&sdk),
         clock: SystemClock,
         rules: ValidationRules::from_allow_list(&config.allowed_data_buckets)
             .with_image_repositories(&config.allowed_image_repositories),

@@ -82,5 +82,6 @@ async fn store_chart<P: MonitorPorts>(
         .await?;
     Ok(objects
         .presign_get(&settings.results_bucket, &key, settings.chart_url_lifetime)
-        .await?)
+        .await?
+        .url)
 }

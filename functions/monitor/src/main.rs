@@ -45,7 +45,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         placements: DynamoPlacements::new(dynamodb.clone(), &config.placements_table),
         aggregates: DynamoAggregates::new(dynamodb.clone(), &config.events_table),
         log: DynamoMonitoringLog::new(dynamodb, &config.events_table),
-        objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        objects: S3Objects::from_sdk(&sdk),
         webhook: SsmSecret::new(ssm.clone(), &config.slack_webhook_parameter, WEBHOOK_MAX_AGE),
         api_url: SsmSecret::new(ssm, &config.api_url_parameter, WEBHOOK_MAX_AGE),
         poster: HttpsPoster::new(POST_TIMEOUT),

@@ -19,6 +19,10 @@ pub struct Config {
     pub freshness_hour_seconds: u32,
     /// SSM parameter holding the Slack webhook URL (a SecureString).
     pub slack_webhook_parameter: String,
+    /// SSM parameter that may hold an IAM user's access key (a SecureString, JSON
+    /// `access_key_id`, `secret_access_key`) to sign download and chart URLs with, so they
+    /// last their 7 days; absent, the role signs them and they last hours.
+    pub download_signing_key_parameter: String,
     /// SSM parameter holding the REST API's base URL (the stack's ApiUrl output), for links to
     /// `GET /jobs/{id}`.
     pub api_url_parameter: String,
@@ -80,6 +84,7 @@ mod tests {
             ("FRESHNESS_HOUR_SECONDS", "3600"),
             ("SLACK_WEBHOOK_PARAMETER", "/recoflow/slack-webhook"),
             ("API_URL_PARAMETER", "/recoflow/api-url"),
+            ("DOWNLOAD_SIGNING_KEY_PARAMETER", "/recoflow/download-signing-key"),
             ("AWS_REGION", "us-east-1"),
             ("STATE_FUNCTIONS", state_functions),
             ("SLACK_RETRY_BUDGET_SECONDS", "180"),

@@ -186,7 +186,8 @@ async fn store_chart<P: NotifyPorts>(
         .await?;
     Ok(objects
         .presign_get(&settings.results_bucket, &key, settings.presigned_url_lifetime)
-        .await?)
+        .await?
+        .url)
 }
 
 #[cfg(test)]

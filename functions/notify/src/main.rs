@@ -31,8 +31,9 @@ use config::Config;
 use handler::NotifyEvent;
 use live::LiveNotifyPorts;
 
-/// How long the webhook URL read from SSM is trusted: a rotated URL is used within this time.
-const WEBHOOK_MAX_AGE: Duration = Duration::from_secs(30);
+/// How long a secret read from SSM (the webhook URL, the signing key) is trusted: a rotated one
+/// is used within this time.
+const SECRET_MAX_AGE: Duration = Duration::from_secs(30);
 /// One webhook call may take this long.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,7 +44,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ssm = Ssm::new(&sdk);
     let ports = LiveNotifyPorts {
         jobs: DynamoJobStore::new(dynamodb.clone(), &config.jobs_table),
-        objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        objects: S3Objects::from_sdk(&sdk).with_signing_key(SsmSecret::new(
+            ssm.clone(),
+            &config.download_signing_key_parameter,
+            SECRET_MAX_AGE,
+        )),
         // Notify reads pointers and versions and notes staleness; it writes no lists.
         recommendations: DynamoRecommendations::new(
             dynamodb.clone(),
@@ -52,8 +57,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             1,
         ),
         folds: DynamoFolds::new(dynamodb, &config.notifications_table),
-        webhook: SsmSecret::new(ssm.clone(), &config.slack_webhook_parameter, WEBHOOK_MAX_AGE),
-        api_url: SsmSecret::new(ssm, &config.api_url_parameter, WEBHOOK_MAX_AGE),
+        webhook: SsmSecret::new(ssm.clone(), &config.slack_webhook_parameter, SECRET_MAX_AGE),
+        api_url: SsmSecret::new(ssm, &config.api_url_parameter, SECRET_MAX_AGE),
         poster: HttpsPoster::new(POST_TIMEOUT),
         clock: SystemClock,
         settings: config.settings(),

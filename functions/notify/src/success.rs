@@ -5,7 +5,7 @@
 use recoflow_core::clock::Clock;
 use recoflow_core::form::Output;
 use recoflow_core::job::{JobId, JobRecord};
-use recoflow_core::notification::{audience_message, success_message, AudienceDownloads};
+use recoflow_core::notification::{audience_message, success_message, AudienceDownloads, LinkExpiry};
 use recoflow_core::outputs::audience::{manifest_key, AudienceManifest};
 use recoflow_core::ports::{ObjectRead, ObjectStore};
 use recoflow_core::task::{NotifyOutcome, NotifyState};
@@ -64,20 +64,24 @@ async fn audiences<P: NotifyPorts>(
     let manifest: AudienceManifest = serde_json::from_slice(&body)
         .inspect_err(|e| warn!(key = %key, error = %e, "the audiences' manifest does not parse"))
         .ok()?;
-    let lifetime = settings.presigned_url_lifetime;
     let mut urls = Vec::with_capacity(manifest.audiences.len());
+    // The message gives one expiry: the soonest link's, unknown if any link's is.
+    let mut works_for = Some(settings.presigned_url_lifetime);
     for audience in &manifest.audiences {
-        let url = ports.objects().presign_get(bucket, &audience.csv, lifetime).await;
-        urls.push(
-            url.inspect_err(|e| warn!(csv = %audience.csv, error = %e, "no download link"))
-                .ok(),
-        );
+        let signed = ports
+            .objects()
+            .presign_get(bucket, &audience.csv, settings.presigned_url_lifetime)
+            .await
+            .inspect_err(|e| warn!(csv = %audience.csv, error = %e, "no download link"))
+            .ok();
+        if let Some(signed) = &signed {
+            works_for = works_for.zip(signed.works_for).map(|(a, b)| a.min(b));
+        }
+        urls.push(signed.map(|s| s.url));
     }
-    let expires = ports.clock().utc() + lifetime;
-    let downloads = AudienceDownloads {
-        urls,
-        expires_at: recoflow_core::clock::rfc3339(expires),
-        expires_in_seconds: lifetime.as_secs(),
-    };
-    Some((manifest, downloads))
+    let expiry = works_for.map(|lifetime| LinkExpiry {
+        at: recoflow_core::clock::rfc3339(ports.clock().utc() + lifetime),
+        in_seconds: lifetime.as_secs(),
+    });
+    Some((manifest, AudienceDownloads { urls, expiry }))
 }

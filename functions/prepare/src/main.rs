@@ -25,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = start::<Config>().await?;
     let ports = LivePreparePorts {
         jobs: DynamoJobStore::new(DynamoDb::new(&sdk), config.jobs_table),
-        objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        objects: S3Objects::from_sdk(&sdk),
         results_bucket: config.results_bucket,
         scoring_layout: PartLayout::new(config.scoring_part_users, PERSONALIZE_BATCH_USERS),
     };

@@ -30,7 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         schedules: DynamoScheduleStore::new(dynamodb.clone(), &config.schedules_table),
         triggers: DynamoTriggerStore::new(dynamodb, &config.triggers_table),
         checks: SfnExecutions::new(sfn, &config.trigger_check_state_machine_arn),
-        objects: S3Objects::new(S3Objects::client_for(&sdk)),
+        objects: S3Objects::from_sdk(&sdk),
         clock: SystemClock,
     };
     serve(|invocation: Invocation| handler::handle(&ports, invocation)).await

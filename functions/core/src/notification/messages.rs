@@ -345,9 +345,16 @@ const BREAKDOWN_VALUES_SHOWN: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceDownloads {
     pub urls: Vec<Option<String>>,
-    /// RFC 3339, and how long that is from now, for people.
-    pub expires_at: String,
-    pub expires_in_seconds: u64,
+    /// `None`: when the temporary credentials that signed them expire, which the signer is not
+    /// told (a Lambda role's session: hours).
+    pub expiry: Option<LinkExpiry>,
+}
+
+/// When links stop working: RFC 3339, and how long that is from now, for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkExpiry {
+    pub at: String,
+    pub in_seconds: u64,
 }
 
 /// A job that made audiences, for forms asking for it (`notify.on_success`): their size, a
@@ -418,11 +425,15 @@ pub fn audience_message(
     }
     if !download_buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": download_buttons}));
-        let expiry = format!(
-            "Download links work until {} (in {}).",
-            escape(&downloads.expires_at),
-            human_duration(downloads.expires_in_seconds)
-        );
+        let expiry = match &downloads.expiry {
+            Some(expiry) => format!(
+                "Download links work until {} (in {}).",
+                escape(&expiry.at),
+                human_duration(expiry.in_seconds)
+            ),
+            None => "Download links work for a few hours (the function's temporary credentials signed them)."
+                .to_owned(),
+        };
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": expiry.clone()}]}));
         text.push_str(&format!("\n{expiry}"));
     }

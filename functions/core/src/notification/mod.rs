@@ -18,5 +18,5 @@ pub use markup::human_duration;
 pub use messages::{
     audience_message, execution_console_url, failure_message, fold_summary_message, held_message,
     logs_console_url, promote_page_url, rejection_message, result_set_page_url, stale_message,
-    success_message, AudienceDownloads, HeldRule, Links, ResultSetLinks, Staleness,
+    success_message, AudienceDownloads, HeldRule, LinkExpiry, Links, ResultSetLinks, Staleness,
 };

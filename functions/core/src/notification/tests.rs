@@ -399,8 +399,10 @@ fn downloads() -> AudienceDownloads {
             Some("https://results.s3.amazonaws.com/audiences/rs/v/0000.csv?X-Amz-Signature=ab&X-Amz-Expires=604800".into()),
             None,
         ],
-        expires_at: "2026-12-08T00:00:00Z".into(),
-        expires_in_seconds: 7 * 86_400,
+        expiry: Some(LinkExpiry {
+            at: "2026-12-08T00:00:00Z".into(),
+            in_seconds: 7 * 86_400,
+        }),
     }
 }
 
@@ -430,5 +432,14 @@ fn an_audience_message_has_its_size_a_breakdown_a_download_link_and_its_expiry()
     assert!(
         shown.contains("Download links work until 2026-12-08T00:00:00Z (in 168 h 0 min)"),
         "{shown}"
+    );
+    let by_session = AudienceDownloads {
+        expiry: None,
+        ..downloads()
+    };
+    let shown = audience_message(&record, 65, &Links::default(), &audiences("i042"), &by_session).to_string();
+    assert!(
+        shown.contains("Download links work for a few hours") && !shown.contains("work until"),
+        "links signed by a session promise no date: {shown}"
     );
 }

@@ -102,6 +102,24 @@ async fn an_audience_s_success_links_its_csv_and_says_when_the_link_expires() {
 }
 
 #[tokio::test]
+async fn links_signed_by_the_role_s_session_promise_no_date() {
+    let ports = ports();
+    ports.objects.set_presigned_by_session(true);
+    let job_id = audience_job(&ports, true).await;
+    let event = NotifyEvent::Task(NotifyTask::Success { job_id });
+    assert_eq!(handle(&ports, event).await.unwrap().state, NotifyState::Delivered);
+    let message = ports.poster.posted()[0].to_string();
+    assert!(
+        message.contains("audiences/spring/v1/0000.csv"),
+        "still linked: {message}"
+    );
+    assert!(
+        message.contains("Download links work for a few hours") && !message.contains("work until"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn an_audience_whose_manifest_cannot_be_read_still_gets_its_success_message() {
     let ports = ports();
     let job_id = audience_job(&ports, false).await;

@@ -147,7 +147,12 @@ impl ObjectStore for LocalObjects {
         Err(unsupported("delete"))
     }
 
-    async fn presign_get(&self, _: &str, _: &str, _: std::time::Duration) -> Result<String, ServiceError> {
+    async fn presign_get(
+        &self,
+        _: &str,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<recoflow_core::ports::PresignedUrl, ServiceError> {
         Err(unsupported("presign_get"))
     }
 }
