@@ -197,6 +197,15 @@ const recoflow = (() => {
       "rs.answers": "Answers in the last hour",
       "rs.charts": "Metrics across versions",
       "rs.charts.hint": "Oldest on the left; the version serving now is filled, held ones are drawn in red.",
+      "aud.title": "Audiences", "aud.for": "For", "aud.size": "Users", "aud.breakdown": "By segment",
+      "aud.users": "Users", "aud.user": "User", "aud.score": "Score", "aud.attributes": "Attributes",
+      "aud.more": "More users", "aud.item": "item {i}", "aud.filter": "items with {f}",
+      "aud.summary": "{n} users in {a} audience(s) of version {v}, made {t}.",
+      "aud.failed": "not made: {e}",
+      "sim.title": "Similar items", "sim.item": "Item id", "sim.show": "Show similar items",
+      "sim.from": "From {s}, version {v}.", "sim.none": "No items to show.",
+      "sim.source.similar": "the item's similar items", "sim.source.category": "its category's popular items",
+      "sim.source.global": "the popular items",
       "gate.passed": "passed", "gate.failed": "failed",
       "state.CURRENT": "serving", "state.HELD": "held back", "state.SUPERSEDED": "replaced",
       "state.DISCARDED": "discarded", "state.EXPIRED": "expired",
@@ -400,6 +409,15 @@ const recoflow = (() => {
       "rs.answers": "直近 1 時間の応答",
       "rs.charts": "バージョンごとの指標",
       "rs.charts.hint": "左が古いバージョンです。塗りつぶしの点が配信中、赤い点が保留中のバージョンです。",
+      "aud.title": "オーディエンス", "aud.for": "対象", "aud.size": "ユーザー数", "aud.breakdown": "セグメント別",
+      "aud.users": "ユーザー", "aud.user": "ユーザー", "aud.score": "スコア", "aud.attributes": "属性",
+      "aud.more": "さらに表示", "aud.item": "商品 {i}", "aud.filter": "{f} の商品",
+      "aud.summary": "バージョン {v} のオーディエンス {a} 件、計 {n} ユーザー（{t}作成）。",
+      "aud.failed": "作成できませんでした: {e}",
+      "sim.title": "類似商品", "sim.item": "商品 ID", "sim.show": "類似商品を表示",
+      "sim.from": "{s}（バージョン {v}）", "sim.none": "表示できる商品はありません。",
+      "sim.source.similar": "この商品の類似商品", "sim.source.category": "同じカテゴリの人気商品",
+      "sim.source.global": "全体の人気商品",
       "gate.passed": "合格", "gate.failed": "不合格",
       "state.CURRENT": "配信中", "state.HELD": "保留", "state.SUPERSEDED": "置き換え済み",
       "state.DISCARDED": "破棄", "state.EXPIRED": "期限切れ",
@@ -930,7 +948,7 @@ const recoflow = (() => {
     const params = new URLSearchParams(location.search);
     const rows = document.getElementById("result-sets");
     const more = document.getElementById("more");
-    const view = { list: [], next: null, shown: null, promoting: null };
+    const view = { list: [], next: null, shown: null, promoting: null, audiences: null, audienceUsers: null, similar: null };
     const failed = (json) => (json && json.error ? json.error.message + " (" + json.error.code + ")" : t("submit.unavailable"));
 
     function listRow(rs) {
@@ -1007,14 +1025,119 @@ const recoflow = (() => {
       charts.innerHTML = "";
       const oldestFirst = rs.versions.slice().reverse();
       METRICS.forEach((metric) => { const svg = chart(metric, oldestFirst); if (svg) charts.appendChild(svg); });
+      document.getElementById("similar-box").classList.toggle("hidden", rs.output !== "similar_items");
+      renderAudiences();
+      renderSimilar();
+    }
+
+    // A result set of audiences: each one's size and users by segment, and its users a page at
+    // a time (GET audiences/{rs}, then its users_path).
+    function audienceLabel(audience) {
+      if (audience.item) return t("aud.item").replace("{i}", audience.item);
+      const filter = Object.entries(audience.item_filter || {}).map(([column, values]) => column + " = " + values.join(" / "));
+      return t("aud.filter").replace("{f}", filter.join(", "));
+    }
+
+    function breakdownText(breakdown) {
+      return Object.entries(breakdown).map(([column, counts]) =>
+        column + ": " + counts.slice(0, 3).map((c) => c.value + " " + c.users).join(", ") + (counts.length > 3 ? ", …" : "")).join("; ");
+    }
+
+    function renderAudiences() {
+      const shown = view.audiences;
+      document.getElementById("audiences-box").classList.toggle("hidden", !shown);
+      if (!shown) return;
+      document.getElementById("aud-summary").textContent = t("aud.summary").replace("{n}", shown.size)
+        .replace("{a}", shown.audiences.length).replace("{v}", shown.version).replace("{t}", since(shown.created));
+      const body = document.getElementById("audiences");
+      body.innerHTML = "";
+      shown.audiences.forEach((audience) => {
+        const row = document.createElement("tr");
+        const cell = (text) => { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; };
+        cell(audienceLabel(audience));
+        cell(String(audience.size));
+        cell(audience.error ? t("aud.failed").replace("{e}", audience.error) : breakdownText(audience.breakdown));
+        const actions = cell("");
+        if (!audience.error && audience.size) {
+          const button = Object.assign(document.createElement("button"), { type: "button", className: "secondary", textContent: t("aud.users") });
+          button.onclick = () => audienceUsers(audience, null);
+          actions.appendChild(button);
+        }
+        body.appendChild(row);
+      });
+      renderAudienceUsers();
+    }
+
+    async function audienceUsers(audience, cursor) {
+      const path = audience.users_path.replace(/^\//, "");
+      const query = (path.includes("?") ? "&" : "?") + "limit=20" + (cursor ? "&next=" + encodeURIComponent(cursor) : "");
+      const { status, json } = await api("GET", path + query);
+      if (status !== 200) { banner("error", failed(json)); return; }
+      const earlier = cursor && view.audienceUsers ? view.audienceUsers.users : [];
+      view.audienceUsers = { audience, users: earlier.concat(json.users), next: json.next };
+      renderAudienceUsers();
+    }
+
+    function renderAudienceUsers() {
+      const shown = view.audienceUsers;
+      document.getElementById("aud-users-box").classList.toggle("hidden", !shown);
+      if (!shown) return;
+      document.getElementById("aud-users-title").textContent = t("aud.users") + ": " + audienceLabel(shown.audience);
+      const body = document.getElementById("aud-users");
+      body.innerHTML = "";
+      shown.users.forEach((user) => {
+        const row = document.createElement("tr");
+        row.dataset.user = user.user_id;
+        [user.user_id, formatNumber(user.score), Object.entries(user.attributes || {}).map(([k, v]) => k + ": " + v).join(", ")]
+          .forEach((text) => { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); });
+        body.appendChild(row);
+      });
+      const more = document.getElementById("aud-more");
+      more.classList.toggle("hidden", !shown.next);
+      more.onclick = () => audienceUsers(shown.audience, shown.next);
+    }
+
+    // A result set of similar items: an item's list, and where it came from.
+    async function similarTo() {
+      const item = document.getElementById("sim-item").value.trim();
+      if (!item) return;
+      const path = "similar-items/" + encodeURIComponent(view.shown.result_set) + "/" + encodeURIComponent(item) + "?n=10";
+      const { status, json } = await api("GET", path);
+      if (status !== 200) { banner("error", failed(json)); return; }
+      view.similar = json;
+      renderSimilar();
+    }
+
+    function renderSimilar() {
+      const shown = view.similar;
+      const list = document.getElementById("sim-items");
+      list.innerHTML = "";
+      const source = document.getElementById("sim-source");
+      source.classList.toggle("hidden", !shown);
+      if (!shown) return;
+      source.textContent = shown.items.length
+        ? t("sim.from").replace("{s}", t("sim.source." + shown.source)).replace("{v}", shown.version) : t("sim.none");
+      shown.items.forEach((item) => {
+        const entry = Object.assign(document.createElement("li"), { textContent: item.item_id + " (" + formatNumber(item.score) + ")" });
+        entry.dataset.item = item.item_id;
+        list.appendChild(entry);
+      });
     }
 
     async function show(name) {
       const { status, json } = await api("GET", "result-sets/" + encodeURIComponent(name));
       if (status !== 200) { banner("error", failed(json)); return false; }
+      const other = !view.shown || view.shown.result_set !== name;
       view.shown = json;
+      if (other) Object.assign(view, { audiences: null, audienceUsers: null, similar: null });
       history.replaceState(null, "", "?result_set=" + encodeURIComponent(name));
       renderShown();
+      if (json.output === "audience") {
+        const answer = await api("GET", "audiences/" + encodeURIComponent(name));
+        if (answer.status !== 200) { banner("error", failed(answer.json)); return true; }
+        view.audiences = answer.json;
+        renderAudiences();
+      }
       return true;
     }
 
@@ -1044,6 +1167,8 @@ const recoflow = (() => {
     };
     document.getElementById("promote-cancel").onclick = () => document.getElementById("promote-box").classList.add("hidden");
     document.getElementById("rollback").onclick = () => change("POST", "rollback", null, "rs.done.rollback");
+    document.getElementById("sim-show").onclick = similarTo;
+    document.getElementById("sim-item").addEventListener("keydown", (event) => { if (event.key === "Enter") similarTo(); });
     more.addEventListener("click", () => page(view.next));
     setupLanguage(() => { renderList(); renderShown(); });
     page(null).then(async () => {

@@ -11,7 +11,9 @@ interacted with). Each output goes through both backends to SUCCEEDED, the jobs 
   (>= 80 %) of cluster k; a cold item gets its category's popular items, an item nobody knows the
   global ones; the banned item never appears;
 - the recipes no other suite runs (aws-user-personalization-v2, aws-popularity-count) succeed;
-- the CLI's audience, audience-users and similar commands answer as the routes do."""
+- the CLI's audience, audience-users and similar commands answer as the routes do;
+- the web page's result-sets view shows an audience result set's audiences and users, and a
+  similar-items result set's lists, as the routes give them (headless Chromium)."""
 
 import csv
 import io
@@ -22,9 +24,11 @@ import urllib.parse
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from e2e_helpers import REPO, assert_finished_ok, container_form_for, personalize_form_for, run_concurrently, unique
 from test_cli import cli_env, run_cli
+from test_web_page import browser, page, screenshot, token  # noqa: F401  (the page tests' fixtures)
 
 JOB_TIMEOUT = 420
 CATEGORIES = ("coat", "shoe", "hat")
@@ -326,3 +330,43 @@ def test_the_cli_shows_audiences_pages_their_users_and_similar_items(api, ended)
     answer = json.loads(run_cli("--local", "--json", "similar", similar, "i0_1", "--n", "5").stdout)
     assert answer["source"] == "similar" and len(answer["items"]) == 5, answer
     assert run_cli("--local", "similar", similar, "i0_1", "--n", "0").returncode != 0
+
+
+def test_the_web_page_shows_an_audience_its_users_and_an_item_s_similar_items(ended, api, stack, page):  # noqa: F811
+    """The result-sets page of an audience result set: each audience's size and users by
+    segment, its users a page of 20 at a time as the API gives them; of a similar-items result
+    set: an item's list as the API answers it, and where it came from."""
+    result_set = succeeded(ended, "audience-container")["form"]["result_set"]
+    page.goto(f"{stack['WebPageUrl']}ui/result-sets?result_set={result_set}")
+    rows = page.locator("#audiences tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("item i0_3")
+    expect(rows.nth(0).locator("td").nth(1)).to_have_text(str(AUDIENCE_SIZE))
+    expect(rows.nth(0)).to_contain_text("PREFECTURE: ")
+    expect(page.locator("#aud-summary")).to_contain_text(f"{2 * AUDIENCE_SIZE} users in 2 audience(s)")
+    expect(page.locator("#similar-box")).to_be_hidden()
+    rows.nth(1).locator("button").click()
+    users = page.locator("#aud-users tr")
+    expect(users).to_have_count(20)
+    page.click("#aud-more")
+    expect(users).to_have_count(40)
+    from_api, _ = all_users(api, result_set, "i2_5", limit=20)
+    assert [users.nth(i).get_attribute("data-user") for i in range(40)] == [u["user_id"] for u in from_api[:40]]
+    screenshot(page, "result-set-audiences.png")
+
+    similar = succeeded(ended, "similar-container")["form"]["result_set"]
+    page.goto(f"{stack['WebPageUrl']}ui/result-sets?result_set={similar}")
+    expect(page.locator("#similar-box")).to_be_visible()
+    expect(page.locator("#audiences-box")).to_be_hidden()
+    page.fill("#sim-item", "i1_1")
+    page.click("#sim-show")
+    answer = ok(get(api, f"/similar-items/{similar}/i1_1", n="10"))
+    listed = page.locator("#sim-items li")
+    expect(listed).to_have_count(len(answer["items"]))
+    assert [listed.nth(i).get_attribute("data-item") for i in range(len(answer["items"]))] == [
+        i["item_id"] for i in answer["items"]]
+    expect(page.locator("#sim-source")).to_contain_text("the item's similar items")
+    page.fill("#sim-item", "")
+    page.fill("#sim-item", unique("nobody-knows"))
+    page.press("#sim-item", "Enter")
+    expect(page.locator("#sim-source")).to_contain_text("the popular items")

@@ -1,5 +1,5 @@
 //! `recoflow result-sets [--limit N] [--next CURSOR]`: the result sets by name, the version
-//! each serves and how old it is, and its last job (`GET /result-sets`).
+//! each serves, how old it is and what it holds, and its last job (`GET /result-sets`).
 
 use clap::Args;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub async fn run(args: ResultSetsArgs, ctx: &Context) -> Result<Report, CliError
 }
 
 fn render(page: &Value) -> String {
-    let mut table = Table::new(&["RESULT SET", "SERVING", "AGE", "LAST JOB", "ITS STATUS"]);
+    let mut table = Table::new(&["RESULT SET", "SERVING", "AGE", "HOLDS", "LAST JOB", "ITS STATUS"]);
     for rs in page
         .get("result_sets")
         .and_then(Value::as_array)
@@ -37,6 +37,7 @@ fn render(page: &Value) -> String {
             field(rs, "result_set"),
             field(rs, "current_version"),
             age(rs),
+            field(rs, "output"),
             field(&last_job, "job_id"),
             field(&last_job, "status"),
         ]);
@@ -57,15 +58,15 @@ mod tests {
     fn a_page_is_a_table() {
         let page = json!({"result_sets": [
             {"result_set": "spring", "current_version": "20261201T010000Z-00000001", "version_age_seconds": 7_400,
-             "last_job": {"job_id": "j-2", "status": "HELD"}},
+             "output": "user_items", "last_job": {"job_id": "j-2", "status": "HELD"}},
             {"result_set": "winter", "current_version": null, "version_age_seconds": null,
              "last_job": {"job_id": "j-3", "status": "DELIVERING"}}
         ], "next": null});
         assert_eq!(
             render(&page),
-            "RESULT SET  SERVING                    AGE     LAST JOB  ITS STATUS\n\
-             spring      20261201T010000Z-00000001  2h 03m  j-2       HELD\n\
-             winter      -                          -       j-3       DELIVERING\n"
+            "RESULT SET  SERVING                    AGE     HOLDS       LAST JOB  ITS STATUS\n\
+             spring      20261201T010000Z-00000001  2h 03m  user_items  j-2       HELD\n\
+             winter      -                          -       -           j-3       DELIVERING\n"
         );
         assert_eq!(render(&json!({"result_sets": []})), "no result sets\n");
     }

@@ -3,6 +3,7 @@
 
 use recoflow_core::clock::rfc3339;
 use recoflow_core::delivery::Pointer;
+use recoflow_core::form::Output;
 use recoflow_core::job::JobId;
 use recoflow_core::quality::{GateOutcome, VersionMetrics};
 use recoflow_core::versions::{Decision, LastJob, ResultSetEntry, VersionRecord, VersionState};
@@ -77,6 +78,8 @@ pub struct CurrentView<'a> {
     published_at: Option<&'a str>,
     /// Seconds since the current version was first made current.
     version_age_seconds: Option<u64>,
+    /// What the current version holds (its form's `output`): the route that serves it.
+    output: Option<Output>,
 }
 
 impl<'a> CurrentView<'a> {
@@ -87,6 +90,7 @@ impl<'a> CurrentView<'a> {
             previous_version: pointer.and_then(|p| p.previous_version.as_deref()),
             published_at: pointer.map(|p| p.published_at.as_str()),
             version_age_seconds: pointer.map(|p| age(&p.published_at)),
+            output: pointer.map(|p| p.output),
         }
     }
 }
