@@ -30,7 +30,8 @@ pub struct MonitorSettings {
     pub results_bucket: String,
     /// Delivery gives up after this long (retries included).
     pub retry_budget: Duration,
-    /// How long the presigned URL of a chart works.
+    /// How long a chart's presigned URL is signed for (signed by the role, it stops working
+    /// sooner, when the role's session ends: Slack fetches it when the alert arrives).
     pub chart_url_lifetime: Duration,
 }
 

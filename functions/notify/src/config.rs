@@ -45,7 +45,8 @@ pub struct NotifySettings {
     pub fold_window_seconds: u32,
     pub fold_max_messages: u32,
     pub results_bucket: String,
-    /// How long presigned URLs work: a held version's charts, an audience's CSVs.
+    /// How long presigned URLs are signed for: a held version's charts, an audience's CSVs
+    /// (they work that long when the download signing key signs them; the role's, for hours).
     pub presigned_url_lifetime: Duration,
     pub freshness_hour_seconds: u32,
 }
