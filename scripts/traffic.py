@@ -1,7 +1,8 @@
 """A traffic generator for a placement: simulated users through the API, each served the
 placement's list once (GET /placements/{p}/{user}) and shown it on several visits, each visit an
 impression that is clicked at its arm's CTR (a click names one of the list's items), posted in
-batches of 500 (POST /events). Then the metrics route tells which arm is ahead.
+batches of 500 (POST /events), two at a time, a batch answered 5xx sent again after a jittered
+wait (at most 5 tries). Then the metrics route tells which arm is ahead.
 
   python scripts/traffic.py --api "$API" --placement home-top --users 3000 --visits 8 \
       --ctr control=0.04 --ctr candidate=0.06 [--seed 1] [--workers 8]
@@ -25,6 +26,9 @@ import requests
 from requests_aws4auth import AWS4Auth
 
 EVENTS_PER_REQUEST = 500
+# Requests of events in flight at once: each is hundreds of conditional writes.
+POSTS_IN_FLIGHT = 2
+POST_ATTEMPTS = 5
 
 
 def session() -> requests.Session:
@@ -58,15 +62,26 @@ def events_of(served, visits, ctr_by_arm, rng, run):
     return events
 
 
-def post_events(http, base, events):
-    accepted = 0
-    for start in range(0, len(events), EVENTS_PER_REQUEST):
-        batch = events[start:start + EVENTS_PER_REQUEST]
+def post_batch(http, base, batch, rng):
+    """One POST /events; a 5xx (the API busy, or its function out of time) is sent again, as
+    the API asks, after a jittered wait: events are counted once by their event_id."""
+    for attempt in range(POST_ATTEMPTS):
         answer = http.post(f"{base}/events", data=json.dumps({"events": batch}),
                            headers={"content-type": "application/json"}, timeout=60)
-        if answer.status_code != 202:
-            raise RuntimeError(f"POST /events answered {answer.status_code}: {answer.text[:300]}")
-        accepted += sum(1 for r in answer.json()["results"] if r.get("status") in ("accepted", "duplicate"))
+        if answer.status_code < 500 or attempt == POST_ATTEMPTS - 1:
+            break
+        time.sleep(rng.uniform(0, 2 ** attempt))
+    if answer.status_code != 202:
+        raise RuntimeError(f"POST /events answered {answer.status_code}: {answer.text[:300]}")
+    return answer.json()
+
+
+def post_events(http, base, events, rng=None):
+    rng = rng or random.Random()
+    accepted = 0
+    for start in range(0, len(events), EVENTS_PER_REQUEST):
+        answer = post_batch(http, base, events[start:start + EVENTS_PER_REQUEST], rng)
+        accepted += sum(1 for r in answer["results"] if r.get("status") in ("accepted", "duplicate"))
     return accepted
 
 
@@ -84,7 +99,7 @@ def run(base, placement, users, visits, ctr_by_arm, seed=1, workers=8, http=None
         by_arm[answer["arm"]] = by_arm.get(answer["arm"], 0) + visits
         events.extend(events_of(answer, visits, ctr_by_arm, rng, run_id))
     chunks = [events[i:i + EVENTS_PER_REQUEST] for i in range(0, len(events), EVENTS_PER_REQUEST)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, POSTS_IN_FLIGHT)) as pool:
         accepted = sum(pool.map(lambda chunk: post_events(http, base, chunk), chunks))
     return by_arm, accepted
 
