@@ -10,8 +10,10 @@
 //! then hold an event twice, with its event_id; the aggregates never count it twice).
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use lambda_http::http::StatusCode;
+use lambda_http::RequestExt;
 use recoflow_core::clock::Clock;
 use recoflow_core::errors::ServiceError;
 use recoflow_core::events::aggregates::{AggregateKey, Counts, Deltas};
@@ -104,7 +106,7 @@ pub async fn post_events<P: ApiPorts>(ports: &P, call: &Call<'_>) -> RouteResult
             }),
         }
     }
-    let counted = count(ports, &verified, now.unix_timestamp()).await?;
+    let counted = count(ports, call, &verified, now.unix_timestamp()).await?;
     for (item, new) in verified.iter().zip(&counted) {
         results.push(EventResult {
             index: item.index,
@@ -164,7 +166,12 @@ fn refusal(refused: BatchRefusal) -> ApiError {
 
 /// Claims the events' ids and counts the new ones; per event, whether it was new. An id twice
 /// in one request is the first one's duplicate.
-async fn count<P: ApiPorts>(ports: &P, verified: &[Verified], now: i64) -> Result<Vec<bool>, ApiError> {
+async fn count<P: ApiPorts>(
+    ports: &P,
+    call: &Call<'_>,
+    verified: &[Verified],
+    now: i64,
+) -> Result<Vec<bool>, ApiError> {
     let mut first_seen = HashSet::new();
     let firsts: Vec<bool> = verified
         .iter()
@@ -193,12 +200,37 @@ async fn count<P: ApiPorts>(ports: &P, verified: &[Verified], now: i64) -> Resul
         .filter(|(_, n)| **n)
         .map(|(v, _)| v)
         .collect();
-    if let Err(err) = record(ports, &fresh, now).await {
+    // An invocation stopped at its timeout after the claims would leave them claimed and never
+    // counted (and the client's retry told "duplicate"): claims that took so long the rest may
+    // not finish are given back before anything is recorded, and the client sends again.
+    let outcome = match time_left(call, ports) {
+        Some(left) if left < TIME_TO_RECORD => Err(format!(
+            "the events' ids were claimed with {} ms of the invocation left: given back, not counted",
+            left.as_millis()
+        )),
+        _ => record(ports, &fresh, now).await.map_err(|e| e.to_string()),
+    };
+    if let Err(err) = outcome {
         let mine: Vec<&str> = fresh.iter().map(|v| v.event.event_id.as_str()).collect();
         let _ = experiments.ledger().release(&mine).await;
         return Err(ApiError::service(err));
     }
     Ok(new)
+}
+
+/// What an invocation must still have once the events' ids are claimed: recording them takes
+/// a few calls, and giving the claims back if that fails a few more.
+const TIME_TO_RECORD: Duration = Duration::from_secs(10);
+
+/// Time until the invocation's deadline (`None`: not known, as outside Lambda).
+fn time_left<P: ApiPorts>(call: &Call<'_>, ports: &P) -> Option<Duration> {
+    let deadline_ms = call.request.lambda_context_ref()?.deadline;
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = ports.clock().utc().unix_timestamp_nanos() / 1_000_000;
+    let left = u64::try_from(i128::from(deadline_ms) - now_ms).unwrap_or(0);
+    Some(Duration::from_millis(left))
 }
 
 /// Raw events, then interleaved credits, then aggregates; credits are taken back if the
@@ -534,6 +566,37 @@ mod tests {
         );
         let (_, body) = post(&ports, vec![event("e1", "impression", &id, "")]).await;
         assert_eq!(body["accepted"], 1);
+        assert_eq!(ports.experiments.aggregates.rows()[0].counts.impressions, 1);
+    }
+
+    #[tokio::test]
+    async fn claims_made_too_late_in_the_invocation_are_given_back_and_the_retry_counts_once() {
+        let ports = ports_with(ab());
+        let id = served(&ports, "home-top").await["recommendation_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let post_with = |seconds_left: u64| {
+            let body = json!({ "events": [event("e1", "impression", &id, "")] }).to_string();
+            let mut context = lambda_http::Context::default();
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            context.deadline = u64::try_from(now_ms).unwrap() + seconds_left * 1_000;
+            gateway_request("POST", "/events", "/events", &body, &[]).with_lambda_context(context)
+        };
+        let late = post_with(3);
+        let answer = post_events(&ports, &signed_call(&late)).await;
+        assert_eq!(
+            answer.unwrap_err().response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert!(
+            ports.experiments.ledger.claims.lock().unwrap().is_empty(),
+            "the claim was given back"
+        );
+        assert!(ports.experiments.aggregates.rows().is_empty(), "nothing counted");
+        let in_time = post_with(25);
+        let body = json_body(&post_events(&ports, &signed_call(&in_time)).await.unwrap());
+        assert_eq!(body["accepted"], 1, "{body}");
         assert_eq!(ports.experiments.aggregates.rows()[0].counts.impressions, 1);
     }
 
