@@ -392,6 +392,14 @@ mod tests {
         json_body(&response)
     }
 
+    /// The recommendation_id of u1's answer on home-top.
+    async fn home_top_id(ports: &FakeApiPorts) -> String {
+        served(ports, "home-top").await["recommendation_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     fn event(id: &str, event_type: &str, recommendation_id: &str, item: &str) -> Value {
         let mut event = json!({"event_id": id, "type": event_type, "recommendation_id": recommendation_id,
                                "user_id": "u1", "timestamp": now_text()});
@@ -406,9 +414,13 @@ mod tests {
         recoflow_core::clock::rfc3339(time::OffsetDateTime::now_utc())
     }
 
-    async fn post(ports: &FakeApiPorts, events: Vec<Value>) -> (StatusCode, Value) {
+    fn events_request(events: Vec<Value>) -> lambda_http::Request {
         let body = json!({ "events": events }).to_string();
-        let request = gateway_request("POST", "/events", "/events", &body, &[]);
+        gateway_request("POST", "/events", "/events", &body, &[])
+    }
+
+    async fn post(ports: &FakeApiPorts, events: Vec<Value>) -> (StatusCode, Value) {
+        let request = events_request(events);
         let response = post_events(ports, &signed_call(&request))
             .await
             .unwrap_or_else(|refused| refused.response());
@@ -418,10 +430,7 @@ mod tests {
     #[tokio::test]
     async fn events_count_once_for_their_arm_and_go_to_the_raw_stream() {
         let ports = ports_with(ab());
-        let id = served(&ports, "home-top").await["recommendation_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = home_top_id(&ports).await;
         let mut purchase = event("e3", "purchase", &id, "a2");
         purchase["value"] = json!(12.5);
         let (status, body) = post(
@@ -477,10 +486,7 @@ mod tests {
     #[tokio::test]
     async fn malformed_forged_and_foreign_events_are_refused_by_field() {
         let ports = ports_with(ab());
-        let id = served(&ports, "home-top").await["recommendation_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = home_top_id(&ports).await;
         let foreign = recoflow_core::placement::recommendation_id::sign(
             &recoflow_core::placement::recommendation_id::verify(
                 &id,
@@ -553,10 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_write_counts_nothing_and_the_retry_counts_once() {
         let ports = ports_with(ab());
-        let id = served(&ports, "home-top").await["recommendation_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = home_top_id(&ports).await;
         *ports.experiments.aggregates.failing.lock().unwrap() = 1;
         let (status, body) = post(&ports, vec![event("e1", "impression", &id, "")]).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -572,16 +575,12 @@ mod tests {
     #[tokio::test]
     async fn claims_made_too_late_in_the_invocation_are_given_back_and_the_retry_counts_once() {
         let ports = ports_with(ab());
-        let id = served(&ports, "home-top").await["recommendation_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = home_top_id(&ports).await;
         let post_with = |seconds_left: u64| {
-            let body = json!({ "events": [event("e1", "impression", &id, "")] }).to_string();
             let mut context = lambda_http::Context::default();
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             context.deadline = u64::try_from(now_ms).unwrap() + seconds_left * 1_000;
-            gateway_request("POST", "/events", "/events", &body, &[]).with_lambda_context(context)
+            events_request(vec![event("e1", "impression", &id, "")]).with_lambda_context(context)
         };
         let late = post_with(3);
         let answer = post_events(&ports, &signed_call(&late)).await;
