@@ -177,3 +177,23 @@ def test_many_bad_requests_at_once_get_answers_not_timeouts(api):
     assert time.monotonic() - started < 60
     # And the API still works.
     wait_for("GET /jobs to answer", lambda: api.http.get(f"{api.base}/jobs", timeout=30).status_code == 200, timeout=10)
+
+
+# The web page's copies of the audience and similar-items routes: the same odd input with the
+# page's token is a 4xx in the error shape; without the token, or with a wrong one, 401.
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/ui/api/audiences/{ODD}",
+        "/ui/api/audiences/spring/users?limit=abc",
+        "/ui/api/audiences/spring/users?next=" + "A" * 5000,
+        "/ui/api/similar-items/spring/" + "i" * 2000,
+        "/ui/api/similar-items/spring/i1?n=-3",
+    ],
+)
+def test_the_page_s_output_routes_answer_odd_input_with_a_4xx_and_want_the_token(api, aws, stack, path):
+    token = aws("ssm").get_parameter(Name=stack["UiTokenParameter"], WithDecryption=True)["Parameter"]["Value"]
+    url = api.base + path
+    assert_client_error(requests.get(url, headers={"authorization": f"Bearer {token}"}, timeout=30))
+    for headers in ({}, {"authorization": "Bearer not-the-token"}):
+        assert_client_error(requests.get(url, headers=headers, timeout=30), 401)
